@@ -1,0 +1,112 @@
+package gatehouse
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Repo is a repository's metadata; its content lives on disk.
+type Repo struct {
+	ID            int64     `json:"id"`
+	Owner         string    `json:"owner"`
+	OwnerID       int64     `json:"owner_id"`
+	Name          string    `json:"name"`
+	Private       bool      `json:"private"`
+	Description   string    `json:"description"`
+	DefaultBranch string    `json:"default_branch"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// FullName is "owner/name".
+func (r *Repo) FullName() string { return r.Owner + "/" + r.Name }
+
+// RepoFilter narrows FindRepos; zero fields match everything.
+type RepoFilter struct {
+	Owner string
+	// ReadableBy, when set, keeps only repositories that actor may read.
+	ReadableBy *Actor
+}
+
+// RepoUpdate holds the fields to change; nil means leave as is.
+type RepoUpdate struct {
+	Private       *bool
+	Description   *string
+	DefaultBranch *string
+}
+
+// Collaborator is a user granted a level on a repository.
+type Collaborator struct {
+	User  string      `json:"user"`
+	Level AccessLevel `json:"level"`
+}
+
+// RepoStore keeps repository metadata and grants. Implemented by the
+// database; it knows nothing of the repositories on disk.
+type RepoStore interface {
+	// CreateRepo stores r (Owner names an existing user), filling ID,
+	// OwnerID and times. ErrInvalid, ErrNotFound (owner), ErrConflict.
+	CreateRepo(ctx context.Context, r *Repo) error
+	FindRepo(ctx context.Context, owner, name string) (*Repo, error)
+	FindRepos(ctx context.Context, f RepoFilter) ([]*Repo, error)
+	UpdateRepo(ctx context.Context, owner, name string, upd RepoUpdate) (*Repo, error)
+	// RenameRepo moves owner/name to newOwner/newName (ErrConflict if taken).
+	RenameRepo(ctx context.Context, owner, name, newOwner, newName string) (*Repo, error)
+	DeleteRepo(ctx context.Context, owner, name string) error
+
+	// SetCollaborator grants user the level on the repository, replacing
+	// an earlier grant. ErrInvalid for AccessNone or an out-of-range level.
+	SetCollaborator(ctx context.Context, owner, name, user string, level AccessLevel) error
+	RemoveCollaborator(ctx context.Context, owner, name, user string) error
+	FindCollaborators(ctx context.Context, owner, name string) ([]*Collaborator, error)
+
+	// AccessFacts gathers what Decide needs to judge actor on owner/name.
+	// A repository that does not exist is reported with Repo nil, not an
+	// error; any lookup error is returned and the caller must deny.
+	AccessFacts(ctx context.Context, actor Actor, owner, name string) (*AccessFacts, error)
+}
+
+// RepoService is the repository service the front ends use: metadata and
+// disk kept together, and the access decision applied.
+type RepoService interface {
+	RepoStore
+	// Authorize applies Decide to actor, owner/name and op. A denied read
+	// (or any access to a repository actor may not see) is ErrNotFound, so
+	// private repositories never leak; a denied write on a readable
+	// repository is ErrForbidden. When op is OpWrite and Decide allows
+	// creating, the repository is created (private) and returned.
+	Authorize(ctx context.Context, actor Actor, owner, name string, op Operation) (*Repo, AccessLevel, error)
+}
+
+// GitSession is one Git command's streams.
+type GitSession struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Protocol is the client's GIT_PROTOCOL value ("version=2"), or "".
+	Protocol string
+}
+
+// RefUpdate is one ref changed by a push.
+type RefUpdate struct {
+	Name   string `json:"ref"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+	Forced bool   `json:"forced,omitempty"`
+}
+
+// PushResult says what a push changed.
+type PushResult struct {
+	Updated []RefUpdate
+	// Head is set when the push set HEAD (the first push to an empty
+	// repository chooses the default branch), as a branch name.
+	Head string
+}
+
+// GitService serves the Git protocol for one repository the caller has
+// already authorized.
+type GitService interface {
+	UploadPack(ctx context.Context, repo *Repo, s GitSession) error
+	ReceivePack(ctx context.Context, repo *Repo, s GitSession) (*PushResult, error)
+}

@@ -1,0 +1,45 @@
+package sshd_test
+
+import (
+	"testing"
+
+	"gatehouse/sshd"
+)
+
+func TestParseCommand(t *testing.T) {
+	ok := []struct {
+		raw  string
+		want sshd.Command
+	}{
+		{"git-upload-pack 'alice/repo.git'", sshd.Command{Name: sshd.CmdUploadPack, Path: "alice/repo.git"}},
+		{"git-upload-pack '/alice/repo.git'", sshd.Command{Name: sshd.CmdUploadPack, Path: "/alice/repo.git"}},
+		{"git-receive-pack 'alice/repo'", sshd.Command{Name: sshd.CmdReceivePack, Path: "alice/repo"}},
+		{"git upload-pack 'alice/repo'", sshd.Command{Name: sshd.CmdUploadPack, Path: "alice/repo"}},
+		{"git receive-pack alice/repo", sshd.Command{Name: sshd.CmdReceivePack, Path: "alice/repo"}},
+		{"git-upload-archive 'alice/repo'", sshd.Command{Name: sshd.CmdUploadArchive, Path: "alice/repo"}},
+		{`git-upload-pack "alice/repo"`, sshd.Command{Name: sshd.CmdUploadPack, Path: "alice/repo"}},
+		{`git-upload-pack 'it'\''s/x'`, sshd.Command{Name: sshd.CmdUploadPack, Path: "it's/x"}},
+		{"  git-upload-pack\t'a/b'  ", sshd.Command{Name: sshd.CmdUploadPack, Path: "a/b"}},
+		{"whoami", sshd.Command{Name: "whoami"}},
+		{"help", sshd.Command{Name: "help"}},
+		{"repo list", sshd.Command{Name: "repo list"}},
+	}
+	for _, tt := range ok {
+		got, err := sshd.ParseCommand(tt.raw)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseCommand(%q) = %+v, %v; want %+v", tt.raw, got, err, tt.want)
+		}
+	}
+	bad := []string{
+		"", "   ", "ls", "sh -c id", "git-upload-pack", "git-upload-pack a b",
+		"git-upload-pack 'a/b", `git-upload-pack "a/b`, "git-upload-pack a/b\\",
+		"git-upload-pack 'a/\x00b'", "git-upload-pack a/b\nrm -rf /", "whoami now",
+		"repo", "repo rm x", "git status", "git-upload-pack\x00 a/b", "scp -t /",
+		"git-shell -c id", string(make([]byte, 5000)),
+	}
+	for _, raw := range bad {
+		if got, err := sshd.ParseCommand(raw); err == nil {
+			t.Errorf("ParseCommand(%q) = %+v, want error", raw, got)
+		}
+	}
+}

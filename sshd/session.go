@@ -1,0 +1,228 @@
+package sshd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"gatehouse"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+)
+
+// session is one exec or shell request with the actor behind it.
+type session struct {
+	ssh.Session
+	actor gatehouse.Actor
+	key   gossh.PublicKey
+	log   *slog.Logger
+}
+
+// name is how the actor is shown in audit entries and messages.
+func (se *session) name() string {
+	if se.actor.User != nil {
+		return se.actor.User.Name
+	}
+	return ""
+}
+
+// handleSession runs one session to its exit status. Nothing but protocol
+// data (or the answer of a text command) goes to stdout; messages go to
+// stderr.
+func (s *Server) handleSession(sess ssh.Session) {
+	ctx := sess.Context()
+	log := s.Logger.With(logConn, ctx.Value(keyConnID), logAddr, sess.RemoteAddr().String())
+	se, err := s.identify(sess, log)
+	if err != nil {
+		log.Error("session refused", logErr, err)
+		fmt.Fprintln(sess.Stderr(), "ERROR: authentication failed")
+		sess.Exit(exitError)
+		return
+	}
+	code := s.run(ctx, se)
+	se.log.Info("session done", logStatus, code)
+	sess.Exit(code)
+}
+
+// identify finds the actor from the key that signed, never from the last
+// key the client offered: a client may offer one user's key and sign with
+// another's.
+func (s *Server) identify(sess ssh.Session, log *slog.Logger) (*session, error) {
+	ctx := sess.Context()
+	vk, _ := ctx.Value(keyVerified).(gossh.PublicKey)
+	if vk == nil {
+		return nil, errors.New("no verified key")
+	}
+	if pk := sess.PublicKey(); pk == nil || !ssh.KeysEqual(pk, vk) {
+		log.Warn("offered key differs from the signing key; acting as the signer")
+	}
+	fp := gossh.FingerprintSHA256(vk)
+	se := &session{Session: sess, key: vk}
+	_, u, err := s.Keys.FindKeyByFingerprint(ctx, fp)
+	switch {
+	case err == nil && u.Disabled:
+		return nil, fmt.Errorf("user %s is disabled", u.Name)
+	case err == nil:
+		se.actor.User = u
+	case errors.Is(err, gatehouse.ErrNotFound) && s.AnonRead:
+		// Anonymous: may read public repositories only.
+	default:
+		return nil, fmt.Errorf("key %s: %w", fp, err)
+	}
+	se.log = log.With(logUser, se.name(), logFP, fp)
+	if se.actor.User != nil {
+		if err := s.Keys.TouchKey(context.WithoutCancel(ctx), fp); err != nil {
+			se.log.Warn("record key use failed", logErr, err)
+		}
+	}
+	s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLogin, Detail: fp, Address: sess.RemoteAddr().String()})
+	return se, nil
+}
+
+func (s *Server) run(ctx context.Context, se *session) int {
+	raw := se.RawCommand()
+	if raw == "" {
+		who := se.name()
+		if who == "" {
+			who = "anonymous"
+		}
+		fmt.Fprintf(se.Stderr(), "Hi %s! You've successfully authenticated, but gatehouse does not provide shell access.\n", who)
+		return exitError
+	}
+	cmd, err := ParseCommand(raw)
+	if err != nil {
+		se.log.Info("command refused", logCmd, truncate(raw, 200), logErr, err)
+		fmt.Fprintf(se.Stderr(), "ERROR: %v (try \"help\")\n", err)
+		return exitError
+	}
+	se.log = se.log.With(logCmd, cmd.Name)
+	switch cmd.Name {
+	case "whoami":
+		if se.actor.User == nil {
+			fmt.Fprintln(se, "anonymous")
+		} else {
+			fmt.Fprintln(se, se.actor.User.Name)
+		}
+		return exitOK
+	case "help":
+		io.WriteString(se, helpText)
+		return exitOK
+	case "repo list":
+		return s.repoList(ctx, se)
+	case CmdUploadPack, CmdReceivePack:
+		return s.git(ctx, se, cmd)
+	}
+	fmt.Fprintf(se.Stderr(), "ERROR: %s is not supported yet\n", cmd.Name)
+	return exitError
+}
+
+const helpText = `Gatehouse answers these commands over SSH:
+  whoami                        who your key says you are
+  repo list                     the repositories you can read
+  help                          this text
+Git uses git-upload-pack and git-receive-pack for you: clone with
+  git clone ssh://git@HOST:PORT/OWNER/NAME.git
+`
+
+func (s *Server) repoList(ctx context.Context, se *session) int {
+	actor := se.actor
+	rs, err := s.Repos.FindRepos(ctx, gatehouse.RepoFilter{ReadableBy: &actor})
+	if err != nil {
+		se.log.Error("repo list failed", logErr, err)
+		fmt.Fprintln(se.Stderr(), "ERROR: internal error")
+		return exitError
+	}
+	for _, r := range rs {
+		vis := "public"
+		if r.Private {
+			vis = "private"
+		}
+		desc := strings.Map(func(c rune) rune {
+			if c < 0x20 || c == 0x7f {
+				return ' '
+			}
+			return c
+		}, r.Description)
+		fmt.Fprintf(se, "%s\t%s\t%s\n", r.FullName(), vis, desc)
+	}
+	return exitOK
+}
+
+// git authorizes and serves one Git command.
+func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
+	addr := se.RemoteAddr().String()
+	owner, name, err := gatehouse.ParseRepoPath(cmd.Path)
+	if err != nil {
+		se.log.Info("bad repository path", logRepo, truncate(cmd.Path, 200))
+		fmt.Fprintln(se.Stderr(), "ERROR: invalid repository path: use OWNER/NAME")
+		return exitError
+	}
+	full := owner + "/" + name
+	se.log = se.log.With(logRepo, full)
+	op := gatehouse.OpRead
+	if cmd.Name == CmdReceivePack {
+		op = gatehouse.OpWrite
+	}
+	repo, _, err := s.Repos.Authorize(ctx, se.actor, owner, name, op)
+	if err != nil {
+		reason := "not found or access denied"
+		msg := fmt.Sprintf("ERROR: repository %s not found or access denied", full)
+		switch {
+		case errors.Is(err, gatehouse.ErrNotFound):
+		case errors.Is(err, gatehouse.ErrForbidden):
+			reason = "write access denied"
+			msg = fmt.Sprintf("ERROR: you may read %s but not push to it", full)
+		default:
+			se.log.Error("authorize failed", logErr, err)
+			reason = "internal error"
+		}
+		se.log.Info("git refused", "reason", reason)
+		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditRefused, Repo: full, Detail: cmd.Name + ": " + reason, Address: addr})
+		fmt.Fprintln(se.Stderr(), msg)
+		return exitError
+	}
+	gs := gatehouse.GitSession{Stdin: se, Stdout: se, Stderr: se.Stderr(), Protocol: gitProtocol(se.Environ())}
+	if cmd.Name == CmdUploadPack {
+		if err := s.Git.UploadPack(ctx, repo, gs); err != nil {
+			se.log.Info("upload-pack failed", logErr, err)
+			return exitError
+		}
+		return exitOK
+	}
+	res, err := s.Git.ReceivePack(ctx, repo, gs)
+	if res != nil {
+		for _, u := range res.Updated {
+			detail := fmt.Sprintf("%s %s %s", u.Name, u.Old, u.New)
+			if u.Forced {
+				detail += " forced"
+			}
+			s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditPush, Repo: full, Detail: detail, Address: addr})
+		}
+	}
+	if err != nil {
+		se.log.Info("receive-pack failed", logErr, err)
+		return exitError
+	}
+	return exitOK
+}
+
+// gitProtocol returns GIT_PROTOCOL from the session's environment: the
+// only variable the request filter lets through.
+func gitProtocol(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GIT_PROTOCOL="); ok {
+			return v
+		}
+	}
+	return ""
+}

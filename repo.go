@@ -27,6 +27,8 @@ type RepoFilter struct {
 	Owner string
 	// ReadableBy, when set, keeps only repositories that actor may read.
 	ReadableBy *Actor
+	// AnonRead is the server's --anon-read setting, used with ReadableBy.
+	AnonRead bool
 }
 
 // RepoUpdate holds the fields to change; nil means leave as is.

@@ -1,0 +1,132 @@
+package keys_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse"
+	"gatehouse/keys"
+)
+
+func TestAuditService_RecordEvent(t *testing.T) {
+	db := MustOpenDB(t)
+	now := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	db.Now = func() time.Time { return now }
+	as := keys.NewAuditService(db)
+	ctx := context.Background()
+
+	e := &gatehouse.AuditEvent{Actor: "alice", Action: gatehouse.AuditPush, Repo: "alice/project",
+		Detail: "refs/heads/main", Address: "192.0.2.1:5555"}
+	if err := as.RecordEvent(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if e.ID == 0 || !e.Time.Equal(now) {
+		t.Fatalf("recorded %+v", e)
+	}
+	// A time given by the caller, in any zone, is kept.
+	given := time.Date(2024, 1, 1, 8, 0, 0, 0, time.FixedZone("CET", 3600))
+	if err := as.RecordEvent(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLogin, Time: given}); err != nil {
+		t.Fatal(err)
+	}
+	events, err := as.FindAuditEvents(ctx, gatehouse.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 || !events[0].Time.Equal(given) || *events[1] != *e {
+		t.Fatalf("events %+v %+v", events[0], events[1])
+	}
+}
+
+func TestAuditService_FindAuditEvents(t *testing.T) {
+	db := MustOpenDB(t)
+	as := keys.NewAuditService(db)
+	ctx := context.Background()
+
+	// 30 events a minute apart: actors alternate, every third is on a repo.
+	// Fractions of a second vary so that text order is tested too.
+	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time {
+		return start.Add(time.Duration(i) * time.Minute).Add(time.Duration(i%3) * 100 * time.Millisecond)
+	}
+	for i := range 30 {
+		e := &gatehouse.AuditEvent{Time: at(i), Actor: []string{"alice", "bob"}[i%2], Action: gatehouse.AuditLogin,
+			Detail: fmt.Sprint(i)}
+		if i%3 == 0 {
+			e.Repo, e.Action = "alice/project", gatehouse.AuditPush
+		}
+		if err := as.RecordEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, tt := range []struct {
+		name   string
+		filter gatehouse.AuditFilter
+		want   string // details, in order
+	}{
+		{"limit keeps the newest", gatehouse.AuditFilter{Limit: 3}, "27 28 29"},
+		{"actor", gatehouse.AuditFilter{Actor: "bob", Limit: 4}, "23 25 27 29"},
+		{"repo", gatehouse.AuditFilter{Repo: "alice/project"}, "0 3 6 9 12 15 18 21 24 27"},
+		{"since is inclusive", gatehouse.AuditFilter{Since: at(26)}, "26 27 28 29"},
+		{"since between fractions", gatehouse.AuditFilter{Since: at(26).Add(time.Millisecond)}, "27 28 29"},
+		{"since in another zone", gatehouse.AuditFilter{Since: at(28).In(time.FixedZone("X", -5*3600))}, "28 29"},
+		{"all filters", gatehouse.AuditFilter{Actor: "alice", Repo: "alice/project", Since: at(10)}, "12 18 24"},
+		{"no match", gatehouse.AuditFilter{Actor: "carol"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			events, err := as.FindAuditEvents(ctx, tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range events {
+				got = append(got, e.Detail)
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Fatalf("got %q, want %q", strings.Join(got, " "), tt.want)
+			}
+		})
+	}
+}
+
+func TestAuditService_Limits(t *testing.T) {
+	db := MustOpenDB(t)
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+	as := keys.NewAuditService(db)
+	ctx := context.Background()
+	for range keys.MaxAuditLimit + 5 {
+		if err := as.RecordEvent(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLogin}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name  string
+		limit int
+		want  int
+	}{
+		{"zero means default", 0, keys.DefaultAuditLimit},
+		{"negative means default", -1, keys.DefaultAuditLimit},
+		{"within range", 7, 7},
+		{"capped", keys.MaxAuditLimit + 1, keys.MaxAuditLimit},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			events, err := as.FindAuditEvents(ctx, gatehouse.AuditFilter{Limit: tt.limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(events) != tt.want {
+				t.Fatalf("%d events, want %d", len(events), tt.want)
+			}
+			// Equal times: ties are broken by ID, still oldest first.
+			for i := 1; i < len(events); i++ {
+				if events[i].ID <= events[i-1].ID {
+					t.Fatalf("event %d (ID %d) before ID %d", i, events[i].ID, events[i-1].ID)
+				}
+			}
+		})
+	}
+}

@@ -53,3 +53,13 @@ func invalid(format string, args ...any) error {
 
 // quote formats a name for a message the way %q does.
 func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// kindError carries a sentinel without adding its text: for messages where
+// "already exists" would read wrong.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e kindError) Error() string { return e.msg }
+func (e kindError) Unwrap() error { return e.kind }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"gatehouse"
 )
@@ -123,7 +124,7 @@ func (s *UserService) DeleteUser(ctx context.Context, name string) error {
 		return translate(err, "user "+quote(name))
 	}
 	if n > 0 {
-		return conflict("user %q still owns %d repositories", name, n)
+		return kindError{fmt.Sprintf("user %q still owns %d repositories; remove or move them first", name, n), gatehouse.ErrConflict}
 	}
 	// Keys, grants and tokens go by ON DELETE CASCADE.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, u.ID); err != nil {

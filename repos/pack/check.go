@@ -1,0 +1,225 @@
+package pack
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// checkObject checks that a commit, tree or tag is well formed, a subset
+// of `git fsck` chosen to refuse what would break readers (and trees
+// naming ".git", which would let a checkout write into .git) without
+// refusing the odd but harmless history found in old repositories.
+// Blobs are always fine.
+func checkObject(t plumbing.ObjectType, data []byte) error {
+	switch t {
+	case plumbing.CommitObject:
+		_, err := parseCommit(data)
+		return err
+	case plumbing.TreeObject:
+		return walkTree(data, func(uint32, []byte, plumbing.Hash) error { return nil })
+	case plumbing.TagObject:
+		_, _, err := parseTag(data)
+		return err
+	}
+	return nil
+}
+
+// commitInfo is what the walks need of a commit.
+type commitInfo struct {
+	tree    plumbing.Hash
+	parents []plumbing.Hash
+	when    int64 // committer time, seconds since the epoch
+}
+
+// parseCommit reads a commit's header: "tree", any "parent"s, "author"
+// and "committer" in that order, then other headers up to a blank line.
+// Headers after the committer (encoding, gpgsig, mergetag) are free-form
+// and not checked; a commit without a message is valid.
+func parseCommit(data []byte) (commitInfo, error) {
+	var c commitInfo
+	hdr, _, _ := bytes.Cut(data, []byte("\n\n"))
+	if bytes.IndexByte(hdr, 0) >= 0 {
+		return c, errors.New("NUL in commit header")
+	}
+	lines := strings.Split(string(hdr), "\n")
+	next := func(key string) (string, bool) {
+		if len(lines) == 0 {
+			return "", false
+		}
+		v, ok := strings.CutPrefix(lines[0], key+" ")
+		if ok {
+			lines = lines[1:]
+		}
+		return v, ok
+	}
+	v, ok := next("tree")
+	if !ok {
+		return c, errors.New("missing tree line")
+	}
+	var err error
+	if c.tree, err = parseID(v); err != nil {
+		return c, err
+	}
+	for {
+		v, ok := next("parent")
+		if !ok {
+			break
+		}
+		p, err := parseID(v)
+		if err != nil {
+			return c, err
+		}
+		c.parents = append(c.parents, p)
+	}
+	if v, ok = next("author"); !ok {
+		return c, errors.New("missing author line")
+	}
+	if _, err := parseIdent(v); err != nil {
+		return c, errors.New("bad author: " + err.Error())
+	}
+	if v, ok = next("committer"); !ok {
+		return c, errors.New("missing committer line")
+	}
+	if c.when, err = parseIdent(v); err != nil {
+		return c, errors.New("bad committer: " + err.Error())
+	}
+	return c, nil
+}
+
+// parseIdent checks "Name <email> seconds zone" and returns the seconds.
+// Names and emails are not judged: old history holds odd ones, and only
+// the date matters to the walks here.
+func parseIdent(s string) (int64, error) {
+	lt := strings.IndexByte(s, '<')
+	gt := strings.LastIndexByte(s, '>')
+	if lt < 0 || gt < lt {
+		return 0, errors.New("no <email>")
+	}
+	date, zone, ok := strings.Cut(strings.TrimPrefix(s[gt+1:], " "), " ")
+	if !ok {
+		return 0, errors.New("no date")
+	}
+	when, err := strconv.ParseInt(date, 10, 64)
+	if err != nil {
+		return 0, errors.New("bad date")
+	}
+	if len(zone) != 5 || (zone[0] != '+' && zone[0] != '-') {
+		return 0, errors.New("bad time zone")
+	}
+	if _, err := strconv.Atoi(zone[1:]); err != nil {
+		return 0, errors.New("bad time zone")
+	}
+	return when, nil
+}
+
+// parseTag reads a tag's "object", "type" and "tag" lines.
+func parseTag(data []byte) (plumbing.Hash, plumbing.ObjectType, error) {
+	hdr, _, _ := bytes.Cut(data, []byte("\n\n"))
+	lines := strings.SplitN(string(hdr), "\n", 4)
+	if len(lines) < 3 {
+		return plumbing.ZeroHash, 0, errors.New("short tag header")
+	}
+	v, ok := strings.CutPrefix(lines[0], "object ")
+	if !ok {
+		return plumbing.ZeroHash, 0, errors.New("missing object line")
+	}
+	target, err := parseID(v)
+	if err != nil {
+		return target, 0, err
+	}
+	v, ok = strings.CutPrefix(lines[1], "type ")
+	t, terr := plumbing.ParseObjectType(v)
+	if !ok || terr != nil || t < plumbing.CommitObject || t > plumbing.TagObject {
+		return target, 0, errors.New("bad type line")
+	}
+	if name, ok := strings.CutPrefix(lines[2], "tag "); !ok || name == "" {
+		return target, 0, errors.New("bad tag line")
+	}
+	if len(lines) == 4 && strings.HasPrefix(lines[3], "tagger ") {
+		if _, err := parseIdent(strings.SplitN(lines[3], "\n", 2)[0][len("tagger "):]); err != nil {
+			return target, 0, errors.New("bad tagger: " + err.Error())
+		}
+	}
+	return target, t, nil
+}
+
+// parseID parses a full lowercase hex id; git never writes uppercase or
+// abbreviated ids into objects or the protocol.
+func parseID(s string) (plumbing.Hash, error) {
+	var h plumbing.Hash
+	if len(s) != 40 || strings.ToLower(s) != s {
+		return h, errors.New("bad object id")
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, errors.New("bad object id")
+	}
+	return h, nil
+}
+
+// Tree entry modes, as git writes them.
+const (
+	modeDir     = 0o40000
+	modeFile    = 0o100644
+	modeExec    = 0o100755
+	modeSymlink = 0o120000
+	modeGitlink = 0o160000
+)
+
+// walkTree checks a tree's entries ("mode name\0" and 20 bytes of id) and
+// calls fn for each.
+func walkTree(data []byte, fn func(mode uint32, name []byte, id plumbing.Hash) error) error {
+	for len(data) > 0 {
+		sp := bytes.IndexByte(data, ' ')
+		if sp <= 0 || sp > 7 {
+			return errors.New("bad tree entry mode")
+		}
+		mode, err := strconv.ParseUint(string(data[:sp]), 8, 32)
+		if err != nil {
+			return errors.New("bad tree entry mode")
+		}
+		switch mode {
+		case modeDir, modeFile, modeExec, modeSymlink, modeGitlink, 0o100664:
+			// 100664 comes from very old git and is still accepted by fsck.
+		default:
+			return errors.New("bad tree entry mode " + string(data[:sp]))
+		}
+		data = data[sp+1:]
+		nul := bytes.IndexByte(data, 0)
+		if nul < 0 || len(data) < nul+1+20 {
+			return errors.New("truncated tree entry")
+		}
+		name := data[:nul]
+		if err := checkEntryName(name); err != nil {
+			return err
+		}
+		var id plumbing.Hash
+		copy(id[:], data[nul+1:nul+21])
+		if err := fn(uint32(mode), name, id); err != nil {
+			return err
+		}
+		data = data[nul+21:]
+	}
+	return nil
+}
+
+// checkEntryName refuses the names a checkout must never write: ones that
+// leave the directory and ".git" in any case (CVE-2014-9390). Sorting and
+// duplicates are left to fsck, as git's receive-pack does by default.
+func checkEntryName(name []byte) error {
+	switch {
+	case len(name) == 0:
+		return errors.New("empty name in tree")
+	case bytes.IndexByte(name, '/') >= 0:
+		return errors.New("tree entry name contains '/'")
+	case string(name) == "." || string(name) == "..":
+		return errors.New("tree entry named . or ..")
+	case strings.EqualFold(string(name), ".git"):
+		return errors.New("tree entry named .git")
+	}
+	return nil
+}

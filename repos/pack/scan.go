@@ -1,0 +1,322 @@
+package pack
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"compress/zlib"
+	"context"
+	"crypto/sha1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// streamReader is the pack as it arrives. It hands bytes to the parser
+// one at a time or in runs (it is a flate.Reader, so zlib never reads past
+// a stream's end) and, lazily and in batches, feeds what was consumed to
+// the pack checksum, the current entry's CRC-32 and the quarantine file.
+type streamReader struct {
+	ctx  context.Context
+	src  io.Reader
+	buf  []byte
+	pos  int   // next byte to hand out
+	end  int   // end of valid data in buf
+	mark int   // start of consumed bytes not yet passed to the sinks
+	off  int64 // pack offset of buf[pos]
+	read int64 // bytes taken from src
+	max  int64
+	sum  hash.Hash
+	crc  hash.Hash32
+	out  *bufio.Writer
+}
+
+// fill passes what was consumed to the sinks and refills the buffer. It
+// asks src only when a byte is needed, so it never blocks on data beyond
+// the pack.
+func (s *streamReader) fill() error {
+	if err := s.sync(); err != nil {
+		return err
+	}
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	for {
+		n, err := s.src.Read(s.buf)
+		if n > 0 {
+			s.read += int64(n)
+			if s.max > 0 && s.read > s.max {
+				return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.max)
+			}
+			s.pos, s.end, s.mark = 0, n, 0
+			return nil
+		}
+		if err == io.EOF {
+			return fmt.Errorf("%w: cut short at %d bytes", ErrCorrupt, s.off)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// sync passes consumed bytes to the checksum, the CRC and the file.
+func (s *streamReader) sync() error {
+	b := s.buf[s.mark:s.pos]
+	s.mark = s.pos
+	s.sum.Write(b)
+	s.crc.Write(b)
+	if _, err := s.out.Write(b); err != nil {
+		return fmt.Errorf("pack: write quarantine: %w", err)
+	}
+	return nil
+}
+
+func (s *streamReader) ReadByte() (byte, error) {
+	if s.pos == s.end {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := s.buf[s.pos]
+	s.pos++
+	s.off++
+	return c, nil
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.pos == s.end {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, s.buf[s.pos:s.end])
+	s.pos += n
+	s.off += int64(n)
+	return n, nil
+}
+
+// scan is the first pass: it copies the pack to the quarantine file while
+// walking its entries, which is the only way to know where the pack ends.
+// Whole objects are hashed on the way; deltas are only measured here.
+func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
+	out := bufio.NewWriterSize(in.pack, 64<<10)
+	s := &streamReader{
+		ctx: ctx, src: r, buf: make([]byte, 64<<10), max: in.opts.MaxSize,
+		sum: sha1.New(), crc: crc32.NewIEEE(), out: out,
+	}
+	var hdr [12]byte
+	if _, err := io.ReadFull(s, hdr[:]); err != nil {
+		return err
+	}
+	if !bytes.Equal(hdr[:4], []byte("PACK")) {
+		return fmt.Errorf("%w: no PACK signature", ErrCorrupt)
+	}
+	if v := binary.BigEndian.Uint32(hdr[4:8]); v != 2 && v != 3 {
+		return fmt.Errorf("%w: unsupported version %d", ErrCorrupt, v)
+	}
+	count := binary.BigEndian.Uint32(hdr[8:12])
+	if count > in.opts.MaxObjects {
+		return fmt.Errorf("%w: %d objects declared, at most %d allowed", ErrTooLarge, count, in.opts.MaxObjects)
+	}
+	// The declared count is the client's word; grow as objects arrive.
+	in.objs = make([]object, 0, min(count, 1<<16))
+	byOffset := make(map[int64]int32, min(count, 1<<16))
+
+	var zr io.ReadCloser
+	var body bytes.Buffer
+	for i := uint32(0); i < count; i++ {
+		if err := s.sync(); err != nil {
+			return err
+		}
+		s.crc.Reset()
+		o := object{offset: s.off, base: -1}
+		typ, size, err := readEntryHeader(s)
+		if err != nil {
+			return err
+		}
+		o.kind, o.size = typ, size
+		switch typ {
+		case plumbing.OFSDeltaObject:
+			rel, err := readOfsDistance(s)
+			if err != nil {
+				return err
+			}
+			bi, ok := byOffset[o.offset-rel]
+			if rel <= 0 || rel > o.offset || !ok {
+				return fmt.Errorf("%w: object at %d: delta base offset points at no object", ErrCorrupt, o.offset)
+			}
+			o.base = bi
+			in.ndeltas++
+		case plumbing.REFDeltaObject:
+			if _, err := io.ReadFull(s, o.ref[:]); err != nil {
+				return err
+			}
+			in.ndeltas++
+		case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
+			o.typ = typ
+		default:
+			return fmt.Errorf("%w: object at %d has bad type %d", ErrCorrupt, o.offset, typ)
+		}
+		if o.isDelta() && size > in.opts.MaxDeltaSize {
+			return fmt.Errorf("%w: delta of %d bytes", ErrTooLarge, size)
+		}
+		o.dataOff = s.off
+
+		// Whole objects are hashed as they inflate; commits, trees and
+		// tags are also kept long enough to check their form.
+		var sink io.Writer = io.Discard
+		var hasher plumbing.Hasher
+		structured := typ == plumbing.CommitObject || typ == plumbing.TreeObject || typ == plumbing.TagObject
+		if !o.isDelta() {
+			hasher = plumbing.NewHasher(typ, size)
+			sink = hasher
+			if structured {
+				if size > in.opts.MaxDeltaSize {
+					return fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, typ, size)
+				}
+				body.Reset()
+				sink = io.MultiWriter(hasher, &body)
+			}
+		}
+		if zr == nil {
+			zr, err = zlib.NewReader(s)
+		} else {
+			err = zr.(zlib.Resetter).Reset(s, nil)
+		}
+		if err != nil {
+			return inflateErr(err, o.offset)
+		}
+		if err := inflateExactly(sink, zr, size, o.offset); err != nil {
+			return err
+		}
+		if err := s.sync(); err != nil {
+			return err
+		}
+		o.crc = s.crc.Sum32()
+		if !o.isDelta() {
+			o.hash = hasher.Sum()
+			if structured {
+				if err := checkObject(typ, body.Bytes()); err != nil {
+					return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, typ, o.hash, err)
+				}
+			}
+			if err := in.addHash(o.hash, int32(len(in.objs))); err != nil {
+				return err
+			}
+		}
+		byOffset[o.offset] = int32(len(in.objs))
+		in.objs = append(in.objs, o)
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	want := s.sum.Sum(nil)
+	var got plumbing.Hash
+	if _, err := io.ReadFull(s, got[:]); err != nil {
+		return err
+	}
+	if !bytes.Equal(want, got[:]) {
+		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("pack: write quarantine: %w", err)
+	}
+	in.checksum = got
+	in.packSize = s.off
+	return nil
+}
+
+// addHash records where an object lives. A pack holding one object twice
+// is refused: its index could not name both.
+func (in *Incoming) addHash(h plumbing.Hash, i int32) error {
+	if _, dup := in.byHash[h]; dup {
+		return fmt.Errorf("%w: object %s appears twice", ErrCorrupt, h)
+	}
+	in.byHash[h] = i
+	return nil
+}
+
+// readEntryHeader reads an entry's type and inflated size: 3 bits of type
+// and 4 of size, then 7 bits of size per byte while the high bit is set.
+func readEntryHeader(r io.ByteReader) (plumbing.ObjectType, int64, error) {
+	c, err := r.ReadByte()
+	if err != nil {
+		return 0, 0, err
+	}
+	typ := plumbing.ObjectType(c >> 4 & 7)
+	size := int64(c & 15)
+	for shift := 4; c&0x80 != 0; shift += 7 {
+		if shift > 56 {
+			return 0, 0, fmt.Errorf("%w: object size overflows", ErrCorrupt)
+		}
+		if c, err = r.ReadByte(); err != nil {
+			return 0, 0, err
+		}
+		size |= int64(c&0x7f) << shift
+	}
+	return typ, size, nil
+}
+
+// readOfsDistance reads an OFS_DELTA's distance back to its base, in git's
+// "offset encoding" where each continuation adds one before shifting.
+func readOfsDistance(r io.ByteReader) (int64, error) {
+	c, err := r.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	n := int64(c & 0x7f)
+	for c&0x80 != 0 {
+		if n >= 1<<55 {
+			return 0, fmt.Errorf("%w: delta offset overflows", ErrCorrupt)
+		}
+		if c, err = r.ReadByte(); err != nil {
+			return 0, err
+		}
+		n = (n+1)<<7 | int64(c&0x7f)
+	}
+	return n, nil
+}
+
+// inflateExactly copies zr to w and insists on exactly size bytes and a
+// clean end of the zlib stream (its Adler-32 included).
+func inflateExactly(w io.Writer, zr io.Reader, size, at int64) error {
+	n, err := io.Copy(w, io.LimitReader(zr, size+1))
+	if err != nil {
+		return inflateErr(err, at)
+	}
+	if n != size {
+		return fmt.Errorf("%w: object at %d inflates to %s bytes, header says %d", ErrCorrupt, at, sizeWord(n, size), size)
+	}
+	return nil
+}
+
+func sizeWord(n, size int64) string {
+	if n > size {
+		return "more than " + fmt.Sprint(size)
+	}
+	return fmt.Sprint(n)
+}
+
+// inflateErr reports zlib's complaints as corruption and passes our own
+// errors (too large, cut short, cancelled, I/O) through.
+func inflateErr(err error, at int64) error {
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, zlib.ErrChecksum), errors.Is(err, zlib.ErrHeader), errors.Is(err, zlib.ErrDictionary),
+		errors.As(err, &corrupt), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: object at %d: %v", ErrCorrupt, at, err)
+	}
+	return err
+}

@@ -1,0 +1,257 @@
+package pack
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Type returns the type of the object id, looking in the pack and then in
+// the repository. Errors: ErrMissingObject when neither has it, or an
+// I/O error.
+func (in *Incoming) Type(id string) (plumbing.ObjectType, error) {
+	h, err := parseID(id)
+	if err != nil {
+		return 0, fmt.Errorf("pack: %q: %w", id, err)
+	}
+	if i, ok := in.byHash[h]; ok {
+		return in.objs[i].typ, nil
+	}
+	eo, err := in.lookup(plumbing.AnyObject, h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return 0, fmt.Errorf("%w: %s", ErrMissingObject, id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pack: look up %s: %w", id, err)
+	}
+	return eo.Type(), nil
+}
+
+// CheckConnected checks, before any ref moves to them, that the tips and
+// everything they reach are either in the pack or already in the
+// repository, like git's check_connected.
+//
+// The walk stops at the first object the repository already has; it
+// trusts the repository to hold whatever its own objects reach. That
+// holds for anything this server stored (a pack becomes visible only
+// after it is complete and connected) and avoids walking the existing
+// history, so a push costs what it sends. Git stops instead at objects
+// reachable from existing refs, which also guards against a repository
+// already damaged by other means; `git fsck` is the tool for those.
+//
+// Pack objects are read and their links checked, including that a link
+// names an object of the right type. Errors: ErrMissingObject naming the
+// first object missing, ErrCorrupt, ctx's error, or an I/O error.
+func (in *Incoming) CheckConnected(ctx context.Context, tips []string) error {
+	seen := make(map[plumbing.Hash]struct{})
+	type item struct {
+		h    plumbing.Hash
+		want plumbing.ObjectType // AnyObject when any type will do
+	}
+	var stack []item
+	for _, t := range tips {
+		h, err := parseID(t)
+		if err != nil {
+			return fmt.Errorf("pack: tip %q: %w", t, err)
+		}
+		stack = append(stack, item{h, plumbing.AnyObject})
+	}
+	for n := 0; len(stack) > 0; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		i, inPack := in.byHash[it.h]
+		if !inPack || in.objs[i].external {
+			ok, err := in.inRepo(it.h)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: %s", ErrMissingObject, it.h)
+			}
+			continue
+		}
+		o := &in.objs[i]
+		if it.want != plumbing.AnyObject && o.typ != it.want {
+			return fmt.Errorf("%w: %s is a %s where a %s is expected", ErrCorrupt, it.h, o.typ, it.want)
+		}
+		if _, ok := seen[it.h]; ok {
+			continue
+		}
+		if _, ok := in.verified[it.h]; ok {
+			continue
+		}
+		seen[it.h] = struct{}{}
+		if o.typ == plumbing.BlobObject {
+			continue
+		}
+		data, err := in.content(i)
+		if err != nil {
+			return err
+		}
+		switch o.typ {
+		case plumbing.CommitObject:
+			c, err := parseCommit(data)
+			if err != nil {
+				return fmt.Errorf("%w: commit %s: %v", ErrCorrupt, it.h, err)
+			}
+			stack = append(stack, item{c.tree, plumbing.TreeObject})
+			for _, p := range c.parents {
+				stack = append(stack, item{p, plumbing.CommitObject})
+			}
+		case plumbing.TagObject:
+			target, t, err := parseTag(data)
+			if err != nil {
+				return fmt.Errorf("%w: tag %s: %v", ErrCorrupt, it.h, err)
+			}
+			stack = append(stack, item{target, t})
+		case plumbing.TreeObject:
+			err := walkTree(data, func(mode uint32, _ []byte, id plumbing.Hash) error {
+				switch mode {
+				case modeGitlink:
+					// A submodule's commit lives in another repository.
+				case modeDir:
+					stack = append(stack, item{id, plumbing.TreeObject})
+				default:
+					stack = append(stack, item{id, plumbing.BlobObject})
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("%w: tree %s: %v", ErrCorrupt, it.h, err)
+			}
+		}
+	}
+	for h := range seen {
+		in.verified[h] = struct{}{}
+	}
+	return nil
+}
+
+// Walk limits for IsAncestor.
+const (
+	// clockSlop is how far a descendant's committer time may lie before
+	// its ancestor's before the walk misses it.
+	clockSlop       = 24 * 60 * 60
+	maxAncestorWalk = 1 << 20
+)
+
+// IsAncestor reports whether commit ancestor is reachable from commit
+// descendant, reading commits from the pack and the repository. It walks
+// newest first and gives up on commits more than a day older than
+// ancestor (or after a million commits), so committer clocks skewed by
+// more than that can make it answer false; it informs, it does not guard.
+// Errors: ErrMissingObject, ErrCorrupt, ctx's error, or an I/O error.
+func (in *Incoming) IsAncestor(ctx context.Context, ancestor, descendant string) (bool, error) {
+	a, err := parseID(ancestor)
+	if err != nil {
+		return false, fmt.Errorf("pack: %q: %w", ancestor, err)
+	}
+	d, err := parseID(descendant)
+	if err != nil {
+		return false, fmt.Errorf("pack: %q: %w", descendant, err)
+	}
+	if a == d {
+		return true, nil
+	}
+	ac, err := in.commit(a)
+	if err != nil {
+		return false, err
+	}
+	q := &commitQueue{}
+	seen := map[plumbing.Hash]struct{}{d: {}}
+	dc, err := in.commit(d)
+	if err != nil {
+		return false, err
+	}
+	heap.Push(q, queued{d, dc})
+	for n := 0; q.Len() > 0 && n < maxAncestorWalk; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		c := heap.Pop(q).(queued)
+		if c.info.when < ac.when-clockSlop {
+			return false, nil
+		}
+		for _, p := range c.info.parents {
+			if p == a {
+				return true, nil
+			}
+			if _, ok := seen[p]; ok {
+				continue
+			}
+			seen[p] = struct{}{}
+			pc, err := in.commit(p)
+			if err != nil {
+				return false, err
+			}
+			heap.Push(q, queued{p, pc})
+		}
+	}
+	return false, nil
+}
+
+// commit reads a commit from the pack or the repository.
+func (in *Incoming) commit(h plumbing.Hash) (commitInfo, error) {
+	var data []byte
+	if i, ok := in.byHash[h]; ok {
+		if in.objs[i].typ != plumbing.CommitObject {
+			return commitInfo{}, fmt.Errorf("%w: %s is a %s, not a commit", ErrCorrupt, h, in.objs[i].typ)
+		}
+		var err error
+		if data, err = in.content(i); err != nil {
+			return commitInfo{}, err
+		}
+	} else {
+		eo, err := in.lookup(plumbing.CommitObject, h)
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return commitInfo{}, fmt.Errorf("%w: commit %s", ErrMissingObject, h)
+		}
+		if err != nil {
+			return commitInfo{}, fmt.Errorf("pack: read %s: %w", h, err)
+		}
+		r, err := eo.Reader()
+		if err != nil {
+			return commitInfo{}, fmt.Errorf("pack: read %s: %w", h, err)
+		}
+		data, err = io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return commitInfo{}, fmt.Errorf("pack: read %s: %w", h, err)
+		}
+	}
+	c, err := parseCommit(data)
+	if err != nil {
+		return c, fmt.Errorf("%w: commit %s: %v", ErrCorrupt, h, err)
+	}
+	return c, nil
+}
+
+// commitQueue orders commits newest first.
+type commitQueue []queued
+
+type queued struct {
+	h    plumbing.Hash
+	info commitInfo
+}
+
+func (q commitQueue) Len() int           { return len(q) }
+func (q commitQueue) Less(i, j int) bool { return q[i].info.when > q[j].info.when }
+func (q commitQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *commitQueue) Push(x any)        { *q = append(*q, x.(queued)) }
+func (q *commitQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,549 @@
+// Package receivepack serves the server side of a push, git-receive-pack,
+// in protocol version 0 (version 2 has no push; clients asking for it fall
+// back to this).
+//
+// The exchange: the server advertises its refs and capabilities; the
+// client sends "old new ref" commands and a flush, then, unless it only
+// deletes, a pack; the server stores the pack in quarantine (package
+// pack), checks each command, moves the refs that pass by compare-and-swap
+// (package refs) and reports per ref.
+//
+// Supported capabilities: report-status, delete-refs, side-band-64k,
+// quiet, ofs-delta, agent and object-format=sha1. Not (yet): atomic,
+// push-options, push-cert, report-status-v2.
+package receivepack
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse"
+	"gatehouse/repos/pack"
+	"gatehouse/repos/pktline"
+	"gatehouse/repos/refs"
+)
+
+// DefaultMaxCommands bounds the ref updates of one push.
+const DefaultMaxCommands = 10000
+
+// Options configure Serve.
+type Options struct {
+	// Agent is advertised as agent=...; "gatehouse" when empty.
+	Agent string
+	// MaxPackSize bounds the pack in bytes; 0 means no bound.
+	MaxPackSize int64
+	// MaxCommands bounds the ref updates in one push; 0 means
+	// DefaultMaxCommands.
+	MaxCommands int
+	// CheckRef, when set, may veto one update (for access rules); its
+	// error's text goes to the client as the reason.
+	CheckRef func(u gatehouse.RefUpdate) error
+}
+
+// ErrProtocol: the client broke the protocol. Serve has told the client
+// when it still could; nothing was changed.
+var ErrProtocol = errors.New("receive-pack: protocol error")
+
+// Reasons reported for refused refs, worded like git's where git has one.
+const (
+	reasonFunnyName  = "funny refname"
+	reasonDuplicate  = "duplicate ref update"
+	reasonNoSuchRef  = "no such ref to delete"
+	reasonNonCommit  = "non-commit object to a branch"
+	reasonMissing    = "missing necessary objects"
+	reasonStale      = "stale info"
+	reasonLocked     = "failed to lock"
+	reasonFailed     = "failed to update ref"
+	reasonUnpacker   = "unpacker error"
+	reasonBadCommand = "invalid update"
+	reasonReadRefs   = "failed to read refs"
+)
+
+// command is one "old new ref" line and what became of it.
+type command struct {
+	old, new, name string
+	forced         bool
+	reason         string // why it was refused; "" while it stands
+}
+
+func (c *command) isDelete() bool { return c.new == refs.ZeroID }
+
+// session is one push in progress.
+type session struct {
+	ctx    context.Context
+	gitDir string
+	opts   Options
+	out    *bufio.Writer
+	pw     *pktline.Writer
+
+	// What the client asked for on its first command.
+	reportStatus, sideBand, quiet bool
+
+	advertised map[string]string // ref name -> id, as advertised
+	headUnborn bool              // HEAD pointed at no ref and no branch existed
+}
+
+// Serve runs receive-pack on the bare repository gitDir over in and out.
+// It returns what the push changed: possibly nothing, with a nil error,
+// when the client only looked or had nothing to push.
+//
+// Errors: ErrProtocol for a malformed exchange; a failure to read the
+// refs; the pack package's errors (the client got "unpack <reason>" and
+// every ref "ng ... unpacker error"); a write error to out. Refused refs
+// are not errors: they are reported to the client and left out of the
+// result. Cancelling ctx is noticed between steps; the caller closes the
+// connection to interrupt a blocked read.
+func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts Options) (*gatehouse.PushResult, error) {
+	if opts.Agent == "" {
+		opts.Agent = "gatehouse"
+	}
+	if opts.MaxCommands <= 0 {
+		opts.MaxCommands = DefaultMaxCommands
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	s := &session{ctx: ctx, gitDir: gitDir, opts: opts, out: bw, pw: pktline.NewWriter(bw)}
+
+	if err := s.advertise(); err != nil {
+		return nil, err
+	}
+	br := pktline.NewBufferedReader(in)
+	cmds, err := s.readCommands(pktline.NewReader(br))
+	if err != nil || len(cmds) == 0 {
+		// No commands: the client only listed refs or had nothing to push.
+		return &gatehouse.PushResult{}, err
+	}
+
+	var inc *pack.Incoming
+	if slices.ContainsFunc(cmds, func(c *command) bool { return !c.isDelete() }) {
+		var progress io.Writer
+		if s.sideBand && !s.quiet {
+			progress = &flushingWriter{w: pktline.NewBand(s.pw, pktline.BandProgress, pktline.MaxLine), bw: bw}
+		}
+		inc, err = pack.Receive(ctx, gitDir, br, pack.Options{MaxSize: opts.MaxPackSize, Progress: progress})
+		if err != nil {
+			s.failAll(cmds)
+			rerr := s.report(cmds, unpackReason(err))
+			return nil, errors.Join(fmt.Errorf("receive-pack: unpack: %w", err), rerr)
+		}
+		defer inc.Abort()
+	}
+
+	s.check(cmds, inc)
+	res, unpackErr := s.apply(cmds, inc)
+	msg := ""
+	if unpackErr != nil {
+		msg = unpackReason(unpackErr)
+		unpackErr = fmt.Errorf("receive-pack: install: %w", unpackErr)
+	}
+	if err := s.report(cmds, msg); err != nil {
+		return res, errors.Join(unpackErr, err)
+	}
+	return res, unpackErr
+}
+
+// capabilities lists what we offer, on the first advertised line.
+func (s *session) capabilities() string {
+	agent := strings.Map(func(r rune) rune {
+		if r <= ' ' || r >= 0x7f {
+			return -1
+		}
+		return r
+	}, s.opts.Agent)
+	return "report-status delete-refs side-band-64k quiet ofs-delta object-format=sha1 agent=" + agent
+}
+
+// advertise writes the ref advertisement: "<id> <ref>\0caps" first, then
+// one line per ref, then a flush; an empty repository advertises its
+// capabilities on a "capabilities^{}" line with the zero id.
+func (s *session) advertise() error {
+	all, err := refs.List(s.gitDir)
+	if err != nil {
+		return fmt.Errorf("receive-pack: %w", err)
+	}
+	s.advertised = make(map[string]string, len(all))
+	hasBranch := false
+	for _, r := range all {
+		s.advertised[r.Name] = r.ID
+		hasBranch = hasBranch || strings.HasPrefix(r.Name, "refs/heads/")
+	}
+	// A HEAD that cannot be read just means HEAD is left alone.
+	if h, err := refs.ReadHead(s.gitDir); err == nil && h.Target != "" && h.ID == "" && !hasBranch {
+		s.headUnborn = true
+	}
+	caps := s.capabilities()
+	if len(all) == 0 {
+		s.pw.WriteString(refs.ZeroID + " capabilities^{}\x00" + caps + "\n")
+	}
+	for i, r := range all {
+		if i == 0 {
+			s.pw.WriteString(r.ID + " " + r.Name + "\x00" + caps + "\n")
+			continue
+		}
+		s.pw.Linef("%s %s", r.ID, r.Name)
+	}
+	s.pw.Flush()
+	if err := s.pw.Err(); err != nil {
+		return fmt.Errorf("receive-pack: write: %w", err)
+	}
+	if err := s.out.Flush(); err != nil {
+		return fmt.Errorf("receive-pack: write: %w", err)
+	}
+	return nil
+}
+
+// readCommands reads "old new ref" lines up to a flush, taking the
+// client's capabilities from the first. "shallow" lines from a shallow
+// client are skipped; its history is then judged by the connectivity
+// check. A client hanging up before any command is not an error.
+func (s *session) readCommands(pr *pktline.Reader) ([]*command, error) {
+	var cmds []*command
+	shallow := 0
+	for first := true; ; first = false {
+		kind, line, err := pr.ReadLine()
+		if err == io.EOF && first {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading commands: %v", ErrProtocol, err)
+		}
+		if kind == pktline.FlushPkt {
+			break
+		}
+		if kind != pktline.Data {
+			return nil, s.fatal("unexpected packet among commands")
+		}
+		if first {
+			var caps string
+			line, caps, _ = strings.Cut(line, "\x00")
+			for _, c := range strings.Fields(caps) {
+				switch c {
+				case "report-status":
+					s.reportStatus = true
+				case "side-band-64k":
+					s.sideBand = true
+				case "quiet":
+					s.quiet = true
+				}
+			}
+		}
+		if id, ok := strings.CutPrefix(line, "shallow "); ok && len(cmds) == 0 {
+			if !isID(id) {
+				return nil, s.fatal("bad shallow line")
+			}
+			if shallow++; shallow > s.opts.MaxCommands {
+				return nil, s.fatal("too many shallow lines")
+			}
+			continue
+		}
+		c, ok := parseCommand(line)
+		if !ok {
+			return nil, s.fatal(fmt.Sprintf("expected old/new/ref, got %q", truncate(line, 100)))
+		}
+		if len(cmds) == s.opts.MaxCommands {
+			return nil, s.fatal(fmt.Sprintf("more than %d ref updates in one push", s.opts.MaxCommands))
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds, nil
+}
+
+func parseCommand(line string) (*command, bool) {
+	if len(line) < 83 || line[40] != ' ' || line[81] != ' ' {
+		return nil, false
+	}
+	c := &command{old: line[:40], new: line[41:81], name: line[82:]}
+	if !isID(c.old) || !isID(c.new) || strings.ContainsAny(c.name, "\x00\n") {
+		return nil, false
+	}
+	return c, true
+}
+
+// fatal tells the client why the push dies, on the error band when it
+// asked for side-band, else as an ERR packet, and returns ErrProtocol.
+func (s *session) fatal(msg string) error {
+	if s.sideBand {
+		pktline.NewBand(s.pw, pktline.BandError, pktline.MaxLine).Write([]byte("protocol error: " + msg + "\n"))
+	} else {
+		s.pw.Error("protocol error: " + msg)
+	}
+	s.out.Flush()
+	return fmt.Errorf("%w: %s", ErrProtocol, msg)
+}
+
+// check refuses the commands that cannot be applied whatever the refs
+// hold, and computes Forced for the rest. It runs before the repository
+// lock is taken: it only reads, and CheckRef may be slow.
+func (s *session) check(cmds []*command, inc *pack.Incoming) {
+	count := make(map[string]int, len(cmds))
+	for _, c := range cmds {
+		count[c.name]++
+	}
+	for _, c := range cmds {
+		if s.ctx.Err() != nil {
+			c.reason = reasonFailed
+			continue
+		}
+		switch {
+		case refs.CheckName(c.name) != nil:
+			c.reason = reasonFunnyName
+		case count[c.name] > 1:
+			c.reason = reasonDuplicate
+		case c.old == refs.ZeroID && c.isDelete():
+			c.reason = reasonBadCommand
+		case c.isDelete():
+			if _, ok := s.advertised[c.name]; !ok {
+				c.reason = reasonNoSuchRef
+			}
+		default:
+			c.reason = s.checkNew(c, inc)
+		}
+		if c.reason != "" || s.opts.CheckRef == nil {
+			continue
+		}
+		if err := s.opts.CheckRef(c.update()); err != nil {
+			c.reason = truncate(oneLine(err.Error()), 200)
+			if c.reason == "" {
+				c.reason = "refused"
+			}
+		}
+	}
+}
+
+// checkNew checks an update's new object: it exists, it is a commit when
+// the ref is a branch, and it and all it reaches are present. It also
+// sets Forced.
+func (s *session) checkNew(c *command, inc *pack.Incoming) string {
+	typ, err := inc.Type(c.new)
+	if err != nil {
+		return reasonMissing
+	}
+	if strings.HasPrefix(c.name, "refs/heads/") && typ != plumbing.CommitObject {
+		return reasonNonCommit
+	}
+	if err := inc.CheckConnected(s.ctx, []string{c.new}); err != nil {
+		return reasonMissing
+	}
+	if c.old != refs.ZeroID && c.old != c.new {
+		// Forced unless new descends from old; a non-commit on either
+		// side (a moved tag) can only be replaced, never descended.
+		c.forced = true
+		if oldType, err := inc.Type(c.old); err == nil && oldType == plumbing.CommitObject && typ == plumbing.CommitObject {
+			if ok, err := inc.IsAncestor(s.ctx, c.old, c.new); err == nil && ok {
+				c.forced = false
+			}
+		}
+	}
+	return ""
+}
+
+func (c *command) update() gatehouse.RefUpdate {
+	return gatehouse.RefUpdate{Name: c.name, Old: c.old, New: c.new, Forced: c.forced}
+}
+
+// apply moves the refs that passed, under the repository's lock so that
+// concurrent pushes here serialize: each re-reads the refs, refuses what
+// moved since its advertisement as stale, installs the pack only if some
+// ref will point into it, then compare-and-swaps each ref (which also
+// guards against other processes). A first push into an empty repository
+// also points HEAD at a branch it created. The returned error is an
+// install failure, after which nothing changed.
+func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushResult, error) {
+	res := &gatehouse.PushResult{}
+	if !slices.ContainsFunc(cmds, func(c *command) bool { return c.reason == "" }) {
+		return res, nil
+	}
+	unlock := refs.Lock(s.gitDir)
+	defer unlock()
+
+	current, err := refs.List(s.gitDir)
+	if err != nil {
+		for _, c := range cmds {
+			if c.reason == "" {
+				c.reason = reasonReadRefs
+			}
+		}
+		return res, nil
+	}
+	now := make(map[string]string, len(current))
+	for _, r := range current {
+		now[r.Name] = r.ID
+	}
+	needPack := false
+	for _, c := range cmds {
+		if c.reason != "" {
+			continue
+		}
+		cur, ok := now[c.name]
+		if !ok {
+			cur = refs.ZeroID
+		}
+		if cur != c.old {
+			c.reason = reasonStale
+			continue
+		}
+		needPack = needPack || !c.isDelete()
+	}
+	if needPack && inc != nil {
+		if err := inc.Install(); err != nil {
+			s.failAll(cmds)
+			return res, err
+		}
+	}
+	var created []string
+	for _, c := range cmds {
+		if c.reason != "" {
+			continue
+		}
+		err := refs.Apply(s.gitDir, refs.Update{Name: c.name, Old: c.old, New: c.new})
+		switch {
+		case err == nil:
+			res.Updated = append(res.Updated, c.update())
+			if c.old == refs.ZeroID && strings.HasPrefix(c.name, "refs/heads/") {
+				created = append(created, c.name)
+			}
+		case errors.Is(err, refs.ErrStale):
+			c.reason = reasonStale
+		case errors.Is(err, refs.ErrLocked):
+			c.reason = reasonLocked
+		default:
+			c.reason = reasonFailed
+		}
+	}
+	if s.headUnborn && len(created) > 0 {
+		res.Head = s.chooseHead(created)
+	}
+	return res, nil
+}
+
+// chooseHead points a still unborn HEAD at a created branch: main, else
+// master, else the first created. It returns the branch name, or "" when
+// HEAD was left alone (its own target was created, or it failed).
+func (s *session) chooseHead(created []string) string {
+	h, err := refs.ReadHead(s.gitDir)
+	if err != nil || h.Target == "" || h.ID != "" {
+		return ""
+	}
+	target := created[0]
+	switch {
+	case slices.Contains(created, "refs/heads/main"):
+		target = "refs/heads/main"
+	case slices.Contains(created, "refs/heads/master"):
+		target = "refs/heads/master"
+	}
+	if err := refs.SetHead(s.gitDir, target); err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(target, "refs/heads/")
+}
+
+// failAll marks every command as failed for want of the pack.
+func (s *session) failAll(cmds []*command) {
+	for _, c := range cmds {
+		c.reason = reasonUnpacker
+	}
+}
+
+// report sends report-status if the client asked for it: "unpack ok" or
+// "unpack <reason>", then "ok <ref>" or "ng <ref> <reason>" per command,
+// then a flush; all inside side-band channel 1 when negotiated, followed
+// by the final flush that ends the side-band stream.
+func (s *session) report(cmds []*command, unpackFailure string) error {
+	if s.reportStatus {
+		var buf bytes.Buffer
+		rw := pktline.NewWriter(&buf)
+		if unpackFailure == "" {
+			rw.Linef("unpack ok")
+		} else {
+			rw.Linef("unpack %s", unpackFailure)
+		}
+		for _, c := range cmds {
+			if c.reason == "" {
+				rw.Linef("ok %s", c.name)
+			} else {
+				rw.Linef("ng %s %s", c.name, c.reason)
+			}
+		}
+		rw.Flush()
+		if err := rw.Err(); err != nil {
+			return fmt.Errorf("receive-pack: report: %w", err)
+		}
+		if s.sideBand {
+			pktline.NewBand(s.pw, pktline.BandData, pktline.MaxLine).Write(buf.Bytes())
+		} else {
+			s.out.Write(buf.Bytes())
+		}
+	}
+	if s.sideBand {
+		s.pw.Flush()
+	}
+	if err := s.pw.Err(); err != nil {
+		return fmt.Errorf("receive-pack: report: %w", err)
+	}
+	if err := s.out.Flush(); err != nil {
+		return fmt.Errorf("receive-pack: report: %w", err)
+	}
+	return nil
+}
+
+// unpackReason is the short, safe text the client sees after "unpack".
+// The pack package's own errors carry no paths; anything else (I/O) is
+// summarized and left to the caller's log.
+func unpackReason(err error) string {
+	switch {
+	case errors.Is(err, pack.ErrTooLarge), errors.Is(err, pack.ErrCorrupt), errors.Is(err, pack.ErrMissingObject):
+		return truncate(oneLine(err.Error()), 200)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "interrupted"
+	}
+	return "index-pack failed"
+}
+
+// flushingWriter pushes each progress write to the client at once.
+type flushingWriter struct {
+	w  io.Writer
+	bw *bufio.Writer
+}
+
+func (f *flushingWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.bw.Flush()
+	}
+	return n, err
+}
+
+func isID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}

@@ -20,16 +20,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/repos/odb"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/go-git/go-billy/v5"
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -249,39 +246,11 @@ func (in *Incoming) Abort() {
 }
 
 // repository returns the repository's object store, opened on first use.
-// Large objects stay on disk (read lazily) rather than in memory.
 func (in *Incoming) repository() *filesystem.Storage {
 	if in.repo == nil {
-		in.repo = filesystem.NewStorageWithOptions(indexedPacksOnly{osfs.New(in.gitDir, osfs.WithBoundOS())},
-			cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{LargeObjectThreshold: 1 << 20})
+		in.repo = odb.Open(in.gitDir)
 	}
 	return in.repo
-}
-
-// indexedPacksOnly hides from go-git the packs that have no index yet.
-// go-git lists packs by their .pack files and fails every lookup when one
-// has no .idx, which is normal for a moment while git or Install puts a
-// pack in place (pack first, index last) and lasts forever after a crash
-// in between; git itself skips such packs, and so do we.
-type indexedPacksOnly struct{ billy.Filesystem }
-
-func (f indexedPacksOnly) ReadDir(path string) ([]os.FileInfo, error) {
-	infos, err := f.Filesystem.ReadDir(path)
-	if err != nil || filepath.Base(path) != "pack" {
-		return infos, err
-	}
-	have := make(map[string]bool, len(infos))
-	for _, fi := range infos {
-		have[fi.Name()] = true
-	}
-	out := infos[:0]
-	for _, fi := range infos {
-		if base, ok := strings.CutSuffix(fi.Name(), ".pack"); ok && !have[base+".idx"] {
-			continue
-		}
-		out = append(out, fi)
-	}
-	return out, nil
 }
 
 // retry runs a lookup in the repository again after a failure other than

@@ -1,0 +1,291 @@
+// Command gatehouse is the Gatehouse server and its admin command line.
+// This is the only package that wires the others together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"gatehouse"
+	"gatehouse/keys"
+	"gatehouse/repos"
+	"gatehouse/sshd"
+	"gatehouse/web"
+)
+
+// Version is the release; set with -ldflags "-X main.Version=...".
+var Version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Config is what serve is configured with.
+type Config struct {
+	Data          string
+	SSHAddr       string
+	HTTPAddr      string
+	AdminKey      string
+	AnonRead      bool
+	AllowCIDR     []netip.Prefix
+	NoCompatMACs  bool
+	MaxPushSize   int64
+	ShutdownGrace time.Duration
+}
+
+// Main is the running server: its configuration and its parts.
+type Main struct {
+	Config Config
+
+	DB    *keys.DB
+	Repos *repos.Service
+	SSH   *sshd.Server
+	HTTP  *web.Server
+
+	Stdout io.Writer
+	Logger *slog.Logger
+}
+
+// NewMain returns a Main with default configuration.
+func NewMain() *Main {
+	return &Main{
+		Config: Config{
+			Data:          "./data",
+			SSHAddr:       ":2222",
+			HTTPAddr:      "127.0.0.1:8080",
+			MaxPushSize:   repos.DefaultMaxPushSize,
+			ShutdownGrace: 30 * time.Second,
+		},
+		Stdout: os.Stdout,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+}
+
+// ParseFlags reads serve's flags (and GATEHOUSE_* environment variables).
+func (m *Main) ParseFlags(args []string) error {
+	fs := newFlagSet("serve")
+	c := &m.Config
+	fs.StringVar(&c.Data, "data", c.Data, "data folder (database, repositories, host keys)")
+	fs.StringVar(&c.SSHAddr, "ssh-addr", c.SSHAddr, "SSH listen address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "admin panel and API listen address; empty disables it")
+	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "public key (text or file) for the first admin, used when no user exists")
+	fs.BoolVar(&c.AnonRead, "anon-read", c.AnonRead, "unknown keys may read public repositories")
+	fs.Func("allow-cidr", "accept SSH only from this network (repeatable)", func(s string) error {
+		for _, part := range strings.Split(s, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(part))
+			if err != nil {
+				return fmt.Errorf("bad CIDR %q", part)
+			}
+			c.AllowCIDR = append(c.AllowCIDR, p.Masked())
+		}
+		return nil
+	})
+	fs.BoolVar(&c.NoCompatMACs, "no-compat-macs", c.NoCompatMACs, "drop the non-ETM hmac-sha2 MACs kept for libssh2 1.10 clients")
+	fs.Int64Var(&c.MaxPushSize, "max-push-size", c.MaxPushSize, "largest pack a push may send, in bytes")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long running operations may finish on SIGTERM")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", rest[0])
+	}
+	if c.MaxPushSize <= 0 {
+		return fmt.Errorf("--max-push-size must be positive")
+	}
+	return nil
+}
+
+// Run opens the database and starts the SSH server. It returns once the
+// server is listening; Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	db, err := keys.Open(filepath.Join(c.Data, "gatehouse.db"))
+	if err != nil {
+		return err
+	}
+	m.DB = db
+	hostKeys, err := sshd.LoadHostKeys(c.Data)
+	if err != nil {
+		return err
+	}
+	users, keySvc, audit := keys.NewUserService(db), keys.NewKeyService(db), keys.NewAuditService(db)
+	m.Repos = repos.NewService(keys.NewRepoStore(db), filepath.Join(c.Data, "repos"))
+	m.Repos.AnonRead = c.AnonRead
+	m.Repos.Agent = "gatehouse/" + Version
+	m.Repos.MaxPushSize = c.MaxPushSize
+	m.Repos.Logger = m.Logger.With("subsystem", "repos")
+	if err := m.bootstrap(ctx, users, keySvc, audit); err != nil {
+		return err
+	}
+	m.SSH = &sshd.Server{
+		Addr:         c.SSHAddr,
+		HostKeys:     hostKeys,
+		AnonRead:     c.AnonRead,
+		AllowCIDR:    c.AllowCIDR,
+		NoCompatMACs: c.NoCompatMACs,
+		Version:      Version,
+		Keys:         keySvc,
+		Repos:        m.Repos,
+		Git:          m.Repos,
+		Audit:        audit,
+		Logger:       m.Logger.With("subsystem", "sshd"),
+	}
+	if err := m.SSH.Open(); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "gatehouse %s: SSH listening on %s\n", Version, m.SSH.ListenAddr())
+	if c.HTTPAddr != "" {
+		m.HTTP = &web.Server{Addr: c.HTTPAddr, Logger: m.Logger.With("subsystem", "web")}
+		if err := m.HTTP.Open(); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "HTTP listening on %s\n", m.HTTP.ListenAddr())
+	}
+	for _, k := range sshd.DescribeHostKeys(hostKeys) {
+		fmt.Fprintf(m.Stdout, "host key %s (%s)\n", k.Fingerprint, k.Type)
+	}
+	fmt.Fprintf(m.Stdout, "clone with: git clone ssh://git@HOST:%s/OWNER/NAME.git\n", portOf(m.SSH.ListenAddr().String()))
+	return nil
+}
+
+// bootstrap makes the first admin when there is no user yet.
+func (m *Main) bootstrap(ctx context.Context, users gatehouse.UserService, keySvc gatehouse.KeyService, audit gatehouse.AuditService) error {
+	n, err := users.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	u := &gatehouse.User{Name: "admin", Admin: true}
+	if err := users.CreateUser(ctx, u); err != nil {
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	record(ctx, audit, m.Logger, "serve", gatehouse.AuditUserCreate, "", "admin (first start)")
+	if m.Config.AdminKey == "" {
+		fmt.Fprintf(m.Stdout, "created admin user \"admin\" with no key; add one with: gatehouse key add admin KEYFILE --data %s\n", m.Config.Data)
+		return nil
+	}
+	text, err := readKeyArg(m.Config.AdminKey, nil)
+	if err != nil {
+		return fmt.Errorf("--admin-key: %w", err)
+	}
+	k, err := keySvc.AddKey(ctx, "admin", text)
+	if err != nil {
+		return fmt.Errorf("--admin-key: %w", err)
+	}
+	record(ctx, audit, m.Logger, "serve", gatehouse.AuditKeyAdd, "", "admin "+k.Fingerprint)
+	fmt.Fprintf(m.Stdout, "created admin user \"admin\" with key %s\n", k.Fingerprint)
+	return nil
+}
+
+// Close stops the server and closes the database.
+func (m *Main) Close() error {
+	var errs []error
+	if m.HTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		errs = append(errs, m.HTTP.Close(ctx))
+		cancel()
+	}
+	if m.SSH != nil {
+		errs = append(errs, m.SSH.Close())
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops accepting and lets running operations finish within the
+// grace period, then closes everything.
+func (m *Main) Shutdown() error {
+	if m.SSH != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
+		defer cancel()
+		if err := m.SSH.Shutdown(ctx); err != nil {
+			m.Logger.Warn("shutdown grace period over; connections closed", "err", err)
+		}
+		m.SSH = nil
+	}
+	return m.Close()
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	m := NewMain()
+	m.Stdout = stdout
+	m.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	if err := m.ParseFlags(args); err != nil {
+		fmt.Fprintf(stderr, "gatehouse serve: %v\n", err)
+		return 2
+	}
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "gatehouse serve: %v\n", err)
+		m.Close()
+		return 1
+	}
+	<-ctx.Done()
+	m.Logger.Info("shutting down", "grace", m.Config.ShutdownGrace)
+	if err := m.Shutdown(); err != nil {
+		fmt.Fprintf(stderr, "gatehouse serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func portOf(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[i+1:]
+	}
+	return addr
+}
+
+// newFlagSet makes a flag set that reports errors instead of exiting.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments
+// (git and most CLIs allow `key add bob KEY --json`), after taking
+// defaults from GATEHOUSE_<FLAG> environment variables.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %v", env, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

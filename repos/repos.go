@@ -1,0 +1,254 @@
+// Package repos keeps repositories: their metadata (through a RepoStore),
+// their bare Git directories under one root folder, the access decision
+// applied to them, and the Git protocol served from them. The protocol
+// engine lives in sub-packages: pktline, refs, pack, uploadpack and
+// receivepack.
+package repos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gatehouse"
+	"gatehouse/repos/receivepack"
+	"gatehouse/repos/refs"
+	"gatehouse/repos/uploadpack"
+)
+
+// DefaultMaxPushSize bounds one incoming pack unless configured.
+const DefaultMaxPushSize = 2 << 30
+
+// Service implements gatehouse.RepoService and gatehouse.GitService. The
+// embedded RepoStore answers metadata questions; the methods here that
+// also change the disk override it.
+type Service struct {
+	gatehouse.RepoStore
+	// Root is the folder holding OWNER/NAME.git directories.
+	Root string
+	// AnonRead is the server's --anon-read setting, fed to Decide.
+	AnonRead bool
+	// Agent is sent to Git clients ("gatehouse/VERSION").
+	Agent string
+	// MaxPushSize bounds an incoming pack in bytes.
+	MaxPushSize int64
+	Logger      *slog.Logger
+}
+
+var (
+	_ gatehouse.RepoService = (*Service)(nil)
+	_ gatehouse.GitService  = (*Service)(nil)
+)
+
+// NewService returns a Service over store with repositories under root.
+func NewService(store gatehouse.RepoStore, root string) *Service {
+	return &Service{RepoStore: store, Root: root, Agent: "gatehouse", MaxPushSize: DefaultMaxPushSize, Logger: slog.Default()}
+}
+
+// Dir returns the directory of owner/name. The names are validated and
+// the result checked to lie inside Root, so no input can reach elsewhere.
+func (s *Service) Dir(owner, name string) (string, error) {
+	if gatehouse.ValidateName(owner) != nil || gatehouse.ValidateName(name) != nil {
+		return "", fmt.Errorf("repository %q: %w", owner+"/"+name, gatehouse.ErrInvalid)
+	}
+	root, err := filepath.Abs(s.Root)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, owner, name+".git")
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || rel == "." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("repository %q: %w", owner+"/"+name, gatehouse.ErrInvalid)
+	}
+	return dir, nil
+}
+
+// CreateRepo stores r and creates its bare repository on disk, with HEAD
+// at r.DefaultBranch ("main" when empty). If either step fails, neither
+// is left behind.
+func (s *Service) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
+	if r.DefaultBranch == "" {
+		r.DefaultBranch = "main"
+	}
+	if err := refs.CheckName("refs/heads/" + r.DefaultBranch); err != nil {
+		return fmt.Errorf("default branch %q: %w", r.DefaultBranch, gatehouse.ErrInvalid)
+	}
+	dir, err := s.Dir(r.Owner, r.Name)
+	if err != nil {
+		return err
+	}
+	if err := s.RepoStore.CreateRepo(ctx, r); err != nil {
+		return err
+	}
+	if err := initBare(dir, r.DefaultBranch); err != nil {
+		if derr := s.RepoStore.DeleteRepo(context.WithoutCancel(ctx), r.Owner, r.Name); derr != nil {
+			s.Logger.Error("undo repo create failed", "repo", r.FullName(), "err", derr)
+		}
+		return fmt.Errorf("create %s on disk: %w", r.FullName(), err)
+	}
+	return nil
+}
+
+// DeleteRepo removes the metadata, then the directory (moved aside first,
+// so a half-deleted repository is never visible under its name).
+func (s *Service) DeleteRepo(ctx context.Context, owner, name string) error {
+	dir, err := s.Dir(owner, name)
+	if err != nil {
+		return err
+	}
+	if err := s.RepoStore.DeleteRepo(ctx, owner, name); err != nil {
+		return err
+	}
+	trash := dir + ".deleted-" + randomHex(6)
+	if err := os.Rename(dir, trash); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("delete %s/%s on disk: %w", owner, name, err)
+	}
+	return os.RemoveAll(trash)
+}
+
+// RenameRepo renames the metadata and the directory together.
+func (s *Service) RenameRepo(ctx context.Context, owner, name, newOwner, newName string) (*gatehouse.Repo, error) {
+	from, err := s.Dir(owner, name)
+	if err != nil {
+		return nil, err
+	}
+	to, err := s.Dir(newOwner, newName)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.RepoStore.RenameRepo(ctx, owner, name, newOwner, newName)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err == nil {
+		// os.Rename would replace an empty directory; refuse to.
+		if _, serr := os.Stat(to); serr == nil {
+			err = fs.ErrExist
+		} else {
+			err = os.Rename(from, to)
+		}
+	}
+	if err != nil {
+		if _, uerr := s.RepoStore.RenameRepo(context.WithoutCancel(ctx), newOwner, newName, owner, name); uerr != nil {
+			s.Logger.Error("undo repo rename failed", "repo", owner+"/"+name, "err", uerr)
+		}
+		return nil, fmt.Errorf("rename %s/%s on disk: %w", owner, name, err)
+	}
+	return r, nil
+}
+
+// Authorize gathers the facts, applies gatehouse.Decide, and creates the
+// repository when the decision says a push may create it.
+func (s *Service) Authorize(ctx context.Context, actor gatehouse.Actor, owner, name string, op gatehouse.Operation) (*gatehouse.Repo, gatehouse.AccessLevel, error) {
+	notFound := fmt.Errorf("repository %s/%s: %w", owner, name, gatehouse.ErrNotFound)
+	if gatehouse.ValidateName(owner) != nil || gatehouse.ValidateName(name) != nil {
+		return nil, gatehouse.AccessNone, notFound
+	}
+	facts, err := s.RepoStore.AccessFacts(ctx, actor, owner, name)
+	if err != nil {
+		// Fail closed.
+		return nil, gatehouse.AccessNone, fmt.Errorf("access facts for %s/%s: %w", owner, name, err)
+	}
+	facts.AnonRead = s.AnonRead
+	d := gatehouse.Decide(*facts, op)
+	switch {
+	case d.Create:
+		r := &gatehouse.Repo{Owner: owner, Name: name, Private: true}
+		if err := s.CreateRepo(ctx, r); err != nil {
+			if errors.Is(err, gatehouse.ErrConflict) {
+				// Created by a concurrent push: decide again on it.
+				return s.Authorize(ctx, actor, owner, name, op)
+			}
+			return nil, gatehouse.AccessNone, err
+		}
+		return r, d.Level, nil
+	case d.Allow:
+		return facts.Repo, d.Level, nil
+	case d.Level >= gatehouse.AccessRead:
+		return nil, d.Level, fmt.Errorf("repository %s/%s: %w", owner, name, gatehouse.ErrForbidden)
+	}
+	return nil, gatehouse.AccessNone, notFound
+}
+
+// FindRepos lists repositories, applying the server's --anon-read
+// setting to a ReadableBy filter.
+func (s *Service) FindRepos(ctx context.Context, f gatehouse.RepoFilter) ([]*gatehouse.Repo, error) {
+	f.AnonRead = s.AnonRead
+	return s.RepoStore.FindRepos(ctx, f)
+}
+
+// UploadPack serves git-upload-pack (clone, fetch, ls-remote).
+func (s *Service) UploadPack(ctx context.Context, r *gatehouse.Repo, gs gatehouse.GitSession) error {
+	dir, err := s.Dir(r.Owner, r.Name)
+	if err != nil {
+		return err
+	}
+	return uploadpack.Serve(ctx, dir, gs.Stdin, gs.Stdout, uploadpack.Options{Agent: s.Agent})
+}
+
+// ReceivePack serves git-receive-pack (push) and records a default branch
+// chosen by the first push.
+func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehouse.GitSession) (*gatehouse.PushResult, error) {
+	dir, err := s.Dir(r.Owner, r.Name)
+	if err != nil {
+		return nil, err
+	}
+	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize})
+	if res != nil && res.Head != "" {
+		head := res.Head
+		if _, uerr := s.RepoStore.UpdateRepo(context.WithoutCancel(ctx), r.Owner, r.Name, gatehouse.RepoUpdate{DefaultBranch: &head}); uerr != nil {
+			s.Logger.Error("record default branch failed", "repo", r.FullName(), "err", uerr)
+		}
+	}
+	return res, err
+}
+
+// initBare writes an empty bare repository the way `git init --bare`
+// would, in a temporary directory renamed into place, so a repository
+// either exists whole or not at all.
+func initBare(dir, branch string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return fmt.Errorf("%s exists: %w", dir, gatehouse.ErrConflict)
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, ".init-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	for _, d := range []string{"objects/info", "objects/pack", "refs/heads", "refs/tags", "hooks", "info"} {
+		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
+			return err
+		}
+	}
+	files := map[string]string{
+		"HEAD":        "ref: refs/heads/" + branch + "\n",
+		"config":      "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n",
+		"description": "Unnamed repository; edit this file 'description' to name the repository.\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp, dir)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,156 @@
+package uploadpack
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/refs"
+)
+
+// maxPeel bounds a chain of tags pointing at tags.
+const maxPeel = 64
+
+// advRef is one advertised ref.
+type advRef struct {
+	name   string
+	id     plumbing.Hash
+	peeled plumbing.Hash // ZeroHash unless id is an annotated tag
+}
+
+// advertisement is what the client is shown, read once per conversation so
+// that the wants are checked against exactly what it saw.
+type advertisement struct {
+	head    plumbing.Hash // ZeroHash when HEAD is unborn
+	symref  string        // HEAD's target when HEAD is a born symbolic ref
+	refs    []advRef      // sorted by name
+	tips    map[plumbing.Hash]bool
+	hasTags bool
+}
+
+// advertisement reads HEAD and the refs, and peels annotated tags that
+// packed-refs did not peel for us.
+func (s *session) advertisement() (*advertisement, error) {
+	head, err := refs.ReadHead(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	list, err := refs.List(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	adv := &advertisement{tips: make(map[plumbing.Hash]bool, len(list)+1)}
+	// An unborn HEAD is not advertised; a detached one is, without symref.
+	if head.ID != "" {
+		adv.head = plumbing.NewHash(head.ID)
+		adv.symref = head.Target
+		adv.tips[adv.head] = true
+	}
+	for _, r := range list {
+		a := advRef{name: r.Name, id: plumbing.NewHash(r.ID)}
+		// packed-refs may have peeled the tag already; else read it.
+		if r.Peeled != "" {
+			a.peeled = plumbing.NewHash(r.Peeled)
+		} else if a.peeled, err = s.peel(a.id); err != nil {
+			return nil, fmt.Errorf("uploadpack: peel %s: %w", r.Name, err)
+		}
+		// Peeled ids are shown too, so a client may want them.
+		adv.tips[a.id] = true
+		if !a.peeled.IsZero() {
+			adv.tips[a.peeled] = true
+			adv.hasTags = true
+		}
+		adv.refs = append(adv.refs, a)
+	}
+	return adv, nil
+}
+
+// peel returns what the tag id finally points at, or ZeroHash when id is
+// not a tag. A missing object is not an error here: git advertises such a
+// ref without a peeled line, and a want of it fails later.
+func (s *session) peel(id plumbing.Hash) (plumbing.Hash, error) {
+	target := id
+	for i := 0; ; i++ {
+		if i == maxPeel {
+			return plumbing.ZeroHash, fmt.Errorf("tag chain longer than %d", maxPeel)
+		}
+		o, err := s.g.s.EncodedObject(plumbing.AnyObject, target)
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return plumbing.ZeroHash, nil
+		}
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if o.Type() != plumbing.TagObject {
+			if i == 0 {
+				return plumbing.ZeroHash, nil
+			}
+			return target, nil
+		}
+		next, _, err := tagTarget(o)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		target = next
+	}
+}
+
+// capabilities lists what this server implements, in git's order.
+func (s *session) capabilities(adv *advertisement) string {
+	caps := []string{
+		"multi_ack", "thin-pack", "side-band", "side-band-64k", "ofs-delta",
+		"shallow", "no-progress", "include-tag", "multi_ack_detailed", "no-done",
+	}
+	if adv.symref != "" {
+		caps = append(caps, "symref=HEAD:"+adv.symref)
+	}
+	caps = append(caps, "object-format=sha1", "agent="+capValue(s.opts.Agent))
+	return strings.Join(caps, " ")
+}
+
+// capValue makes v safe inside a space-separated capability list.
+func capValue(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		if c <= ' ' || c >= 0x7f {
+			b[i] = '.'
+		}
+	}
+	return string(b)
+}
+
+// writeAdvertisementV0 sends HEAD, the refs and their peeled values, the
+// capabilities after a NUL on the first line, then a flush. An empty
+// repository gets git's placeholder line so the client still learns the
+// capabilities.
+func (s *session) writeAdvertisementV0(adv *advertisement) error {
+	caps := s.capabilities(adv)
+	// Capabilities ride on the first line only, after a NUL.
+	first := true
+	line := func(id plumbing.Hash, name string) {
+		if first {
+			s.w.Linef("%s %s\x00%s", id, name, caps)
+			first = false
+			return
+		}
+		s.w.Linef("%s %s", id, name)
+	}
+	if !adv.head.IsZero() {
+		line(adv.head, "HEAD")
+	}
+	for _, r := range adv.refs {
+		line(r.id, r.name)
+		if !r.peeled.IsZero() {
+			line(r.peeled, r.name+"^{}")
+		}
+	}
+	if first {
+		line(plumbing.ZeroHash, "capabilities^{}")
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("uploadpack: advertise: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package uploadpack
+
+import (
+	"container/heap"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// flag marks a commit for the negotiator and the pack walk; each owns
+// its own bits.
+type flag uint16
+
+const (
+	// negotiation
+	theyHave  flag = 1 << iota // the client has this commit
+	reaches                    // a commit the client has is this one or an ancestor
+	explored                   // parents loaded and linked as children
+	negQueued                  // in or through the negotiator's queue
+	isWant                     // one of the wants
+	// shallow requests
+	clientShallow // the client said it is shallow here
+	notShallow    // within the requested depth
+	shallow       // parents cut for this conversation
+	// pack walk
+	uninteresting // the client has it: reachable from a common have
+	walkQueued    // in or through the walk's queue
+	inQueue       // in the walk's queue right now
+)
+
+// node is one commit, parsed once per conversation and shared by the
+// negotiator and the pack walk.
+type node struct {
+	id        plumbing.Hash
+	when      int64 // committer time, seconds
+	tree      plumbing.Hash
+	parentIDs []plumbing.Hash
+	parents   []*node // nil until loaded by graph.parents
+	children  []*node // explored commits that have this one as a parent
+	flags     flag
+	seq       uint64 // queue insertion order, to break ties in time
+}
+
+// graph caches the commits looked at in one conversation.
+type graph struct {
+	s     storer.EncodedObjectStorer
+	nodes map[plumbing.Hash]*node
+	seq   uint64
+}
+
+func newGraph(s storer.EncodedObjectStorer) *graph {
+	return &graph{s: s, nodes: make(map[plumbing.Hash]*node)}
+}
+
+// commit returns the node for id, reading the commit on first use. It
+// fails with plumbing.ErrObjectNotFound when id is missing or is not a
+// commit.
+func (g *graph) commit(id plumbing.Hash) (*node, error) {
+	if n := g.nodes[id]; n != nil {
+		return n, nil
+	}
+	o, err := g.s.EncodedObject(plumbing.CommitObject, id)
+	if err != nil {
+		return nil, err
+	}
+	return g.commitFrom(o)
+}
+
+// commitFrom is commit for an object already read.
+func (g *graph) commitFrom(o plumbing.EncodedObject) (*node, error) {
+	if n := g.nodes[o.Hash()]; n != nil {
+		return n, nil
+	}
+	c, err := object.DecodeCommit(g.s, o)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", o.Hash(), err)
+	}
+	n := &node{id: c.Hash, when: c.Committer.When.Unix(), tree: c.TreeHash, parentIDs: c.ParentHashes}
+	g.nodes[n.id] = n
+	return n, nil
+}
+
+// parents returns n's parents, loading them on first use. A missing
+// parent is an error: this server does not hold shallow repositories.
+func (g *graph) parents(n *node) ([]*node, error) {
+	if n.parents != nil || len(n.parentIDs) == 0 {
+		return n.parents, nil
+	}
+	ps := make([]*node, len(n.parentIDs))
+	for i, id := range n.parentIDs {
+		p, err := g.commit(id)
+		if err != nil {
+			return nil, fmt.Errorf("parent %s of %s: %w", id, n.id, err)
+		}
+		ps[i] = p
+	}
+	n.parents = ps
+	return ps, nil
+}
+
+// cutParents makes n a root for the rest of the conversation, the way a
+// shallow graft does in git: the client will not have its parents.
+func (g *graph) cutParents(n *node) {
+	n.flags |= shallow
+	n.parentIDs, n.parents = nil, nil
+}
+
+// tagTarget decodes a tag object and returns what it points at.
+func tagTarget(o plumbing.EncodedObject) (plumbing.Hash, plumbing.ObjectType, error) {
+	var t object.Tag
+	if err := t.Decode(o); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("tag %s: %w", o.Hash(), err)
+	}
+	return t.Target, t.TargetType, nil
+}
+
+// queue holds commits newest first, like git's date-ordered walks, so a
+// walk reaches the recent history where client and server meet before
+// the old. Equal times come out in the order they went in.
+type queue []*node
+
+func (q queue) Len() int { return len(q) }
+func (q queue) Less(i, j int) bool {
+	if q[i].when != q[j].when {
+		return q[i].when > q[j].when
+	}
+	return q[i].seq < q[j].seq
+}
+func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)   { *q = append(*q, x.(*node)) }
+func (q *queue) Pop() any {
+	old := *q
+	n := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return n
+}
+
+// push adds n to q, stamping it for tie-breaking.
+func (g *graph) push(q *queue, n *node) {
+	g.seq++
+	n.seq = g.seq
+	heap.Push(q, n)
+}
+
+func (q *queue) pop() *node { return heap.Pop(q).(*node) }
+func (q queue) peek() *node { return q[0] }

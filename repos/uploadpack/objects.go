@@ -1,0 +1,337 @@
+package uploadpack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// walk lists the objects to send, the way `git rev-list --objects wants
+// --not haves` does: commits reachable from the wants but not from the
+// common haves, found with one date-ordered walk that stops as soon as
+// only the client's commits are left in its queue; then the trees and
+// blobs of those commits, minus everything in the trees of the boundary
+// commits the client has. Like git, that subtraction is exact at the
+// boundary only: an object the client has from older history may be sent
+// again, which costs bytes, never correctness.
+type walk struct {
+	ctx      context.Context
+	g        *graph
+	prog     *progress
+	out      []plumbing.Hash
+	inPack   map[plumbing.Hash]bool
+	excluded map[plumbing.Hash]bool // trees and blobs the client has
+	q        queue
+	// interesting counts queued commits not known to be the client's;
+	// the walk ends when it is zero.
+	interesting int
+	steps       int
+}
+
+// objectsToSend returns the ids to pack for req, given the common haves.
+func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, prog *progress) ([]plumbing.Hash, error) {
+	w := &walk{ctx: ctx, g: g, prog: prog, inPack: make(map[plumbing.Hash]bool), excluded: make(map[plumbing.Hash]bool)}
+	var trees, blobs []plumbing.Hash
+	for _, id := range append(haves[:len(haves):len(haves)], req.edges...) {
+		err := w.peel(id, false, func(c *node) { w.markUninteresting(c); w.enqueue(c) },
+			func(t plumbing.Hash) error { return w.excludeTree(t) },
+			func(b plumbing.Hash) { w.excluded[b] = true })
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range req.wants {
+		err := w.peel(id, true, w.enqueue,
+			func(t plumbing.Hash) error { trees = append(trees, t); return nil },
+			func(b plumbing.Hash) { blobs = append(blobs, b) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	commits, err := w.commits()
+	if err != nil {
+		return nil, err
+	}
+	// The client has the trees of the commits it has at the boundary:
+	// the parents of what is sent, and the shallow commits it is sent
+	// the parents of (whose children, not parents, are being sent).
+	for _, id := range req.edges {
+		c, err := w.g.commit(id)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.excludeTree(c.tree); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range commits {
+		for _, p := range c.parents {
+			if p.flags&uninteresting != 0 {
+				if err := w.excludeTree(p.tree); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	for _, c := range commits {
+		w.add(c.id)
+	}
+	for _, c := range commits {
+		if err := w.addTree(c.tree); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range trees {
+		if err := w.addTree(t); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range blobs {
+		if !w.excluded[b] {
+			w.add(b)
+		}
+	}
+	if req.includeTag && adv.hasTags {
+		if err := w.includeTags(adv); err != nil {
+			return nil, err
+		}
+	}
+	return w.out, nil
+}
+
+// peel follows tags from id to a commit, tree or blob and hands it to the
+// matching function. Tags on the way are added to the pack when send is
+// true (a want), and skipped otherwise (a have).
+func (w *walk) peel(id plumbing.Hash, send bool, commit func(*node), tree func(plumbing.Hash) error, blob func(plumbing.Hash)) error {
+	for i := 0; i < maxPeel; i++ {
+		o, err := w.g.s.EncodedObject(plumbing.AnyObject, id)
+		if err != nil {
+			return fmt.Errorf("object %s: %w", id, err)
+		}
+		switch o.Type() {
+		case plumbing.CommitObject:
+			c, err := w.g.commitFrom(o)
+			if err != nil {
+				return err
+			}
+			commit(c)
+			return nil
+		case plumbing.TreeObject:
+			return tree(id)
+		case plumbing.BlobObject:
+			blob(id)
+			return nil
+		case plumbing.TagObject:
+			if send {
+				w.add(id)
+			}
+			if id, _, err = tagTarget(o); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("object %s has unexpected type %s", id, o.Type())
+		}
+	}
+	return fmt.Errorf("object %s: tag chain longer than %d", id, maxPeel)
+}
+
+func (w *walk) enqueue(c *node) {
+	if c.flags&walkQueued != 0 {
+		return
+	}
+	c.flags |= walkQueued | inQueue
+	if c.flags&uninteresting == 0 {
+		w.interesting++
+	}
+	w.g.push(&w.q, c)
+}
+
+// markUninteresting marks c as the client's. A commit still queued
+// passes the mark to its parents when popped; one already popped (walked
+// as a candidate before a descendant of the client's reached it, when
+// commit times are skewed or equal) passes it on now, as git's
+// mark_parents_uninteresting does, or its history would be sent in full.
+func (w *walk) markUninteresting(c *node) {
+	stack := []*node{c}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x.flags&uninteresting != 0 {
+			continue
+		}
+		x.flags |= uninteresting
+		switch {
+		case x.flags&inQueue != 0:
+			w.interesting--
+		case x.flags&walkQueued != 0:
+			stack = append(stack, x.parents...)
+		}
+	}
+}
+
+// commits walks from the queued wants and haves, newest first. The
+// client's commits pass their mark to their parents; the others are
+// candidates for the pack. The result keeps only the candidates that
+// were never marked as the client's, in walk order.
+func (w *walk) commits() ([]*node, error) {
+	var seen []*node
+	for w.q.Len() > 0 && w.interesting > 0 {
+		if err := w.tick(); err != nil {
+			return nil, err
+		}
+		c := w.q.pop()
+		c.flags &^= inQueue
+		mine := c.flags&uninteresting == 0
+		if mine {
+			w.interesting--
+		}
+		ps, err := w.g.parents(c)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if !mine {
+				w.markUninteresting(p)
+			}
+			w.enqueue(p)
+		}
+		if mine {
+			seen = append(seen, c)
+		}
+	}
+	// The queue may still hold commits of the client's whose parents
+	// were walked as candidates (their times are skewed): pass their mark
+	// on without walking further.
+	for _, c := range w.q {
+		if c.flags&uninteresting == 0 {
+			continue
+		}
+		ps, err := w.g.parents(c)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			w.markUninteresting(p)
+		}
+	}
+	out := seen[:0]
+	for _, c := range seen {
+		if c.flags&uninteresting == 0 {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// excludeTree marks a tree of the client's and everything in it.
+func (w *walk) excludeTree(root plumbing.Hash) error {
+	return w.eachTree(root, w.excluded, func(plumbing.Hash) {})
+}
+
+// addTree adds a tree and everything in it that the client lacks.
+func (w *walk) addTree(root plumbing.Hash) error {
+	return w.eachTree(root, nil, w.add)
+}
+
+// eachTree visits root and what it contains depth first, skipping what
+// is excluded or already packed, and calls visit for each tree and blob.
+// When mark is not nil the objects are recorded there instead of being
+// checked against the pack. Gitlinks (submodules) name commits of another
+// repository and are not followed.
+func (w *walk) eachTree(root plumbing.Hash, mark map[plumbing.Hash]bool, visit func(plumbing.Hash)) error {
+	skip := func(id plumbing.Hash) bool {
+		if mark != nil {
+			if mark[id] {
+				return true
+			}
+			mark[id] = true
+			return false
+		}
+		return w.excluded[id] || w.inPack[id]
+	}
+	if skip(root) {
+		return nil
+	}
+	visit(root)
+	stack := []plumbing.Hash{root}
+	for len(stack) > 0 {
+		if err := w.tick(); err != nil {
+			return err
+		}
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		o, err := w.g.s.EncodedObject(plumbing.TreeObject, id)
+		if err != nil {
+			return fmt.Errorf("tree %s: %w", id, err)
+		}
+		var t object.Tree
+		if err := t.Decode(o); err != nil {
+			return fmt.Errorf("tree %s: %w", id, err)
+		}
+		for _, e := range t.Entries {
+			if e.Mode == filemode.Submodule || skip(e.Hash) {
+				continue
+			}
+			visit(e.Hash)
+			if e.Mode == filemode.Dir {
+				stack = append(stack, e.Hash)
+			}
+		}
+	}
+	return nil
+}
+
+func (w *walk) add(id plumbing.Hash) {
+	if w.inPack[id] {
+		return
+	}
+	w.inPack[id] = true
+	w.out = append(w.out, id)
+	w.prog.update("Enumerating objects", len(w.out))
+}
+
+// tick checks for cancellation now and then; ctx.Err takes a lock.
+func (w *walk) tick() error {
+	w.steps++
+	if w.steps%256 == 0 {
+		return w.ctx.Err()
+	}
+	return nil
+}
+
+// includeTags adds the annotated tags under refs/tags/ whose target is
+// being sent and which are not, with the tags they point through, as
+// git's include-tag does. The client would otherwise fetch them again.
+func (w *walk) includeTags(adv *advertisement) error {
+	for _, r := range adv.refs {
+		if r.peeled.IsZero() || !w.inPack[r.peeled] || w.inPack[r.id] || !isTagRef(r.name) {
+			continue
+		}
+		id := r.id
+		for i := 0; i < maxPeel && !w.inPack[id]; i++ {
+			o, err := w.g.s.EncodedObject(plumbing.AnyObject, id)
+			if errors.Is(err, plumbing.ErrObjectNotFound) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if o.Type() != plumbing.TagObject {
+				break
+			}
+			w.add(id)
+			if id, _, err = tagTarget(o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isTagRef(name string) bool {
+	return len(name) > len("refs/tags/") && name[:len("refs/tags/")] == "refs/tags/"
+}

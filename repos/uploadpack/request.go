@@ -1,0 +1,168 @@
+package uploadpack
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/pktline"
+)
+
+// ackMode is how the client wants its haves acknowledged.
+type ackMode int
+
+const (
+	ackSingle   ackMode = iota // one ACK, for the first common have
+	ackMulti                   // "multi_ack": ACK <id> continue
+	ackDetailed                // "multi_ack_detailed": common / ready
+)
+
+// request is what the client asked for, independent of protocol version.
+type request struct {
+	wants      []plumbing.Hash // distinct, in the order asked
+	ack        ackMode
+	noDone     bool // go straight to the pack after "ACK ready"
+	ofsDelta   bool
+	noProgress bool
+	includeTag bool
+	// shallow lists the client's shallow commits ("shallow" lines): it
+	// has them but not their parents.
+	shallow []plumbing.Hash
+	// depth is the "deepen" request: history depth from the wants; 0 for
+	// none, infiniteDepth to unshallow.
+	depth int
+	// edges are commits the client has beyond the haves: the shallow
+	// commits it is given the parents of.
+	edges []plumbing.Hash
+	// band is the largest side-band packet the client takes (65520 for
+	// side-band-64k, 1000 for side-band); 0 for a bare pack.
+	band int
+}
+
+// readRequestV0 reads the want, shallow and deepen lines up to a flush
+// and checks every want was advertised. It returns nil, nil when the client wants nothing:
+// ls-remote, an up-to-date fetch, or a client that hung up after reading
+// the advertisement.
+func (s *session) readRequestV0(adv *advertisement) (*request, error) {
+	req := &request{}
+	seen := make(map[plumbing.Hash]bool)
+	for n := 0; ; n++ {
+		kind, line, err := s.r.ReadLine()
+		if n == 0 && errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, s.readError("wants", err)
+		}
+		if kind == pktline.FlushPkt {
+			break
+		}
+		if kind != pktline.Data {
+			return nil, s.clientError("protocol error: unexpected special packet in wants")
+		}
+		if n >= s.opts.MaxWants {
+			return nil, s.clientError("too many wants")
+		}
+		if rest, ok := strings.CutPrefix(line, "shallow "); ok {
+			id, rest, ok := parseID(rest)
+			if !ok || rest != "" {
+				return nil, s.clientError("protocol error: bad shallow line '%s'", clip(line))
+			}
+			req.shallow = append(req.shallow, id)
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "deepen "); ok {
+			d, err := strconv.Atoi(rest)
+			if err != nil || d <= 0 {
+				return nil, s.clientError("invalid deepen: '%s'", clip(line))
+			}
+			req.depth = d
+			continue
+		}
+		rest, ok := strings.CutPrefix(line, "want ")
+		var id plumbing.Hash
+		if ok {
+			id, rest, ok = parseID(rest)
+		}
+		if !ok || (rest != "" && rest[0] != ' ') {
+			return nil, s.clientError("protocol error: expected to get object ID, not '%s'", clip(line))
+		}
+		// Capabilities belong on the first line; like git, accept them on
+		// any.
+		req.addCaps(rest)
+		if !seen[id] {
+			seen[id] = true
+			req.wants = append(req.wants, id)
+		}
+	}
+	// Checked after the flush, as git does, so the client has finished
+	// writing and will read the ERR line.
+	for _, id := range req.wants {
+		if !adv.tips[id] {
+			return nil, s.clientError("not our ref %s", id)
+		}
+	}
+	if len(req.wants) == 0 {
+		return nil, nil
+	}
+	return req, nil
+}
+
+// addCaps records the capabilities in a space-separated list. Unknown
+// ones are ignored, as git does.
+func (req *request) addCaps(list string) {
+	for _, c := range strings.Fields(list) {
+		switch c {
+		case "multi_ack":
+			req.ack = max(req.ack, ackMulti)
+		case "multi_ack_detailed":
+			req.ack = ackDetailed
+		case "no-done":
+			req.noDone = true
+		case "ofs-delta":
+			req.ofsDelta = true
+		case "no-progress":
+			req.noProgress = true
+		case "include-tag":
+			req.includeTag = true
+		case "side-band":
+			req.band = max(req.band, 1000)
+		case "side-band-64k":
+			req.band = pktline.MaxLine
+		}
+	}
+}
+
+// parseID reads 40 hex digits at the start of s and returns the rest.
+// Upper case is accepted, as git does.
+func parseID(s string) (plumbing.Hash, string, bool) {
+	if len(s) < 40 {
+		return plumbing.ZeroHash, s, false
+	}
+	for i := 0; i < 40; i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return plumbing.ZeroHash, s, false
+		}
+	}
+	return plumbing.NewHash(strings.ToLower(s[:40])), s[40:], true
+}
+
+// clip shortens client text quoted back in an error and hides bytes a
+// terminal could act on.
+func clip(s string) string {
+	const n = 100
+	b := []byte(s[:min(len(s), n)])
+	for i, c := range b {
+		if c < ' ' || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	if len(s) > n {
+		return string(b) + "..."
+	}
+	return string(b)
+}

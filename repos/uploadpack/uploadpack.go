@@ -1,0 +1,214 @@
+// Package uploadpack serves git-upload-pack, the server side of clone,
+// fetch and ls-remote, for one bare repository.
+//
+// The conversation follows git's own upload-pack.c for protocol v0: the
+// ref advertisement, the client's wants (and, for shallow clients, its
+// shallow commits and a "deepen <depth>"), a real negotiation over its
+// haves (multi_ack_detailed and no-done, so the client can stop as soon as
+// we know enough), then a pack of what the client lacks, streamed on
+// side-band channel 1 with progress on channel 2. Not implemented, so not
+// advertised: deepen-since, deepen-not, deepen-relative, filter, and wants
+// of objects that are not ref tips (allow-*-sha1-in-want). Packs are never
+// thin.
+//
+// Refs come from package refs, never from go-git's ref storer (which would
+// read "*.lock" files as refs). Objects come from go-git's filesystem
+// storage, and the pack is written with go-git's packfile encoder; go-git's
+// transport/server and packp server helpers are not used, because they
+// neither negotiate nor check that a want was advertised.
+//
+// The phases (advertise, request, negotiate, pack) are separate so that
+// protocol v2's ls-refs and fetch commands can reuse them.
+package uploadpack
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"gatehouse"
+	"gatehouse/repos/odb"
+	"gatehouse/repos/pktline"
+)
+
+// Defaults for the zero Options fields.
+const (
+	// DefaultMaxWants bounds the want lines of one request. A mirror clone
+	// wants every ref, so this is generous; duplicates count too.
+	DefaultMaxWants = 1 << 20
+	// DefaultMaxHaves bounds the haves looked up in one conversation.
+	// Later haves are read and ignored, which only makes the pack bigger.
+	DefaultMaxHaves = 100_000
+	// deltaWindow is how many objects the encoder compares for deltas,
+	// the value go-git and JGit use.
+	deltaWindow = 10
+)
+
+// Options configure one conversation.
+type Options struct {
+	// Agent is advertised as "agent=<Agent>" ("gatehouse" when empty).
+	// Characters git does not allow in a capability are replaced by '.'.
+	Agent string
+	// Protocol is the client's GIT_PROTOCOL value ("version=2"), or "".
+	// Only protocol v0 is spoken for now; a client asking for v2 gets v0,
+	// which git clients accept.
+	Protocol string
+	// MaxWants bounds the want lines of one request; 0 means
+	// DefaultMaxWants.
+	MaxWants int
+	// MaxHaves bounds the haves looked up; 0 means DefaultMaxHaves.
+	MaxHaves int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Agent == "" {
+		o.Agent = "gatehouse"
+	}
+	if o.MaxWants <= 0 {
+		o.MaxWants = DefaultMaxWants
+	}
+	if o.MaxHaves <= 0 {
+		o.MaxHaves = DefaultMaxHaves
+	}
+	return o
+}
+
+// session is one conversation. Everything runs on the caller's goroutine
+// (ctxReader aside), so nothing here needs a lock.
+type session struct {
+	ctx  context.Context
+	dir  string
+	opts Options
+	fs   *filesystem.Storage
+	g    *graph
+	r    *pktline.Reader
+	w    *pktline.Writer
+	bw   *bufio.Writer // under w; see flushingReader
+}
+
+// Serve runs one upload-pack conversation on in and out (the SSH channel)
+// for the bare repository at gitDir, and writes nothing to out but
+// protocol data.
+//
+// It returns nil when the client got what it asked for, including when it
+// asked for nothing (ls-remote, an up-to-date fetch) or hung up right
+// after the advertisement. Errors:
+//   - the client broke the protocol, wanted an object that was not
+//     advertised or sent too much: the client has been sent an ERR line
+//     where the protocol allows it, and the error wraps gatehouse.ErrInvalid;
+//   - the client hung up mid-conversation: wraps io.ErrUnexpectedEOF;
+//   - ctx was cancelled: wraps ctx.Err();
+//   - the repository could not be read: the client was told only
+//     "internal server error".
+//
+// Serve stops working when ctx is done, but a Read or Write already
+// blocked on in or out returns only when the caller closes the channel; a
+// goroutine reading in may outlive Serve until then.
+func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	// Cancelling on return also stops the reader goroutine.
+	defer cancel()
+	// Output is buffered, and the buffer is flushed whenever we are about
+	// to wait for the client, so a reply can never sit unsent while both
+	// sides wait. Many small pkt-lines then cost few channel writes.
+	bw := bufio.NewWriterSize(&ctxWriter{ctx: ctx, w: out}, 64<<10)
+	defer bw.Flush()
+	fr := &flushingReader{r: &ctxReader{ctx: ctx, r: in}, w: bw}
+	s := &session{
+		ctx:  ctx,
+		dir:  gitDir,
+		opts: opts.withDefaults(),
+		r:    pktline.NewReader(pktline.NewBufferedReader(fr)),
+		w:    pktline.NewWriter(bw),
+		bw:   bw,
+	}
+	if err := s.open(); err != nil {
+		s.w.Error("upload-pack: internal server error")
+		return err
+	}
+	defer s.fs.Close()
+	err := s.serveV0()
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// Whatever failed, it failed because the context ended.
+		err = fmt.Errorf("uploadpack: %w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+// open checks gitDir looks like a repository and opens its objects.
+func (s *session) open() error {
+	for _, p := range []string{"objects", "HEAD"} {
+		if _, err := os.Stat(filepath.Join(s.dir, p)); err != nil {
+			return fmt.Errorf("uploadpack: %s is not a repository: %w", s.dir, err)
+		}
+	}
+	s.fs = odb.Open(s.dir)
+	s.g = newGraph(&ctxStorer{EncodedObjectStorer: s.fs, ds: s.fs, ctx: s.ctx})
+	return nil
+}
+
+// serveV0 is the whole v0 conversation.
+func (s *session) serveV0() error {
+	adv, err := s.advertisement()
+	if err != nil {
+		s.w.Error("upload-pack: internal server error")
+		return err
+	}
+	if err := s.writeAdvertisementV0(adv); err != nil {
+		return err
+	}
+	req, err := s.readRequestV0(adv)
+	if err != nil || req == nil {
+		return err
+	}
+	if req.depth > 0 || len(req.shallow) > 0 {
+		if err := s.shallowV0(req); err != nil {
+			return err
+		}
+	}
+	neg, err := newNegotiator(s.g, req.wants)
+	if err != nil {
+		return s.internalError(err)
+	}
+	if err := s.negotiateV0(req, neg); err != nil {
+		return err
+	}
+	return s.sendPack(req, adv, neg.common)
+}
+
+// clientError tells the client what it did wrong with an ERR line and
+// returns the matching error.
+func (s *session) clientError(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	s.w.Error("upload-pack: " + msg)
+	return fmt.Errorf("uploadpack: %s: %w", msg, gatehouse.ErrInvalid)
+}
+
+// internalError tells the client only that something failed on our side;
+// the detail is for the log.
+func (s *session) internalError(err error) error {
+	if s.ctx.Err() == nil {
+		s.w.Error("upload-pack: internal server error")
+	}
+	return err
+}
+
+// readError turns a failed read mid-conversation into an error: the end
+// of the input means the client hung up, a bad length means it is not
+// speaking pkt-lines (it is told so, in case it can read).
+func (s *session) readError(during string, err error) error {
+	switch {
+	case errors.Is(err, io.EOF):
+		err = io.ErrUnexpectedEOF
+	case errors.Is(err, pktline.ErrBadLength):
+		s.w.Error("upload-pack: protocol error: bad line length")
+		err = fmt.Errorf("%w: %w", err, gatehouse.ErrInvalid)
+	}
+	return fmt.Errorf("uploadpack: reading %s: %w", during, err)
+}

@@ -78,10 +78,7 @@ type cli struct {
 	json   bool
 	data   string
 
-	// Subcommand flags.
-	flagAdmin, flagPrivate, flagPublic      bool
-	flagDesc, flagUser, flagRepo, flagSince string
-	flagLimit                               int
+	fs *flag.FlagSet // the subcommand's parsed flags
 
 	db    *keys.DB
 	users gatehouse.UserService
@@ -91,11 +88,20 @@ type cli struct {
 }
 
 // command is a subcommand: its flags, how many arguments, and what it does.
+// Commands live in the commands table; files other than this one add theirs
+// from an init function.
 type command struct {
-	args  int // exact number of positional arguments
-	flags func(c *cli, fs *flag.FlagSet)
+	args  int // exact number of positional arguments; -1 for any
+	flags func(fs *flag.FlagSet)
 	run   func(ctx context.Context, c *cli, args []string) error
 }
+
+// flagString, flagBool and flagInt read the subcommand's parsed flags.
+func (c *cli) flagString(name string) string { return c.fs.Lookup(name).Value.String() }
+func (c *cli) flagBool(name string) bool {
+	return c.fs.Lookup(name).Value.(flag.Getter).Get().(bool)
+}
+func (c *cli) flagInt(name string) int { return c.fs.Lookup(name).Value.(flag.Getter).Get().(int) }
 
 func (c *cli) run(ctx context.Context, args []string) error {
 	name := args[0]
@@ -112,8 +118,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.data, "data", "./data", "data folder")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
 	if cmd.flags != nil {
-		cmd.flags(c, fs)
+		cmd.flags(fs)
 	}
+	c.fs = fs
 	pos, err := parseInterspersed(fs, args[len(strings.Fields(name)):])
 	if err != nil {
 		return usagef("%s: %v", name, err)
@@ -211,9 +218,9 @@ func yesNo(b bool, yes string) string {
 }
 
 var commands = map[string]command{
-	"user add": {args: 1, flags: func(c *cli, fs *flag.FlagSet) { fs.BoolVar(&c.flagAdmin, "admin", false, "site admin") },
+	"user add": {args: 1, flags: func(fs *flag.FlagSet) { fs.Bool("admin", false, "site admin") },
 		run: func(ctx context.Context, c *cli, a []string) error {
-			u := &gatehouse.User{Name: a[0], Admin: c.flagAdmin}
+			u := &gatehouse.User{Name: a[0], Admin: c.flagBool("admin")}
 			if err := c.users.CreateUser(ctx, u); err != nil {
 				return err
 			}
@@ -296,19 +303,19 @@ var commands = map[string]command{
 		c.record(ctx, gatehouse.AuditKeyRemove, "", a[0]+" "+a[1])
 		return c.out(map[string]string{"removed": a[1]}, func(w io.Writer) { fmt.Fprintf(w, "removed key %s from %s\n", a[1], a[0]) })
 	}},
-	"repo create": {args: 1, flags: func(c *cli, fs *flag.FlagSet) {
-		fs.BoolVar(&c.flagPrivate, "private", false, "private (the default)")
-		fs.BoolVar(&c.flagPublic, "public", false, "readable by every known user")
-		fs.StringVar(&c.flagDesc, "description", "", "description")
+	"repo create": {args: 1, flags: func(fs *flag.FlagSet) {
+		fs.Bool("private", false, "private (the default)")
+		fs.Bool("public", false, "readable by every known user")
+		fs.String("description", "", "description")
 	}, run: func(ctx context.Context, c *cli, a []string) error {
 		owner, name, err := splitRepo(a[0])
 		if err != nil {
 			return err
 		}
-		if c.flagPrivate && c.flagPublic {
+		if c.flagBool("private") && c.flagBool("public") {
 			return usagef("--private and --public exclude each other")
 		}
-		r := &gatehouse.Repo{Owner: owner, Name: name, Private: !c.flagPublic, Description: c.flagDesc}
+		r := &gatehouse.Repo{Owner: owner, Name: name, Private: !c.flagBool("public"), Description: c.flagString("description")}
 		if err := c.repos.CreateRepo(ctx, r); err != nil {
 			return err
 		}
@@ -413,20 +420,20 @@ var commands = map[string]command{
 			}
 		})
 	}},
-	"audit": {args: 0, flags: func(c *cli, fs *flag.FlagSet) {
-		fs.StringVar(&c.flagUser, "user", "", "only this actor")
-		fs.StringVar(&c.flagRepo, "repo", "", "only this repository")
-		fs.StringVar(&c.flagSince, "since", "", "only since this time (RFC 3339) or duration ago (24h)")
-		fs.IntVar(&c.flagLimit, "limit", 100, "at most this many (the newest)")
+	"audit": {args: 0, flags: func(fs *flag.FlagSet) {
+		fs.String("user", "", "only this actor")
+		fs.String("repo", "", "only this repository")
+		fs.String("since", "", "only since this time (RFC 3339) or duration ago (24h)")
+		fs.Int("limit", 100, "at most this many (the newest)")
 	}, run: func(ctx context.Context, c *cli, a []string) error {
-		f := gatehouse.AuditFilter{Actor: c.flagUser, Repo: c.flagRepo, Limit: c.flagLimit}
-		if c.flagSince != "" {
-			if d, err := time.ParseDuration(c.flagSince); err == nil {
+		f := gatehouse.AuditFilter{Actor: c.flagString("user"), Repo: c.flagString("repo"), Limit: c.flagInt("limit")}
+		if since := c.flagString("since"); since != "" {
+			if d, err := time.ParseDuration(since); err == nil {
 				f.Since = time.Now().Add(-d)
-			} else if t, err := time.Parse(time.RFC3339, c.flagSince); err == nil {
+			} else if t, err := time.Parse(time.RFC3339, since); err == nil {
 				f.Since = t
 			} else {
-				return usagef("--since %q is neither a time (RFC 3339) nor a duration", c.flagSince)
+				return usagef("--since %q is neither a time (RFC 3339) nor a duration", since)
 			}
 		}
 		es, err := c.audit.FindAuditEvents(ctx, f)

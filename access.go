@@ -67,14 +67,6 @@ func (op Operation) Required() AccessLevel {
 	return AccessAdmin + 1
 }
 
-// DeployKey is a key bound to one repository instead of a user.
-type DeployKey struct {
-	ID          int64  `json:"id"`
-	RepoID      int64  `json:"repo_id"`
-	Fingerprint string `json:"fingerprint"`
-	Write       bool   `json:"write"`
-}
-
 // Actor is who asks: a user, a deploy key, or nobody known (both nil).
 type Actor struct {
 	User      *User

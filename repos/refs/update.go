@@ -84,19 +84,10 @@ func Apply(gitDir string, u Update) error {
 		pruneDirs(gitDir, filepath.Dir(path))
 		return nil
 	}
-	if _, err := lock.WriteString(u.New + "\n"); err != nil {
-		return fmt.Errorf("refs: write %s: %w", u.Name, err)
+	done = true // commitLock cleans up after itself
+	if err := commitLock(lock, u.New+"\n", path); err != nil {
+		return fmt.Errorf("refs: update %s: %w", u.Name, err)
 	}
-	if err := lock.Sync(); err != nil {
-		return fmt.Errorf("refs: write %s: %w", u.Name, err)
-	}
-	if err := lock.Close(); err != nil {
-		return fmt.Errorf("refs: write %s: %w", u.Name, err)
-	}
-	if err := os.Rename(lock.Name(), path); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrStale, u.Name, err)
-	}
-	done = true
 	return nil
 }
 
@@ -110,7 +101,16 @@ func SetHead(gitDir, target string) error {
 	if err != nil {
 		return fmt.Errorf("HEAD: %w", err)
 	}
-	_, err = lock.WriteString("ref: " + target + "\n")
+	if err := commitLock(lock, "ref: "+target+"\n", path); err != nil {
+		return fmt.Errorf("refs: set HEAD: %w", err)
+	}
+	return nil
+}
+
+// commitLock writes content to a lock file, syncs it and renames it over
+// path. On error the lock file is removed and path is untouched.
+func commitLock(lock *os.File, content, path string) error {
+	_, err := lock.WriteString(content)
 	if err == nil {
 		err = lock.Sync()
 	}
@@ -122,9 +122,8 @@ func SetHead(gitDir, target string) error {
 	}
 	if err != nil {
 		os.Remove(lock.Name())
-		return fmt.Errorf("refs: set HEAD: %w", err)
 	}
-	return nil
+	return err
 }
 
 // createLock creates a lock file exclusively, waiting briefly (as git does
@@ -191,18 +190,7 @@ func removePacked(gitDir, name string) error {
 			b.WriteString("^" + r.Peeled + "\n")
 		}
 	}
-	_, err = lock.WriteString(b.String())
-	if err == nil {
-		err = lock.Sync()
-	}
-	if cerr := lock.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(lock.Name(), path)
-	}
-	if err != nil {
-		os.Remove(lock.Name())
+	if err := commitLock(lock, b.String(), path); err != nil {
 		return fmt.Errorf("refs: rewrite packed-refs: %w", err)
 	}
 	return nil

@@ -1,0 +1,483 @@
+// Package packwrite writes the pack a fetch or clone sends, reusing the
+// compressed entries and deltas already in the repository's packs instead
+// of recomputing them, and streaming the result with bounded memory.
+//
+// go-git's encoder inflates, re-deltifies and recompresses every object
+// for every clone; git's pack-objects instead copies what is on disk. This
+// package does the latter: an entry stored whole is copied byte for byte;
+// a delta whose base is also sent (or, for a thin pack, is held by the
+// client) is copied with only its header and base reference rewritten.
+// Only a delta whose base is neither sent nor held, and loose objects,
+// are inflated and written whole.
+package packwrite
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"context"
+	"crypto/sha1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// ErrCorrupt reports a damaged pack, index or loose object in the
+// repository. Nothing damaged is ever sent: the write stops before it.
+var ErrCorrupt = errors.New("corrupt object store")
+
+// Options says what the client can take.
+type Options struct {
+	// OfsDelta: the client accepts deltas naming their base by offset
+	// (capability ofs-delta). Otherwise deltas name their base by id.
+	OfsDelta bool
+	// ClientHas reports whether the client has an object, which may then
+	// serve as the base of a delta that is sent (a thin pack; the client
+	// must have asked for thin-pack). Nil: the pack is self-contained.
+	ClientHas func(plumbing.Hash) bool
+	// Progress, if set, gets git-style "Writing objects" lines.
+	Progress io.Writer
+}
+
+// Stats counts how each object was written.
+type Stats struct {
+	Objects      int   // entries in the pack
+	Reused       int   // whole entries copied as stored
+	ReusedDeltas int   // deltas copied against a base in the pack
+	Thin         int   // deltas copied against a base the client has
+	Recompressed int   // objects inflated and compressed again
+	Bytes        int64 // size of the pack, trailer included
+}
+
+// Write writes to w a version 2 pack holding exactly the objects objs
+// (duplicates are sent once), in an order of its choosing, and returns
+// how it was made. gitDir is the repository (the directory holding
+// "objects").
+//
+// Errors: an object in none of the indexed packs nor loose is reported
+// with plumbing.ErrObjectNotFound, before anything is written; a damaged
+// pack entry (its CRC-32 differs from the index's), index or loose object
+// with ErrCorrupt; cancellation with ctx.Err(). After an error the pack
+// on w is cut short without a trailer, so a client cannot accept it.
+func Write(ctx context.Context, gitDir string, objs []plumbing.Hash, opts Options, w io.Writer) (Stats, error) {
+	packs, err := openPacks(gitDir)
+	if err != nil {
+		return Stats{}, fmt.Errorf("packwrite: open packs: %w", err)
+	}
+	defer closePacks(packs)
+	wr := &writer{ctx: ctx, gitDir: gitDir, packs: packs, opts: opts}
+	defer wr.close()
+	if err := wr.plan(objs); err != nil {
+		return Stats{}, fmt.Errorf("packwrite: %w", err)
+	}
+	err = wr.write(w)
+	return wr.stats, err
+}
+
+// How an object is written.
+const (
+	modeCopy    = iota // whole entry copied
+	modeDelta          // delta against a base in the pack, copied
+	modeThin           // delta against a base the client has, copied
+	modeResolve        // delta whose base is not available: inflated, written whole
+	modeLoose          // loose object, written whole
+)
+
+// Emission states for the depth-first walk that puts bases first.
+const (
+	stateNone = iota
+	stateOnStack
+	stateDone
+)
+
+// entry is the bookkeeping for one object: 56 bytes, the only memory
+// that grows with the number of objects sent (besides wr.order, 4 bytes).
+type entry struct {
+	hash   plumbing.Hash
+	pack   int32  // index in writer.packs; -1 if loose
+	rank   int32  // in the pack's byOff order
+	base   int32  // entry index of the base, for modeDelta
+	off    uint64 // in the source pack
+	outOff uint64 // in the pack written
+	mode   uint8
+	state  uint8
+}
+
+type writer struct {
+	ctx    context.Context
+	gitDir string
+	packs  []*srcPack
+	opts   Options
+	ents   []entry // sorted by id
+	order  []int32 // entry indexes by (pack, offset)
+	stats  Stats
+	win    window
+	hdr    [32]byte // scratch for entry headers (a local would escape to the heap)
+
+	out   *bufio.Writer
+	sum   hash.Hash
+	n     uint64 // bytes written so far
+	zw    *zlib.Writer
+	store *filesystem.Storage // opened only to resolve deltas
+	prog  progress
+}
+
+func (wr *writer) close() {
+	if wr.store != nil {
+		wr.store.Close()
+	}
+}
+
+// plan finds every object, reads its entry header and decides how it will
+// be written. Nothing is written yet, so a missing object fails cleanly.
+func (wr *writer) plan(objs []plumbing.Hash) error {
+	// The entries are kept sorted by id: that removes duplicates and
+	// finds a delta's base by binary search, with no map on top of the
+	// per-object bookkeeping.
+	wr.ents = make([]entry, len(objs))
+	for i, h := range objs {
+		wr.ents[i] = entry{hash: h, pack: -1, base: -1, mode: modeLoose}
+	}
+	slices.SortFunc(wr.ents, func(a, b entry) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	wr.ents = slices.CompactFunc(wr.ents, func(a, b entry) bool { return a.hash == b.hash })
+	if uint64(len(wr.ents)) > 0xffffffff {
+		return fmt.Errorf("%d objects do not fit in one pack", len(wr.ents))
+	}
+	for i := range wr.ents {
+		if i%1024 == 0 {
+			if err := wr.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		e := &wr.ents[i]
+		for pi, p := range wr.packs {
+			if pos, ok := p.find(e.hash); ok {
+				off, err := p.offset(pos)
+				if err != nil {
+					return err
+				}
+				e.pack, e.off = int32(pi), off
+				break
+			}
+		}
+		if e.pack < 0 {
+			if err := wr.statLoose(e.hash); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Visit the packed entries in pack order so the headers come from a
+	// few large sequential reads.
+	wr.order = wr.packOrder()
+	for k, i := range wr.order {
+		if k%1024 == 0 {
+			if err := wr.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		e := &wr.ents[i]
+		if e.pack < 0 {
+			break // loose ones sort last
+		}
+		p := wr.packs[e.pack]
+		if err := p.sortByOffset(); err != nil {
+			return err
+		}
+		rank, _ := p.rankOf(e.off)
+		e.rank = int32(rank)
+		h, err := wr.header(p, e.off, p.end(rank))
+		if err != nil {
+			return err
+		}
+		if !h.delta() {
+			e.mode = modeCopy
+			continue
+		}
+		base, err := wr.baseID(p, e.off, h)
+		if err != nil {
+			return err
+		}
+		switch b, sent := wr.lookup(base); {
+		case sent:
+			e.mode, e.base = modeDelta, b
+		case wr.opts.ClientHas != nil && wr.opts.ClientHas(base):
+			e.mode = modeThin
+		default:
+			e.mode = modeResolve
+		}
+	}
+	return nil
+}
+
+// lookup returns the entry index of id, if it is being sent.
+func (wr *writer) lookup(id plumbing.Hash) (int32, bool) {
+	i, ok := slices.BinarySearchFunc(wr.ents, id, func(e entry, id plumbing.Hash) int { return bytes.Compare(e.hash[:], id[:]) })
+	return int32(i), ok
+}
+
+// packOrder returns entry indexes by (pack, offset), loose objects last.
+// In a pack written by git an OFS_DELTA's base precedes it, so this order
+// mostly already puts bases first.
+func (wr *writer) packOrder() []int32 {
+	order := make([]int32, len(wr.ents))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		ea, eb := &wr.ents[a], &wr.ents[b]
+		pa, pb := uint32(ea.pack), uint32(eb.pack) // -1 sorts last
+		switch {
+		case pa != pb:
+			if pa < pb {
+				return -1
+			}
+			return 1
+		case ea.off < eb.off:
+			return -1
+		case ea.off > eb.off:
+			return 1
+		}
+		return 0
+	})
+	return order
+}
+
+// baseID returns the id of a delta's base: given in a REF_DELTA, looked
+// up by offset for an OFS_DELTA (whose base is always in the same pack).
+func (wr *writer) baseID(p *srcPack, off uint64, h entryHeader) (plumbing.Hash, error) {
+	if h.typ == typeRefDelta {
+		return h.baseID, nil
+	}
+	if h.baseRel == 0 || h.baseRel > off {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %s: bad delta base offset at %d", ErrCorrupt, p.path, off)
+	}
+	rank, ok := p.rankOf(off - h.baseRel)
+	if !ok {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %s: delta at %d has no base entry", ErrCorrupt, p.path, off)
+	}
+	var id plumbing.Hash
+	copy(id[:], p.name(p.byOff[rank]))
+	return id, nil
+}
+
+// write streams the pack: header, entries with every in-pack delta after
+// its base, trailer.
+func (wr *writer) write(w io.Writer) error {
+	wr.sum = sha1.New()
+	wr.out = bufio.NewWriterSize(w, 64<<10)
+	wr.prog = progress{w: wr.opts.Progress, total: len(wr.ents), last: time.Now()}
+
+	var hdr [12]byte
+	copy(hdr[:], "PACK\x00\x00\x00\x02")
+	binary.BigEndian.PutUint32(hdr[8:], uint32(len(wr.ents)))
+	if err := wr.put(hdr[:]); err != nil {
+		return err
+	}
+
+	// Depth-first from each entry in pack order: a delta whose base has
+	// not been written yet waits on the stack below it. A base found on
+	// the stack means a cycle (possible only across packs holding the
+	// same objects differently); that delta is resolved and written
+	// whole, which breaks it.
+	var stack []int32
+	done := 0
+	for _, i := range wr.order {
+		if wr.ents[i].state == stateDone {
+			continue
+		}
+		stack = append(stack[:0], i)
+		for len(stack) > 0 {
+			t := stack[len(stack)-1]
+			e := &wr.ents[t]
+			if e.state == stateDone {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			e.state = stateOnStack
+			if e.mode == modeDelta {
+				switch wr.ents[e.base].state {
+				case stateNone:
+					stack = append(stack, e.base)
+					continue
+				case stateOnStack:
+					e.mode = modeResolve
+				}
+			}
+			if done%64 == 0 {
+				if err := wr.ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if err := wr.emit(e); err != nil {
+				return fmt.Errorf("packwrite: object %s: %w", e.hash, err)
+			}
+			e.state = stateDone
+			stack = stack[:len(stack)-1]
+			done++
+			wr.prog.update(done)
+		}
+	}
+
+	if err := wr.put(wr.sum.Sum(nil)); err != nil {
+		return err
+	}
+	if err := wr.out.Flush(); err != nil {
+		return fmt.Errorf("packwrite: write: %w", err)
+	}
+	wr.stats.Objects = len(wr.ents)
+	wr.stats.Bytes = int64(wr.n)
+	wr.prog.finish()
+	return nil
+}
+
+// put writes to the output, the checksum and the byte count.
+func (wr *writer) put(b []byte) error {
+	wr.sum.Write(b)
+	wr.n += uint64(len(b))
+	if _, err := wr.out.Write(b); err != nil {
+		return fmt.Errorf("packwrite: write: %w", err)
+	}
+	return nil
+}
+
+func (wr *writer) emit(e *entry) error {
+	e.outOff = wr.n
+	switch e.mode {
+	case modeLoose:
+		wr.stats.Recompressed++
+		return wr.writeLoose(e.hash)
+	case modeResolve:
+		wr.stats.Recompressed++
+		return wr.writeResolved(e.hash)
+	}
+	return wr.copyEntry(e)
+}
+
+// copyEntry copies a packed entry, rewriting the header (and the base
+// reference of a delta) for the pack being written. The raw entry is
+// checked against the index's CRC-32 before any of it is written.
+func (wr *writer) copyEntry(e *entry) error {
+	p := wr.packs[e.pack]
+	pos := p.byOff[e.rank]
+	end := p.end(int(e.rank))
+	h, err := wr.header(p, e.off, end)
+	if err != nil {
+		return err
+	}
+
+	nh := wr.hdr[:]
+	var n int
+	switch e.mode {
+	case modeCopy:
+		n = putHeader(nh, h.typ, h.size)
+		wr.stats.Reused++
+	case modeDelta:
+		base := &wr.ents[e.base]
+		if wr.opts.OfsDelta {
+			n = putHeader(nh, typeOfsDelta, h.size)
+			n += putOfs(nh[n:], e.outOff-base.outOff)
+		} else {
+			n = putHeader(nh, typeRefDelta, h.size)
+			n += copy(nh[n:], base.hash[:])
+		}
+		wr.stats.ReusedDeltas++
+	case modeThin:
+		id, err := wr.baseID(p, e.off, h)
+		if err != nil {
+			return err
+		}
+		n = putHeader(nh, typeRefDelta, h.size)
+		n += copy(nh[n:], id[:])
+		wr.stats.Thin++
+	}
+
+	want := p.crc(pos)
+	length := end - e.off
+	if length <= windowSize {
+		raw, err := wr.win.get(p, e.off, int(length))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p.path, err)
+		}
+		if crc32.ChecksumIEEE(raw) != want {
+			return fmt.Errorf("%w: %s: CRC mismatch in entry at %d", ErrCorrupt, p.path, e.off)
+		}
+		if err := wr.put(nh[:n]); err != nil {
+			return err
+		}
+		return wr.put(raw[h.len:])
+	}
+
+	// A large entry is read twice: once to check it, once to send it, so
+	// that damage is found before any of it leaves. The second read comes
+	// from the page cache.
+	crc := crc32.NewIEEE()
+	if err := wr.readRange(p, e.off, end, func(b []byte) error { crc.Write(b); return nil }); err != nil {
+		return err
+	}
+	if crc.Sum32() != want {
+		return fmt.Errorf("%w: %s: CRC mismatch in entry at %d", ErrCorrupt, p.path, e.off)
+	}
+	if err := wr.put(nh[:n]); err != nil {
+		return err
+	}
+	return wr.readRange(p, e.off+uint64(h.len), end, wr.put)
+}
+
+// readRange passes [from, to) of a pack to fn in window-sized pieces,
+// checking for cancellation between them.
+func (wr *writer) readRange(p *srcPack, from, to uint64, fn func([]byte) error) error {
+	for from < to {
+		if err := wr.ctx.Err(); err != nil {
+			return err
+		}
+		n := min(to-from, windowSize)
+		b, err := wr.win.get(p, from, int(n))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p.path, err)
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		from += n
+	}
+	return nil
+}
+
+// progress writes "Writing objects" lines at most once a second.
+type progress struct {
+	w     io.Writer
+	total int
+	last  time.Time
+}
+
+func (p *progress) update(n int) {
+	if p.w == nil {
+		return
+	}
+	if now := time.Now(); now.Sub(p.last) >= time.Second {
+		p.last = now
+		fmt.Fprintf(p.w, "Writing objects: %3d%% (%d/%d)\r", percent(n, p.total), n, p.total)
+	}
+}
+
+func (p *progress) finish() {
+	if p.w != nil {
+		fmt.Fprintf(p.w, "Writing objects: 100%% (%d/%d), done.\n", p.total, p.total)
+	}
+}
+
+func percent(n, total int) int {
+	if total == 0 {
+		return 100
+	}
+	return n * 100 / total
+}

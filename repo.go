@@ -104,6 +104,9 @@ type PushResult struct {
 	// Head is set when the push set HEAD (the first push to an empty
 	// repository chooses the default branch), as a branch name.
 	Head string
+	// PushOptions are the client's `git push -o` values, for hooks and
+	// the log.
+	PushOptions []string
 }
 
 // GitService serves the Git protocol for one repository the caller has
@@ -111,4 +114,7 @@ type PushResult struct {
 type GitService interface {
 	UploadPack(ctx context.Context, repo *Repo, s GitSession) error
 	ReceivePack(ctx context.Context, repo *Repo, s GitSession) (*PushResult, error)
+	// UploadArchive serves git-upload-archive (`git archive --remote`),
+	// a read operation.
+	UploadArchive(ctx context.Context, repo *Repo, s GitSession) error
 }

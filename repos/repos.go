@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"gatehouse"
+	"gatehouse/repos/archive"
 	"gatehouse/repos/receivepack"
 	"gatehouse/repos/refs"
 	"gatehouse/repos/uploadpack"
@@ -39,7 +40,10 @@ type Service struct {
 	Agent string
 	// MaxPushSize bounds an incoming pack in bytes.
 	MaxPushSize int64
-	Logger      *slog.Logger
+	// MaxArchiveSize bounds the files of one `git archive --remote`
+	// (before compression); 0 means archive.DefaultMaxSize.
+	MaxArchiveSize int64
+	Logger         *slog.Logger
 }
 
 var (
@@ -193,7 +197,17 @@ func (s *Service) UploadPack(ctx context.Context, r *gatehouse.Repo, gs gatehous
 	if err != nil {
 		return err
 	}
-	return uploadpack.Serve(ctx, dir, gs.Stdin, gs.Stdout, uploadpack.Options{Agent: s.Agent})
+	return uploadpack.Serve(ctx, dir, gs.Stdin, gs.Stdout, uploadpack.Options{Agent: s.Agent, Protocol: gs.Protocol})
+}
+
+// UploadArchive serves git-upload-archive (`git archive --remote`),
+// bounded by MaxArchiveSize.
+func (s *Service) UploadArchive(ctx context.Context, r *gatehouse.Repo, gs gatehouse.GitSession) error {
+	dir, err := s.Dir(r.Owner, r.Name)
+	if err != nil {
+		return err
+	}
+	return archive.Serve(ctx, dir, gs.Stdin, gs.Stdout, archive.Options{MaxSize: s.MaxArchiveSize})
 }
 
 // ReceivePack serves git-receive-pack (push) and records a default branch
@@ -209,6 +223,10 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 		if _, uerr := s.RepoStore.UpdateRepo(context.WithoutCancel(ctx), r.Owner, r.Name, gatehouse.RepoUpdate{DefaultBranch: &head}); uerr != nil {
 			s.Logger.Error("record default branch failed", "repo", r.FullName(), "err", uerr)
 		}
+	}
+	if res != nil && len(res.PushOptions) > 0 {
+		// Logged now; passed to hooks once there are hooks.
+		s.Logger.Info("push options", "repo", r.FullName(), "options", res.PushOptions)
 	}
 	return res, err
 }

@@ -119,7 +119,7 @@ func (s *Server) run(ctx context.Context, se *session) int {
 		return exitOK
 	case "repo list":
 		return s.repoList(ctx, se)
-	case CmdUploadPack, CmdReceivePack:
+	case CmdUploadPack, CmdReceivePack, CmdUploadArchive:
 		return s.git(ctx, se, cmd)
 	}
 	fmt.Fprintf(se.Stderr(), "ERROR: %s is not supported yet\n", cmd.Name)
@@ -195,6 +195,13 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 	if cmd.Name == CmdUploadPack {
 		if err := s.Git.UploadPack(ctx, repo, gs); err != nil {
 			se.log.Info("upload-pack failed", logErr, err)
+			return exitError
+		}
+		return exitOK
+	}
+	if cmd.Name == CmdUploadArchive {
+		if err := s.Git.UploadArchive(ctx, repo, gs); err != nil {
+			se.log.Info("upload-archive failed", logErr, err)
 			return exitError
 		}
 		return exitOK

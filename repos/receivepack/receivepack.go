@@ -9,8 +9,8 @@
 // (package refs) and reports per ref.
 //
 // Supported capabilities: report-status, delete-refs, side-band-64k,
-// quiet, ofs-delta, agent and object-format=sha1. Not (yet): atomic,
-// push-options, push-cert, report-status-v2.
+// quiet, ofs-delta, atomic, push-options, agent and object-format=sha1.
+// Not (yet): push-cert, report-status-v2.
 package receivepack
 
 import (
@@ -33,6 +33,10 @@ import (
 
 // DefaultMaxCommands bounds the ref updates of one push.
 const DefaultMaxCommands = 10000
+
+// maxPushOptions bounds the push options of one push; each is one
+// pkt-line, so at most 65516 bytes.
+const maxPushOptions = 100
 
 // Options configure Serve.
 type Options struct {
@@ -65,6 +69,9 @@ const (
 	reasonUnpacker   = "unpacker error"
 	reasonBadCommand = "invalid update"
 	reasonReadRefs   = "failed to read refs"
+	// reasonAtomic is given to the refs of an atomic push that were fine
+	// themselves when another one was refused.
+	reasonAtomic = "atomic transaction failed"
 )
 
 // command is one "old new ref" line and what became of it.
@@ -85,7 +92,9 @@ type session struct {
 	pw     *pktline.Writer
 
 	// What the client asked for on its first command.
-	reportStatus, sideBand, quiet bool
+	reportStatus, sideBand, quiet, atomic, pushOptions bool
+	// options are the client's push options, in order.
+	options []string
 
 	advertised map[string]string // ref name -> id, as advertised
 	headUnborn bool              // HEAD pointed at no ref and no branch existed
@@ -115,10 +124,17 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		return nil, err
 	}
 	br := pktline.NewBufferedReader(in)
-	cmds, err := s.readCommands(pktline.NewReader(br))
+	pr := pktline.NewReader(br)
+	cmds, err := s.readCommands(pr)
 	if err != nil || len(cmds) == 0 {
 		// No commands: the client only listed refs or had nothing to push.
 		return &gatehouse.PushResult{}, err
+	}
+	if s.pushOptions {
+		// The options come after the commands, before the pack.
+		if err := s.readOptions(pr); err != nil {
+			return &gatehouse.PushResult{}, err
+		}
 	}
 
 	var inc *pack.Incoming
@@ -137,7 +153,9 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 	}
 
 	s.check(cmds, inc)
+	s.atomicFail(cmds)
 	res, unpackErr := s.apply(cmds, inc)
+	res.PushOptions = s.options
 	msg := ""
 	if unpackErr != nil {
 		msg = unpackReason(unpackErr)
@@ -157,7 +175,7 @@ func (s *session) capabilities() string {
 		}
 		return r
 	}, s.opts.Agent)
-	return "report-status delete-refs side-band-64k quiet ofs-delta object-format=sha1 agent=" + agent
+	return "report-status delete-refs side-band-64k quiet atomic push-options ofs-delta object-format=sha1 agent=" + agent
 }
 
 // advertise writes the ref advertisement: "<id> <ref>\0caps" first, then
@@ -206,9 +224,9 @@ func (s *session) advertise() error {
 func (s *session) readCommands(pr *pktline.Reader) ([]*command, error) {
 	var cmds []*command
 	shallow := 0
-	for first := true; ; first = false {
+	for n := 0; ; n++ {
 		kind, line, err := pr.ReadLine()
-		if err == io.EOF && first {
+		if err == io.EOF && n == 0 {
 			return nil, nil
 		}
 		if err != nil {
@@ -220,7 +238,9 @@ func (s *session) readCommands(pr *pktline.Reader) ([]*command, error) {
 		if kind != pktline.Data {
 			return nil, s.fatal("unexpected packet among commands")
 		}
-		if first {
+		// The capabilities ride on the first command, after any shallow
+		// lines a shallow clone sends first.
+		if len(cmds) == 0 && !strings.HasPrefix(line, "shallow ") {
 			var caps string
 			line, caps, _ = strings.Cut(line, "\x00")
 			for _, c := range strings.Fields(caps) {
@@ -231,6 +251,10 @@ func (s *session) readCommands(pr *pktline.Reader) ([]*command, error) {
 					s.sideBand = true
 				case "quiet":
 					s.quiet = true
+				case "atomic":
+					s.atomic = true
+				case "push-options":
+					s.pushOptions = true
 				}
 			}
 		}
@@ -253,6 +277,40 @@ func (s *session) readCommands(pr *pktline.Reader) ([]*command, error) {
 		cmds = append(cmds, c)
 	}
 	return cmds, nil
+}
+
+// readOptions reads the push options up to their flush.
+func (s *session) readOptions(pr *pktline.Reader) error {
+	for {
+		kind, line, err := pr.ReadLine()
+		if err != nil {
+			return fmt.Errorf("%w: reading push options: %v", ErrProtocol, err)
+		}
+		if kind == pktline.FlushPkt {
+			return nil
+		}
+		if kind != pktline.Data {
+			return s.fatal("unexpected packet among push options")
+		}
+		if len(s.options) == maxPushOptions {
+			return s.fatal(fmt.Sprintf("more than %d push options", maxPushOptions))
+		}
+		s.options = append(s.options, line)
+	}
+}
+
+// atomicFail refuses every command of an atomic push once one of them is
+// refused, so that none is applied.
+func (s *session) atomicFail(cmds []*command) bool {
+	if !s.atomic || !slices.ContainsFunc(cmds, func(c *command) bool { return c.reason != "" }) {
+		return false
+	}
+	for _, c := range cmds {
+		if c.reason == "" {
+			c.reason = reasonAtomic
+		}
+	}
+	return true
 }
 
 func parseCommand(line string) (*command, bool) {
@@ -391,6 +449,9 @@ func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushRes
 		}
 		needPack = needPack || !c.isDelete()
 	}
+	if s.atomicFail(cmds) {
+		return res, nil
+	}
 	if needPack && inc != nil {
 		if err := inc.Install(); err != nil {
 			s.failAll(cmds)
@@ -398,11 +459,29 @@ func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushRes
 		}
 	}
 	var created []string
-	for _, c := range cmds {
+	order := cmds
+	if s.atomic {
+		// One lock order (by name) for every atomic push, and a way back
+		// if a ref fails half-way (another process holds its lock).
+		order = slices.Clone(cmds)
+		slices.SortFunc(order, func(a, b *command) int { return strings.Compare(a.name, b.name) })
+		if !s.applyAtomic(order) {
+			for _, c := range order {
+				if c.reason == "" {
+					res.Updated = append(res.Updated, c.update())
+				}
+			}
+			return res, nil
+		}
+	}
+	for _, c := range order {
 		if c.reason != "" {
 			continue
 		}
-		err := refs.Apply(s.gitDir, refs.Update{Name: c.name, Old: c.old, New: c.new})
+		var err error
+		if !s.atomic {
+			err = refs.Apply(s.gitDir, refs.Update{Name: c.name, Old: c.old, New: c.new})
+		}
 		switch {
 		case err == nil:
 			res.Updated = append(res.Updated, c.update())
@@ -421,6 +500,43 @@ func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushRes
 		res.Head = s.chooseHead(created)
 	}
 	return res, nil
+}
+
+// applyAtomic applies every command in order, or, when one fails, puts
+// back those already applied and refuses them all. It reports whether all
+// were applied. A command that cannot be put back keeps its new value and
+// is reported as applied; with refs changed only under the repository
+// lock here, that needs another process writing the same ref at the same
+// moment.
+func (s *session) applyAtomic(order []*command) bool {
+	for i, c := range order {
+		err := refs.Apply(s.gitDir, refs.Update{Name: c.name, Old: c.old, New: c.new})
+		if err == nil {
+			continue
+		}
+		switch {
+		case errors.Is(err, refs.ErrStale):
+			c.reason = reasonStale
+		case errors.Is(err, refs.ErrLocked):
+			c.reason = reasonLocked
+		default:
+			c.reason = reasonFailed
+		}
+		for j := i - 1; j >= 0; j-- {
+			done := order[j]
+			back := refs.Update{Name: done.name, Old: done.new, New: done.old}
+			if rerr := refs.Apply(s.gitDir, back); rerr != nil {
+				// It stays applied: reported as such rather than lied about.
+				continue
+			}
+			done.reason = reasonAtomic
+		}
+		for _, o := range order[i+1:] {
+			o.reason = reasonAtomic
+		}
+		return false
+	}
+	return true
 }
 
 // chooseHead points a still unborn HEAD at a created branch: main, else

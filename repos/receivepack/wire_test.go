@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const caps = "report-status delete-refs side-band-64k quiet ofs-delta object-format=sha1 agent=gatehouse-test/1withspaces"
+const caps = "report-status delete-refs side-band-64k quiet atomic push-options ofs-delta object-format=sha1 agent=gatehouse-test/1withspaces"
 
 func TestAdvertisement(t *testing.T) {
 	w := newWorld(t)

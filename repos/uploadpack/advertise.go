@@ -25,6 +25,7 @@ type advRef struct {
 type advertisement struct {
 	head    plumbing.Hash // ZeroHash when HEAD is unborn
 	symref  string        // HEAD's target when HEAD is a born symbolic ref
+	unborn  string        // HEAD's target when that branch does not exist yet
 	refs    []advRef      // sorted by name
 	tips    map[plumbing.Hash]bool
 	hasTags bool
@@ -47,6 +48,8 @@ func (s *session) advertisement() (*advertisement, error) {
 		adv.head = plumbing.NewHash(head.ID)
 		adv.symref = head.Target
 		adv.tips[adv.head] = true
+	} else {
+		adv.unborn = head.Target
 	}
 	for _, r := range list {
 		a := advRef{name: r.Name, id: plumbing.NewHash(r.ID)}
@@ -101,7 +104,9 @@ func (s *session) peel(id plumbing.Hash) (plumbing.Hash, error) {
 func (s *session) capabilities(adv *advertisement) string {
 	caps := []string{
 		"multi_ack", "thin-pack", "side-band", "side-band-64k", "ofs-delta",
-		"shallow", "no-progress", "include-tag", "multi_ack_detailed", "no-done",
+		"shallow", "deepen-since", "deepen-not", "deepen-relative", "no-progress",
+		"include-tag", "multi_ack_detailed", "no-done", "allow-tip-sha1-in-want",
+		"allow-reachable-sha1-in-want", "filter",
 	}
 	if adv.symref != "" {
 		caps = append(caps, "symref=HEAD:"+adv.symref)

@@ -30,11 +30,18 @@ type walk struct {
 	// the walk ends when it is zero.
 	interesting int
 	steps       int
+	// filter is the request's partial clone filter; size tells blob
+	// sizes for blob:limit, and treeDepth the least depth each tree was
+	// met at under tree:N (a tree met again higher up is walked again).
+	filter    filter
+	size      func(plumbing.Hash) (int64, error)
+	treeDepth map[plumbing.Hash]int64
 }
 
 // objectsToSend returns the ids to pack for req, given the common haves.
-func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, prog *progress) ([]plumbing.Hash, error) {
-	w := &walk{ctx: ctx, g: g, prog: prog, inPack: make(map[plumbing.Hash]bool), excluded: make(map[plumbing.Hash]bool)}
+func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *progress) ([]plumbing.Hash, error) {
+	w := &walk{ctx: ctx, g: g, prog: prog, inPack: make(map[plumbing.Hash]bool), excluded: make(map[plumbing.Hash]bool),
+		filter: req.filter, size: size, treeDepth: make(map[plumbing.Hash]int64)}
 	var trees, blobs []plumbing.Hash
 	for _, id := range append(haves[:len(haves):len(haves)], req.edges...) {
 		err := w.peel(id, false, func(c *node) { w.markUninteresting(c); w.enqueue(c) },
@@ -81,12 +88,13 @@ func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisem
 		w.add(c.id)
 	}
 	for _, c := range commits {
-		if err := w.addTree(c.tree); err != nil {
+		if err := w.addTree(c.tree, false); err != nil {
 			return nil, err
 		}
 	}
+	// Trees and blobs wanted by id are sent whatever the filter says.
 	for _, t := range trees {
-		if err := w.addTree(t); err != nil {
+		if err := w.addTree(t, true); err != nil {
 			return nil, err
 		}
 	}
@@ -232,9 +240,79 @@ func (w *walk) excludeTree(root plumbing.Hash) error {
 	return w.eachTree(root, w.excluded, func(plumbing.Hash) {})
 }
 
-// addTree adds a tree and everything in it that the client lacks.
-func (w *walk) addTree(root plumbing.Hash) error {
-	return w.eachTree(root, nil, w.add)
+// addTree adds a tree and everything in it that the client lacks and
+// the filter lets through. explicit says the client wanted root by id, so
+// root itself is sent even under tree:0.
+func (w *walk) addTree(root plumbing.Hash, explicit bool) error {
+	if w.filter.kind == filterNone {
+		return w.eachTree(root, nil, w.add)
+	}
+	byDepth := w.filter.kind == filterTreeDepth
+	if w.excluded[root] || (byDepth && w.filter.limit == 0 && !explicit) {
+		return nil
+	}
+	if d, ok := w.treeDepth[root]; ok && (!byDepth || d == 0) {
+		return nil
+	}
+	w.treeDepth[root] = 0
+	w.add(root)
+	type item struct {
+		id    plumbing.Hash
+		depth int64
+	}
+	stack := []item{{root, 0}}
+	for len(stack) > 0 {
+		if err := w.tick(); err != nil {
+			return err
+		}
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		o, err := w.g.s.EncodedObject(plumbing.TreeObject, it.id)
+		if err != nil {
+			return fmt.Errorf("tree %s: %w", it.id, err)
+		}
+		var t object.Tree
+		if err := t.Decode(o); err != nil {
+			return fmt.Errorf("tree %s: %w", it.id, err)
+		}
+		d := it.depth + 1
+		for _, e := range t.Entries {
+			if e.Mode == filemode.Submodule || w.excluded[e.Hash] {
+				continue
+			}
+			if byDepth && d >= w.filter.limit {
+				continue
+			}
+			if e.Mode == filemode.Dir {
+				// Without a depth limit a tree is walked once; with one,
+				// again when met nearer the root, as its entries now fit.
+				if prev, ok := w.treeDepth[e.Hash]; ok && (!byDepth || prev <= d) {
+					continue
+				}
+				w.treeDepth[e.Hash] = d
+				w.add(e.Hash)
+				stack = append(stack, item{e.Hash, d})
+				continue
+			}
+			if w.inPack[e.Hash] {
+				continue
+			}
+			switch w.filter.kind {
+			case filterBlobNone:
+				continue
+			case filterBlobLimit:
+				n, err := w.size(e.Hash)
+				if err != nil {
+					return fmt.Errorf("blob %s: %w", e.Hash, err)
+				}
+				if n >= w.filter.limit {
+					continue
+				}
+			}
+			w.add(e.Hash)
+		}
+	}
+	return nil
 }
 
 // eachTree visits root and what it contains depth first, skipping what

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
+	"gatehouse/repos/packwrite"
 	"gatehouse/repos/pktline"
 )
 
@@ -28,15 +28,16 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 			prog = newProgress(pktline.NewBand(s.w, pktline.BandProgress, req.band), s.bw)
 		}
 	}
-	objs, err := s.g.objectsToSend(s.ctx, req, adv, common, prog)
+	objs, err := s.g.objectsToSend(s.ctx, req, adv, common, s.fs.EncodedObjectSize, prog)
 	if err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: list objects: %w", err))
 	}
 	prog.done("Enumerating objects", len(objs))
-	// Without ofs-delta the client gets deltas naming their base by id.
-	// Either way every base is in the pack: the pack is never thin.
-	enc := packfile.NewEncoder(data, s.g.s, !req.ofsDelta)
-	if _, err := enc.Encode(objs, deltaWindow); err != nil {
+	// The stored entries are copied as they are (deltas included), so a
+	// clone costs about a file read. Without ofs-delta the client gets
+	// deltas naming their base by id. Every base is in the pack: the pack
+	// is never thin.
+	if _, err := packwrite.Write(s.ctx, s.dir, objs, packwrite.Options{OfsDelta: req.ofsDelta}, data); err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: write pack: %w", err))
 	}
 	if bandData != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -33,10 +34,16 @@ type rawConn struct {
 // returning the advertised lines (capabilities cut off).
 func (e *gitEnv) dial(repo string) (*rawConn, []string) {
 	e.t.Helper()
+	return e.dialEnv(repo)
+}
+
+// dialEnv is dial with extra environment (GIT_PROTOCOL).
+func (e *gitEnv) dialEnv(repo string, env ...string) (*rawConn, []string) {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	c := &rawConn{t: e.t, cancel: cancel}
 	c.cmd = exec.CommandContext(ctx, e.exe, e.path(repo))
-	c.cmd.Env = e.environ()
+	c.cmd.Env = e.environ(env...)
 	c.cmd.Stderr = &c.stderr
 	var err error
 	if c.in, err = c.cmd.StdinPipe(); err != nil {
@@ -107,11 +114,17 @@ func rawRefs(e *gitEnv) (main, blob string) {
 	return main, blob
 }
 
-func TestWantNotAdvertised(t *testing.T) {
+// TestWantNotReachable: objects no ref reaches are refused like objects
+// that do not exist; reachable ones that are not tips are served
+// (allow-reachable-sha1-in-want, TestPartialClone).
+func TestWantNotReachable(t *testing.T) {
 	e := newGitEnv(t)
-	main, blob := rawRefs(e)
-	parent := strings.TrimSpace(e.git("server.git", "rev-parse", "main~1"))
-	for _, id := range []string{blob, parent, strings.Repeat("1", 40)} {
+	main, _ := rawRefs(e)
+	if err := os.WriteFile(e.path("dangling.txt"), []byte("no ref reaches this\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dangling := strings.TrimSpace(e.git("server.git", "hash-object", "-w", e.path("dangling.txt")))
+	for _, id := range []string{dangling, strings.Repeat("1", 40)} {
 		c, _ := e.dial("server.git")
 		c.send("want "+main+" side-band-64k ofs-delta", "want "+id, "")
 		_, line := c.read()

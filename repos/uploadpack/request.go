@@ -40,6 +40,66 @@ type request struct {
 	// band is the largest side-band packet the client takes (65520 for
 	// side-band-64k, 1000 for side-band); 0 for a bare pack.
 	band int
+	// since is "deepen-since": history back to this time (Unix seconds);
+	// 0 for none.
+	since int64
+	// not lists "deepen-not" refs: history not reachable from them.
+	not []string
+	// relative is "deepen-relative": depth counts from the client's
+	// shallow commits, not from the wants.
+	relative bool
+	// filter is the partial clone filter; the zero value sends all.
+	filter filter
+	// shallowInfo holds the "shallow" and "unshallow" lines for the
+	// client, written where the protocol version puts them.
+	shallowInfo []string
+}
+
+// deepens reports whether the request changes the client's history
+// boundary.
+func (req *request) deepens() bool {
+	return req.depth > 0 || req.since > 0 || len(req.not) > 0
+}
+
+// readArg handles the request lines v0 and v2 share: shallow, the deepen
+// family and filter. It reports false for any other line.
+func (s *session) readArg(req *request, line string) (bool, error) {
+	switch {
+	case strings.HasPrefix(line, "shallow "):
+		id, rest, ok := parseID(line[len("shallow "):])
+		if !ok || rest != "" {
+			return true, s.clientError("protocol error: bad shallow line '%s'", clip(line))
+		}
+		req.shallow = append(req.shallow, id)
+	case strings.HasPrefix(line, "deepen-since "):
+		t, err := strconv.ParseInt(line[len("deepen-since "):], 10, 64)
+		if err != nil || t <= 0 {
+			return true, s.clientError("invalid deepen-since: '%s'", clip(line))
+		}
+		req.since = t
+	case strings.HasPrefix(line, "deepen-not "):
+		if len(req.not) >= 256 {
+			return true, s.clientError("too many deepen-not lines")
+		}
+		req.not = append(req.not, line[len("deepen-not "):])
+	case line == "deepen-relative":
+		req.relative = true
+	case strings.HasPrefix(line, "deepen "):
+		d, err := strconv.Atoi(line[len("deepen "):])
+		if err != nil || d <= 0 {
+			return true, s.clientError("invalid deepen: '%s'", clip(line))
+		}
+		req.depth = d
+	case strings.HasPrefix(line, "filter "):
+		f, err := parseFilter(line[len("filter "):])
+		if err != nil {
+			return true, s.clientError("%v", err)
+		}
+		req.filter = f
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 // readRequestV0 reads the want, shallow and deepen lines up to a flush
@@ -66,20 +126,10 @@ func (s *session) readRequestV0(adv *advertisement) (*request, error) {
 		if n >= s.opts.MaxWants {
 			return nil, s.clientError("too many wants")
 		}
-		if rest, ok := strings.CutPrefix(line, "shallow "); ok {
-			id, rest, ok := parseID(rest)
-			if !ok || rest != "" {
-				return nil, s.clientError("protocol error: bad shallow line '%s'", clip(line))
+		if ok, err := s.readArg(req, line); ok || err != nil {
+			if err != nil {
+				return nil, err
 			}
-			req.shallow = append(req.shallow, id)
-			continue
-		}
-		if rest, ok := strings.CutPrefix(line, "deepen "); ok {
-			d, err := strconv.Atoi(rest)
-			if err != nil || d <= 0 {
-				return nil, s.clientError("invalid deepen: '%s'", clip(line))
-			}
-			req.depth = d
 			continue
 		}
 		rest, ok := strings.CutPrefix(line, "want ")
@@ -100,10 +150,8 @@ func (s *session) readRequestV0(adv *advertisement) (*request, error) {
 	}
 	// Checked after the flush, as git does, so the client has finished
 	// writing and will read the ERR line.
-	for _, id := range req.wants {
-		if !adv.tips[id] {
-			return nil, s.clientError("not our ref %s", id)
-		}
+	if err := s.checkWants(req, adv); err != nil {
+		return nil, err
 	}
 	if len(req.wants) == 0 {
 		return nil, nil
@@ -128,6 +176,8 @@ func (req *request) addCaps(list string) {
 			req.noProgress = true
 		case "include-tag":
 			req.includeTag = true
+		case "deepen-relative":
+			req.relative = true
 		case "side-band":
 			req.band = max(req.band, 1000)
 		case "side-band-64k":

@@ -1,21 +1,25 @@
 // Package uploadpack serves git-upload-pack, the server side of clone,
 // fetch and ls-remote, for one bare repository.
 //
-// The conversation follows git's own upload-pack.c for protocol v0: the
-// ref advertisement, the client's wants (and, for shallow clients, its
-// shallow commits and a "deepen <depth>"), a real negotiation over its
-// haves (multi_ack_detailed and no-done, so the client can stop as soon as
-// we know enough), then a pack of what the client lacks, streamed on
-// side-band channel 1 with progress on channel 2. Not implemented, so not
-// advertised: deepen-since, deepen-not, deepen-relative, filter, and wants
-// of objects that are not ref tips (allow-*-sha1-in-want). Packs are never
-// thin.
+// Protocol v0 follows git's upload-pack.c: the ref advertisement, the
+// client's wants (and, for shallow clients, its shallow commits and a
+// deepen request), a real negotiation over its haves (multi_ack_detailed
+// and no-done, so the client can stop as soon as we know enough), then a
+// pack of what the client lacks, streamed on side-band channel 1 with
+// progress on channel 2. Protocol v2 (GIT_PROTOCOL=version=2, v2.go)
+// reuses the same phases under the ls-refs and fetch commands.
+//
+// Both versions serve shallow requests (deepen, deepen-since, deepen-not,
+// deepen-relative), partial clone filters (blob:none, blob:limit=N,
+// tree:N) and wants of any object a ref reaches, so a partial clone can
+// fetch what it left out; objects no ref reaches are refused. Packs are
+// never thin, and v2's sideband-all and packfile-uris are not offered.
 //
 // Refs come from package refs, never from go-git's ref storer (which would
 // read "*.lock" files as refs). Objects come from go-git's filesystem
 // storage, and the pack is written with go-git's packfile encoder; go-git's
 // transport/server and packp server helpers are not used, because they
-// neither negotiate nor check that a want was advertised.
+// neither negotiate nor check that a want is reachable.
 //
 // The phases (advertise, request, negotiate, pack) are separate so that
 // protocol v2's ls-refs and fetch commands can reuse them.
@@ -56,8 +60,7 @@ type Options struct {
 	// Characters git does not allow in a capability are replaced by '.'.
 	Agent string
 	// Protocol is the client's GIT_PROTOCOL value ("version=2"), or "".
-	// Only protocol v0 is spoken for now; a client asking for v2 gets v0,
-	// which git clients accept.
+	// Protocol v2 is spoken when it asks for version 2, else v0.
 	Protocol string
 	// MaxWants bounds the want lines of one request; 0 means
 	// DefaultMaxWants.
@@ -90,6 +93,21 @@ type session struct {
 	r    *pktline.Reader
 	w    *pktline.Writer
 	bw   *bufio.Writer // under w; see flushingReader
+	// argsEnded is set once the flush ending a v2 command's arguments
+	// has been read.
+	argsEnded bool
+	// sidebandAll: the v2 fetch being answered asked for sideband-all,
+	// so errors go on channel 3 rather than in an ERR line.
+	sidebandAll bool
+}
+
+// errorLine tells the client msg the way it can read it now.
+func (s *session) errorLine(msg string) {
+	if s.sidebandAll {
+		pktline.NewBand(s.w, pktline.BandError, pktline.MaxLine).Write([]byte(msg + "\n"))
+		return
+	}
+	s.w.Error(msg)
 }
 
 // Serve runs one upload-pack conversation on in and out (the SSH channel)
@@ -133,7 +151,12 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		return err
 	}
 	defer s.fs.Close()
-	err := s.serveV0()
+	var err error
+	if wantsV2(s.opts.Protocol) {
+		err = s.serveV2()
+	} else {
+		err = s.serveV0()
+	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		// Whatever failed, it failed because the context ended.
 		err = fmt.Errorf("uploadpack: %w (%v)", ctx.Err(), err)
@@ -167,7 +190,7 @@ func (s *session) serveV0() error {
 	if err != nil || req == nil {
 		return err
 	}
-	if req.depth > 0 || len(req.shallow) > 0 {
+	if req.deepens() || len(req.shallow) > 0 {
 		if err := s.shallowV0(req); err != nil {
 			return err
 		}
@@ -186,7 +209,7 @@ func (s *session) serveV0() error {
 // returns the matching error.
 func (s *session) clientError(format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
-	s.w.Error("upload-pack: " + msg)
+	s.errorLine("upload-pack: " + msg)
 	return fmt.Errorf("uploadpack: %s: %w", msg, gatehouse.ErrInvalid)
 }
 
@@ -194,7 +217,7 @@ func (s *session) clientError(format string, args ...any) error {
 // the detail is for the log.
 func (s *session) internalError(err error) error {
 	if s.ctx.Err() == nil {
-		s.w.Error("upload-pack: internal server error")
+		s.errorLine("upload-pack: internal server error")
 	}
 	return err
 }
@@ -207,7 +230,7 @@ func (s *session) readError(during string, err error) error {
 	case errors.Is(err, io.EOF):
 		err = io.ErrUnexpectedEOF
 	case errors.Is(err, pktline.ErrBadLength):
-		s.w.Error("upload-pack: protocol error: bad line length")
+		s.errorLine("upload-pack: protocol error: bad line length")
 		err = fmt.Errorf("%w: %w", err, gatehouse.ErrInvalid)
 	}
 	return fmt.Errorf("uploadpack: reading %s: %w", during, err)

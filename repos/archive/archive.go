@@ -1,0 +1,536 @@
+// Package archive serves git-upload-archive, the server side of
+// `git archive --remote`: the client sends its arguments ("--format=tar",
+// "--prefix=p/", a ref, paths), the server answers ACK (or NACK and why)
+// and streams the archive on side-band channel 1, with errors on
+// channel 3.
+//
+// Like git with uploadArchive.allowUnreachable unset, only refs may be
+// archived (NAME or NAME:PATH), never a bare object id, so nothing a ref
+// does not reach can be read. Formats: tar, tar.gz (tgz) and zip. The
+// archive's size is checked against a bound before anything is sent.
+package archive
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"gatehouse"
+	"gatehouse/repos/odb"
+	"gatehouse/repos/pktline"
+	"gatehouse/repos/refs"
+)
+
+// DefaultMaxSize bounds the file bytes of one archive unless configured.
+const DefaultMaxSize = 1 << 30
+
+// Limits on the request, which git keeps small too.
+const (
+	maxArgs    = 64
+	maxEntries = 1 << 20
+)
+
+// Options configure Serve.
+type Options struct {
+	// MaxSize bounds the sum of the archived files' sizes, before
+	// compression; 0 means DefaultMaxSize.
+	MaxSize int64
+}
+
+// request is the parsed argument list.
+type request struct {
+	format  string // "tar", "tar.gz" or "zip"
+	level   int    // compression level, -1 for the default
+	prefix  string
+	treeish string
+	paths   []string
+}
+
+// entry is one file or directory of the archive.
+type entry struct {
+	name string // with the prefix; directories end in "/"
+	mode filemode.FileMode
+	id   plumbing.Hash
+}
+
+// Serve runs one upload-archive conversation for the bare repository at
+// gitDir. Errors: the client's arguments were refused (it was sent NACK
+// and the reason; wraps gatehouse.ErrInvalid); the client hung up; the
+// repository could not be read (the client got "internal server error"
+// on the error channel); writing failed.
+func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts Options) error {
+	if opts.MaxSize <= 0 {
+		opts.MaxSize = DefaultMaxSize
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	defer bw.Flush()
+	pw := pktline.NewWriter(bw)
+	args, err := readArgs(pktline.NewReader(pktline.NewBufferedReader(in)))
+	if err != nil {
+		return err
+	}
+	nack := func(format string, a ...any) error {
+		msg := fmt.Sprintf(format, a...)
+		pw.Linef("NACK %s", msg)
+		pw.Flush()
+		return refuse("upload-archive: %s", msg)
+	}
+	req, err := parseArgs(args)
+	if err != nil {
+		return nack("%v", err)
+	}
+	st := odb.Open(gitDir)
+	defer st.Close()
+	tree, when, comment, err := resolve(gitDir, st, req.treeish)
+	if err != nil {
+		if errors.Is(err, gatehouse.ErrInvalid) {
+			return nack("%v", err)
+		}
+		pw.Linef("NACK internal server error")
+		pw.Flush()
+		return fmt.Errorf("upload-archive: %w", err)
+	}
+	entries, err := list(ctx, st, tree, req, opts.MaxSize)
+	if err != nil {
+		if errors.Is(err, gatehouse.ErrInvalid) {
+			return nack("%v", err)
+		}
+		pw.Linef("NACK internal server error")
+		pw.Flush()
+		return fmt.Errorf("upload-archive: %w", err)
+	}
+	pw.Linef("ACK")
+	pw.Flush()
+	data := bufio.NewWriterSize(pktline.NewBand(pw, pktline.BandData, pktline.MaxLine), pktline.MaxLine-5)
+	err = write(ctx, st, data, req, entries, when, comment)
+	if err == nil {
+		err = data.Flush()
+	}
+	if err != nil {
+		if pw.Err() == nil && ctx.Err() == nil {
+			pktline.NewBand(pw, pktline.BandError, pktline.MaxLine).Write([]byte("upload-archive: internal server error\n"))
+		}
+		pw.Flush()
+		return fmt.Errorf("upload-archive: %w", err)
+	}
+	pw.Flush()
+	if err := pw.Err(); err != nil {
+		return fmt.Errorf("upload-archive: write: %w", err)
+	}
+	return nil
+}
+
+// readArgs reads "argument X" lines up to a flush.
+func readArgs(r *pktline.Reader) ([]string, error) {
+	var args []string
+	for {
+		kind, line, err := r.ReadLine()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("upload-archive: client hung up: %w", io.ErrUnexpectedEOF)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("upload-archive: reading arguments: %w", err)
+		}
+		if kind == pktline.FlushPkt {
+			return args, nil
+		}
+		a, ok := strings.CutPrefix(line, "argument ")
+		if kind != pktline.Data || !ok {
+			return nil, fmt.Errorf("upload-archive: expected an argument, got %q: %w", clip(line), gatehouse.ErrInvalid)
+		}
+		if len(args) == maxArgs {
+			return nil, refuse("upload-archive: more than %d arguments", maxArgs)
+		}
+		args = append(args, a)
+	}
+}
+
+// parseArgs reads the options git archive passes on, the tree-ish and
+// the paths. Options that write or run anything locally (--output,
+// --remote, --exec, --add-file) are refused, as git refuses them.
+func parseArgs(args []string) (*request, error) {
+	req := &request{format: "tar", level: -1}
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			break
+		}
+		switch {
+		case strings.HasPrefix(a, "--format="):
+			switch f := a[len("--format="):]; f {
+			case "tar", "zip":
+				req.format = f
+			case "tgz", "tar.gz":
+				req.format = "tar.gz"
+			default:
+				return nil, fmt.Errorf("unknown archive format '%s'", clip(f))
+			}
+		case strings.HasPrefix(a, "--prefix="):
+			req.prefix = a[len("--prefix="):]
+		case len(a) == 2 && a[1] >= '0' && a[1] <= '9':
+			req.level = int(a[1] - '0')
+		case a == "--worktree-attributes", a == "-v", a == "--verbose":
+			// No work tree here, and progress is not sent.
+		default:
+			return nil, fmt.Errorf("option '%s' is not supported remotely", clip(a))
+		}
+	}
+	if i == len(args) {
+		return nil, errors.New("no tree-ish given")
+	}
+	req.treeish = args[i]
+	for _, p := range args[i+1:] {
+		p = strings.Trim(path.Clean("/"+p), "/")
+		if p == "" {
+			continue
+		}
+		req.paths = append(req.paths, p)
+	}
+	if strings.Contains(req.prefix, "\x00") || strings.Contains(req.prefix, "..") {
+		return nil, fmt.Errorf("invalid prefix '%s'", clip(req.prefix))
+	}
+	return req, nil
+}
+
+// resolve finds the tree of "REF" or "REF:PATH", with the commit time for
+// the entries' dates (now for a tag of a tree, as git does) and the
+// commit id git stores in the archive's comment.
+func resolve(gitDir string, st *filesystem.Storage, treeish string) (*object.Tree, time.Time, string, error) {
+	name, sub, _ := strings.Cut(treeish, ":")
+	id, err := resolveRef(gitDir, name)
+	if err != nil {
+		return nil, time.Time{}, "", err
+	}
+	when, comment := time.Now(), ""
+	var tree *object.Tree
+	for i := 0; tree == nil; i++ {
+		if i == 64 {
+			return nil, time.Time{}, "", fmt.Errorf("tag chain too long at %s", id)
+		}
+		o, err := st.EncodedObject(plumbing.AnyObject, id)
+		if err != nil {
+			return nil, time.Time{}, "", err
+		}
+		switch o.Type() {
+		case plumbing.TagObject:
+			t, err := object.DecodeTag(st, o)
+			if err != nil {
+				return nil, time.Time{}, "", err
+			}
+			id = t.Target
+		case plumbing.CommitObject:
+			c, err := object.DecodeCommit(st, o)
+			if err != nil {
+				return nil, time.Time{}, "", err
+			}
+			when, comment = c.Committer.When, c.Hash.String()
+			id = c.TreeHash
+		case plumbing.TreeObject:
+			if tree, err = object.DecodeTree(st, o); err != nil {
+				return nil, time.Time{}, "", err
+			}
+		default:
+			return nil, time.Time{}, "", refuse("not a tree object: %s", clip(name))
+		}
+	}
+	if sub = strings.Trim(sub, "/"); sub != "" {
+		// A tree of a commit is archived as a bare tree: no commit id,
+		// and the time now, as git does.
+		when, comment = time.Now(), ""
+		e, err := tree.FindEntry(sub)
+		if err != nil || e.Mode != filemode.Dir {
+			return nil, time.Time{}, "", refuse("current working directory is untracked: no directory '%s' in %s", clip(sub), clip(name))
+		}
+		if tree, err = object.GetTree(st, e.Hash); err != nil {
+			return nil, time.Time{}, "", err
+		}
+	}
+	return tree, when, comment, nil
+}
+
+// resolveRef finds a ref the way git's dwim does for archive: NAME as
+// given (HEAD or a full ref), then under refs/, refs/tags/, refs/heads/.
+func resolveRef(gitDir, name string) (plumbing.Hash, error) {
+	noRef := refuse("no such ref: %s", clip(name))
+	if name == "HEAD" {
+		h, err := refs.ReadHead(gitDir)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if h.ID == "" {
+			return plumbing.ZeroHash, noRef
+		}
+		return plumbing.NewHash(h.ID), nil
+	}
+	list, err := refs.List(gitDir)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	byName := make(map[string]string, len(list))
+	for _, r := range list {
+		byName[r.Name] = r.ID
+	}
+	for _, full := range []string{name, "refs/" + name, "refs/tags/" + name, "refs/heads/" + name} {
+		if id := byName[full]; id != "" {
+			return plumbing.NewHash(id), nil
+		}
+	}
+	return plumbing.ZeroHash, noRef
+}
+
+// list walks the tree in git's order and returns what the archive holds,
+// refusing a path that matches nothing and an archive over maxSize.
+func list(ctx context.Context, st *filesystem.Storage, root *object.Tree, req *request, maxSize int64) ([]entry, error) {
+	matched := make([]bool, len(req.paths))
+	// want reports whether p is inside a requested path, and whether it
+	// leads to one (a directory above it).
+	want := func(p string) (inside, above bool) {
+		if len(req.paths) == 0 {
+			return true, false
+		}
+		for i, s := range req.paths {
+			if p == s || strings.HasPrefix(p, s+"/") {
+				matched[i] = true
+				inside = true
+			} else if strings.HasPrefix(s, p+"/") {
+				above = true
+			}
+		}
+		return inside, above
+	}
+	var out []entry
+	var size int64
+	if req.prefix != "" && strings.HasSuffix(req.prefix, "/") {
+		out = append(out, entry{name: req.prefix, mode: filemode.Dir})
+	}
+	var walk func(t *object.Tree, dir string) error
+	walk = func(t *object.Tree, dir string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for _, e := range t.Entries {
+			p := dir + e.Name
+			inside, above := want(p)
+			if !inside && !above {
+				continue
+			}
+			if len(out) == maxEntries {
+				return refuse("archive has more than %d entries", maxEntries)
+			}
+			switch e.Mode {
+			case filemode.Dir:
+				out = append(out, entry{name: req.prefix + p + "/", mode: e.Mode, id: e.Hash})
+				sub, err := object.GetTree(st, e.Hash)
+				if err != nil {
+					return fmt.Errorf("tree %s: %w", e.Hash, err)
+				}
+				if err := walk(sub, p+"/"); err != nil {
+					return err
+				}
+			case filemode.Submodule:
+				// Another repository's commit: an empty directory, as git
+				// writes it.
+				if inside {
+					out = append(out, entry{name: req.prefix + p + "/", mode: filemode.Dir})
+				}
+			default:
+				if !inside {
+					continue
+				}
+				n, err := st.EncodedObjectSize(e.Hash)
+				if err != nil {
+					return fmt.Errorf("blob %s: %w", e.Hash, err)
+				}
+				if size += n; size > maxSize {
+					return refuse("archive larger than the server's limit of %d bytes", maxSize)
+				}
+				out = append(out, entry{name: req.prefix + p, mode: e.Mode, id: e.Hash})
+			}
+		}
+		return nil
+	}
+	if err := walk(root, ""); err != nil {
+		return nil, err
+	}
+	for i, ok := range matched {
+		if !ok {
+			return nil, refuse("pathspec '%s' did not match any files", clip(req.paths[i]))
+		}
+	}
+	return out, nil
+}
+
+// write streams the archive. Modes follow git's defaults (tar.umask 002).
+func write(ctx context.Context, st *filesystem.Storage, w io.Writer, req *request, entries []entry, when time.Time, comment string) error {
+	switch req.format {
+	case "zip":
+		return writeZip(ctx, st, w, req, entries, when, comment)
+	case "tar.gz":
+		level := req.level
+		if level < 0 {
+			level = gzip.DefaultCompression
+		}
+		gz, err := gzip.NewWriterLevel(w, level)
+		if err != nil {
+			return err
+		}
+		if err := writeTar(ctx, st, gz, entries, when, comment); err != nil {
+			return err
+		}
+		return gz.Close()
+	}
+	return writeTar(ctx, st, w, entries, when, comment)
+}
+
+func writeTar(ctx context.Context, st *filesystem.Storage, w io.Writer, entries []entry, when time.Time, comment string) error {
+	tw := tar.NewWriter(w)
+	if comment != "" {
+		// git records the commit id in a pax global header, which
+		// `git get-tar-commit-id` reads back.
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeXGlobalHeader,
+			PAXRecords: map[string]string{"comment": comment}}); err != nil {
+			return err
+		}
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h := &tar.Header{Name: e.name, ModTime: when, Uname: "root", Gname: "root"}
+		switch e.mode {
+		case filemode.Dir:
+			h.Typeflag, h.Mode = tar.TypeDir, 0o775
+		case filemode.Symlink:
+			b, err := readBlob(st, e.id)
+			if err != nil {
+				return err
+			}
+			h.Typeflag, h.Mode, h.Linkname = tar.TypeSymlink, 0o777, string(b)
+		default:
+			h.Typeflag, h.Mode = tar.TypeReg, 0o664
+			if e.mode == filemode.Executable {
+				h.Mode = 0o775
+			}
+			n, err := st.EncodedObjectSize(e.id)
+			if err != nil {
+				return err
+			}
+			h.Size = n
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if err := copyBlob(st, tw, e.id); err != nil {
+				return err
+			}
+		}
+	}
+	return tw.Close()
+}
+
+func writeZip(ctx context.Context, st *filesystem.Storage, w io.Writer, req *request, entries []entry, when time.Time, comment string) error {
+	zw := zip.NewWriter(w)
+	if req.level >= 0 {
+		level := req.level
+		zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+			return flate.NewWriter(out, level)
+		})
+	}
+	if comment != "" {
+		if err := zw.SetComment(comment); err != nil {
+			return err
+		}
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h := &zip.FileHeader{Name: e.name, Modified: when, Method: zip.Deflate}
+		switch e.mode {
+		case filemode.Dir:
+			h.Method = zip.Store
+			h.SetMode(0o775 | 1<<31) // os.ModeDir
+		case filemode.Symlink:
+			h.SetMode(0o777 | 1<<27) // os.ModeSymlink
+		case filemode.Executable:
+			h.SetMode(0o775)
+		default:
+			h.SetMode(0o664)
+		}
+		fw, err := zw.CreateHeader(h)
+		if err != nil {
+			return err
+		}
+		if e.mode != filemode.Dir {
+			if err := copyBlob(st, fw, e.id); err != nil {
+				return err
+			}
+		}
+	}
+	return zw.Close()
+}
+
+func copyBlob(st *filesystem.Storage, w io.Writer, id plumbing.Hash) error {
+	o, err := st.EncodedObject(plumbing.BlobObject, id)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", id, err)
+	}
+	r, err := o.Reader()
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", id, err)
+	}
+	defer r.Close()
+	_, err = io.Copy(w, r)
+	return err
+}
+
+func readBlob(st *filesystem.Storage, id plumbing.Hash) ([]byte, error) {
+	var b strings.Builder
+	if err := copyBlob(st, &b, id); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+// refused is a request refused for a reason the client may read.
+type refused string
+
+func (r refused) Error() string { return string(r) }
+func (r refused) Unwrap() error { return gatehouse.ErrInvalid }
+
+func refuse(format string, args ...any) error { return refused(fmt.Sprintf(format, args...)) }
+
+// clip shortens client text quoted back and hides control bytes.
+func clip(s string) string {
+	const n = 100
+	b := []byte(s[:min(len(s), n)])
+	for i, c := range b {
+		if c < ' ' || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	if len(s) > n {
+		return string(b) + "..."
+	}
+	return string(b)
+}

@@ -1,8 +1,11 @@
 package gatehouse
 
 import (
+	"context"
 	"fmt"
+	"path"
 	"strings"
+	"unicode"
 )
 
 // AccessLevel orders what an actor may do with a repository.
@@ -76,6 +79,39 @@ type Actor struct {
 // Anonymous reports whether no user or deploy key is behind the actor.
 func (a Actor) Anonymous() bool { return a.User == nil && a.DeployKey == nil }
 
+// Name is how the actor appears in audit entries and logs: the user's
+// name, "deploy-key:FINGERPRINT", or "" for anonymous.
+func (a Actor) Name() string {
+	switch {
+	case a.User != nil:
+		return a.User.Name
+	case a.DeployKey != nil:
+		return "deploy-key:" + a.DeployKey.Fingerprint
+	}
+	return ""
+}
+
+// contextKey is the type of the root package's context keys; a pointer to
+// a non-empty struct, so that two keys never compare equal.
+type contextKey struct{ name string }
+
+// actorKey is the context key for the Actor behind a request.
+var actorKey = &contextKey{"actor"}
+
+// NewContextWithActor returns ctx carrying actor: the front end that
+// authenticated a request passes it to the services, which apply the
+// per-ref checks of a push to it.
+func NewContextWithActor(ctx context.Context, actor Actor) context.Context {
+	return context.WithValue(ctx, actorKey, actor)
+}
+
+// ActorFromContext returns the actor in ctx; ok is false if none was set,
+// which callers treat as "deny".
+func ActorFromContext(ctx context.Context) (actor Actor, ok bool) {
+	actor, ok = ctx.Value(actorKey).(Actor)
+	return actor, ok
+}
+
 // AccessFacts is everything the access decision looks at. The store
 // gathers it; Decide judges it.
 type AccessFacts struct {
@@ -88,6 +124,9 @@ type AccessFacts struct {
 	Grant AccessLevel
 	// AnonRead is the server's --anon-read setting.
 	AnonRead bool
+	// Protected lists Repo's protected branch patterns; only DecideRef
+	// looks at them.
+	Protected []ProtectedBranch
 }
 
 // Decision is the outcome of Decide.
@@ -154,4 +193,101 @@ func level(f AccessFacts) AccessLevel {
 		}
 		return AccessNone
 	}
+}
+
+// Reasons DecideRef gives; the client shows them as
+// "! [remote rejected] REF (REASON)".
+const (
+	RefReasonNoAccess  = "permission denied"
+	RefReasonDelete    = "protected branch: deletion not allowed"
+	RefReasonForce     = "protected branch: force-push not allowed"
+	RefReasonAdminOnly = "protected branch: only repository admins may push"
+)
+
+// RefDecision is the outcome of DecideRef: Reason is empty when allowed.
+type RefDecision struct {
+	Allow  bool
+	Reason string
+}
+
+// DecideRef is the per-ref half of the one access decision: whether the
+// actor in f may make update u, one ref of a push. It is pure and fails
+// closed. It applies what Decide applies for OpWrite (the level is
+// recomputed here, so a caller cannot pass a stale one), and then the
+// protected branch patterns in f.Protected: a matching branch may not be
+// deleted or force-pushed by anyone, and an admin-only one may be updated
+// by repository admins only (never by a deploy key, which has at most
+// write). Tags and other refs are not branches and match no pattern.
+func DecideRef(f AccessFacts, u RefUpdate) RefDecision {
+	if level(f) < AccessWrite {
+		return RefDecision{Reason: RefReasonNoAccess}
+	}
+	branch, ok := strings.CutPrefix(u.Name, "refs/heads/")
+	if !ok || branch == "" {
+		return RefDecision{Allow: true}
+	}
+	var matched, adminOnly bool
+	for _, pb := range f.Protected {
+		if MatchBranch(pb.Pattern, branch) {
+			matched = true
+			adminOnly = adminOnly || pb.AdminOnly
+		}
+	}
+	switch {
+	case !matched:
+		return RefDecision{Allow: true}
+	case isZeroID(u.New):
+		return RefDecision{Reason: RefReasonDelete}
+	case u.Forced:
+		return RefDecision{Reason: RefReasonForce}
+	case adminOnly && level(f) < AccessAdmin:
+		return RefDecision{Reason: RefReasonAdminOnly}
+	}
+	return RefDecision{Allow: true}
+}
+
+// isZeroID reports whether id is the all-zero object name that stands
+// for "no object" (SHA-1 or SHA-256 length). An empty id counts as zero:
+// an update without a new object can only be a deletion.
+func isZeroID(id string) bool {
+	return strings.Trim(id, "0") == ""
+}
+
+// MatchBranch reports whether branch (without "refs/heads/") matches the
+// protected branch pattern: a glob where * and ? do not cross "/", so
+// "release/*" covers "release/1.0" but not "release/1.0/fix". A malformed
+// pattern matches nothing; NormalizeBranchPattern refuses those.
+func MatchBranch(pattern, branch string) bool {
+	ok, err := path.Match(pattern, branch)
+	return err == nil && ok
+}
+
+// NormalizeBranchPattern checks a protected branch pattern and returns it
+// without a leading "refs/heads/". ErrInvalid for an empty or overlong
+// pattern, a malformed glob, and anything git would not accept in a
+// branch name apart from the glob characters * ? [ ].
+func NormalizeBranchPattern(p string) (string, error) {
+	p = strings.TrimPrefix(strings.TrimSpace(p), "refs/heads/")
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("branch pattern %q: %s: %w", p, why, ErrInvalid)
+	}
+	switch {
+	case p == "":
+		return bad("empty")
+	case len(p) > 200:
+		return bad("longer than 200 bytes")
+	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//"):
+		return bad("empty path component")
+	case strings.Contains(p, "..") || strings.Contains(p, "@{") || strings.HasSuffix(p, ".lock") || strings.HasPrefix(p, "-"):
+		return bad("not a valid branch name")
+	}
+	for _, r := range p {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || strings.ContainsRune("~^:\\", r) {
+			return bad("contains a character branch names may not have")
+		}
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return bad("malformed glob")
+	}
+	return p, nil
 }

@@ -1,6 +1,9 @@
 package gatehouse_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"gatehouse"
@@ -116,5 +119,128 @@ func TestAccessLevelText(t *testing.T) {
 	}
 	if _, err := gatehouse.ParseAccessLevel("owner"); err == nil {
 		t.Error("ParseAccessLevel accepted owner")
+	}
+}
+
+func TestDecideRef(t *testing.T) {
+	alice := &gatehouse.User{ID: 1, Name: "alice"}
+	carol := &gatehouse.User{ID: 2, Name: "carol"}
+	root := &gatehouse.User{ID: 3, Name: "root", Admin: true}
+	repo := &gatehouse.Repo{ID: 10, Owner: "alice", OwnerID: 1, Name: "r", Private: true}
+	public := &gatehouse.Repo{ID: 11, Owner: "alice", OwnerID: 1, Name: "pub"}
+	dkWrite := &gatehouse.DeployKey{ID: 1, RepoID: 10, Write: true}
+	dkRead := &gatehouse.DeployKey{ID: 2, RepoID: 10}
+	rules := []gatehouse.ProtectedBranch{{Pattern: "main"}, {Pattern: "release/*"}, {Pattern: "prod", AdminOnly: true}}
+
+	const (
+		old  = "1111111111111111111111111111111111111111"
+		new  = "2222222222222222222222222222222222222222"
+		zero = "0000000000000000000000000000000000000000"
+	)
+	update := func(ref string) gatehouse.RefUpdate { return gatehouse.RefUpdate{Name: ref, Old: old, New: new} }
+	forced := func(ref string) gatehouse.RefUpdate {
+		return gatehouse.RefUpdate{Name: ref, Old: old, New: new, Forced: true}
+	}
+	del := func(ref string) gatehouse.RefUpdate { return gatehouse.RefUpdate{Name: ref, Old: old, New: zero} }
+	create := func(ref string) gatehouse.RefUpdate { return gatehouse.RefUpdate{Name: ref, Old: zero, New: new} }
+	protect := func(f gatehouse.AccessFacts) gatehouse.AccessFacts { f.Protected = rules; return f }
+
+	tests := []struct {
+		name   string
+		facts  gatehouse.AccessFacts
+		update gatehouse.RefUpdate
+		reason string // "" means allowed
+	}{
+		{"owner updates unprotected", protect(facts(alice, repo)), update("refs/heads/topic"), ""},
+		{"owner force-pushes unprotected", protect(facts(alice, repo)), forced("refs/heads/topic"), ""},
+		{"owner deletes unprotected", protect(facts(alice, repo)), del("refs/heads/topic"), ""},
+		{"owner fast-forwards protected", protect(facts(alice, repo)), update("refs/heads/main"), ""},
+		{"owner creates protected", protect(facts(alice, repo)), create("refs/heads/main"), ""},
+		{"owner force-pushes protected", protect(facts(alice, repo)), forced("refs/heads/main"), gatehouse.RefReasonForce},
+		{"owner deletes protected", protect(facts(alice, repo)), del("refs/heads/main"), gatehouse.RefReasonDelete},
+		{"site admin force-pushes protected", protect(facts(root, repo)), forced("refs/heads/main"), gatehouse.RefReasonForce},
+		{"glob matches one level", protect(facts(alice, repo)), forced("refs/heads/release/1.0"), gatehouse.RefReasonForce},
+		{"glob does not cross slash", protect(facts(alice, repo)), forced("refs/heads/release/1.0/fix"), ""},
+		{"pattern is not a prefix", protect(facts(alice, repo)), forced("refs/heads/mainline"), ""},
+		{"tags are not branches", protect(facts(alice, repo)), forced("refs/tags/main"), ""},
+		{"deletion wins over force", protect(facts(alice, repo)), gatehouse.RefUpdate{Name: "refs/heads/main", Old: old, New: zero, Forced: true}, gatehouse.RefReasonDelete},
+		{"write collaborator fast-forwards protected", protect(grant(facts(carol, repo), gatehouse.AccessWrite)), update("refs/heads/main"), ""},
+		{"write collaborator on admin-only", protect(grant(facts(carol, repo), gatehouse.AccessWrite)), update("refs/heads/prod"), gatehouse.RefReasonAdminOnly},
+		{"admin collaborator on admin-only", protect(grant(facts(carol, repo), gatehouse.AccessAdmin)), update("refs/heads/prod"), ""},
+		{"owner on admin-only", protect(facts(alice, repo)), update("refs/heads/prod"), ""},
+		{"read collaborator", protect(grant(facts(carol, repo), gatehouse.AccessRead)), update("refs/heads/topic"), gatehouse.RefReasonNoAccess},
+		{"known user on public", protect(facts(carol, public)), update("refs/heads/topic"), gatehouse.RefReasonNoAccess},
+		{"write deploy key updates protected", protect(deploy(dkWrite, repo)), update("refs/heads/main"), ""},
+		{"write deploy key force-pushes protected", protect(deploy(dkWrite, repo)), forced("refs/heads/main"), gatehouse.RefReasonForce},
+		{"write deploy key on admin-only", protect(deploy(dkWrite, repo)), update("refs/heads/prod"), gatehouse.RefReasonAdminOnly},
+		{"read deploy key", protect(deploy(dkRead, repo)), update("refs/heads/topic"), gatehouse.RefReasonNoAccess},
+		{"deploy key of another repository", protect(deploy(dkWrite, public)), update("refs/heads/topic"), gatehouse.RefReasonNoAccess},
+		{"anonymous", protect(anon(public, true)), update("refs/heads/topic"), gatehouse.RefReasonNoAccess},
+		{"missing repository", protect(missing(alice, "alice")), update("refs/heads/topic"), gatehouse.RefReasonNoAccess},
+		{"admin-only and plain both match", gatehouse.AccessFacts{Actor: gatehouse.Actor{User: carol}, Owner: "alice", Repo: repo, Grant: gatehouse.AccessWrite,
+			Protected: []gatehouse.ProtectedBranch{{Pattern: "*"}, {Pattern: "main", AdminOnly: true}}}, update("refs/heads/main"), gatehouse.RefReasonAdminOnly},
+		{"SHA-256 zero is a deletion", protect(facts(alice, repo)), gatehouse.RefUpdate{Name: "refs/heads/main", Old: old, New: zero + "000000000000000000000000"}, gatehouse.RefReasonDelete},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := gatehouse.DecideRef(tt.facts, tt.update)
+			if d.Allow != (tt.reason == "") || d.Reason != tt.reason {
+				t.Fatalf("DecideRef = %+v, want reason %q", d, tt.reason)
+			}
+		})
+	}
+}
+
+func TestNormalizeBranchPattern(t *testing.T) {
+	tests := []struct {
+		in, want string // want "" means refused
+	}{
+		{"main", "main"},
+		{"refs/heads/main", "main"},
+		{" release/* ", "release/*"},
+		{"v[0-9]*", "v[0-9]*"},
+		{"", ""},
+		{"refs/heads/", ""},
+		{"/main", ""},
+		{"main/", ""},
+		{"a//b", ""},
+		{"a..b", ""},
+		{"ma in", ""},
+		{"main\x00", ""},
+		{"x~1", ""},
+		{"a:b", ""},
+		{`a\b`, ""},
+		{"[", ""},
+		{"main.lock", ""},
+		{"-x", ""},
+		{"@{u}", ""},
+		{strings.Repeat("a", 201), ""},
+	}
+	for _, tt := range tests {
+		got, err := gatehouse.NormalizeBranchPattern(tt.in)
+		if tt.want == "" {
+			if !errors.Is(err, gatehouse.ErrInvalid) {
+				t.Errorf("NormalizeBranchPattern(%q) = %q, %v; want ErrInvalid", tt.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeBranchPattern(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestActorContext(t *testing.T) {
+	if _, ok := gatehouse.ActorFromContext(context.Background()); ok {
+		t.Fatal("empty context has an actor")
+	}
+	u := &gatehouse.User{ID: 1, Name: "alice"}
+	a, ok := gatehouse.ActorFromContext(gatehouse.NewContextWithActor(context.Background(), gatehouse.Actor{User: u}))
+	if !ok || a.User != u || a.Name() != "alice" {
+		t.Fatalf("ActorFromContext = %+v, %v", a, ok)
+	}
+	dk := gatehouse.Actor{DeployKey: &gatehouse.DeployKey{Fingerprint: "SHA256:x"}}
+	if dk.Name() != "deploy-key:SHA256:x" || (gatehouse.Actor{}).Name() != "" {
+		t.Fatalf("Name: %q", dk.Name())
 	}
 }

@@ -31,6 +31,8 @@ type DeployKeyService interface {
 	// FindDeployKeyByFingerprint returns ErrNotFound if no deploy key has it.
 	FindDeployKeyByFingerprint(ctx context.Context, fingerprint string) (*DeployKey, error)
 	RemoveDeployKey(ctx context.Context, owner, name, fingerprint string) error
+	// TouchDeployKey records that the key was just used to log in.
+	TouchDeployKey(ctx context.Context, fingerprint string) error
 }
 
 // ProtectedBranch is a glob over branch names ("main", "release/*") whose
@@ -51,3 +53,11 @@ type ProtectionService interface {
 	FindProtectedBranches(ctx context.Context, owner, name string) ([]*ProtectedBranch, error)
 	RemoveProtectedBranch(ctx context.Context, owner, name, pattern string) error
 }
+
+// Audit actions for the access rules above.
+const (
+	AuditDeployKeyAdd    = "deploy-key.add"
+	AuditDeployKeyRemove = "deploy-key.remove"
+	AuditProtectAdd      = "protect.add"
+	AuditProtectRemove   = "protect.remove"
+)

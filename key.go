@@ -17,6 +17,13 @@ type PublicKey struct {
 	Key         string     `json:"key"` // authorized_keys form without options: "TYPE BASE64"
 	CreatedAt   time.Time  `json:"created_at"`
 	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
+	// ExpiresAt, when set, is when the key stops logging in.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Expired reports whether the key has expired at now.
+func (k *PublicKey) Expired(now time.Time) bool {
+	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
 }
 
 // KeyService manages users' public keys.

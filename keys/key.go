@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"gatehouse"
 )
@@ -13,11 +14,14 @@ var _ gatehouse.KeyService = (*KeyService)(nil)
 // KeyService keeps users' public keys in the database.
 type KeyService struct {
 	db *DB
+	// Blocklist refuses known-compromised keys at AddKey; by default the
+	// data folder's key-blocklist file (see BlocklistFile).
+	Blocklist *Blocklist
 }
 
 // NewKeyService returns a KeyService backed by db.
 func NewKeyService(db *DB) *KeyService {
-	return &KeyService{db: db}
+	return &KeyService{db: db, Blocklist: defaultBlocklist(db)}
 }
 
 // AddKey parses text with ParseAuthorizedKey and registers the key to the
@@ -25,10 +29,26 @@ func NewKeyService(db *DB) *KeyService {
 // unknown user, ErrConflict when any user or any repository (as a deploy
 // key) has the key already.
 func (s *KeyService) AddKey(ctx context.Context, user, text string) (*gatehouse.PublicKey, error) {
+	return s.AddExpiringKey(ctx, user, text, nil)
+}
+
+// AddExpiringKey is AddKey for a key that stops logging in at expires
+// (nil: never). ErrInvalid also for an expiry that is not in the future.
+func (s *KeyService) AddExpiringKey(ctx context.Context, user, text string, expires *time.Time) (*gatehouse.PublicKey, error) {
 	// Parsed outside the transaction: it is pure, and the CLI and the web
 	// API get the same verdict on the same text.
 	k, err := ParseAuthorizedKey(text)
 	if err != nil {
+		return nil, err
+	}
+	if expires != nil {
+		if !expires.After(s.db.Now()) {
+			return nil, invalid("key expiry %s is not in the future", expires.UTC().Format(time.RFC3339))
+		}
+		t := expires.UTC()
+		k.ExpiresAt = &t
+	}
+	if err := checkBlocklist(s.Blocklist, k.Fingerprint); err != nil {
 		return nil, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -172,9 +192,9 @@ func createKey(ctx context.Context, tx *Tx, k *gatehouse.PublicKey) error {
 		return conflict("key %s", k.Fingerprint)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO public_keys
-		(user_id, fingerprint, type, bits, comment, key, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.UserID, k.Fingerprint, k.Type, k.Bits, k.Comment, k.Key, formatTime(tx.now))
+		(user_id, fingerprint, type, bits, comment, key, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.UserID, k.Fingerprint, k.Type, k.Bits, k.Comment, k.Key, formatTime(tx.now), formatNullTime(k.ExpiresAt))
 	if err != nil {
 		return translate(err, "key "+k.Fingerprint)
 	}
@@ -186,11 +206,11 @@ func createKey(ctx context.Context, tx *Tx, k *gatehouse.PublicKey) error {
 }
 
 // keyColumns and keyDests go together; the query must join users as u.
-const keyColumns = `k.id, k.user_id, u.name, k.fingerprint, k.type, k.bits, k.comment, k.key, k.created_at, k.last_used_at`
+const keyColumns = `k.id, k.user_id, u.name, k.fingerprint, k.type, k.bits, k.comment, k.key, k.created_at, k.last_used_at, k.expires_at`
 
 func keyDests(k *gatehouse.PublicKey) []any {
 	return []any{&k.ID, &k.UserID, &k.UserName, &k.Fingerprint, &k.Type, &k.Bits, &k.Comment, &k.Key,
-		timeDest{&k.CreatedAt}, nullTimeDest{&k.LastUsedAt}}
+		timeDest{&k.CreatedAt}, nullTimeDest{&k.LastUsedAt}, nullTimeDest{&k.ExpiresAt}}
 }
 
 func scanKey(sc scanner) (*gatehouse.PublicKey, error) {

@@ -43,7 +43,15 @@ type Service struct {
 	// MaxArchiveSize bounds the files of one `git archive --remote`
 	// (before compression); 0 means archive.DefaultMaxSize.
 	MaxArchiveSize int64
-	Logger         *slog.Logger
+	// Protection supplies the protected branch patterns every ref of a
+	// push is checked against (see refChecker).
+	Protection gatehouse.ProtectionService
+	// MaxReposPerUser bounds how many repositories one owner may have;
+	// CreateRepo refuses more (gatehouse.ErrLimit). 0 or less: no bound.
+	MaxReposPerUser int
+	// Audit, when set, records refs refused by the access rules.
+	Audit  gatehouse.AuditService
+	Logger *slog.Logger
 }
 
 var (
@@ -86,6 +94,9 @@ func (s *Service) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 	}
 	dir, err := s.Dir(r.Owner, r.Name)
 	if err != nil {
+		return err
+	}
+	if err := s.checkRepoCount(ctx, r.Owner); err != nil {
 		return err
 	}
 	if err := s.RepoStore.CreateRepo(ctx, r); err != nil {
@@ -217,7 +228,7 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 	if err != nil {
 		return nil, err
 	}
-	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize})
+	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, CheckRef: s.refChecker(ctx, r)})
 	if res != nil && res.Head != "" {
 		head := res.Head
 		if _, uerr := s.RepoStore.UpdateRepo(context.WithoutCancel(ctx), r.Owner, r.Name, gatehouse.RepoUpdate{DefaultBranch: &head}); uerr != nil {

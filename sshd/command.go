@@ -11,7 +11,7 @@ const maxCommandLen = 4096
 // Command is a parsed SSH exec request.
 type Command struct {
 	// Name is the canonical command: "git-upload-pack", "git-receive-pack",
-	// "git-upload-archive", "whoami", "help", "repo list".
+	// "git-upload-archive", "whoami", "help", "login", "repo list".
 	Name string
 	// Path is the repository argument of a Git command, as the client sent it.
 	Path string
@@ -53,11 +53,13 @@ func ParseCommand(raw string) (Command, error) {
 	}
 	switch words[0] {
 	case CmdUploadPack, CmdReceivePack, CmdUploadArchive:
-		if len(words) != 2 {
+		// An empty quoted argument ('') is no repository either; found
+		// by FuzzParseCommand (testdata/fuzz/FuzzParseCommand).
+		if len(words) != 2 || words[1] == "" {
 			return Command{}, fmt.Errorf("%s takes exactly one repository argument", words[0])
 		}
 		return Command{Name: words[0], Path: words[1]}, nil
-	case "whoami", "help":
+	case "whoami", "help", "login":
 		if len(words) != 1 {
 			return Command{}, fmt.Errorf("%s takes no arguments", words[0])
 		}

@@ -22,6 +22,7 @@ func TestParseCommand(t *testing.T) {
 		{"  git-upload-pack\t'a/b'  ", sshd.Command{Name: sshd.CmdUploadPack, Path: "a/b"}},
 		{"whoami", sshd.Command{Name: "whoami"}},
 		{"help", sshd.Command{Name: "help"}},
+		{"login", sshd.Command{Name: "login"}},
 		{"repo list", sshd.Command{Name: "repo list"}},
 	}
 	for _, tt := range ok {
@@ -33,7 +34,7 @@ func TestParseCommand(t *testing.T) {
 	bad := []string{
 		"", "   ", "ls", "sh -c id", "git-upload-pack", "git-upload-pack a b",
 		"git-upload-pack 'a/b", `git-upload-pack "a/b`, "git-upload-pack a/b\\",
-		"git-upload-pack 'a/\x00b'", "git-upload-pack a/b\nrm -rf /", "whoami now",
+		"git-upload-pack 'a/\x00b'", "git-upload-pack a/b\nrm -rf /", "whoami now", "login admin",
 		"repo", "repo rm x", "git status", "git-upload-pack\x00 a/b", "scp -t /",
 		"git-shell -c id", string(make([]byte, 5000)),
 	}

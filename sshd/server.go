@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -41,6 +42,10 @@ var (
 		gossh.KeyExchangeCurve25519,
 		"curve25519-sha256@libssh.org",
 		gossh.KeyExchangeDH16SHA512,
+		// x/crypto's server offers groups 14, 15 and 16 (2048 to 4096
+		// bits) and picks as OpenSSH does: the smallest at least as large
+		// as the client prefers.
+		gossh.KeyExchangeDHGEXSHA256,
 	}
 	ciphers = []string{
 		gossh.CipherChaCha20Poly1305,
@@ -60,6 +65,11 @@ type Server struct {
 	// AllowCIDR, when not empty, lists the only networks SSH connections
 	// are accepted from; others are closed before the handshake.
 	AllowCIDR []netip.Prefix
+	// ProxyFrom lists the load balancers that prefix connections with a
+	// PROXY protocol (v1 or v2) header; it is required from them and
+	// ignored from everyone else. AllowCIDR, the limits, the logs and the
+	// audit log all see the client address from the header.
+	ProxyFrom []netip.Prefix
 	// AnonRead lets unknown keys in as anonymous (read public repos only).
 	AnonRead bool
 	// NoCompatMACs drops the non-ETM hmac-sha2 MACs.
@@ -67,17 +77,56 @@ type Server struct {
 	// AuthTimeout bounds the handshake and authentication.
 	AuthTimeout time.Duration
 	// IdleTimeout closes a connection with no traffic for this long; a
-	// clone that is moving data is never cut.
+	// clone that is moving data is never cut, since every read and write
+	// pushes the deadline back.
 	IdleTimeout time.Duration
+
+	// Limits. Zero means the Default* value; a negative count means no
+	// limit (not advised).
+	//
+	// MaxAuthTries bounds the keys one connection may try.
+	MaxAuthTries int
+	// MaxAuthFailures bounds failed authentications per client address per
+	// minute; past it the address is refused for AuthBan. Failures past
+	// half the budget are answered after AuthFailDelay, slowing a guesser.
+	MaxAuthFailures int
+	AuthBan         time.Duration
+	AuthFailDelay   time.Duration
+	// MaxConnsPerAddr bounds concurrent connections from one address.
+	MaxConnsPerAddr int
+	// MaxSessionsPerUser and MaxSessions bound concurrent sessions of one
+	// user (or deploy key, or anonymous address) and of everyone.
+	MaxSessionsPerUser int
+	MaxSessions        int
 	// Version is the server's version, shown in the SSH banner.
 	Version string
 
-	Keys   gatehouse.KeyService
-	Repos  gatehouse.RepoService
-	Git    gatehouse.GitService
-	Audit  gatehouse.AuditService
-	Logger *slog.Logger
+	Keys gatehouse.KeyService
+	// KeyBlocked, when set, reports known-compromised fingerprints;
+	// those keys are refused whoever has them.
+	KeyBlocked func(fingerprint string) bool
+	// UserCAs are the certificate authorities whose user certificates
+	// log in as the user their one principal names (see checkCert);
+	// CertRevoked refuses revoked ones. Users finds the principal.
+	UserCAs     []gossh.PublicKey
+	CertRevoked func(*gossh.Certificate) bool
+	Users       gatehouse.UserService
+	// DeployKeys, when set, lets keys registered on a repository in.
+	DeployKeys gatehouse.DeployKeyService
+	Repos      gatehouse.RepoService
+	Git        gatehouse.GitService
+	Audit      gatehouse.AuditService
+	Logger     *slog.Logger
 
+	// Logins, when set, answers the `login` command with a one-time link
+	// to the web panel at PanelURL (like "http://127.0.0.1:8080").
+	Logins   gatehouse.LoginLinker
+	PanelURL string
+	// OnConnection, when set, is called once for every TCP connection
+	// accepted, before any check: the metrics hook.
+	OnConnection func()
+
+	limits   *limiter
 	srv      *ssh.Server
 	ln       net.Listener
 	serveErr chan error
@@ -92,12 +141,16 @@ func (s *Server) Open() error {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	if s.AuthTimeout == 0 {
-		s.AuthTimeout = 30 * time.Second
-	}
-	if s.IdleTimeout == 0 {
-		s.IdleTimeout = 10 * time.Minute
-	}
+	setDefault(&s.AuthTimeout, DefaultAuthTimeout)
+	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&s.AuthBan, DefaultAuthBan)
+	setDefault(&s.AuthFailDelay, DefaultAuthFailDelay)
+	setDefault(&s.MaxAuthTries, DefaultMaxAuthTries)
+	setDefault(&s.MaxAuthFailures, DefaultMaxAuthFailures)
+	setDefault(&s.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
+	setDefault(&s.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
+	setDefault(&s.MaxSessions, DefaultMaxSessions)
+	s.limits = newLimiter(s.MaxAuthFailures, s.AuthBan, s.MaxConnsPerAddr, s.MaxSessions, s.MaxSessionsPerUser)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("sshd: listen: %w", err)
@@ -113,8 +166,8 @@ func (s *Server) Open() error {
 		// Requests the session may not make are refused before the
 		// handler sees them (see filterRequests); anything without a
 		// handler here (port forwarding, sftp) is refused by default.
-		ChannelHandlers:   map[string]ssh.ChannelHandler{"session": filteredSession},
-		RequestHandlers:   map[string]ssh.RequestHandler{},
+		ChannelHandlers:   map[string]ssh.ChannelHandler{"session": s.filteredSession, "default": s.refuseChannel},
+		RequestHandlers:   map[string]ssh.RequestHandler{"default": s.refuseGlobal},
 		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
 		PtyCallback:       func(ssh.Context, ssh.Pty) bool { return false },
 		ConnectionFailedCallback: func(c net.Conn, err error) {
@@ -180,7 +233,9 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 			ctx.SetValue(keyVerified, key)
 			return perms, nil
 		},
-		MaxAuthTries: 6,
+		// gossh counts every key tried; it refuses the connection past
+		// this many. Negative means no limit there too.
+		MaxAuthTries: s.MaxAuthTries,
 	}
 	return cfg
 }
@@ -188,11 +243,34 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 // onConnect drops connections from outside AllowCIDR, tags the rest and
 // bounds their time to authenticate.
 func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
+	if s.OnConnection != nil {
+		s.OnConnection()
+	}
 	id := fmt.Sprintf("%08x", connSeq.next())
+	if s.fromProxy(c.RemoteAddr()) {
+		pc, err := readProxyHeader(c, s.AuthTimeout)
+		if err != nil {
+			s.Logger.Info("ssh connection dropped", logConn, id, logAddr, c.RemoteAddr().String(), logErr, err)
+			return nil
+		}
+		c = pc
+	}
 	if !s.allowed(c.RemoteAddr()) {
 		s.Logger.Info("ssh connection dropped: address not allowed", logConn, id, logAddr, c.RemoteAddr().String())
 		return nil
 	}
+	ip := addrKey(c.RemoteAddr())
+	if banned, until := s.limits.banned(ip); banned {
+		// Before the handshake, so a banned guesser costs no crypto; the
+		// line is what ssh -v shows, and what a human poking with nc sees.
+		s.refuseConn(ctx, c, id, "auth-ban", fmt.Sprintf("too many failed logins from your address; try again after %s", until.UTC().Format(time.TimeOnly)))
+		return nil
+	}
+	if !s.limits.openConn(ip) {
+		s.refuseConn(ctx, c, id, "conns-per-addr", fmt.Sprintf("too many connections from your address (at most %d)", s.MaxConnsPerAddr))
+		return nil
+	}
+	c = &countedConn{Conn: c, release: func() { s.limits.closeConn(ip) }}
 	ctx.SetValue(keyConnID, id)
 	t := time.AfterFunc(s.AuthTimeout, func() {
 		if ctx.Value(keyVerified) == nil {
@@ -240,16 +318,39 @@ var connSeq counter
 // from the verified key in the session.
 func (s *Server) checkPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	fp := gossh.FingerprintSHA256(key)
-	_, u, err := s.Keys.FindKeyByFingerprint(ctx, fp)
+	if cert, ok := key.(*gossh.Certificate); ok {
+		// The blocklist names the signed key, which a certificate wraps.
+		fp = gossh.FingerprintSHA256(cert.Key)
+	}
+	if s.KeyBlocked != nil && s.KeyBlocked(fp) {
+		s.refuseLogin(ctx, fp, "key on the compromised-key blocklist")
+		return false
+	}
+	if cert, ok := key.(*gossh.Certificate); ok {
+		if _, err := s.checkCert(ctx, cert, ctx.RemoteAddr()); err != nil {
+			s.refuseLogin(ctx, fp, err.Error())
+			return false
+		}
+		return true
+	}
+	k, u, err := s.Keys.FindKeyByFingerprint(ctx, fp)
 	switch {
+	case err == nil && k.Expired(time.Now()):
+		s.refuseLogin(ctx, fp, "key expired")
+		return false
 	case err == nil && !u.Disabled:
 		return true
 	case err == nil:
 		s.refuseLogin(ctx, fp, "user disabled")
 		return false
 	case errors.Is(err, gatehouse.ErrNotFound):
-		if s.AnonRead {
+		_, err := s.identifyOther(ctx, key, fp)
+		if err == nil {
 			return true
+		}
+		if !errors.Is(err, gatehouse.ErrNotFound) {
+			s.Logger.Error("deploy key lookup failed", logConn, ctx.Value(keyConnID), logErr, err)
+			return false
 		}
 		s.refuseLogin(ctx, fp, "unknown key")
 		return false
@@ -259,10 +360,98 @@ func (s *Server) checkPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	}
 }
 
+// refuseLogin records a refused key, counts it against the client's
+// address, and slows the answer once the address has used half its
+// budget. A client that offers several keys pays for each refused one, as
+// with OpenSSH's MaxAuthTries.
 func (s *Server) refuseLogin(ctx ssh.Context, fp, why string) {
 	addr := ctx.RemoteAddr().String()
-	s.Logger.Info("ssh login refused", logConn, ctx.Value(keyConnID), logAddr, addr, logFP, fp, "reason", why)
-	s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLoginRefused, Detail: fp + " " + why, Address: addr})
+	ip := addrKey(ctx.RemoteAddr())
+	n, banned := s.limits.fail(ip)
+	s.Logger.Info("ssh login refused", logConn, ctx.Value(keyConnID), logAddr, addr, logFP, fp, "reason", why, "failures", n)
+	// During a flood only the first refusals of a minute per address are
+	// audited one by one; the ban below is always recorded.
+	if n <= s.MaxAuthFailures || s.limits.noteOnce("refused "+ip.String()) {
+		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLoginRefused, Detail: fp + " " + why, Address: addr})
+	}
+	if banned {
+		s.Logger.Warn("address banned after failed logins", logAddr, addr, "failures", n, "ban", s.AuthBan)
+		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLimit, Address: addr,
+			Detail: fmt.Sprintf("auth-ban: %d failed logins in a minute; refused for %s", n, s.AuthBan)})
+	}
+	if s.MaxAuthFailures > 0 && n > s.MaxAuthFailures/2 {
+		select {
+		case <-time.After(s.AuthFailDelay):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// refuseConn closes a connection refused by a limit before the
+// handshake: one line of text for the client, a log line, and an audit
+// entry at most once a minute per address and limit.
+func (s *Server) refuseConn(ctx ssh.Context, c net.Conn, id, limit, msg string) {
+	addr := c.RemoteAddr().String()
+	s.Logger.Info("ssh connection refused", logConn, id, logAddr, addr, "limit", limit)
+	if s.limits.noteOnce(limit + " " + addrKey(c.RemoteAddr()).String()) {
+		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLimit, Address: addr, Detail: limit + ": " + msg})
+	}
+	// A short deadline: a client that does not read must not hold us.
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(c, "gatehouse: "+msg+"\r\n")
+}
+
+// identifyOther finds who a key that is no user's belongs to: the user a
+// certificate names, a deploy key, or, with AnonRead, nobody (anonymous).
+// ErrNotFound otherwise.
+func (s *Server) identifyOther(ctx ssh.Context, key gossh.PublicKey, fp string) (gatehouse.Actor, error) {
+	if cert, ok := key.(*gossh.Certificate); ok {
+		// Checked again: the session may start long after the login, and
+		// a revocation or a disabled user counts from now.
+		u, err := s.checkCert(ctx, cert, ctx.RemoteAddr())
+		if err != nil {
+			return gatehouse.Actor{}, fmt.Errorf("%v: %w", err, gatehouse.ErrNotFound)
+		}
+		return gatehouse.Actor{User: u}, nil
+	}
+	if s.DeployKeys != nil {
+		dk, err := s.DeployKeys.FindDeployKeyByFingerprint(ctx, fp)
+		if err == nil {
+			return gatehouse.Actor{DeployKey: dk}, nil
+		}
+		if !errors.Is(err, gatehouse.ErrNotFound) {
+			return gatehouse.Actor{}, fmt.Errorf("deploy key %s: %w", fp, err)
+		}
+	}
+	if s.AnonRead {
+		return gatehouse.Actor{}, nil
+	}
+	return gatehouse.Actor{}, fmt.Errorf("key %s: %w", fp, gatehouse.ErrNotFound)
+}
+
+// acquireSession counts a session against the session limits. It returns
+// the release function, or refuses with a message for the client.
+func (s *Server) acquireSession(ctx context.Context, se *session) (release func(), ok bool) {
+	who := se.name()
+	if who == "" {
+		who = "anonymous@" + addrKey(se.RemoteAddr()).String()
+	}
+	if limit := s.limits.openSession(who); limit != "" {
+		se.log.Warn("session refused", "limit", limit)
+		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLimit, Address: se.RemoteAddr().String(),
+			Detail: "sessions: too many " + limit})
+		fmt.Fprintf(se.Stderr(), "ERROR: too many %s; try again later\n", limit)
+		return nil, false
+	}
+	return func() { s.limits.closeSession(who) }, true
+}
+
+// setDefault sets *v to def when it is zero.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 func (s *Server) audit(ctx context.Context, e *gatehouse.AuditEvent) {

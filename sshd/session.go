@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -29,12 +30,7 @@ type session struct {
 }
 
 // name is how the actor is shown in audit entries and messages.
-func (se *session) name() string {
-	if se.actor.User != nil {
-		return se.actor.User.Name
-	}
-	return ""
-}
+func (se *session) name() string { return se.actor.Name() }
 
 // handleSession runs one session to its exit status. Nothing but protocol
 // data (or the answer of a text command) goes to stdout; messages go to
@@ -49,6 +45,12 @@ func (s *Server) handleSession(sess ssh.Session) {
 		sess.Exit(exitError)
 		return
 	}
+	release, ok := s.acquireSession(ctx, se)
+	if !ok {
+		sess.Exit(exitError)
+		return
+	}
+	defer release()
 	code := s.run(ctx, se)
 	se.log.Info("session done", logStatus, code)
 	sess.Exit(code)
@@ -68,21 +70,31 @@ func (s *Server) identify(sess ssh.Session, log *slog.Logger) (*session, error) 
 	}
 	fp := gossh.FingerprintSHA256(vk)
 	se := &session{Session: sess, key: vk}
-	_, u, err := s.Keys.FindKeyByFingerprint(ctx, fp)
+	k, u, err := s.Keys.FindKeyByFingerprint(ctx, fp)
 	switch {
 	case err == nil && u.Disabled:
 		return nil, fmt.Errorf("user %s is disabled", u.Name)
+	case err == nil && k.Expired(time.Now()):
+		return nil, fmt.Errorf("key %s expired", fp)
 	case err == nil:
 		se.actor.User = u
-	case errors.Is(err, gatehouse.ErrNotFound) && s.AnonRead:
-		// Anonymous: may read public repositories only.
+	case errors.Is(err, gatehouse.ErrNotFound):
+		// Not a user's key: a deploy key, or anonymous (see identifyOther).
+		if se.actor, err = s.identifyOther(ctx, vk, fp); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("key %s: %w", fp, err)
 	}
 	se.log = log.With(logUser, se.name(), logFP, fp)
-	if se.actor.User != nil {
+	if _, cert := vk.(*gossh.Certificate); se.actor.User != nil && !cert {
 		if err := s.Keys.TouchKey(context.WithoutCancel(ctx), fp); err != nil {
 			se.log.Warn("record key use failed", logErr, err)
+		}
+	}
+	if se.actor.DeployKey != nil && s.DeployKeys != nil {
+		if err := s.DeployKeys.TouchDeployKey(context.WithoutCancel(ctx), fp); err != nil {
+			se.log.Warn("record deploy key use failed", logErr, err)
 		}
 	}
 	s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLogin, Detail: fp, Address: sess.RemoteAddr().String()})
@@ -102,16 +114,17 @@ func (s *Server) run(ctx context.Context, se *session) int {
 	cmd, err := ParseCommand(raw)
 	if err != nil {
 		se.log.Info("command refused", logCmd, truncate(raw, 200), logErr, err)
+		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditRefused, Detail: "command " + truncate(fmt.Sprintf("%q", raw), 200) + ": " + err.Error(), Address: se.RemoteAddr().String()})
 		fmt.Fprintf(se.Stderr(), "ERROR: %v (try \"help\")\n", err)
 		return exitError
 	}
 	se.log = se.log.With(logCmd, cmd.Name)
 	switch cmd.Name {
 	case "whoami":
-		if se.actor.User == nil {
+		if se.actor.Anonymous() {
 			fmt.Fprintln(se, "anonymous")
 		} else {
-			fmt.Fprintln(se, se.actor.User.Name)
+			fmt.Fprintln(se, se.name())
 		}
 		return exitOK
 	case "help":
@@ -119,6 +132,8 @@ func (s *Server) run(ctx context.Context, se *session) int {
 		return exitOK
 	case "repo list":
 		return s.repoList(ctx, se)
+	case "login":
+		return s.loginLink(ctx, se)
 	case CmdUploadPack, CmdReceivePack, CmdUploadArchive:
 		return s.git(ctx, se, cmd)
 	}
@@ -129,6 +144,7 @@ func (s *Server) run(ctx context.Context, se *session) int {
 const helpText = `Gatehouse answers these commands over SSH:
   whoami                        who your key says you are
   repo list                     the repositories you can read
+  login                         a one-time link to the web panel
   help                          this text
 Git uses git-upload-pack and git-receive-pack for you: clone with
   git clone ssh://git@HOST:PORT/OWNER/NAME.git
@@ -164,11 +180,14 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 	owner, name, err := gatehouse.ParseRepoPath(cmd.Path)
 	if err != nil {
 		se.log.Info("bad repository path", logRepo, truncate(cmd.Path, 200))
+		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditRefused, Detail: cmd.Name + ": invalid repository path " + truncate(fmt.Sprintf("%q", cmd.Path), 200), Address: addr})
 		fmt.Fprintln(se.Stderr(), "ERROR: invalid repository path: use OWNER/NAME")
 		return exitError
 	}
 	full := owner + "/" + name
 	se.log = se.log.With(logRepo, full)
+	// The repository service checks every ref of a push against this actor.
+	ctx = gatehouse.NewContextWithActor(ctx, se.actor)
 	op := gatehouse.OpRead
 	if cmd.Name == CmdReceivePack {
 		op = gatehouse.OpWrite
@@ -179,6 +198,9 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 		msg := fmt.Sprintf("ERROR: repository %s not found or access denied", full)
 		switch {
 		case errors.Is(err, gatehouse.ErrNotFound):
+		case errors.Is(err, gatehouse.ErrLimit):
+			reason = "limit: " + err.Error()
+			msg = "ERROR: " + err.Error()
 		case errors.Is(err, gatehouse.ErrForbidden):
 			reason = "write access denied"
 			msg = fmt.Sprintf("ERROR: you may read %s but not push to it", full)

@@ -1,6 +1,8 @@
-// Package web is the HTTP side of Gatehouse: for now the health check;
-// the admin panel and JSON API build on it. It knows nothing of SSH and
-// reaches data only through the root service interfaces.
+// Package web is the HTTP side of Gatehouse: the health check, the JSON
+// API under /api/v1, the admin panel at / and, when given, /metrics. It
+// knows nothing of SSH or SQL: it reaches data only through the root
+// service interfaces, and what it shows of the SSH side (host keys, the
+// clone address) comes in as plain fields.
 package web
 
 import (
@@ -14,12 +16,59 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"gatehouse"
 )
 
+// Log attribute keys.
+const (
+	logErr    = "err"
+	logMethod = "method"
+	logPath   = "path"
+)
+
+// maxBody bounds request bodies: the largest thing anyone sends is a
+// public key (an 16384-bit RSA key is under 3 KiB).
+const maxBody = 64 << 10
+
+// HostKey describes one SSH host key for the panel.
+type HostKey struct {
+	Type        string `json:"type"`
+	Fingerprint string `json:"fingerprint"` // SHA256:...
+	KnownHosts  string `json:"known_hosts"` // a ready known_hosts line
+}
+
 // Server serves HTTP on Addr. Set the fields, then Open; Close stops it.
+// The services may be left nil only in tests of the health check;
+// DeployKeys and Protection may be nil, and their pages then say so.
 type Server struct {
 	Addr   string
 	Logger *slog.Logger
+
+	Users      gatehouse.UserService
+	Keys       gatehouse.KeyService
+	Repos      gatehouse.RepoService
+	Audit      gatehouse.AuditService
+	Tokens     gatehouse.TokenService
+	Logins     gatehouse.LoginService
+	DeployKeys gatehouse.DeployKeyService
+	Protection gatehouse.ProtectionService
+
+	// HostKeys are shown on the host keys page.
+	HostKeys []HostKey
+	// SSHAddr is the public host:port of the SSH server, for clone URLs
+	// ("git.example.com:2222").
+	SSHAddr string
+	// Metrics, when set, is served at /metrics without authentication,
+	// like /healthz: it is for the operator's scraper on the same network.
+	Metrics http.Handler
+	// Instrument, when set, wraps every request (for request metrics);
+	// route is the matched chi pattern, never the raw path, so that
+	// labels stay few.
+	Instrument func(next http.Handler, route func(*http.Request) string) http.Handler
+	// Listener, when set, is used instead of listening on Addr: the
+	// caller may need the address before the server is built.
+	Listener net.Listener
 
 	ln  net.Listener
 	srv *http.Server
@@ -27,13 +76,53 @@ type Server struct {
 
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
+	if s.Instrument != nil {
+		// Inside the router, so that the route pattern is known once the
+		// request has been served.
+		r.Use(func(next http.Handler) http.Handler { return s.Instrument(next, routePattern) })
+	}
+	r.Use(middleware.Recoverer, securityHeaders)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
+	if s.Metrics != nil {
+		r.Handle("/metrics", s.Metrics)
+	}
+	r.Route("/api/v1", s.apiRoutes)
+	s.panelRoutes(r)
 	return r
+}
+
+// routePattern returns the chi route pattern a request matched (valid
+// after it has been served), or "other" when nothing matched.
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			return p
+		}
+	}
+	return "other"
+}
+
+// securityHeaders are sent on every response. The CSP allows only our
+// own scripts and styles, so injected markup cannot run. same-origin keeps
+// a login link's secret out of other sites' logs while letting the
+// browser send our own Origin on form posts (no-referrer would make it
+// "null", which the login check must refuse).
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Open starts listening and serving in the background.
@@ -41,9 +130,12 @@ func (s *Server) Open() error {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		return fmt.Errorf("web: listen: %w", err)
+	ln := s.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.Addr); err != nil {
+			return fmt.Errorf("web: listen: %w", err)
+		}
 	}
 	s.ln = ln
 	s.srv = &http.Server{
@@ -56,7 +148,7 @@ func (s *Server) Open() error {
 	}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.Logger.Error("http serve", "err", err)
+			s.Logger.Error("http serve", logErr, err)
 		}
 	}()
 	return nil

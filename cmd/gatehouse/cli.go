@@ -28,7 +28,11 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   repo create OWNER/NAME [--private|--public] [--description TEXT]
   repo list | show OWNER/NAME | rm OWNER/NAME | rename OWNER/NAME OWNER/NEW
   collab add OWNER/NAME USER read|write|admin | rm OWNER/NAME USER | list OWNER/NAME
+  deploy-key add OWNER/NAME KEY|FILE|- [--write] | list OWNER/NAME | rm OWNER/NAME FINGERPRINT
+  protect add OWNER/NAME PATTERN [--admin-only] | list OWNER/NAME | rm OWNER/NAME PATTERN
   audit [--user U] [--repo OWNER/NAME] [--since TIME|DURATION] [--limit N]
+  token create USER [--name N] [--expires 720h] | list USER | rm USER ID
+  login-link USER [--url BASE]            a one-time web panel login link
   hostkeys                                print the host key fingerprints
   version
 `

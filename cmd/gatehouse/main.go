@@ -44,6 +44,31 @@ type Config struct {
 	NoCompatMACs  bool
 	MaxPushSize   int64
 	ShutdownGrace time.Duration
+
+	// Limits (see sshd.Default* for the defaults).
+	AuthTimeout        time.Duration
+	IdleTimeout        time.Duration
+	MaxAuthTries       int
+	MaxAuthFailures    int
+	AuthBan            time.Duration
+	AuthFailDelay      time.Duration
+	MaxConnsPerAddr    int
+	MaxSessionsPerUser int
+	MaxSessions        int
+	MaxReposPerUser    int
+	// KeyBlocklist is the compromised-key fingerprint file; empty means
+	// DATA/key-blocklist if it exists.
+	KeyBlocklist string
+	// ProxyFrom lists the load balancers that send a PROXY protocol header.
+	ProxyFrom []netip.Prefix
+	// UserCA lists files of trusted user certificate authorities;
+	// RevokedCerts is the revoked certificates file (see sshd.RevocationList).
+	UserCA       []string
+	RevokedCerts string
+
+	// Web panel: see webFlags.
+	PublicURL  string
+	PublicHost string
 }
 
 // Main is the running server: its configuration and its parts.
@@ -57,6 +82,8 @@ type Main struct {
 
 	Stdout io.Writer
 	Logger *slog.Logger
+
+	web webState // set up by prepareWeb, see main_web.go
 }
 
 // NewMain returns a Main with default configuration.
@@ -68,6 +95,17 @@ func NewMain() *Main {
 			HTTPAddr:      "127.0.0.1:8080",
 			MaxPushSize:   repos.DefaultMaxPushSize,
 			ShutdownGrace: 30 * time.Second,
+
+			AuthTimeout:        sshd.DefaultAuthTimeout,
+			IdleTimeout:        sshd.DefaultIdleTimeout,
+			MaxAuthTries:       sshd.DefaultMaxAuthTries,
+			MaxAuthFailures:    sshd.DefaultMaxAuthFailures,
+			AuthBan:            sshd.DefaultAuthBan,
+			AuthFailDelay:      sshd.DefaultAuthFailDelay,
+			MaxConnsPerAddr:    sshd.DefaultMaxConnsPerAddr,
+			MaxSessionsPerUser: sshd.DefaultMaxSessionsPerUser,
+			MaxSessions:        sshd.DefaultMaxSessions,
+			MaxReposPerUser:    DefaultMaxReposPerUser,
 		},
 		Stdout: os.Stdout,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -96,6 +134,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&c.NoCompatMACs, "no-compat-macs", c.NoCompatMACs, "drop the non-ETM hmac-sha2 MACs kept for libssh2 1.10 clients")
 	fs.Int64Var(&c.MaxPushSize, "max-push-size", c.MaxPushSize, "largest pack a push may send, in bytes")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long running operations may finish on SIGTERM")
+	limitFlags(fs, c)
+	webFlags(fs, c)
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -105,6 +145,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if c.MaxPushSize <= 0 {
 		return fmt.Errorf("--max-push-size must be positive")
+	}
+	if err := checkLimits(c); err != nil {
+		return err
 	}
 	return nil
 }
@@ -126,12 +169,31 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	users, keySvc, audit := keys.NewUserService(db), keys.NewKeyService(db), keys.NewAuditService(db)
+	deployKeys := keys.NewDeployKeyService(db)
+	userCAs, certRevoked, err := loadCertConfig(&c)
+	if err != nil {
+		return err
+	}
+	if c.KeyBlocklist != "" {
+		bl, err := keys.NewBlocklist(c.KeyBlocklist, true)
+		if err != nil {
+			return err
+		}
+		keySvc.Blocklist, deployKeys.Blocklist = bl, bl
+	}
 	m.Repos = repos.NewService(keys.NewRepoStore(db), filepath.Join(c.Data, "repos"))
 	m.Repos.AnonRead = c.AnonRead
 	m.Repos.Agent = "gatehouse/" + Version
 	m.Repos.MaxPushSize = c.MaxPushSize
+	m.Repos.MaxReposPerUser = c.MaxReposPerUser
+	m.Repos.Protection = keys.NewProtectionService(db)
+	m.Repos.Audit = audit
 	m.Repos.Logger = m.Logger.With("subsystem", "repos")
 	if err := m.bootstrap(ctx, users, keySvc, audit); err != nil {
+		return err
+	}
+	sshAudit, sshGit, err := m.prepareWeb(audit)
+	if err != nil {
 		return err
 	}
 	m.SSH = &sshd.Server{
@@ -141,22 +203,38 @@ func (m *Main) Run(ctx context.Context) error {
 		AllowCIDR:    c.AllowCIDR,
 		NoCompatMACs: c.NoCompatMACs,
 		Version:      Version,
+
+		AuthTimeout:        c.AuthTimeout,
+		IdleTimeout:        c.IdleTimeout,
+		MaxAuthTries:       c.MaxAuthTries,
+		MaxAuthFailures:    c.MaxAuthFailures,
+		AuthBan:            c.AuthBan,
+		AuthFailDelay:      c.AuthFailDelay,
+		MaxConnsPerAddr:    c.MaxConnsPerAddr,
+		MaxSessionsPerUser: c.MaxSessionsPerUser,
+		MaxSessions:        c.MaxSessions,
+
 		Keys:         keySvc,
+		DeployKeys:   deployKeys,
+		KeyBlocked:   keySvc.Blocklist.Blocked,
+		ProxyFrom:    c.ProxyFrom,
+		UserCAs:      userCAs,
+		CertRevoked:  certRevoked,
+		Users:        users,
 		Repos:        m.Repos,
-		Git:          m.Repos,
-		Audit:        audit,
+		Git:          sshGit,
+		Audit:        sshAudit,
 		Logger:       m.Logger.With("subsystem", "sshd"),
+		Logins:       keys.NewLoginService(db),
+		PanelURL:     m.web.panelURL,
+		OnConnection: m.web.metrics.SSHConnection,
 	}
 	if err := m.SSH.Open(); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "gatehouse %s: SSH listening on %s\n", Version, m.SSH.ListenAddr())
-	if c.HTTPAddr != "" {
-		m.HTTP = &web.Server{Addr: c.HTTPAddr, Logger: m.Logger.With("subsystem", "web")}
-		if err := m.HTTP.Open(); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stdout, "HTTP listening on %s\n", m.HTTP.ListenAddr())
+	if err := m.openWeb(ctx, db, audit, hostKeys); err != nil {
+		return err
 	}
 	for _, k := range sshd.DescribeHostKeys(hostKeys) {
 		fmt.Fprintf(m.Stdout, "host key %s (%s)\n", k.Fingerprint, k.Type)
@@ -177,6 +255,7 @@ func (m *Main) bootstrap(ctx context.Context, users gatehouse.UserService, keySv
 	}
 	record(ctx, audit, m.Logger, "serve", gatehouse.AuditUserCreate, "", "admin (first start)")
 	if m.Config.AdminKey == "" {
+		m.web.adminLink = true // printed once the panel is up
 		fmt.Fprintf(m.Stdout, "created admin user \"admin\" with no key; add one with: gatehouse key add admin KEYFILE --data %s\n", m.Config.Data)
 		return nil
 	}
@@ -200,6 +279,8 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		errs = append(errs, m.HTTP.Close(ctx))
 		cancel()
+	} else if m.web.ln != nil {
+		m.web.ln.Close() // Run failed between listening and serving
 	}
 	if m.SSH != nil {
 		errs = append(errs, m.SSH.Close())

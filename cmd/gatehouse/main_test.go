@@ -161,6 +161,7 @@ func (s *Server) Git(k *Key, dir string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Dir = dir
 	cmd.Env = s.gitEnv(k)
 	out, err := cmd.CombinedOutput()
@@ -205,6 +206,7 @@ func (s *Server) SSH(k *Key, extra []string, command string) (stdout, stderr str
 		args = append(args, command)
 	}
 	cmd := exec.CommandContext(ctx, "ssh", args...)
+	cmd.WaitDelay = 5 * time.Second
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

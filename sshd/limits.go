@@ -1,0 +1,220 @@
+package sshd
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Default limits; each is a field of Server and a serve flag.
+const (
+	DefaultAuthTimeout        = 30 * time.Second
+	DefaultIdleTimeout        = 10 * time.Minute
+	DefaultMaxAuthTries       = 6
+	DefaultMaxAuthFailures    = 20 // per address per minute
+	DefaultAuthBan            = 10 * time.Minute
+	DefaultAuthFailDelay      = time.Second
+	DefaultMaxConnsPerAddr    = 16
+	DefaultMaxSessionsPerUser = 16
+	DefaultMaxSessions        = 256
+)
+
+// failWindow is the window MaxAuthFailures counts in.
+const failWindow = time.Minute
+
+// maxTracked bounds the addresses the limiter remembers, so that a flood
+// from many addresses cannot grow it without end; past it, entries with
+// nothing left to remember are dropped first.
+const maxTracked = 100_000
+
+// limiter counts, per client address, failed authentications (and bans
+// the address once they exceed the budget) and open connections, and per
+// actor the open sessions. Addresses are keyed by addrKey: an IPv6
+// client is one /64, since that is what one host usually gets.
+type limiter struct {
+	now func() time.Time
+
+	maxFailures int
+	ban         time.Duration
+	maxConns    int
+	maxSessions int // all actors together
+	maxPerActor int
+
+	mu       sync.Mutex // guards the fields below
+	addrs    map[netip.Addr]*addrState
+	sessions map[string]int // open sessions per actor
+	total    int            // open sessions in all
+	noted    map[string]time.Time
+}
+
+type addrState struct {
+	windowStart time.Time
+	failures    int // in the window from windowStart
+	bannedUntil time.Time
+	conns       int
+}
+
+func newLimiter(maxFailures int, ban time.Duration, maxConns, maxSessions, maxPerActor int) *limiter {
+	return &limiter{
+		now: time.Now, maxFailures: maxFailures, ban: ban, maxConns: maxConns,
+		maxSessions: maxSessions, maxPerActor: maxPerActor,
+		addrs: map[netip.Addr]*addrState{}, sessions: map[string]int{}, noted: map[string]time.Time{},
+	}
+}
+
+// addrKey maps a remote address to the key its limits are counted under.
+func addrKey(a net.Addr) netip.Addr {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		// Not TCP (a test pipe): one shared bucket.
+		return netip.Addr{}
+	}
+	ip := ap.Addr().Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
+}
+
+// state returns the entry for ip, creating it; l.mu must be held.
+func (l *limiter) state(ip netip.Addr) *addrState {
+	st := l.addrs[ip]
+	if st == nil {
+		if len(l.addrs) >= maxTracked {
+			l.prune()
+		}
+		st = &addrState{}
+		l.addrs[ip] = st
+	}
+	return st
+}
+
+// prune drops entries that hold no ban, no connection and no recent
+// failure; l.mu must be held.
+func (l *limiter) prune() {
+	now := l.now()
+	for ip, st := range l.addrs {
+		if st.conns == 0 && now.After(st.bannedUntil) && now.Sub(st.windowStart) > failWindow {
+			delete(l.addrs, ip)
+		}
+	}
+	for k, t := range l.noted {
+		if now.Sub(t) > failWindow {
+			delete(l.noted, k)
+		}
+	}
+}
+
+// banned reports whether ip is refused for now, and until when.
+func (l *limiter) banned(ip netip.Addr) (bool, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.addrs[ip]
+	if st == nil || !l.now().Before(st.bannedUntil) {
+		return false, time.Time{}
+	}
+	return true, st.bannedUntil
+}
+
+// fail records a failed authentication from ip. It returns how many
+// failures ip has in the current window and whether this one started a
+// ban.
+func (l *limiter) fail(ip netip.Addr) (failures int, banStarted bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	st := l.state(ip)
+	if now.Sub(st.windowStart) > failWindow {
+		st.windowStart, st.failures = now, 0
+	}
+	st.failures++
+	if l.maxFailures > 0 && st.failures > l.maxFailures && !now.Before(st.bannedUntil) {
+		st.bannedUntil = now.Add(l.ban)
+		// The ban is the punishment; a fresh window starts after it.
+		st.windowStart, st.failures = st.bannedUntil, 0
+		return l.maxFailures + 1, true
+	}
+	return st.failures, false
+}
+
+// openConn counts a new connection from ip; false (and nothing counted)
+// if ip has maxConns open already. Each true must be paired with closeConn.
+func (l *limiter) openConn(ip netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.state(ip)
+	if l.maxConns > 0 && st.conns >= l.maxConns {
+		return false
+	}
+	st.conns++
+	return true
+}
+
+func (l *limiter) closeConn(ip netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.addrs[ip]; st != nil && st.conns > 0 {
+		st.conns--
+	}
+}
+
+// openSession counts a session of actor. It returns "" and counts it, or
+// names the limit that refuses it. Each "" must be paired with
+// closeSession.
+func (l *limiter) openSession(actor string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.maxSessions > 0 && l.total >= l.maxSessions:
+		return "sessions in all"
+	case l.maxPerActor > 0 && l.sessions[actor] >= l.maxPerActor:
+		return "sessions per user"
+	}
+	l.total++
+	l.sessions[actor]++
+	return ""
+}
+
+func (l *limiter) closeSession(actor string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sessions[actor] > 0 {
+		l.total--
+		if l.sessions[actor]--; l.sessions[actor] == 0 {
+			delete(l.sessions, actor)
+		}
+	}
+}
+
+// noteOnce reports whether key was not noted in the last minute, and
+// notes it. Refusals repeated in a flood are audited once a minute, so an
+// attacker cannot fill the audit log.
+func (l *limiter) noteOnce(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if t, ok := l.noted[key]; ok && now.Sub(t) < failWindow {
+		return false
+	}
+	if len(l.noted) >= maxTracked {
+		l.prune()
+	}
+	l.noted[key] = now
+	return true
+}
+
+// countedConn releases its connection slot once, however often it is
+// closed.
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}

@@ -1,0 +1,475 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"gatehouse"
+)
+
+// callerKey is the context key for the authenticated caller.
+var callerKey = &contextKey{"caller"}
+
+type contextKey struct{ name string }
+
+func newContextWithCaller(ctx context.Context, c caller) context.Context {
+	return context.WithValue(ctx, callerKey, c)
+}
+
+// callerFromContext returns the caller an auth middleware stored; the
+// routes that call it are all behind one.
+func callerFromContext(ctx context.Context) caller {
+	c, _ := ctx.Value(callerKey).(caller)
+	return c
+}
+
+func (s *Server) apiRoutes(r chi.Router) {
+	r.Use(s.requireToken)
+	r.Get("/user", s.apiMe)
+	r.Get("/users", s.apiListUsers)
+	r.Post("/users", s.apiCreateUser)
+	r.Get("/users/{user}", s.apiGetUser)
+	r.Patch("/users/{user}", s.apiUpdateUser)
+	r.Delete("/users/{user}", s.apiDeleteUser)
+	r.Get("/users/{user}/keys", s.apiListKeys)
+	r.Post("/users/{user}/keys", s.apiAddKey)
+	// Fingerprints hold "/" (base64), so the rest of the path is the
+	// fingerprint; clients may send it escaped or not.
+	r.Delete("/users/{user}/keys/*", s.apiRemoveKey)
+	r.Get("/users/{user}/tokens", s.apiListTokens)
+	r.Post("/users/{user}/tokens", s.apiCreateToken)
+	r.Delete("/users/{user}/tokens/{id}", s.apiRevokeToken)
+	r.Get("/repos", s.apiListRepos)
+	r.Post("/repos", s.apiCreateRepo)
+	r.Route("/repos/{owner}/{name}", func(r chi.Router) {
+		r.Get("/", s.apiGetRepo)
+		r.Patch("/", s.apiUpdateRepo)
+		r.Delete("/", s.apiDeleteRepo)
+		r.Get("/collaborators", s.apiListCollaborators)
+		r.Put("/collaborators/{user}", s.apiSetCollaborator)
+		r.Delete("/collaborators/{user}", s.apiRemoveCollaborator)
+		r.Get("/deploy-keys", s.apiListDeployKeys)
+		r.Post("/deploy-keys", s.apiAddDeployKey)
+		r.Delete("/deploy-keys/*", s.apiRemoveDeployKey)
+		r.Get("/protected-branches", s.apiListProtected)
+		r.Post("/protected-branches", s.apiAddProtected)
+		// Patterns hold "/" too ("release/*").
+		r.Delete("/protected-branches/*", s.apiRemoveProtected)
+	})
+	r.Get("/audit", s.apiAudit)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.apiError(w, r, fmt.Errorf("no such endpoint: %w", gatehouse.ErrNotFound))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+	})
+}
+
+// requireToken authenticates "Authorization: Bearer TOKEN". Every
+// refusal reads the same, so a caller learns nothing about which tokens
+// exist, have expired or belong to disabled users.
+func (s *Server) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			s.apiError(w, r, fmt.Errorf("send Authorization: Bearer TOKEN: %w", errUnauthorized))
+			return
+		}
+		_, u, err := s.Tokens.AuthenticateToken(r.Context(), strings.TrimSpace(secret))
+		if err != nil {
+			if !errors.Is(err, gatehouse.ErrNotFound) {
+				s.apiError(w, r, err)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+			s.apiError(w, r, fmt.Errorf("invalid, expired or revoked token: %w", errUnauthorized))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		ctx := newContextWithCaller(r.Context(), caller{user: u, addr: r.RemoteAddr})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := s.errorStatus(r, err)
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// respond writes v with status, or the error.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+// decode reads a JSON body into v, refusing unknown fields and trailing
+// data so that typos in scripts fail loudly.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fmt.Errorf("request body over %d bytes: %w", maxBody, errBadRequest)
+		}
+		return fmt.Errorf("request body is not the expected JSON: %v: %w", err, errBadRequest)
+	}
+	if dec.More() {
+		return fmt.Errorf("request body has data after the JSON value: %w", errBadRequest)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("request body has data after the JSON value: %w", errBadRequest)
+	}
+	return nil
+}
+
+// wildcard returns the unescaped rest of the path matched by "*".
+func wildcard(r *http.Request) (string, error) {
+	v, err := url.PathUnescape(chi.URLParam(r, "*"))
+	if err != nil || v == "" {
+		return "", fmt.Errorf("bad path: %w", errBadRequest)
+	}
+	return v, nil
+}
+
+func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
+	c := callerFromContext(r.Context())
+	writeJSON(w, http.StatusOK, c.user)
+}
+
+func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request) {
+	us, err := s.listUsers(r.Context(), callerFromContext(r.Context()))
+	s.respond(w, r, http.StatusOK, nonNil(us), err)
+}
+
+func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name  string `json:"name"`
+		Admin bool   `json:"admin"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	u, err := s.createUser(r.Context(), callerFromContext(r.Context()), in.Name, in.Admin)
+	s.respond(w, r, http.StatusCreated, u, err)
+}
+
+func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request) {
+	u, err := s.findUser(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"))
+	s.respond(w, r, http.StatusOK, u, err)
+}
+
+func (s *Server) apiUpdateUser(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Admin    *bool `json:"admin"`
+		Disabled *bool `json:"disabled"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	u, err := s.updateUser(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"),
+		gatehouse.UserUpdate{Admin: in.Admin, Disabled: in.Disabled})
+	s.respond(w, r, http.StatusOK, u, err)
+}
+
+func (s *Server) apiDeleteUser(w http.ResponseWriter, r *http.Request) {
+	err := s.deleteUser(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"))
+	s.respond(w, r, http.StatusNoContent, nil, err)
+}
+
+func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request) {
+	ks, err := s.listKeys(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"))
+	s.respond(w, r, http.StatusOK, nonNil(ks), err)
+}
+
+func (s *Server) apiAddKey(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Key string `json:"key"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	k, err := s.addKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), in.Key)
+	s.respond(w, r, http.StatusCreated, k, err)
+}
+
+func (s *Server) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
+	fp, err := wildcard(r)
+	if err == nil {
+		err = s.removeKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), fp)
+	}
+	s.respond(w, r, http.StatusNoContent, nil, err)
+}
+
+func (s *Server) apiListTokens(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.listTokens(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"))
+	s.respond(w, r, http.StatusOK, nonNil(ts), err)
+}
+
+func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name      string `json:"name"`
+		ExpiresIn string `json:"expires_in"` // a Go duration, "720h"; empty: never
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	ttl, err := parseTTL(in.ExpiresIn)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	t, secret, err := s.createToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), in.Name, ttl)
+	out := struct {
+		*gatehouse.Token
+		Secret string `json:"token"`
+	}{t, secret}
+	s.respond(w, r, http.StatusCreated, out, err)
+}
+
+// parseTTL reads a token lifetime: empty for none, else a Go duration.
+func parseTTL(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("expiry %q must be a positive duration such as 720h: %w", s, gatehouse.ErrInvalid)
+	}
+	return d, nil
+}
+
+func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		s.apiError(w, r, fmt.Errorf("token %q: %w", chi.URLParam(r, "id"), gatehouse.ErrNotFound))
+		return
+	}
+	err = s.revokeToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), id)
+	s.respond(w, r, http.StatusNoContent, nil, err)
+}
+
+func (s *Server) apiListRepos(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.listRepos(r.Context(), callerFromContext(r.Context()))
+	s.respond(w, r, http.StatusOK, nonNil(rs), err)
+}
+
+func (s *Server) apiCreateRepo(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Owner       string `json:"owner"`
+		Name        string `json:"name"`
+		Private     *bool  `json:"private"` // default true, as on the command line
+		Description string `json:"description"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	c := callerFromContext(r.Context())
+	if in.Owner == "" {
+		in.Owner = c.user.Name
+	}
+	repo := &gatehouse.Repo{Owner: in.Owner, Name: in.Name, Private: in.Private == nil || *in.Private, Description: in.Description}
+	err := s.createRepo(r.Context(), c, repo)
+	s.respond(w, r, http.StatusCreated, repo, err)
+}
+
+func (s *Server) apiGetRepo(w http.ResponseWriter, r *http.Request) {
+	repo, lvl, err := s.authorize(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), gatehouse.OpRead)
+	out := struct {
+		*gatehouse.Repo
+		Access gatehouse.AccessLevel `json:"access"`
+		Clone  string                `json:"clone_url"`
+	}{Repo: repo, Access: lvl}
+	if repo != nil {
+		out.Clone = s.cloneURL(repo)
+	}
+	s.respond(w, r, http.StatusOK, out, err)
+}
+
+func (s *Server) apiUpdateRepo(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Private       *bool   `json:"private"`
+		Description   *string `json:"description"`
+		DefaultBranch *string `json:"default_branch"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	repo, err := s.updateRepo(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"),
+		gatehouse.RepoUpdate{Private: in.Private, Description: in.Description, DefaultBranch: in.DefaultBranch})
+	s.respond(w, r, http.StatusOK, repo, err)
+}
+
+func (s *Server) apiDeleteRepo(w http.ResponseWriter, r *http.Request) {
+	err := s.deleteRepo(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	s.respond(w, r, http.StatusNoContent, nil, err)
+}
+
+func (s *Server) apiListCollaborators(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.listCollaborators(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	s.respond(w, r, http.StatusOK, nonNil(cs), err)
+}
+
+func (s *Server) apiSetCollaborator(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Level string `json:"level"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	cb, err := s.setCollaborator(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), chi.URLParam(r, "user"), in.Level)
+	s.respond(w, r, http.StatusOK, cb, err)
+}
+
+func (s *Server) apiRemoveCollaborator(w http.ResponseWriter, r *http.Request) {
+	err := s.removeCollaborator(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), chi.URLParam(r, "user"))
+	s.respond(w, r, http.StatusNoContent, nil, err)
+}
+
+func (s *Server) apiListDeployKeys(w http.ResponseWriter, r *http.Request) {
+	ks, err := s.listDeployKeys(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	s.respond(w, r, http.StatusOK, nonNil(ks), err)
+}
+
+func (s *Server) apiAddDeployKey(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Key   string `json:"key"`
+		Write bool   `json:"write"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	k, err := s.addDeployKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), in.Key, in.Write)
+	s.respond(w, r, http.StatusCreated, k, err)
+}
+
+func (s *Server) apiRemoveDeployKey(w http.ResponseWriter, r *http.Request) {
+	fp, err := wildcard(r)
+	if err == nil {
+		err = s.removeDeployKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), fp)
+	}
+	s.respond(w, r, http.StatusNoContent, nil, err)
+}
+
+func (s *Server) apiListProtected(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.listProtected(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	s.respond(w, r, http.StatusOK, nonNil(ps), err)
+}
+
+func (s *Server) apiAddProtected(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Pattern   string `json:"pattern"`
+		AdminOnly bool   `json:"admin_only"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	p, err := s.addProtected(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), in.Pattern, in.AdminOnly)
+	s.respond(w, r, http.StatusCreated, p, err)
+}
+
+func (s *Server) apiRemoveProtected(w http.ResponseWriter, r *http.Request) {
+	pattern, err := wildcard(r)
+	if err == nil {
+		err = s.removeProtected(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), pattern)
+	}
+	s.respond(w, r, http.StatusNoContent, nil, err)
+}
+
+// apiAudit serves GET /audit?user=U&repo=OWNER/NAME&since=T&page=N&per_page=M.
+func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
+	f, page, perPage, err := auditQuery(r.URL.Query())
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	p, err := s.auditEvents(r.Context(), callerFromContext(r.Context()), f, page, perPage)
+	s.respond(w, r, http.StatusOK, p, err)
+}
+
+// auditQuery reads the audit filter as the command line takes it: since is
+// an RFC 3339 time or a duration back from now.
+func auditQuery(q url.Values) (gatehouse.AuditFilter, int, int, error) {
+	f := gatehouse.AuditFilter{Actor: q.Get("user"), Repo: strings.TrimSuffix(q.Get("repo"), ".git")}
+	if since := q.Get("since"); since != "" {
+		if d, err := time.ParseDuration(since); err == nil {
+			f.Since = time.Now().Add(-d)
+		} else if t, err := time.Parse(time.RFC3339, since); err == nil {
+			f.Since = t
+		} else {
+			return f, 0, 0, fmt.Errorf("since %q is neither a time (RFC 3339) nor a duration: %w", since, gatehouse.ErrInvalid)
+		}
+	}
+	num := func(name string, def int) (int, error) {
+		v := q.Get(name)
+		if v == "" {
+			return def, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("%s %q must be a positive number: %w", name, v, gatehouse.ErrInvalid)
+		}
+		return n, nil
+	}
+	page, err := num("page", 1)
+	if err != nil {
+		return f, 0, 0, err
+	}
+	perPage, err := num("per_page", 50)
+	return f, page, perPage, err
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+// cloneURL is the SSH clone URL of repo.
+func (s *Server) cloneURL(repo *gatehouse.Repo) string {
+	return "ssh://git@" + s.SSHAddr + "/" + repo.FullName() + ".git"
+}
+
+// constantTimeEqual compares secrets without leaking where they differ.
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

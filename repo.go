@@ -79,6 +79,9 @@ type RepoService interface {
 	// repository is ErrForbidden. When op is OpWrite and Decide allows
 	// creating, the repository is created (private) and returned.
 	Authorize(ctx context.Context, actor Actor, owner, name string, op Operation) (*Repo, AccessLevel, error)
+	// DiskUsage is the size in bytes of the repository's files on disk.
+	// The caller has authorized the read.
+	DiskUsage(ctx context.Context, owner, name string) (int64, error)
 }
 
 // GitSession is one Git command's streams.

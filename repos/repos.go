@@ -202,6 +202,39 @@ func (s *Service) FindRepos(ctx context.Context, f gatehouse.RepoFilter) ([]*gat
 	return s.RepoStore.FindRepos(ctx, f)
 }
 
+// DiskUsage sums the sizes of the repository's files. It walks the
+// directory, so it costs a stat per file: fine for a page view, not for
+// a hot path.
+func (s *Service) DiskUsage(ctx context.Context, owner, name string) (int64, error) {
+	dir, err := s.Dir(owner, name)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("repository %s/%s: %w", owner, name, gatehouse.ErrNotFound)
+	}
+	var total int64
+	err = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// A file removed meanwhile (a repack, a finished push) is fine.
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total, err
+}
+
 // UploadPack serves git-upload-pack (clone, fetch, ls-remote).
 func (s *Service) UploadPack(ctx context.Context, r *gatehouse.Repo, gs gatehouse.GitSession) error {
 	dir, err := s.Dir(r.Owner, r.Name)

@@ -119,6 +119,24 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
+func TestDiskUsage(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustService(t)
+	s.CreateRepo(ctx, &gatehouse.Repo{Owner: "alice", Name: "r"})
+	before, err := s.DiskUsage(ctx, "alice", "r")
+	if err != nil || before <= 0 {
+		t.Fatalf("DiskUsage = %d, %v", before, err)
+	}
+	dir, _ := s.Dir("alice", "r")
+	os.WriteFile(filepath.Join(dir, "objects", "pack", "x.pack"), make([]byte, 10000), 0o644)
+	if after, _ := s.DiskUsage(ctx, "alice", "r"); after != before+10000 {
+		t.Fatalf("DiskUsage after adding 10000 bytes = %d, want %d", after, before+10000)
+	}
+	if _, err := s.DiskUsage(ctx, "alice", "missing"); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("missing repository: %v", err)
+	}
+}
+
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil

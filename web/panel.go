@@ -47,6 +47,21 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"pathesc": url.PathEscape,
+	"bytes":   humanBytes,
+}
+
+// humanBytes formats a size the way people read it: "812 B", "4.2 MiB".
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 func parsePages() map[string]*template.Template {
@@ -532,6 +547,8 @@ type repoData struct {
 	NoDeployKeys  bool
 	NoProtection  bool
 	LastPush      *gatehouse.AuditEvent
+	// Size is the repository's size on disk; -1 when it could not be read.
+	Size int64
 }
 
 func (s *Server) repoPage(w http.ResponseWriter, r *http.Request) {
@@ -556,6 +573,10 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request, fl, errMsg str
 				break
 			}
 		}
+	}
+	if d.Size, err = s.Repos.DiskUsage(ctx, owner, name); err != nil {
+		s.Logger.Warn("repository size", "repo", repo.FullName(), "err", err)
+		d.Size = -1
 	}
 	host, port, _ := strings.Cut(s.SSHAddr, ":")
 	if port == "" || port == "22" {

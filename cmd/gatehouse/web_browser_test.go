@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +211,10 @@ func TestPanelBrowser(t *testing.T) {
 	clone := b.Text("#clone-url")
 	if !strings.Contains(clone, "ssh://git@127.0.0.1:"+s.Port+"/alice/panel.git") {
 		t.Errorf("clone URL %q", clone)
+	}
+	// A new repository's few files still have a size on disk.
+	if got := b.Text("main"); !regexp.MustCompile(`\d+(\.\d)? (B|KiB) on disk`).MatchString(got) {
+		t.Errorf("repository page shows no size:\n%s", got)
 	}
 
 	// Grant bob write, protect main, add a deploy key.

@@ -122,11 +122,28 @@ type AccessFacts struct {
 	Repo  *Repo
 	// Grant is the level granted directly to Actor.User on Repo.
 	Grant AccessLevel
+	// Org is set when Owner names an organization (whether or not Repo
+	// exists); nil for a user's namespace.
+	Org *OrgFacts
+	// TeamGrants are the levels granted on Repo to the teams Actor.User
+	// is in, one per team; the highest counts.
+	TeamGrants []AccessLevel
 	// AnonRead is the server's --anon-read setting.
 	AnonRead bool
 	// Protected lists Repo's protected branch patterns; only DecideRef
 	// looks at them.
 	Protected []ProtectedBranch
+}
+
+// OrgFacts is what the access decision needs about the organization
+// that owns (or would own) a repository.
+type OrgFacts struct {
+	// ID is the organization's id; Repo.OwnerID must match it.
+	ID int64
+	// Role is Actor.User's role in it (RoleNone if not a member).
+	Role OrgRole
+	// DefaultLevel is what members get: AccessRead or AccessNone.
+	DefaultLevel AccessLevel
 }
 
 // Decision is the outcome of Decide.
@@ -146,12 +163,58 @@ func Decide(f AccessFacts, op Operation) Decision {
 	lvl := level(f)
 	d := Decision{Level: lvl, Allow: lvl >= op.Required()}
 	u := f.Actor.User
-	if f.Repo == nil && op == OpWrite && u != nil && !u.Disabled && f.Actor.DeployKey == nil &&
-		u.Name == f.Owner && ValidateName(f.Owner) == nil {
-		// Pushing into nothing under one's own name creates the repository.
+	if f.Repo == nil && op == OpWrite && u != nil && !u.Disabled && u.ID != 0 && f.Actor.DeployKey == nil &&
+		ValidateName(f.Owner) == nil && (f.Org == nil && u.Name == f.Owner || f.Org != nil && f.Org.Role == RoleAdmin) {
+		// Pushing into nothing under one's own name, or into an
+		// organization one administers, creates the repository. An
+		// organization's plain members, and site admins, may not: the
+		// namespace belongs to its admins.
 		d = Decision{Level: AccessAdmin, Allow: true, Create: true}
 	}
 	return d
+}
+
+// DecideOrg is the access decision for an organization itself (its
+// settings, members and teams), beside Decide for its repositories:
+// site admins and the organization's admins manage it (AccessAdmin), its
+// members see it (AccessRead), and to anyone else it does not exist. role
+// is u's role in it as the store reports it. Pure; fails closed.
+func DecideOrg(u *User, role OrgRole) AccessLevel {
+	switch {
+	case u == nil || u.Disabled || u.ID == 0:
+		return AccessNone
+	case u.Admin || role == RoleAdmin:
+		return AccessAdmin
+	case role == RoleMember:
+		return AccessRead
+	}
+	return AccessNone
+}
+
+// orgLevel is what membership of the organization owning r gives. The
+// facts must be about r's owner (same id), or they count for nothing.
+func orgLevel(o *OrgFacts, r *Repo) AccessLevel {
+	if o == nil || o.ID == 0 || o.ID != r.OwnerID {
+		return AccessNone
+	}
+	switch o.Role {
+	case RoleAdmin:
+		return AccessAdmin
+	case RoleMember:
+		// Only none and read are defaults; anything else fails closed.
+		if o.DefaultLevel == AccessRead {
+			return AccessRead
+		}
+	}
+	return AccessNone
+}
+
+// validGrant is g if it is a grantable level, AccessNone otherwise.
+func validGrant(g AccessLevel) AccessLevel {
+	if g >= AccessRead && g <= AccessAdmin {
+		return g
+	}
+	return AccessNone
 }
 
 func level(f AccessFacts) AccessLevel {
@@ -179,9 +242,10 @@ func level(f AccessFacts) AccessLevel {
 		if u.Admin || (u.ID == r.OwnerID && u.Name == r.Owner) {
 			return AccessAdmin
 		}
-		lvl := AccessNone
-		if f.Grant > AccessNone && f.Grant <= AccessAdmin {
-			lvl = f.Grant
+		// The effective level is the highest of everything that applies.
+		lvl := max(validGrant(f.Grant), orgLevel(f.Org, r))
+		for _, g := range f.TeamGrants {
+			lvl = max(lvl, validGrant(g))
 		}
 		if !r.Private && lvl < AccessRead {
 			lvl = AccessRead

@@ -110,6 +110,195 @@ func missing(u *gatehouse.User, owner string) gatehouse.AccessFacts {
 	return gatehouse.AccessFacts{Actor: gatehouse.Actor{User: u}, Owner: owner}
 }
 
+// TestDecideOrg covers organizations and teams: each path that grants
+// access, and the same facts with it removed.
+func TestDecideOrg(t *testing.T) {
+	dave := &gatehouse.User{ID: 1, Name: "dave"}
+	root := &gatehouse.User{ID: 3, Name: "root", Admin: true}
+	gone := &gatehouse.User{ID: 4, Name: "gone", Disabled: true}
+	// acme (id 20) owns both repositories.
+	private := &gatehouse.Repo{ID: 10, Owner: "acme", OwnerID: 20, Name: "api", Private: true}
+	public := &gatehouse.Repo{ID: 11, Owner: "acme", OwnerID: 20, Name: "www"}
+	dk := &gatehouse.DeployKey{ID: 1, RepoID: 10}
+	org := func(role gatehouse.OrgRole, def gatehouse.AccessLevel) *gatehouse.OrgFacts {
+		return &gatehouse.OrgFacts{ID: 20, Role: role, DefaultLevel: def}
+	}
+	on := func(u *gatehouse.User, r *gatehouse.Repo, o *gatehouse.OrgFacts, teams ...gatehouse.AccessLevel) gatehouse.AccessFacts {
+		f := facts(u, r)
+		f.Org, f.TeamGrants = o, teams
+		return f
+	}
+	create := func(u *gatehouse.User, o *gatehouse.OrgFacts) gatehouse.AccessFacts {
+		f := missing(u, "acme")
+		f.Org = o
+		return f
+	}
+	const (
+		N  = gatehouse.AccessNone
+		Rd = gatehouse.AccessRead
+		Wr = gatehouse.AccessWrite
+		Ad = gatehouse.AccessAdmin
+		R  = gatehouse.OpRead
+		W  = gatehouse.OpWrite
+		A  = gatehouse.OpAdmin
+	)
+	type want struct {
+		level  gatehouse.AccessLevel
+		allow  bool
+		create bool
+	}
+	tests := []struct {
+		name  string
+		facts gatehouse.AccessFacts
+		op    gatehouse.Operation
+		want  want
+	}{
+		{"org admin administers", on(dave, private, org(gatehouse.RoleAdmin, N)), A, want{Ad, true, false}},
+		{"org admin removed", on(dave, private, org(gatehouse.RoleNone, Rd)), R, want{N, false, false}},
+		{"org member, default read, reads", on(dave, private, org(gatehouse.RoleMember, Rd)), R, want{Rd, true, false}},
+		{"org member, default read, pushes", on(dave, private, org(gatehouse.RoleMember, Rd)), W, want{Rd, false, false}},
+		{"org member, default none", on(dave, private, org(gatehouse.RoleMember, N)), R, want{N, false, false}},
+		{"org member removed", on(dave, private, org(gatehouse.RoleNone, Rd)), R, want{N, false, false}},
+		{"org default out of range", on(dave, private, org(gatehouse.RoleMember, Ad)), R, want{N, false, false}},
+		{"unknown role", on(dave, private, org("owner", Rd)), R, want{N, false, false}},
+		{"org facts of another owner", on(dave, private, &gatehouse.OrgFacts{ID: 21, Role: gatehouse.RoleAdmin}), R, want{N, false, false}},
+		{"org facts without id", on(dave, private, &gatehouse.OrgFacts{Role: gatehouse.RoleAdmin}), R, want{N, false, false}},
+		{"team read", on(dave, private, org(gatehouse.RoleMember, N), Rd), R, want{Rd, true, false}},
+		{"team read pushes", on(dave, private, org(gatehouse.RoleMember, N), Rd), W, want{Rd, false, false}},
+		{"team write pushes", on(dave, private, org(gatehouse.RoleMember, N), Wr), W, want{Wr, true, false}},
+		{"team admin administers", on(dave, private, org(gatehouse.RoleMember, N), Ad), A, want{Ad, true, false}},
+		{"removed from team", on(dave, private, org(gatehouse.RoleMember, N)), R, want{N, false, false}},
+		{"highest of two teams", on(dave, private, nil, Rd, Wr), W, want{Wr, true, false}},
+		{"team grant out of range", on(dave, private, nil, Ad+1), R, want{N, false, false}},
+		{"team grant negative", on(dave, private, nil, -1), R, want{N, false, false}},
+		{"team beats org default", on(dave, private, org(gatehouse.RoleMember, Rd), Wr), W, want{Wr, true, false}},
+		{"direct grant beats org default", grant(on(dave, private, org(gatehouse.RoleMember, Rd)), Wr), W, want{Wr, true, false}},
+		{"org admin beats read grant", grant(on(dave, private, org(gatehouse.RoleAdmin, N), Rd), Rd), A, want{Ad, true, false}},
+		{"public org repo, non-member", on(dave, public, org(gatehouse.RoleNone, N)), R, want{Rd, true, false}},
+		{"public org repo, default none member", on(dave, public, org(gatehouse.RoleMember, N)), R, want{Rd, true, false}},
+		{"site admin, non-member", on(root, private, org(gatehouse.RoleNone, N)), A, want{Ad, true, false}},
+		{"disabled org admin", on(gone, private, org(gatehouse.RoleAdmin, Rd), Ad), R, want{N, false, false}},
+		{"disabled on public org repo", on(gone, public, org(gatehouse.RoleMember, Rd)), R, want{N, false, false}},
+		{"deploy key ignores org facts", gatehouse.AccessFacts{Actor: gatehouse.Actor{DeployKey: dk}, Owner: "acme", Repo: private,
+			Org: org(gatehouse.RoleAdmin, Rd), TeamGrants: []gatehouse.AccessLevel{Ad}}, W, want{Rd, false, false}},
+		{"anonymous ignores org facts", gatehouse.AccessFacts{Owner: "acme", Repo: private, Org: org(gatehouse.RoleAdmin, Rd)}, R, want{N, false, false}},
+		{"org admin creates", create(dave, org(gatehouse.RoleAdmin, Rd)), W, want{Ad, true, true}},
+		{"org admin reads missing", create(dave, org(gatehouse.RoleAdmin, Rd)), R, want{N, false, false}},
+		{"org member creates", create(dave, org(gatehouse.RoleMember, Rd)), W, want{N, false, false}},
+		{"non-member creates", create(dave, org(gatehouse.RoleNone, Rd)), W, want{N, false, false}},
+		{"site admin creates in org", create(root, org(gatehouse.RoleNone, Rd)), W, want{N, false, false}},
+		{"disabled org admin creates", create(gone, org(gatehouse.RoleAdmin, Rd)), W, want{N, false, false}},
+		// A user named like the org cannot exist, but if the facts say
+		// the owner is an organization, the own-namespace rule is off.
+		{"own-name rule off in an org", func() gatehouse.AccessFacts {
+			f := missing(&gatehouse.User{ID: 20, Name: "acme"}, "acme")
+			f.Org = org(gatehouse.RoleNone, Rd)
+			return f
+		}(), W, want{N, false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := gatehouse.Decide(tt.facts, tt.op)
+			got := want{d.Level, d.Allow, d.Create}
+			if got != tt.want {
+				t.Fatalf("Decide = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecideOrgCombinations runs every combination of org role, org
+// default, team grant, direct grant, visibility and disabled against the
+// rule written out once more: the highest source wins, a disabled user
+// gets nothing.
+func TestDecideOrgCombinations(t *testing.T) {
+	levels := []gatehouse.AccessLevel{gatehouse.AccessNone, gatehouse.AccessRead, gatehouse.AccessWrite, gatehouse.AccessAdmin}
+	for _, role := range []gatehouse.OrgRole{gatehouse.RoleNone, gatehouse.RoleMember, gatehouse.RoleAdmin} {
+		for _, def := range levels[:2] {
+			for _, team := range levels {
+				for _, direct := range levels {
+					for _, priv := range []bool{true, false} {
+						for _, disabled := range []bool{false, true} {
+							u := &gatehouse.User{ID: 1, Name: "dave", Disabled: disabled}
+							r := &gatehouse.Repo{ID: 10, Owner: "acme", OwnerID: 20, Name: "api", Private: priv}
+							f := gatehouse.AccessFacts{Actor: gatehouse.Actor{User: u}, Owner: "acme", Repo: r, Grant: direct,
+								Org: &gatehouse.OrgFacts{ID: 20, Role: role, DefaultLevel: def}}
+							if team != gatehouse.AccessNone {
+								f.TeamGrants = []gatehouse.AccessLevel{team}
+							}
+							want := max(team, direct)
+							switch role {
+							case gatehouse.RoleAdmin:
+								want = gatehouse.AccessAdmin
+							case gatehouse.RoleMember:
+								want = max(want, def)
+							}
+							if !priv {
+								want = max(want, gatehouse.AccessRead)
+							}
+							if disabled {
+								want = gatehouse.AccessNone
+							}
+							for _, op := range []gatehouse.Operation{gatehouse.OpRead, gatehouse.OpWrite, gatehouse.OpAdmin} {
+								d := gatehouse.Decide(f, op)
+								if d.Level != want || d.Allow != (want >= op.Required()) || d.Create {
+									t.Errorf("role=%q default=%s team=%s direct=%s private=%v disabled=%v op=%d: got %+v, want level %s",
+										role, def, team, direct, priv, disabled, op, d, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestDecideOrgItself(t *testing.T) {
+	u := &gatehouse.User{ID: 1, Name: "dave"}
+	root := &gatehouse.User{ID: 2, Name: "root", Admin: true}
+	gone := &gatehouse.User{ID: 3, Name: "gone", Admin: true, Disabled: true}
+	for _, tt := range []struct {
+		name string
+		user *gatehouse.User
+		role gatehouse.OrgRole
+		want gatehouse.AccessLevel
+	}{
+		{"org admin", u, gatehouse.RoleAdmin, gatehouse.AccessAdmin},
+		{"member", u, gatehouse.RoleMember, gatehouse.AccessRead},
+		{"non-member", u, gatehouse.RoleNone, gatehouse.AccessNone},
+		{"unknown role", u, "owner", gatehouse.AccessNone},
+		{"site admin", root, gatehouse.RoleNone, gatehouse.AccessAdmin},
+		{"disabled site admin and org admin", gone, gatehouse.RoleAdmin, gatehouse.AccessNone},
+		{"no user", nil, gatehouse.RoleAdmin, gatehouse.AccessNone},
+		{"user without id", &gatehouse.User{Name: "x"}, gatehouse.RoleAdmin, gatehouse.AccessNone},
+	} {
+		if got := gatehouse.DecideOrg(tt.user, tt.role); got != tt.want {
+			t.Errorf("%s: DecideOrg = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestParseTeamRef(t *testing.T) {
+	for _, tt := range []struct {
+		in        string
+		org, team string
+		ok, err   bool
+	}{
+		{"@acme/devs", "acme", "devs", true, false},
+		{"bob", "", "", false, false},
+		{"@acme", "", "", true, true},
+		{"@acme/devs/x", "", "", true, true},
+		{"@Acme/devs", "", "", true, true},
+		{"@../devs", "", "", true, true},
+	} {
+		org, team, ok, err := gatehouse.ParseTeamRef(tt.in, true)
+		if org != tt.org || team != tt.team || ok != tt.ok || (err != nil) != tt.err {
+			t.Errorf("ParseTeamRef(%q) = %q, %q, %v, %v", tt.in, org, team, ok, err)
+		}
+	}
+}
+
 func TestAccessLevelText(t *testing.T) {
 	for _, s := range []string{"read", "write", "admin", "none"} {
 		l, err := gatehouse.ParseAccessLevel(s)

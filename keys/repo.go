@@ -46,14 +46,15 @@ func (s *RepoStore) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 	}
 	defer tx.Rollback()
 
-	owner, err := findUserByName(ctx, tx, r.Owner)
+	// The owner is a user or an organization.
+	ownerID, err := findOwnerByName(ctx, tx, r.Owner)
 	if err != nil {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO repos
 		(owner_id, name, private, description, default_branch, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		owner.ID, r.Name, r.Private, r.Description, r.DefaultBranch, formatTime(tx.now), formatTime(tx.now))
+		ownerID, r.Name, r.Private, r.Description, r.DefaultBranch, formatTime(tx.now), formatTime(tx.now))
 	if err != nil {
 		return translate(err, "repository "+quote(r.FullName()))
 	}
@@ -64,7 +65,7 @@ func (s *RepoStore) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 	if err := tx.Commit(); err != nil {
 		return translate(err, "repository "+quote(r.FullName()))
 	}
-	r.ID, r.OwnerID, r.CreatedAt, r.UpdatedAt = id, owner.ID, tx.now, tx.now
+	r.ID, r.OwnerID, r.CreatedAt, r.UpdatedAt = id, ownerID, tx.now, tx.now
 	return nil
 }
 
@@ -104,14 +105,25 @@ func (s *RepoStore) FindRepos(ctx context.Context, f gatehouse.RepoFilter) ([]*g
 	// verdict is Decide's alone: no access rule is restated in SQL.
 	actor := *f.ReadableBy
 	grants := map[int64]gatehouse.AccessLevel{}
+	teamGrants := map[int64][]gatehouse.AccessLevel{}
+	var userID int64
 	if actor.User != nil {
-		if grants, err = findGrants(ctx, tx, actor.User.ID); err != nil {
+		userID = actor.User.ID
+		if grants, err = findGrants(ctx, tx, userID); err != nil {
+			return nil, err
+		}
+		if teamGrants, err = findTeamGrants(ctx, tx, userID, 0); err != nil {
 			return nil, err
 		}
 	}
+	orgs, err := findOrgFacts(ctx, tx, userID)
+	if err != nil {
+		return nil, err
+	}
 	readable := repos[:0] // filtered in place; repos is not used after
 	for _, r := range repos {
-		facts := gatehouse.AccessFacts{Actor: actor, Owner: r.Owner, Repo: r, Grant: grants[r.ID], AnonRead: f.AnonRead}
+		facts := gatehouse.AccessFacts{Actor: actor, Owner: r.Owner, Repo: r, Grant: grants[r.ID],
+			Org: orgs[r.OwnerID], TeamGrants: teamGrants[r.ID], AnonRead: f.AnonRead}
 		if gatehouse.Decide(facts, gatehouse.OpRead).Allow {
 			readable = append(readable, r)
 		}
@@ -175,7 +187,7 @@ func (s *RepoStore) RenameRepo(ctx context.Context, owner, name, newOwner, newNa
 	if err != nil {
 		return nil, err
 	}
-	u, err := findUserByName(ctx, tx, newOwner)
+	ownerID, err := findOwnerByName(ctx, tx, newOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -183,13 +195,13 @@ func (s *RepoStore) RenameRepo(ctx context.Context, owner, name, newOwner, newNa
 	// (owner_id, name) constraint reports a taken name.
 	subject := "repository " + quote(newOwner+"/"+newName)
 	if _, err := tx.ExecContext(ctx, `UPDATE repos SET owner_id = ?, name = ?, updated_at = ? WHERE id = ?`,
-		u.ID, newName, formatTime(tx.now), r.ID); err != nil {
+		ownerID, newName, formatTime(tx.now), r.ID); err != nil {
 		return nil, translate(err, subject)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, translate(err, subject)
 	}
-	r.OwnerID, r.Owner, r.Name, r.UpdatedAt = u.ID, u.Name, newName, tx.now
+	r.OwnerID, r.Owner, r.Name, r.UpdatedAt = ownerID, newOwner, newName, tx.now
 	return r, nil
 }
 
@@ -308,9 +320,11 @@ func (s *RepoStore) FindCollaborators(ctx context.Context, owner, name string) (
 }
 
 // AccessFacts gathers what gatehouse.Decide needs to judge actor on
-// owner/name: the repository (nil if it does not exist) and the grant to
-// actor.User. AnonRead is left false for the caller to fill. Any lookup
-// error is returned, and the caller must then deny.
+// owner/name: the repository (nil if it does not exist), the grant to
+// actor.User, the grants to the teams actor.User is in, and, when owner
+// is an organization, actor.User's role in it and its default level.
+// AnonRead is left false for the caller to fill. Any lookup error is
+// returned, and the caller must then deny.
 func (s *RepoStore) AccessFacts(ctx context.Context, actor gatehouse.Actor, owner, name string) (*gatehouse.AccessFacts, error) {
 	tx, err := s.db.BeginTx(ctx, readOnly)
 	if err != nil {
@@ -319,6 +333,15 @@ func (s *RepoStore) AccessFacts(ctx context.Context, actor gatehouse.Actor, owne
 	defer tx.Rollback()
 
 	facts := &gatehouse.AccessFacts{Actor: actor, Owner: owner}
+	// The organization matters even when the repository does not exist:
+	// its admins may create it by pushing.
+	var userID int64
+	if actor.User != nil {
+		userID = actor.User.ID
+	}
+	if facts.Org, err = orgFactsByName(ctx, tx, owner, userID); err != nil {
+		return nil, err
+	}
 	r, err := findRepo(ctx, tx, owner, name)
 	switch {
 	case errors.Is(err, gatehouse.ErrNotFound):
@@ -331,6 +354,11 @@ func (s *RepoStore) AccessFacts(ctx context.Context, actor gatehouse.Actor, owne
 	if actor.User == nil {
 		return facts, nil
 	}
+	teamGrants, err := findTeamGrants(ctx, tx, userID, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	facts.TeamGrants = teamGrants[r.ID]
 	var level int
 	err = tx.QueryRowContext(ctx, `SELECT level FROM collaborators WHERE repo_id = ? AND user_id = ?`,
 		r.ID, actor.User.ID).Scan(&level)

@@ -58,7 +58,8 @@ func (s *UserService) FindUsers(ctx context.Context) ([]*gatehouse.User, error) 
 	}
 	defer tx.Rollback()
 
-	rows, err := tx.QueryContext(ctx, `SELECT id, name, admin, disabled, created_at FROM users ORDER BY name`)
+	rows, err := tx.QueryContext(ctx, `SELECT id, name, admin, disabled, created_at FROM users
+		WHERE `+notOrg+` ORDER BY name`)
 	if err != nil {
 		return nil, translate(err, "list users")
 	}
@@ -142,13 +143,22 @@ func (s *UserService) CountUsers(ctx context.Context) (int, error) {
 	defer tx.Rollback()
 
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE `+notOrg).Scan(&n); err != nil {
 		return 0, translate(err, "count users")
 	}
 	return n, nil
 }
 
+// notOrg keeps organizations, which are rows in users (0005_orgs.sql),
+// out of a query on users: an organization is never a user.
+const notOrg = `id NOT IN (SELECT id FROM orgs)`
+
 func createUser(ctx context.Context, tx *Tx, u *gatehouse.User) error {
+	// One namespace: checked in this transaction for the message, and
+	// enforced by UNIQUE (users.name) either way.
+	if err := nameFree(ctx, tx, u.Name, "user"); err != nil {
+		return err
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO users (name, admin, disabled, created_at) VALUES (?, ?, ?, ?)`,
 		u.Name, u.Admin, u.Disabled, formatTime(tx.now))
 	if err != nil {
@@ -163,7 +173,8 @@ func createUser(ctx context.Context, tx *Tx, u *gatehouse.User) error {
 }
 
 func findUserByName(ctx context.Context, tx *Tx, name string) (*gatehouse.User, error) {
-	row := tx.QueryRowContext(ctx, `SELECT id, name, admin, disabled, created_at FROM users WHERE name = ?`, name)
+	row := tx.QueryRowContext(ctx, `SELECT id, name, admin, disabled, created_at FROM users
+		WHERE name = ? AND `+notOrg, name)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("user %q", name)

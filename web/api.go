@@ -59,6 +59,9 @@ func (s *Server) apiRoutes(r chi.Router) {
 		r.Get("/collaborators", s.apiListCollaborators)
 		r.Put("/collaborators/{user}", s.apiSetCollaborator)
 		r.Delete("/collaborators/{user}", s.apiRemoveCollaborator)
+		r.Get("/teams", s.apiListTeamGrants)
+		r.Put("/teams/{org}/{team}", s.apiSetTeamGrant)
+		r.Delete("/teams/{org}/{team}", s.apiRemoveTeamGrant)
 		r.Get("/deploy-keys", s.apiListDeployKeys)
 		r.Post("/deploy-keys", s.apiAddDeployKey)
 		r.Delete("/deploy-keys/*", s.apiRemoveDeployKey)
@@ -67,6 +70,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 		// Patterns hold "/" too ("release/*").
 		r.Delete("/protected-branches/*", s.apiRemoveProtected)
 	})
+	r.Route("/orgs", s.orgRoutes)
 	r.Get("/audit", s.apiAudit)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, fmt.Errorf("no such endpoint: %w", gatehouse.ErrNotFound))

@@ -194,7 +194,8 @@ func (s *Server) authorize(ctx context.Context, c caller, owner, name string, op
 }
 
 // createRepo creates r. Site admins may create under any owner; others
-// where gatehouse.Decide would let a push create it (their own name).
+// where gatehouse.Decide would let a push create it (their own name, or
+// an organization they administer).
 func (s *Server) createRepo(ctx context.Context, c caller, r *gatehouse.Repo) error {
 	if err := gatehouse.ValidateName(r.Owner); err != nil {
 		return err
@@ -208,13 +209,13 @@ func (s *Server) createRepo(ctx context.Context, c caller, r *gatehouse.Repo) er
 			return err
 		}
 		if facts.Repo == nil && !gatehouse.Decide(*facts, gatehouse.OpWrite).Create {
-			return fmt.Errorf("you may create repositories only under your own name: %w", gatehouse.ErrForbidden)
+			return fmt.Errorf("you may create repositories only under your own name or an organization you administer: %w", gatehouse.ErrForbidden)
 		}
 		// An existing repository falls through to CreateRepo's conflict;
-		// Decide only lets this far in the caller's own namespace, so
-		// that tells them nothing new.
+		// Decide only lets this far in the caller's own namespace (or an
+		// organization they administer), so that tells them nothing new.
 		if facts.Repo != nil && gatehouse.Decide(*facts, gatehouse.OpRead).Level < gatehouse.AccessAdmin {
-			return fmt.Errorf("you may create repositories only under your own name: %w", gatehouse.ErrForbidden)
+			return fmt.Errorf("you may create repositories only under your own name or an organization you administer: %w", gatehouse.ErrForbidden)
 		}
 	}
 	if err := s.Repos.CreateRepo(ctx, r); err != nil {

@@ -120,6 +120,7 @@ func (s *Server) panelRoutes(r chi.Router) {
 		r.Post("/repos/{owner}/{name}/protected/remove", s.repoRemoveProtected)
 		r.Get("/audit", s.auditPage)
 		r.Get("/hostkeys", s.hostKeysPage)
+		s.orgPanelRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.panelError(w, r, fmt.Errorf("page %s: %w", r.URL.Path, gatehouse.ErrNotFound))

@@ -53,6 +53,8 @@ type Server struct {
 	Logins     gatehouse.LoginService
 	DeployKeys gatehouse.DeployKeyService
 	Protection gatehouse.ProtectionService
+	// Orgs may be nil; the organization routes then answer 501.
+	Orgs gatehouse.OrgService
 
 	// HostKeys are shown on the host keys page.
 	HostKeys []HostKey

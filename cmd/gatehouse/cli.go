@@ -27,7 +27,11 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   key add USER KEY|FILE|- | list USER | rm USER FINGERPRINT
   repo create OWNER/NAME [--private|--public] [--description TEXT]
   repo list | show OWNER/NAME | rm OWNER/NAME | rename OWNER/NAME OWNER/NEW
-  collab add OWNER/NAME USER read|write|admin | rm OWNER/NAME USER | list OWNER/NAME
+  collab add OWNER/NAME USER|@ORG/TEAM read|write|admin | rm OWNER/NAME USER|@ORG/TEAM | list OWNER/NAME
+  org create ORG [--default-level read|none] | set ORG --default-level read|none | list | rm ORG [--force]
+  org member add ORG USER member|admin | rm ORG USER | list ORG
+  team create ORG/TEAM | rm ORG/TEAM | list ORG
+  team member add ORG/TEAM USER | rm ORG/TEAM USER | list ORG/TEAM
   deploy-key add OWNER/NAME KEY|FILE|- [--write] | list OWNER/NAME | rm OWNER/NAME FINGERPRINT
   protect add OWNER/NAME PATTERN [--admin-only] | list OWNER/NAME | rm OWNER/NAME PATTERN
   audit [--user U] [--repo OWNER/NAME] [--since TIME|DURATION] [--limit N]

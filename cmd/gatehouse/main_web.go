@@ -73,6 +73,7 @@ func (m *Main) openWeb(ctx context.Context, db *keys.DB, audit gatehouse.AuditSe
 		Logins:     logins,
 		DeployKeys: keys.NewDeployKeyService(db),
 		Protection: keys.NewProtectionService(db),
+		Orgs:       keys.NewOrgService(db),
 		HostKeys:   hks,
 		SSHAddr:    sshAddr,
 		Metrics:    m.web.metrics.Handler(),

@@ -263,3 +263,21 @@ func (d nullTimeDest) Scan(v any) error {
 	*d.t = &t
 	return nil
 }
+
+// execOne runs a statement that must change exactly one row, such as
+// removing a grant: driver errors are translated with subject, and a
+// statement that changed nothing returns notFound.
+func execOne(ctx context.Context, tx *Tx, subject string, notFound error, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return translate(err, subject)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}

@@ -138,14 +138,9 @@ func (s *DeployKeyService) RemoveDeployKey(ctx context.Context, owner, name, fin
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM deploy_keys WHERE repo_id = ? AND fingerprint = ?`, r.ID, fingerprint)
-	if err != nil {
-		return translate(err, "deploy key "+fingerprint)
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, "deploy key "+fingerprint, notFound("repository %s has no deploy key %s", quote(r.FullName()), fingerprint),
+		`DELETE FROM deploy_keys WHERE repo_id = ? AND fingerprint = ?`, r.ID, fingerprint); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("repository %s has no deploy key %s", quote(r.FullName()), fingerprint)
 	}
 	return translate(tx.Commit(), "deploy key "+fingerprint)
 }
@@ -159,15 +154,10 @@ func (s *DeployKeyService) TouchDeployKey(ctx context.Context, fingerprint strin
 	}
 	defer tx.Rollback()
 
-	res, err := tx.ExecContext(ctx, `UPDATE deploy_keys SET last_used_at = ? WHERE fingerprint = ?`,
-		formatTime(tx.now), fingerprint)
-	if err != nil {
-		return translate(err, "deploy key "+fingerprint)
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, "deploy key "+fingerprint, notFound("deploy key %s", fingerprint),
+		`UPDATE deploy_keys SET last_used_at = ? WHERE fingerprint = ?`,
+		formatTime(tx.now), fingerprint); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("deploy key %s", fingerprint)
 	}
 	return translate(tx.Commit(), "deploy key "+fingerprint)
 }

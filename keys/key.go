@@ -141,14 +141,9 @@ func (s *KeyService) RemoveKey(ctx context.Context, user, fingerprint string) er
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM public_keys WHERE user_id = ? AND fingerprint = ?`, u.ID, fingerprint)
-	if err != nil {
-		return translate(err, "key "+fingerprint)
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, "key "+fingerprint, notFound("user %q has no key %s", user, fingerprint),
+		`DELETE FROM public_keys WHERE user_id = ? AND fingerprint = ?`, u.ID, fingerprint); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("user %q has no key %s", user, fingerprint)
 	}
 	return translate(tx.Commit(), "key "+fingerprint)
 }
@@ -162,15 +157,10 @@ func (s *KeyService) TouchKey(ctx context.Context, fingerprint string) error {
 	defer tx.Rollback()
 
 	// One write per login; the write lock is held only for this statement.
-	res, err := tx.ExecContext(ctx, `UPDATE public_keys SET last_used_at = ? WHERE fingerprint = ?`,
-		formatTime(tx.now), fingerprint)
-	if err != nil {
-		return translate(err, "key "+fingerprint)
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, "key "+fingerprint, notFound("key %s", fingerprint),
+		`UPDATE public_keys SET last_used_at = ? WHERE fingerprint = ?`,
+		formatTime(tx.now), fingerprint); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("key %s", fingerprint)
 	}
 	return translate(tx.Commit(), "key "+fingerprint)
 }

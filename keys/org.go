@@ -206,14 +206,9 @@ func (s *OrgService) RemoveOrgMember(ctx context.Context, org, user string) erro
 		return err
 	}
 	subject := "member " + quote(user) + " of " + quote(org)
-	res, err := tx.ExecContext(ctx, `DELETE FROM org_members WHERE org_id = ? AND user_id = ?`, o.ID, u.ID)
-	if err != nil {
-		return translate(err, subject)
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, subject, notFound("%s", subject),
+		`DELETE FROM org_members WHERE org_id = ? AND user_id = ?`, o.ID, u.ID); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("%s", subject)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM team_members
 		WHERE user_id = ? AND team_id IN (SELECT id FROM teams WHERE org_id = ?)`, u.ID, o.ID); err != nil {
@@ -386,14 +381,9 @@ func (s *OrgService) RemoveTeamMember(ctx context.Context, org, team, user strin
 		return err
 	}
 	subject := "member " + quote(user) + " of team " + quote(t.FullName())
-	res, err := tx.ExecContext(ctx, `DELETE FROM team_members WHERE team_id = ? AND user_id = ?`, t.ID, u.ID)
-	if err != nil {
-		return translate(err, subject)
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, subject, notFound("%s", subject),
+		`DELETE FROM team_members WHERE team_id = ? AND user_id = ?`, t.ID, u.ID); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("%s", subject)
 	}
 	return translate(tx.Commit(), subject)
 }
@@ -475,14 +465,9 @@ func (s *OrgService) RemoveTeamGrant(ctx context.Context, owner, name, org, team
 		return err
 	}
 	subject := "team " + quote("@"+t.FullName()) + " on " + quote(r.FullName())
-	res, err := tx.ExecContext(ctx, `DELETE FROM team_grants WHERE repo_id = ? AND team_id = ?`, r.ID, t.ID)
-	if err != nil {
-		return translate(err, subject)
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, subject, notFound("%s", subject),
+		`DELETE FROM team_grants WHERE repo_id = ? AND team_id = ?`, r.ID, t.ID); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("%s", subject)
 	}
 	return translate(tx.Commit(), subject)
 }

@@ -93,14 +93,9 @@ func (s *ProtectionService) RemoveProtectedBranch(ctx context.Context, owner, na
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM protected_branches WHERE repo_id = ? AND pattern = ?`, r.ID, p)
-	if err != nil {
-		return translate(err, "protected branch "+quote(p))
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, "protected branch "+quote(p), notFound("repository %s has no protected branch pattern %s", quote(r.FullName()), quote(p)),
+		`DELETE FROM protected_branches WHERE repo_id = ? AND pattern = ?`, r.ID, p); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("repository %s has no protected branch pattern %s", quote(r.FullName()), quote(p))
 	}
 	return translate(tx.Commit(), "protected branch "+quote(p))
 }

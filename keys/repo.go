@@ -273,14 +273,9 @@ func (s *RepoStore) RemoveCollaborator(ctx context.Context, owner, name, user st
 		return err
 	}
 	subject := "collaborator " + quote(user) + " on " + quote(r.FullName())
-	res, err := tx.ExecContext(ctx, `DELETE FROM collaborators WHERE repo_id = ? AND user_id = ?`, r.ID, u.ID)
-	if err != nil {
-		return translate(err, subject)
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, subject, notFound("%s", subject),
+		`DELETE FROM collaborators WHERE repo_id = ? AND user_id = ?`, r.ID, u.ID); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("%s", subject)
 	}
 	return translate(tx.Commit(), subject)
 }

@@ -103,14 +103,9 @@ func (s *TokenService) RevokeToken(ctx context.Context, user string, id int64) e
 	}
 	defer tx.Rollback()
 
-	res, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE id = ? AND user_id = (SELECT id FROM users WHERE name = ?)`, id, user)
-	if err != nil {
-		return translate(err, "token")
-	}
-	if n, err := res.RowsAffected(); err != nil {
+	if err := execOne(ctx, tx, "token", notFound("token %d of user %q", id, user),
+		`DELETE FROM api_tokens WHERE id = ? AND user_id = (SELECT id FROM users WHERE name = ?)`, id, user); err != nil {
 		return err
-	} else if n == 0 {
-		return notFound("token %d of user %q", id, user)
 	}
 	return tx.Commit()
 }

@@ -7,9 +7,15 @@
 #   OPS="clone push" bench/run.sh
 #
 # Environment (all optional):
-#   SIZES     test repositories: tiny small medium        (default "small medium")
+#   SIZES     test repositories: tiny small medium large  (default "small medium")
 #   N         repetitions per operation; the median counts (default 5)
-#   OPS       ssh clone noop-fetch ls-remote incr-fetch push (default: all)
+#   CONC      clones at once in the concurrent operation   (default 50)
+#   OPS       ssh clone clone-again noop-fetch ls-remote incr-fetch push
+#             concurrent (default: all). clone is a first clone (Gatehouse's
+#             full-clone cache emptied before each); clone-again clones
+#             tips cloned before (the cache filled by an untimed clone);
+#             concurrent is CONC clones of small at once (wall time of all;
+#             failed clones are noted; skipped for other sizes)
 #   PROTO     git protocol version the client asks for     (default 2)
 #   SSHD      absolute path of OpenSSH's sshd               (default /usr/sbin/sshd)
 #   GH_PORT, SSHD_PORT   listen ports on 127.0.0.1          (default: free ones)
@@ -54,7 +60,8 @@ ROOT=$(dirname "$BENCH")
 OUT=$BENCH/out
 SIZES=${SIZES:-"small medium"}
 N=${N:-5}
-OPS=${OPS:-"ssh clone noop-fetch ls-remote incr-fetch push"}
+OPS=${OPS:-"ssh clone clone-again noop-fetch ls-remote incr-fetch push concurrent"}
+CONC=${CONC:-50}
 PROTO=${PROTO:-2}
 SSHD=${SSHD:-/usr/sbin/sshd}
 VERIFY=${VERIFY:-1}
@@ -73,10 +80,10 @@ die() {
 [[ $N =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer"
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "TIMEOUT must be a positive integer (seconds)"
 for s in $SIZES; do
-	case $s in tiny | small | medium) ;; *) die "unknown size $s (tiny, small, medium)" ;; esac
+	case $s in tiny | small | medium | large) ;; *) die "unknown size $s (tiny, small, medium, large)" ;; esac
 done
 for o in $OPS; do
-	case $o in ssh | clone | noop-fetch | ls-remote | incr-fetch | push) ;; *) die "unknown operation $o" ;; esac
+	case $o in ssh | clone | clone-again | noop-fetch | ls-remote | incr-fetch | push | concurrent) ;; *) die "unknown operation $o" ;; esac
 done
 missing=()
 for c in go git ssh ssh-keygen; do command -v "$c" >/dev/null || missing+=("$c"); done
@@ -142,6 +149,7 @@ size_args() {
 	tiny) echo "-dirs strings,bytes -commits 40 -versions 2" ;;
 	small) echo "-dirs bufio,bytes,container,encoding,errors,fmt,io,path,regexp,sort,strconv,strings,text,unicode -commits 300 -versions 3" ;;
 	medium) echo "-commits 1500 -versions 3" ;;
+	large) echo "-commits 24000 -versions 12" ;;
 	esac
 }
 
@@ -214,6 +222,7 @@ gh_start() { # TAG: start gatehouse; its output goes to logs/gatehouse-TAG.*
 	local out=$RUN/logs/gatehouse-$1.out i
 	"$GH" serve --data "$GH_DATA" --ssh-addr "127.0.0.1:$GH_PORT" --http-addr "" \
 		--admin-key "$RUN/client_key.pub" --shutdown-grace 10s \
+		--max-conns-per-addr 200 --max-sessions-per-user 200 --max-sessions 400 \
 		>"$out" 2>"$RUN/logs/gatehouse-$1.err" &
 	GH_PID=$!
 	for ((i = 0; i < 300; i++)); do
@@ -257,6 +266,9 @@ sshd_start() {
 		echo "PrintLastLog no"
 		echo "UseDNS no"
 		echo "LogLevel ERROR"
+		# Every client comes from 127.0.0.1: let the concurrent phase in
+		# (both servers get the same allowance).
+		echo "MaxStartups 200"
 		if [[ $CLEAN_SHELL == 1 ]]; then echo "SetEnv SHLVL=1"; fi
 		if [[ $(id -u) == 0 ]]; then echo "PermitRootLogin prohibit-password"; fi
 	} >"$d/sshd_config"
@@ -392,10 +404,18 @@ verify_base() { # SIZE SERVER
 }
 
 phase() { # OP SIZE
-	local op=$1 size=$2 r srv t logf dir name
+	local op=$1 size=$2 r srv t logf dir name fails
 	log "$op ($size) x$N"
 	gh_start "$size-$op"
 	[[ -n $GH_IDLE_KB ]] || GH_IDLE_KB=$(gh_rss_kb)
+	if [[ $op == clone-again ]]; then # one untimed clone each: the tips have been cloned before
+		for srv in gh ossh; do
+			srv_args "$srv" upload "warm"
+			rm -rf "$RUN/work/$size-warm-$srv"
+			git clone -q --no-checkout "${SRVARGS[@]}" "$(url "$srv" "$size")" "$RUN/work/$size-warm-$srv" >/dev/null 2>&1 || true
+			rm -rf "$RUN/work/$size-warm-$srv"
+		done
+	fi
 	if [[ $op == noop-fetch ]]; then # one untimed fetch: from here on nothing is new
 		for srv in gh ossh; do
 			srv_args "$srv" upload "warm"
@@ -415,14 +435,36 @@ phase() { # OP SIZE
 					t=$(timed "$logf" sh -c "$GIT_SSH_COMMAND"' "$@"' ssh -p "$SSHD_PORT" "$ME@127.0.0.1" true)
 				fi
 				;;
-			clone)
+			clone | clone-again)
 				dir=$RUN/work/$size-clone-$srv
 				rm -rf "$dir"
+				# A first clone: nothing cached from an earlier one.
+				[[ $op == clone-again || $srv != gh ]] || rm -rf "$GH_DATA/repos/admin/$size.git/gatehouse-cache"
 				srv_args "$srv" upload "$size-$op-$r"
 				t=$(timed "$logf" git clone -q --no-checkout "${SRVARGS[@]}" "$(url "$srv" "$size")" "$dir")
 				if [[ $t != FAIL && ! -d $(base_dir "$size" "$srv") ]]; then
 					mv "$dir" "$(base_dir "$size" "$srv")"
 					verify_base "$size" "$srv"
+				elif [[ $t != FAIL && $r == 1 ]]; then
+					check "$srv $op of $size" "$dir" "$RUN/work/$size.refs" clone
+				fi
+				rm -rf "$dir"
+				;;
+			concurrent)
+				# CONC clones at once; the time is that of the slowest,
+				# a failure of any one fails the repetition.
+				dir=$RUN/work/$size-conc-$srv
+				rm -rf "$dir"
+				mkdir -p "$dir"
+				srv_args "$srv" upload "$size-$op-$r"
+				t=$(timed "$logf" bash -c 'dir=$1 url=$2 n=$3; shift 3
+					pids=(); for ((i = 0; i < n; i++)); do git clone -q --no-checkout "$@" "$url" "$dir/c$i" & pids+=($!); done
+					fails=0; for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+					echo "$fails of $n clones failed"' conc "$dir" "$(url "$srv" "$size")" "$CONC" "${SRVARGS[@]}")
+				fails=$(awk '/ clones failed$/ { f = $1 } END { print f + 0 }' "$logf")
+				((fails == 0)) || note "$srv: $op ($size) rep $r: $fails of $CONC clones failed"
+				if [[ $t != FAIL && $r == 1 ]]; then
+					check "$srv $op clone of $size" "$dir/c0" "$RUN/work/$size.refs" clone
 				fi
 				rm -rf "$dir"
 				;;
@@ -553,6 +595,9 @@ for size in $SIZES; do
 	refs_bare "$CACHE/$size.git" >"$RUN/work/$size.refs"
 	for op in $OPS; do
 		case $op in
+		concurrent)
+			[[ $size == small ]] && phase "$op" "$size"
+			;;
 		noop-fetch)
 			ensure_bases "$size"
 			phase "$op" "$size"
@@ -588,6 +633,7 @@ mb() { [[ -n ${1:-} ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || e
 	printf '%-11s %-7s %12s %12s %7s %11s %11s\n' operation size "gatehouse s" "openssh s" ratio "gh RSS MB" "git RSS MB"
 	for size in $SIZES; do
 		for op in $OPS; do
+			[[ $op != concurrent || $size == small ]] || continue
 			g=$(median "${TIMES["$op|$size|gh"]:-}")
 			o=$(median "${TIMES["$op|$size|ossh"]:-}")
 			ratio=-

@@ -111,6 +111,7 @@ type Incoming struct {
 
 	repo  *filesystem.Storage // opened on first use
 	cache *baseCache
+	main  *worker // inflates for content outside resolve's workers
 	// verified holds pack objects whose whole closure CheckConnected has
 	// already found complete, so later calls skip them.
 	verified map[plumbing.Hash]struct{}

@@ -13,7 +13,10 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -21,16 +24,22 @@ import (
 
 // resolve is the second pass: it applies every delta, depth first from
 // each whole object so a base is usually still cached when its deltas
-// need it. REF_DELTAs whose base is not in the pack are then resolved
-// against the repository (a thin pack); those bases become "external"
-// objects, appended to the pack later.
+// need it. The trees of deltas hanging from different whole objects are
+// independent, so they are shared out among GOMAXPROCS workers, each with
+// its own inflater and its own share of the base cache (the cache's total
+// budget stays baseCacheSize). REF_DELTAs whose base is not in the pack
+// are then resolved against the repository (a thin pack); those bases
+// become "external" objects, appended to the pack later.
 func (in *Incoming) resolve(ctx context.Context) error {
 	if in.ndeltas == 0 {
 		return nil
 	}
-	// Who waits on whom: OFS children by base index, REF children by base id.
+	// Who waits on whom: OFS children by base index, REF children by base
+	// id. ofsKids is only read once the workers start; refKids is taken
+	// from under mu, so what is left at the end waits on other objects.
 	ofsKids := make(map[int32][]int32)
 	refKids := make(map[plumbing.Hash][]int32)
+	var roots []int32
 	for i := range in.objs {
 		o := &in.objs[i]
 		switch o.kind {
@@ -38,48 +47,89 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			ofsKids[o.base] = append(ofsKids[o.base], int32(i))
 		case plumbing.REFDeltaObject:
 			refKids[o.ref] = append(refKids[o.ref], int32(i))
+		default:
+			roots = append(roots, int32(i))
 		}
 	}
 	p := newProgress(in.opts.Progress, "Resolving deltas", in.ndeltas)
-	done := 0
-	var stack []int32
+	var (
+		mu     sync.Mutex // guards refKids, in.byHash, p, failed
+		done   atomic.Int64
+		failed error
+		stop   atomic.Bool
+	)
 	// descend resolves everything that waits, directly or not, on root.
-	descend := func(root int32) error {
+	descend := func(w *worker, root int32, stack []int32) ([]int32, error) {
 		stack = append(stack[:0], root)
 		for len(stack) > 0 {
+			if stop.Load() {
+				return stack, nil
+			}
 			x := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			kids := ofsKids[x]
-			delete(ofsKids, x)
+			mu.Lock()
 			if rk, ok := refKids[in.objs[x].hash]; ok {
-				kids = append(kids, rk...)
+				kids = append(kids[:len(kids):len(kids)], rk...)
 				delete(refKids, in.objs[x].hash)
 			}
+			mu.Unlock()
 			for _, k := range kids {
-				if err := in.resolveDelta(k, x); err != nil {
-					return err
+				if err := in.resolveDelta(w, &mu, k, x); err != nil {
+					return stack, err
 				}
-				done++
-				p.update(done)
-				if done&255 == 0 {
+				if n := done.Add(1); n&255 == 0 {
 					if err := ctx.Err(); err != nil {
-						return err
+						return stack, err
 					}
+					mu.Lock()
+					p.update(int(n))
+					mu.Unlock()
 				}
 				stack = append(stack, k)
 			}
 		}
-		return nil
+		return stack, nil
 	}
-	for i := range in.objs {
-		if !in.objs[i].isDelta() {
-			if err := descend(int32(i)); err != nil {
-				return err
-			}
+	nw := min(runtime.GOMAXPROCS(0), max(1, in.ndeltas/256), max(1, len(roots)))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range nw {
+		w := &worker{cache: in.cache}
+		if nw > 1 {
+			w.cache = newBaseCache(baseCacheSize / int64(nw))
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var stack []int32
+			for !stop.Load() {
+				r := next.Add(1) - 1
+				if r >= int64(len(roots)) {
+					return
+				}
+				var err error
+				if stack, err = descend(w, roots[r], stack); err != nil {
+					mu.Lock()
+					if failed == nil {
+						failed = err
+					}
+					mu.Unlock()
+					stop.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed != nil {
+		return failed
 	}
 	// What is left waits on objects outside the pack. Sorted, so the
 	// completed pack does not depend on map order.
+	main := &worker{cache: in.cache}
+	in.main = main
+	var stack []int32
 	for len(refKids) > 0 {
 		missing := make([]plumbing.Hash, 0, len(refKids))
 		for h := range refKids {
@@ -98,7 +148,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if err := descend(i); err != nil {
+			if stack, err = descend(main, i, stack); err != nil {
 				return err
 			}
 		}
@@ -108,8 +158,16 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			return fmt.Errorf("%w: object at %d: delta never resolved", ErrCorrupt, in.objs[i].offset)
 		}
 	}
-	p.finish(done, in.local)
+	p.finish(int(done.Load()), in.local)
 	return nil
+}
+
+// worker is what one resolving goroutine has of its own: its share of
+// the base cache and an inflater it resets for every entry.
+type worker struct {
+	cache *baseCache
+	br    *bufio.Reader
+	zr    io.ReadCloser
 }
 
 // addExternal takes a thin pack's base from the repository.
@@ -134,14 +192,16 @@ func (in *Incoming) addExternal(h plumbing.Hash) (int32, error) {
 	return i, nil
 }
 
-// resolveDelta applies delta object k to base b, which is resolved.
-func (in *Incoming) resolveDelta(k, b int32) error {
-	base, err := in.content(b)
+// resolveDelta applies delta object k to base b, which is resolved, on
+// worker w. Only the worker that resolved b resolves b's deltas, so the
+// entries of in.objs it touches are its own; mu guards in.byHash.
+func (in *Incoming) resolveDelta(w *worker, mu *sync.Mutex, k, b int32) error {
+	base, err := in.contentIn(w, b)
 	if err != nil {
 		return err
 	}
 	o := &in.objs[k]
-	delta, err := in.inflateAt(o)
+	delta, err := in.inflateAt(w, o)
 	if err != nil {
 		return err
 	}
@@ -158,10 +218,13 @@ func (in *Incoming) resolveDelta(k, b int32) error {
 	if err := checkObject(o.typ, data); err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, o.typ, o.hash, err)
 	}
-	if err := in.addHash(o.hash, k); err != nil {
+	mu.Lock()
+	err = in.addHash(o.hash, k)
+	mu.Unlock()
+	if err != nil {
 		return err
 	}
-	in.cache.put(k, data)
+	w.cache.put(k, data)
 	return nil
 }
 
@@ -169,7 +232,15 @@ func (in *Incoming) resolveDelta(k, b int32) error {
 // by reapplying its delta chain, or from the repository for a thin
 // pack's base.
 func (in *Incoming) content(i int32) ([]byte, error) {
-	if b, ok := in.cache.get(i); ok {
+	if in.main == nil || in.main.cache != in.cache {
+		in.main = &worker{cache: in.cache}
+	}
+	return in.contentIn(in.main, i)
+}
+
+// contentIn is content on worker w.
+func (in *Incoming) contentIn(w *worker, i int32) ([]byte, error) {
+	if b, ok := w.cache.get(i); ok {
 		return b, nil
 	}
 	o := &in.objs[i]
@@ -197,11 +268,11 @@ func (in *Incoming) content(i int32) ([]byte, error) {
 		if o.base < 0 {
 			return nil, fmt.Errorf("pack: internal error: object at %d unresolved", o.offset)
 		}
-		base, err := in.content(o.base)
+		base, err := in.contentIn(w, o.base)
 		if err != nil {
 			return nil, err
 		}
-		delta, err := in.inflateAt(o)
+		delta, err := in.inflateAt(w, o)
 		if err != nil {
 			return nil, err
 		}
@@ -213,28 +284,39 @@ func (in *Incoming) content(i int32) ([]byte, error) {
 			return nil, fmt.Errorf("%w: object %s of %d bytes is too large to load", ErrTooLarge, o.hash, o.size)
 		}
 		var err error
-		if data, err = in.inflateAt(o); err != nil {
+		if data, err = in.inflateAt(w, o); err != nil {
 			return nil, err
 		}
 	}
-	in.cache.put(i, data)
+	w.cache.put(i, data)
 	return data, nil
 }
 
-// inflateAt reads an entry's data back from the quarantined pack.
-func (in *Incoming) inflateAt(o *object) ([]byte, error) {
+// inflateAt reads an entry's data back from the quarantined pack, with
+// w's inflater (ReadAt on the file is safe from several workers).
+func (in *Incoming) inflateAt(w *worker, o *object) ([]byte, error) {
 	if in.pack == nil {
 		return nil, errors.New("pack: already closed")
 	}
 	sr := io.NewSectionReader(in.pack, o.dataOff, in.packSize-o.dataOff)
-	zr, err := zlib.NewReader(bufio.NewReaderSize(sr, 16<<10))
+	if w.br == nil {
+		w.br = bufio.NewReaderSize(sr, 16<<10)
+	} else {
+		w.br.Reset(sr)
+	}
+	var err error
+	if w.zr == nil {
+		w.zr, err = zlib.NewReader(w.br)
+	} else {
+		err = w.zr.(zlib.Resetter).Reset(w.br, nil)
+	}
 	if err != nil {
+		w.zr = nil
 		return nil, inflateErr(err, o.offset)
 	}
-	defer zr.Close()
 	var buf bytes.Buffer
-	buf.Grow(int(min(o.size, 64<<20)))
-	if err := inflateExactly(&buf, zr, o.size, o.offset); err != nil {
+	buf.Grow(int(min(o.size, 64<<20)) + bytes.MinRead)
+	if err := inflateExactly(&buf, w.zr, o.size, o.offset); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -419,6 +501,8 @@ func entryHeader(t plumbing.ObjectType, size int64) []byte {
 // baseCache keeps recently resolved objects for the deltas built on them,
 // least recently used out first, within a byte budget.
 type baseCache struct {
+	// mu, when set, guards the rest: the cache is shared by workers.
+	mu          *sync.Mutex
 	limit, used int64
 	order       *list.List // of *cached, most recent at the front
 	byIndex     map[int32]*list.Element
@@ -434,6 +518,10 @@ func newBaseCache(limit int64) *baseCache {
 }
 
 func (c *baseCache) get(i int32) ([]byte, bool) {
+	if c.mu != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
 	e, ok := c.byIndex[i]
 	if !ok {
 		return nil, false
@@ -443,6 +531,10 @@ func (c *baseCache) get(i int32) ([]byte, bool) {
 }
 
 func (c *baseCache) put(i int32, data []byte) {
+	if c.mu != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
 	if int64(len(data)) > c.limit {
 		return
 	}

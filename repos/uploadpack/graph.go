@@ -46,12 +46,20 @@ type node struct {
 // graph caches the commits looked at in one conversation.
 type graph struct {
 	s     storer.EncodedObjectStorer
+	dir   string // the repository, for its bitmap; "" for none
 	nodes map[plumbing.Hash]*node
 	seq   uint64
 }
 
 func newGraph(s storer.EncodedObjectStorer) *graph {
 	return &graph{s: s, nodes: make(map[plumbing.Hash]*node)}
+}
+
+// fresh returns an empty graph over the same repository.
+func (g *graph) fresh() *graph {
+	n := newGraph(g.s)
+	n.dir = g.dir
+	return n
 }
 
 // commit returns the node for id, reading the commit on first use. It

@@ -42,6 +42,13 @@ type walk struct {
 func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *progress) ([]plumbing.Hash, error) {
 	w := &walk{ctx: ctx, g: g, prog: prog, inPack: make(map[plumbing.Hash]bool), excluded: make(map[plumbing.Hash]bool),
 		filter: req.filter, size: size, treeDepth: make(map[plumbing.Hash]int64)}
+	if len(haves) == 0 && len(req.edges) == 0 && len(req.shallow) == 0 && !req.deepens() && req.filter.kind == filterNone {
+		// A clone of whole history: the bitmaps answer it, when the
+		// repository has them.
+		if out, ok, err := w.fromBitmap(req, adv); ok || err != nil {
+			return out, err
+		}
+	}
 	var trees, blobs []plumbing.Hash
 	for _, id := range append(haves[:len(haves):len(haves)], req.edges...) {
 		err := w.peel(id, false, func(c *node) { w.markUninteresting(c); w.enqueue(c) },
@@ -104,7 +111,8 @@ func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisem
 		}
 	}
 	if req.includeTag && adv.hasTags {
-		if err := w.includeTags(adv); err != nil {
+		has := func(id plumbing.Hash) bool { return w.inPack[id] }
+		if err := w.includeTags(adv, has, w.add); err != nil {
 			return nil, err
 		}
 	}
@@ -384,13 +392,14 @@ func (w *walk) tick() error {
 // includeTags adds the annotated tags under refs/tags/ whose target is
 // being sent and which are not, with the tags they point through, as
 // git's include-tag does. The client would otherwise fetch them again.
-func (w *walk) includeTags(adv *advertisement) error {
+// has tells whether an object is in the pack and add puts one in.
+func (w *walk) includeTags(adv *advertisement, has func(plumbing.Hash) bool, add func(plumbing.Hash)) error {
 	for _, r := range adv.refs {
-		if r.peeled.IsZero() || !w.inPack[r.peeled] || w.inPack[r.id] || !isTagRef(r.name) {
+		if r.peeled.IsZero() || !has(r.peeled) || has(r.id) || !isTagRef(r.name) {
 			continue
 		}
 		id := r.id
-		for i := 0; i < maxPeel && !w.inPack[id]; i++ {
+		for i := 0; i < maxPeel && !has(id); i++ {
 			o, err := w.g.s.EncodedObject(plumbing.AnyObject, id)
 			if errors.Is(err, plumbing.ErrObjectNotFound) {
 				break
@@ -401,7 +410,7 @@ func (w *walk) includeTags(adv *advertisement) error {
 			if o.Type() != plumbing.TagObject {
 				break
 			}
-			w.add(id)
+			add(id)
 			if id, _, err = tagTarget(o); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -28,29 +29,68 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 			prog = newProgress(pktline.NewBand(s.w, pktline.BandProgress, req.band), s.bw)
 		}
 	}
+	// A full clone of tips served before is the pack sent then.
+	key, cacheable := cloneKey(req, adv, common)
+	var cw *cacheWriter
+	if cacheable {
+		n, found, err := sendCached(s.dir, key, data)
+		if err != nil {
+			return s.packError(req, fmt.Errorf("uploadpack: write cached pack: %w", err))
+		}
+		if found {
+			return s.endPack(req, bandData, prog, n)
+		}
+		if cw = newCacheWriter(s.dir, data); cw != nil {
+			data = cw
+			defer cw.abort() // a no-op once installed
+		}
+	}
 	objs, err := s.g.objectsToSend(s.ctx, req, adv, common, s.fs.EncodedObjectSize, prog)
 	if err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: list objects: %w", err))
 	}
 	prog.done("Enumerating objects", len(objs))
+	if cacheable && len(objs) >= bigClone {
+		// The pack writer reads the packs itself. Dropping go-git's
+		// storage (its index of every pack, tens of bytes per object)
+		// and the enumeration's tables before it allocates its own, and
+		// collecting now, sets the heap goal from what is live while
+		// the pack is written: this bounds the peak memory of a clone,
+		// for one collection per clone.
+		s.reopen()
+		runtime.GC()
+	}
 	// The stored entries are copied as they are (deltas included), so a
 	// clone costs about a file read. Without ofs-delta the client gets
 	// deltas naming their base by id. Every base is in the pack: the pack
 	// is never thin.
-	if _, err := packwrite.Write(s.ctx, s.dir, objs, packwrite.Options{OfsDelta: req.ofsDelta}, data); err != nil {
+	st, err := packwrite.Write(s.ctx, s.dir, objs, packwrite.Options{OfsDelta: req.ofsDelta}, data)
+	if err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: write pack: %w", err))
 	}
+	if cw != nil {
+		cw.install(s.dir, key)
+	}
+	return s.endPack(req, bandData, prog, st.Objects)
+}
+
+// endPack flushes the pack and ends the pack phase.
+func (s *session) endPack(req *request, bandData *bufio.Writer, prog *progress, objects int) error {
 	if bandData != nil {
 		if err := bandData.Flush(); err != nil {
 			return fmt.Errorf("uploadpack: write pack: %w", err)
 		}
 	}
-	prog.printf("Total %d\n", len(objs))
+	prog.printf("Total %d\n", objects)
 	if req.band > 0 {
 		s.w.Flush()
 	}
 	return s.writeErr()
 }
+
+// bigClone is the object count from which a clone's memory is worth a
+// collection.
+const bigClone = 1 << 14
 
 // packError reports a failure once the pack phase has begun: on channel 3
 // when there is a side-band (the client prints it and stops), otherwise

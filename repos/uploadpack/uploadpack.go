@@ -17,7 +17,10 @@
 //
 // Refs come from package refs, never from go-git's ref storer (which would
 // read "*.lock" files as refs). Objects come from go-git's filesystem
-// storage, and the pack is written with go-git's packfile encoder; go-git's
+// storage; a clone of whole history is listed with the repository's
+// reachability bitmap when it has one (bitmapwalk.go) and kept in a
+// cache keyed by the tips (clonecache.go); the pack is written by package
+// packwrite, which copies the stored entries. go-git's
 // transport/server and packp server helpers are not used, because they
 // neither negotiate nor check that a want is reachable.
 //
@@ -150,7 +153,7 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		s.w.Error("upload-pack: internal server error")
 		return err
 	}
-	defer s.fs.Close()
+	defer func() { s.fs.Close() }() // s.fs may be reopened
 	var err error
 	if wantsV2(s.opts.Protocol) {
 		err = s.serveV2()
@@ -173,7 +176,17 @@ func (s *session) open() error {
 	}
 	s.fs = odb.Open(s.dir)
 	s.g = newGraph(&ctxStorer{EncodedObjectStorer: s.fs, ds: s.fs, ctx: s.ctx})
+	s.g.dir = s.dir
 	return nil
+}
+
+// reopen replaces the object store and the graph with fresh ones, so
+// that the old ones and their caches become garbage.
+func (s *session) reopen() {
+	s.fs.Close()
+	s.fs = odb.Open(s.dir)
+	s.g = newGraph(&ctxStorer{EncodedObjectStorer: s.fs, ds: s.fs, ctx: s.ctx})
+	s.g.dir = s.dir
 }
 
 // serveV0 is the whole v0 conversation.

@@ -294,7 +294,7 @@ func (s *session) fetchV2() error {
 	}
 	// Every command starts from a fresh graph: the flags of one request
 	// must not leak into the next.
-	s.g = newGraph(s.g.s)
+	s.g = s.g.fresh()
 	if err := s.applyShallow(req); err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"gatehouse/repos/bitmap"
 )
@@ -88,7 +86,7 @@ func (w *walk) fromBitmap(req *request, adv *advertisement) (out []plumbing.Hash
 		commits = append(commits, c.parentIDs...)
 	}
 	for _, root := range trees {
-		if err := w.bitmapTree(root, has, add); err != nil {
+		if err := w.walkTree(root, has, add); err != nil {
 			return nil, false, err
 		}
 	}
@@ -119,39 +117,4 @@ func (w *walk) peelTags(id plumbing.Hash, add func(plumbing.Hash)) error {
 		}
 	}
 	return fmt.Errorf("object %s: tag chain longer than %d", id, maxPeel)
-}
-
-// bitmapTree adds root and what it contains, skipping any tree already
-// in (an object in the set has all it reaches in the set too).
-func (w *walk) bitmapTree(root plumbing.Hash, has func(plumbing.Hash) bool, add func(plumbing.Hash)) error {
-	if has(root) {
-		return nil
-	}
-	add(root)
-	stack := []plumbing.Hash{root}
-	for len(stack) > 0 {
-		if err := w.tick(); err != nil {
-			return err
-		}
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		o, err := w.g.s.EncodedObject(plumbing.TreeObject, id)
-		if err != nil {
-			return fmt.Errorf("tree %s: %w", id, err)
-		}
-		var t object.Tree
-		if err := t.Decode(o); err != nil {
-			return fmt.Errorf("tree %s: %w", id, err)
-		}
-		for _, e := range t.Entries {
-			if e.Mode == filemode.Submodule || has(e.Hash) {
-				continue
-			}
-			add(e.Hash)
-			if e.Mode == filemode.Dir {
-				stack = append(stack, e.Hash)
-			}
-		}
-	}
-	return nil
 }

@@ -339,6 +339,14 @@ func (w *walk) eachTree(root plumbing.Hash, mark map[plumbing.Hash]bool, visit f
 		}
 		return w.excluded[id] || w.inPack[id]
 	}
+	return w.walkTree(root, skip, visit)
+}
+
+// walkTree calls visit for root and what it contains, depth first,
+// skipping whatever skip says (and what lies below a skipped tree).
+// Gitlinks (submodules) name commits of another repository and are not
+// followed.
+func (w *walk) walkTree(root plumbing.Hash, skip func(plumbing.Hash) bool, visit func(plumbing.Hash)) error {
 	if skip(root) {
 		return nil
 	}

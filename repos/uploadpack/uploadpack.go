@@ -52,9 +52,6 @@ const (
 	// DefaultMaxHaves bounds the haves looked up in one conversation.
 	// Later haves are read and ignored, which only makes the pack bigger.
 	DefaultMaxHaves = 100_000
-	// deltaWindow is how many objects the encoder compares for deltas,
-	// the value go-git and JGit use.
-	deltaWindow = 10
 )
 
 // Options configure one conversation.

@@ -54,6 +54,10 @@ const (
 	OpRead  Operation = iota + 1 // clone, fetch, archive
 	OpWrite                      // push
 	OpAdmin                      // change settings and grants
+	// OpCreate is creating a repository on purpose (panel, API): what
+	// a push may create, and for site admins any namespace. On an
+	// existing repository it needs admin (and then meets a conflict).
+	OpCreate
 )
 
 // Required is the least level the operation needs. An unknown operation
@@ -64,7 +68,7 @@ func (op Operation) Required() AccessLevel {
 		return AccessRead
 	case OpWrite:
 		return AccessWrite
-	case OpAdmin:
+	case OpAdmin, OpCreate:
 		return AccessAdmin
 	}
 	return AccessAdmin + 1
@@ -163,12 +167,15 @@ func Decide(f AccessFacts, op Operation) Decision {
 	lvl := level(f)
 	d := Decision{Level: lvl, Allow: lvl >= op.Required()}
 	u := f.Actor.User
-	if f.Repo == nil && op == OpWrite && u != nil && !u.Disabled && u.ID != 0 && f.Actor.DeployKey == nil &&
-		ValidateName(f.Owner) == nil && (f.Org == nil && u.Name == f.Owner || f.Org != nil && f.Org.Role == RoleAdmin) {
-		// Pushing into nothing under one's own name, or into an
-		// organization one administers, creates the repository. An
-		// organization's plain members, and site admins, may not: the
-		// namespace belongs to its admins.
+	if f.Repo != nil || (op != OpWrite && op != OpCreate) || u == nil || u.Disabled || u.ID == 0 ||
+		f.Actor.DeployKey != nil || ValidateName(f.Owner) != nil {
+		return d
+	}
+	// Pushing into nothing under one's own name, or into an organization
+	// one administers, creates the repository. An organization's plain
+	// members, and site admins, may not: the namespace belongs to its
+	// admins. Creating on purpose (OpCreate) is also open to site admins.
+	if f.Org == nil && u.Name == f.Owner || f.Org != nil && f.Org.Role == RoleAdmin || op == OpCreate && u.Admin {
 		d = Decision{Level: AccessAdmin, Allow: true, Create: true}
 	}
 	return d

@@ -75,6 +75,13 @@ func TestDecide(t *testing.T) {
 		{"anonymous creates", gatehouse.AccessFacts{Owner: "alice", AnonRead: true}, W, want{gatehouse.AccessNone, false, false}},
 		{"deploy key creates", gatehouse.AccessFacts{Actor: gatehouse.Actor{DeployKey: dkWrite}, Owner: "alice"}, W, want{gatehouse.AccessNone, false, false}},
 		{"create under a bad owner name", missing(&gatehouse.User{ID: 9, Name: "Bad/.."}, "Bad/.."), W, want{gatehouse.AccessNone, false, false}},
+		{"create on purpose in own namespace", missing(alice, "alice"), gatehouse.OpCreate, want{gatehouse.AccessAdmin, true, true}},
+		{"create on purpose elsewhere", missing(bob, "alice"), gatehouse.OpCreate, want{gatehouse.AccessNone, false, false}},
+		{"site admin creates on purpose elsewhere", missing(root, "alice"), gatehouse.OpCreate, want{gatehouse.AccessAdmin, true, true}},
+		{"disabled site admin creates on purpose", missing(goneAdmin, "alice"), gatehouse.OpCreate, want{gatehouse.AccessNone, false, false}},
+		{"deploy key creates on purpose", gatehouse.AccessFacts{Actor: gatehouse.Actor{DeployKey: dkWrite}, Owner: "alice"}, gatehouse.OpCreate, want{gatehouse.AccessNone, false, false}},
+		{"create existing as owner", facts(alice, private), gatehouse.OpCreate, want{gatehouse.AccessAdmin, true, false}},
+		{"create existing as writer", grant(facts(bob, private), gatehouse.AccessWrite), gatehouse.OpCreate, want{gatehouse.AccessWrite, false, false}},
 		{"unknown operation", facts(root, private), gatehouse.Operation(99), want{gatehouse.AccessAdmin, false, false}},
 		{"zero operation", facts(alice, private), 0, want{gatehouse.AccessAdmin, false, false}},
 	}

@@ -193,9 +193,9 @@ func (s *Server) authorize(ctx context.Context, c caller, owner, name string, op
 	return s.Repos.Authorize(ctx, c.actor(), owner, name, op)
 }
 
-// createRepo creates r. Site admins may create under any owner; others
-// where gatehouse.Decide would let a push create it (their own name, or
-// an organization they administer).
+// createRepo creates r where gatehouse.Decide allows OpCreate: under the
+// caller's own name, an organization they administer, or, for site
+// admins, anywhere.
 func (s *Server) createRepo(ctx context.Context, c caller, r *gatehouse.Repo) error {
 	if err := gatehouse.ValidateName(r.Owner); err != nil {
 		return err
@@ -203,20 +203,14 @@ func (s *Server) createRepo(ctx context.Context, c caller, r *gatehouse.Repo) er
 	if err := gatehouse.ValidateName(r.Name); err != nil {
 		return err
 	}
-	if !c.user.Admin {
-		facts, err := s.Repos.AccessFacts(ctx, c.actor(), r.Owner, r.Name)
-		if err != nil {
-			return err
-		}
-		if facts.Repo == nil && !gatehouse.Decide(*facts, gatehouse.OpWrite).Create {
-			return fmt.Errorf("you may create repositories only under your own name or an organization you administer: %w", gatehouse.ErrForbidden)
-		}
-		// An existing repository falls through to CreateRepo's conflict;
-		// Decide only lets this far in the caller's own namespace (or an
-		// organization they administer), so that tells them nothing new.
-		if facts.Repo != nil && gatehouse.Decide(*facts, gatehouse.OpRead).Level < gatehouse.AccessAdmin {
-			return fmt.Errorf("you may create repositories only under your own name or an organization you administer: %w", gatehouse.ErrForbidden)
-		}
+	facts, err := s.Repos.AccessFacts(ctx, c.actor(), r.Owner, r.Name)
+	if err != nil {
+		return err
+	}
+	// An existing repository the caller administers falls through to
+	// CreateRepo's conflict, which tells them nothing new.
+	if !gatehouse.Decide(*facts, gatehouse.OpCreate).Allow {
+		return fmt.Errorf("you may create repositories only under your own name or an organization you administer: %w", gatehouse.ErrForbidden)
 	}
 	if err := s.Repos.CreateRepo(ctx, r); err != nil {
 		return err

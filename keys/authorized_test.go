@@ -97,7 +97,7 @@ func TestParseAuthorizedKey(t *testing.T) {
 func TestParseAuthorizedKey_SSHKeygen(t *testing.T) {
 	keygen, err := exec.LookPath("ssh-keygen")
 	if err != nil {
-		t.Skip("ssh-keygen not installed")
+		t.Fatal("ssh-keygen not installed (.ci/run installs openssh-client)")
 	}
 	for _, tt := range []struct{ name, line string }{
 		{"ed25519", ed25519Line(t)},

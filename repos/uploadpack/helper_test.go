@@ -75,7 +75,7 @@ type gitEnv struct {
 func newGitEnv(t *testing.T) *gitEnv {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
+		t.Fatal("git not installed (.ci/run installs it)")
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -10,25 +10,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// checkObject checks that a commit, tree or tag is well formed, a subset
-// of `git fsck` chosen to refuse what would break readers (and trees
-// naming ".git", which would let a checkout write into .git) without
-// refusing the odd but harmless history found in old repositories.
-// Blobs are always fine.
-func checkObject(t plumbing.ObjectType, data []byte) error {
-	switch t {
-	case plumbing.CommitObject:
-		_, err := parseCommit(data)
-		return err
-	case plumbing.TreeObject:
-		return walkTree(data, func(uint32, []byte, plumbing.Hash) error { return nil })
-	case plumbing.TagObject:
-		_, _, err := parseTag(data)
-		return err
-	}
-	return nil
-}
-
 // commitInfo is what the walks need of a commit.
 type commitInfo struct {
 	tree    plumbing.Hash

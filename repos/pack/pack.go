@@ -112,9 +112,10 @@ type Incoming struct {
 	repo  *filesystem.Storage // opened on first use
 	cache *baseCache
 	main  *worker // inflates for content outside resolve's workers
-	// verified holds pack objects whose whole closure CheckConnected has
-	// already found complete, so later calls skip them.
-	verified map[plumbing.Hash]struct{}
+	// links is what the pack's objects name, checked once by checkLinks.
+	links        linkSet
+	linksChecked bool
+	linksErr     error
 
 	installed bool
 }
@@ -146,12 +147,11 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 		return nil, fmt.Errorf("pack: quarantine: %w", err)
 	}
 	in := &Incoming{
-		gitDir:   gitDir,
-		tmpDir:   tmp,
-		opts:     opts,
-		byHash:   make(map[plumbing.Hash]int32),
-		cache:    newBaseCache(baseCacheSize),
-		verified: make(map[plumbing.Hash]struct{}),
+		gitDir: gitDir,
+		tmpDir: tmp,
+		opts:   opts,
+		byHash: make(map[plumbing.Hash]int32),
+		cache:  newBaseCache(baseCacheSize),
 	}
 	defer func() {
 		if err != nil {

@@ -604,3 +604,70 @@ func TestReceiveLargePackBoundedMemory(t *testing.T) {
 	}
 	git(t, repo, nil, "verify-pack", installedPacks(t, repo)[0])
 }
+
+func TestCheckConnectedLinks(t *testing.T) {
+	const who = "A <a@example.com> 1700000000 +0000"
+	blobData := []byte("x\n")
+	blob := plumbing.ComputeHash(plumbing.BlobObject, blobData)
+	treeOf := func(mode string, id plumbing.Hash) []byte {
+		return append([]byte(mode+" f\x00"), id[:]...)
+	}
+	commitOf := func(tree plumbing.Hash, msg string) []byte {
+		return []byte("tree " + tree.String() + "\nauthor " + who + "\ncommitter " + who + "\n\n" + msg + "\n")
+	}
+	goodTree := treeOf("100644", blob)
+	goodTreeID := plumbing.ComputeHash(plumbing.TreeObject, goodTree)
+	goodCommit := commitOf(goodTreeID, "good")
+	goodCommitID := plumbing.ComputeHash(plumbing.CommitObject, goodCommit)
+	// A tree naming the good tree as if it were a file.
+	wrongTree := treeOf("100644", goodTreeID)
+	wrongCommit := commitOf(plumbing.ComputeHash(plumbing.TreeObject, wrongTree), "wrong type")
+	// A tree no tip reaches, naming a blob that is nowhere.
+	missing := plumbing.ComputeHash(plumbing.BlobObject, []byte("nowhere\n"))
+	strayTree := treeOf("100644", missing)
+
+	tests := []struct {
+		name string
+		objs []rawObject
+		tip  plumbing.Hash
+		want error
+	}{
+		{"connected", []rawObject{
+			{typ: plumbing.BlobObject, data: blobData},
+			{typ: plumbing.TreeObject, data: goodTree},
+			{typ: plumbing.CommitObject, data: goodCommit},
+		}, goodCommitID, nil},
+		{"link of the wrong type", []rawObject{
+			{typ: plumbing.BlobObject, data: blobData},
+			{typ: plumbing.TreeObject, data: goodTree},
+			{typ: plumbing.TreeObject, data: wrongTree},
+			{typ: plumbing.CommitObject, data: wrongCommit},
+		}, plumbing.ComputeHash(plumbing.CommitObject, wrongCommit), pack.ErrCorrupt},
+		{"unreachable object with a missing link", []rawObject{
+			{typ: plumbing.BlobObject, data: blobData},
+			{typ: plumbing.TreeObject, data: goodTree},
+			{typ: plumbing.CommitObject, data: goodCommit},
+			{typ: plumbing.TreeObject, data: strayTree},
+		}, goodCommitID, pack.ErrMissingObject},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := bareRepo(t, "", "")
+			in, err := receive(t, repo, buildPack(tt.objs...), pack.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = in.CheckConnected(context.Background(), []string{tt.tip.String()})
+			if tt.want == nil && err != nil {
+				t.Fatalf("CheckConnected: %v", err)
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			// The answer is remembered, not recomputed differently.
+			if err2 := in.CheckConnected(context.Background(), []string{tt.tip.String()}); (err == nil) != (err2 == nil) {
+				t.Fatalf("second call = %v, first %v", err2, err)
+			}
+		})
+	}
+}

@@ -35,21 +35,41 @@ func (in *Incoming) resolve(ctx context.Context) error {
 		return nil
 	}
 	// Who waits on whom: OFS children by base index, REF children by base
-	// id. ofsKids is only read once the workers start; refKids is taken
-	// from under mu, so what is left at the end waits on other objects.
-	ofsKids := make(map[int32][]int32)
+	// id. The OFS children of x are ofsKids[ofsStart[x]:ofsStart[x+1]],
+	// two flat arrays rather than a slice per object; they are only read
+	// once the workers start. refKids is taken from under mu, so what is
+	// left at the end waits on other objects.
+	n := len(in.objs)
+	ofsStart := make([]int32, n+1)
 	refKids := make(map[plumbing.Hash][]int32)
 	var roots []int32
 	for i := range in.objs {
 		o := &in.objs[i]
 		switch o.kind {
 		case plumbing.OFSDeltaObject:
-			ofsKids[o.base] = append(ofsKids[o.base], int32(i))
+			ofsStart[o.base+1]++
 		case plumbing.REFDeltaObject:
 			refKids[o.ref] = append(refKids[o.ref], int32(i))
 		default:
 			roots = append(roots, int32(i))
 		}
+	}
+	for i := 1; i <= n; i++ {
+		ofsStart[i] += ofsStart[i-1]
+	}
+	ofsKids := make([]int32, ofsStart[n])
+	fill := slices.Clone(ofsStart[:n])
+	for i := range in.objs {
+		if o := &in.objs[i]; o.kind == plumbing.OFSDeltaObject {
+			ofsKids[fill[o.base]] = int32(i)
+			fill[o.base]++
+		}
+	}
+	kidsOf := func(x int32) []int32 {
+		if int(x) >= n {
+			return nil // a thin pack's base, appended since
+		}
+		return ofsKids[ofsStart[x]:ofsStart[x+1]:ofsStart[x+1]]
 	}
 	p := newProgress(in.opts.Progress, "Resolving deltas", in.ndeltas)
 	var (
@@ -67,7 +87,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			}
 			x := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			kids := ofsKids[x]
+			kids := kidsOf(x)
 			mu.Lock()
 			if rk, ok := refKids[in.objs[x].hash]; ok {
 				kids = append(kids[:len(kids):len(kids)], rk...)
@@ -95,7 +115,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range nw {
-		w := &worker{cache: in.cache}
+		w := &worker{cache: in.cache, links: new(linkFilter)}
 		if nw > 1 {
 			w.cache = newBaseCache(baseCacheSize / int64(nw))
 		}
@@ -127,7 +147,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 	}
 	// What is left waits on objects outside the pack. Sorted, so the
 	// completed pack does not depend on map order.
-	main := &worker{cache: in.cache}
+	main := &worker{cache: in.cache, links: new(linkFilter)}
 	in.main = main
 	var stack []int32
 	for len(refKids) > 0 {
@@ -166,6 +186,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 // the base cache and an inflater it resets for every entry.
 type worker struct {
 	cache *baseCache
+	links *linkFilter
 	br    *bufio.Reader
 	zr    io.ReadCloser
 }
@@ -215,7 +236,7 @@ func (in *Incoming) resolveDelta(w *worker, mu *sync.Mutex, k, b int32) error {
 	}
 	o.base, o.typ, o.depth = b, bo.typ, bo.depth+1
 	o.hash = plumbing.ComputeHash(o.typ, data)
-	if err := checkObject(o.typ, data); err != nil {
+	if err := in.links.record(w.links, o.typ, data); err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, o.typ, o.hash, err)
 	}
 	mu.Lock()

@@ -3,6 +3,7 @@ package pack
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"compress/zlib"
 	"context"
@@ -13,6 +14,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -129,10 +131,10 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 	}
 	// The declared count is the client's word; grow as objects arrive.
 	in.objs = make([]object, 0, min(count, 1<<16))
-	byOffset := make(map[int64]int32, min(count, 1<<16))
 
 	var zr io.ReadCloser
 	var body bytes.Buffer
+	filter := new(linkFilter)
 	for i := uint32(0); i < count; i++ {
 		if err := s.sync(); err != nil {
 			return err
@@ -150,7 +152,7 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 			if err != nil {
 				return err
 			}
-			bi, ok := byOffset[o.offset-rel]
+			bi, ok := in.atOffset(o.offset - rel)
 			if rel <= 0 || rel > o.offset || !ok {
 				return fmt.Errorf("%w: object at %d: delta base offset points at no object", ErrCorrupt, o.offset)
 			}
@@ -205,7 +207,7 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 		if !o.isDelta() {
 			o.hash = hasher.Sum()
 			if structured {
-				if err := checkObject(typ, body.Bytes()); err != nil {
+				if err := in.links.record(filter, typ, body.Bytes()); err != nil {
 					return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, typ, o.hash, err)
 				}
 			}
@@ -213,7 +215,6 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 				return err
 			}
 		}
-		byOffset[o.offset] = int32(len(in.objs))
 		in.objs = append(in.objs, o)
 	}
 	if err := s.sync(); err != nil {
@@ -236,6 +237,13 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 	in.checksum = got
 	in.packSize = s.off
 	return nil
+}
+
+// atOffset finds the entry starting at pack offset off. Entries are
+// appended in pack order, so a binary search does it without a table.
+func (in *Incoming) atOffset(off int64) (int32, bool) {
+	i, ok := slices.BinarySearchFunc(in.objs, off, func(o object, off int64) int { return cmp.Compare(o.offset, off) })
+	return int32(i), ok
 }
 
 // addHash records where an object lives. A pack holding one object twice

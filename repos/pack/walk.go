@@ -35,103 +35,37 @@ func (in *Incoming) Type(id string) (plumbing.ObjectType, error) {
 // everything they reach are either in the pack or already in the
 // repository, like git's check_connected.
 //
-// The walk stops at the first object the repository already has; it
-// trusts the repository to hold whatever its own objects reach. That
-// holds for anything this server stored (a pack becomes visible only
-// after it is complete and connected) and avoids walking the existing
-// history, so a push costs what it sends. Git stops instead at objects
-// reachable from existing refs, which also guards against a repository
-// already damaged by other means; `git fsck` is the tool for those.
+// A tip in the repository is trusted to reach only what the repository
+// has: that holds for anything this server stored (a pack becomes visible
+// only after it is complete and connected), and so a push costs what it
+// sends, not the size of the existing history. Git stops instead at
+// objects reachable from existing refs, which also guards against a
+// repository already damaged by other means; `git fsck` is the tool for
+// those. A tip in the pack needs the pack's links to hold (checkLinks):
+// every object a pack object names is in the pack with the right type or
+// in the repository.
 //
-// Pack objects are read and their links checked, including that a link
-// names an object of the right type. Errors: ErrMissingObject naming the
-// first object missing, ErrCorrupt, ctx's error, or an I/O error.
+// Errors: ErrMissingObject naming the first object missing, ErrCorrupt
+// (a link to an object of the wrong type), ctx's error, or an I/O error.
 func (in *Incoming) CheckConnected(ctx context.Context, tips []string) error {
-	seen := make(map[plumbing.Hash]struct{})
-	type item struct {
-		h    plumbing.Hash
-		want plumbing.ObjectType // AnyObject when any type will do
-	}
-	var stack []item
 	for _, t := range tips {
 		h, err := parseID(t)
 		if err != nil {
 			return fmt.Errorf("pack: tip %q: %w", t, err)
 		}
-		stack = append(stack, item{h, plumbing.AnyObject})
-	}
-	for n := 0; len(stack) > 0; n++ {
-		if n&1023 == 0 {
-			if err := ctx.Err(); err != nil {
+		if i, ok := in.byHash[h]; ok && !in.objs[i].external {
+			if err := in.checkLinks(ctx); err != nil {
 				return err
 			}
-		}
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		i, inPack := in.byHash[it.h]
-		if !inPack || in.objs[i].external {
-			ok, err := in.inRepo(it.h)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("%w: %s", ErrMissingObject, it.h)
-			}
 			continue
 		}
-		o := &in.objs[i]
-		if it.want != plumbing.AnyObject && o.typ != it.want {
-			return fmt.Errorf("%w: %s is a %s where a %s is expected", ErrCorrupt, it.h, o.typ, it.want)
-		}
-		if _, ok := seen[it.h]; ok {
-			continue
-		}
-		if _, ok := in.verified[it.h]; ok {
-			continue
-		}
-		seen[it.h] = struct{}{}
-		if o.typ == plumbing.BlobObject {
-			continue
-		}
-		data, err := in.content(i)
+		ok, err := in.inRepo(h)
 		if err != nil {
 			return err
 		}
-		switch o.typ {
-		case plumbing.CommitObject:
-			c, err := parseCommit(data)
-			if err != nil {
-				return fmt.Errorf("%w: commit %s: %v", ErrCorrupt, it.h, err)
-			}
-			stack = append(stack, item{c.tree, plumbing.TreeObject})
-			for _, p := range c.parents {
-				stack = append(stack, item{p, plumbing.CommitObject})
-			}
-		case plumbing.TagObject:
-			target, t, err := parseTag(data)
-			if err != nil {
-				return fmt.Errorf("%w: tag %s: %v", ErrCorrupt, it.h, err)
-			}
-			stack = append(stack, item{target, t})
-		case plumbing.TreeObject:
-			err := walkTree(data, func(mode uint32, _ []byte, id plumbing.Hash) error {
-				switch mode {
-				case modeGitlink:
-					// A submodule's commit lives in another repository.
-				case modeDir:
-					stack = append(stack, item{id, plumbing.TreeObject})
-				default:
-					stack = append(stack, item{id, plumbing.BlobObject})
-				}
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("%w: tree %s: %v", ErrCorrupt, it.h, err)
-			}
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrMissingObject, h)
 		}
-	}
-	for h := range seen {
-		in.verified[h] = struct{}{}
 	}
 	return nil
 }

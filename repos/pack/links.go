@@ -1,0 +1,151 @@
+package pack
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// linkShards spreads the link set over locks, so the resolving workers
+// rarely wait on each other.
+const linkShards = 64
+
+// linkSet is every object the pack's commits, trees and tags name, each
+// with the type the naming object expects of it. It is filled while the
+// objects go by anyway (whole ones in scan, deltas in resolve), so the
+// connectivity check needs no second read of any object: a pack of
+// thousands of trees is not inflated twice. Its size is that of the set of
+// distinct ids named, about the pack's object count.
+type linkSet struct {
+	shards [linkShards]struct {
+		sync.Mutex
+		m map[plumbing.Hash]plumbing.ObjectType
+	}
+	// conflict is the first id named with two different types.
+	conflict error
+	once     sync.Once
+}
+
+// linkFilter is one goroutine's memory of links it recorded lately, a
+// direct-mapped table: most entries of a tree are the same as in the
+// tree it was a delta against, resolved just before, so most links are
+// found here and never reach the shared, locked set.
+type linkFilter [1 << 16]struct {
+	id plumbing.Hash
+	t  plumbing.ObjectType
+}
+
+// add records that id must be an object of type t.
+func (s *linkSet) add(f *linkFilter, id plumbing.Hash, t plumbing.ObjectType) {
+	slot := &f[binary.LittleEndian.Uint16(id[8:])]
+	if slot.id == id && slot.t == t {
+		return
+	}
+	slot.id, slot.t = id, t
+	sh := &s.shards[id[0]%linkShards]
+	sh.Lock()
+	if sh.m == nil {
+		sh.m = make(map[plumbing.Hash]plumbing.ObjectType)
+	}
+	if old, ok := sh.m[id]; !ok {
+		sh.m[id] = t
+	} else if old != t {
+		s.once.Do(func() {
+			s.conflict = fmt.Errorf("%w: %s is named both as a %s and as a %s", ErrCorrupt, id, old, t)
+		})
+	}
+	sh.Unlock()
+}
+
+// record checks that a commit, tree or tag is well formed and adds what
+// it names to s. The checks are a subset of `git fsck`, chosen to refuse
+// what would break readers (and trees naming ".git", which would let a
+// checkout write into .git) without refusing the odd but harmless history
+// found in old repositories. Blobs are always fine.
+// f is the calling goroutine's own filter.
+func (s *linkSet) record(f *linkFilter, t plumbing.ObjectType, data []byte) error {
+	switch t {
+	case plumbing.CommitObject:
+		c, err := parseCommit(data)
+		if err != nil {
+			return err
+		}
+		s.add(f, c.tree, plumbing.TreeObject)
+		for _, p := range c.parents {
+			s.add(f, p, plumbing.CommitObject)
+		}
+	case plumbing.TreeObject:
+		return walkTree(data, func(mode uint32, _ []byte, id plumbing.Hash) error {
+			switch mode {
+			case modeGitlink:
+				// A submodule's commit lives in another repository.
+			case modeDir:
+				s.add(f, id, plumbing.TreeObject)
+			default:
+				s.add(f, id, plumbing.BlobObject)
+			}
+			return nil
+		})
+	case plumbing.TagObject:
+		target, tt, err := parseTag(data)
+		if err != nil {
+			return err
+		}
+		s.add(f, target, tt)
+	}
+	return nil
+}
+
+// checkLinks checks, once per pack, that every object the pack's objects
+// name is either in the pack with the expected type or in the repository.
+// Together with the tips' own presence that makes everything the tips
+// reach present, without walking anything: an object in the pack has its
+// links checked here, one in the repository is trusted to have its own.
+//
+// This is stricter than a walk from the tips: an object the client sent
+// but no tip reaches must be connected too, as with git's
+// `index-pack --strict`. Git clients only send what the pushed tips
+// reach, so only a broken or hostile client notices.
+func (in *Incoming) checkLinks(ctx context.Context) error {
+	if in.linksChecked {
+		return in.linksErr
+	}
+	in.linksErr = in.checkLinksOnce(ctx)
+	if ctx.Err() == nil {
+		in.linksChecked = true
+	}
+	return in.linksErr
+}
+
+func (in *Incoming) checkLinksOnce(ctx context.Context) error {
+	if in.links.conflict != nil {
+		return in.links.conflict
+	}
+	n := 0
+	for i := range in.links.shards {
+		for id, want := range in.links.shards[i].m {
+			if n++; n&4095 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if j, ok := in.byHash[id]; ok {
+				if got := in.objs[j].typ; got != want {
+					return fmt.Errorf("%w: %s is a %s where a %s is expected", ErrCorrupt, id, got, want)
+				}
+				continue
+			}
+			ok, err := in.inRepo(id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: %s", ErrMissingObject, id)
+			}
+		}
+	}
+	return nil
+}

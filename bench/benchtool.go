@@ -4,12 +4,16 @@
 // "go build -o out/bin/benchtool benchtool.go". The build tag keeps it out
 // of "go build ./..." and "go test ./...".
 //
-//	benchtool gen -root DIR [-dirs a,b/c] -commits N -versions V
+//	benchtool gen -root DIR [-dirs a,b/c] -commits N -versions V [-assets A]
 //	    writes a git fast-import stream to stdout: a deterministic history
 //	    built from the regular files under DIR (paths relative to DIR's
 //	    parent, so GOROOT/src gives src/...). Each file appears first as a
 //	    prefix of itself and grows to its full content over V versions,
 //	    spread over N commits on refs/heads/main, with tags and a branch.
+//	    With -assets, A binary files of pseudo-random bytes (256 KiB to
+//	    2 MiB each, from a fixed seed) are added to or replace one of
+//	    16 files under assets/, at evenly spaced commits: content that
+//	    neither compresses nor deltas, so the pack grows by their size.
 //	    Same input tree, same flags: same object ids.
 //
 //	benchtool rusage OUTFILE CMD [ARGS...]
@@ -27,6 +31,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,7 +104,15 @@ const (
 	epoch    = 1600000000 // first commit's time
 	interval = 3607       // seconds between commits
 	ident    = "Bench Author <bench@example.com>"
+
+	assetSlots = 16        // files under assets/
+	assetMin   = 256 << 10 // bytes of one asset version, at least
+	assetMax   = 2 << 20   // and at most
 )
+
+// assetSeed seeds the assets' generator: a constant, so every run writes
+// the same bytes.
+var assetSeed = [32]byte([]byte("gatehouse bench assets, seed v1."))
 
 func gen(args []string) error {
 	fset := flag.NewFlagSet("gen", flag.ContinueOnError)
@@ -107,11 +120,12 @@ func gen(args []string) error {
 	dirs := fset.String("dirs", "", "comma-separated subdirectories of root to use (default all)")
 	commits := fset.Int("commits", 300, "number of commits")
 	versions := fset.Int("versions", 3, "versions of each file")
+	assets := fset.Int("assets", 0, "binary asset versions (pseudo-random bytes) over the history")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
-	if *root == "" || *commits < 1 || *versions < 1 {
-		return fmt.Errorf("need -root, -commits >= 1, -versions >= 1")
+	if *root == "" || *commits < 1 || *versions < 1 || *assets < 0 || *assets > *commits {
+		return fmt.Errorf("need -root, -commits >= 1, -versions >= 1, 0 <= -assets <= -commits")
 	}
 	base := filepath.Dir(filepath.Clean(*root))
 	var tops []string
@@ -208,6 +222,16 @@ func gen(args []string) error {
 		return changes[i].path < changes[j].path
 	})
 
+	// Asset j lands in commit (j+1)*C/A-1, the last one in the last
+	// commit. The first assetSlots fill the slots in order, each later one
+	// replaces a slot the generator picks, with fresh bytes: nothing for a
+	// delta to share with the version it replaces.
+	A := *assets
+	src := rand.NewChaCha8(assetSeed)
+	rng := rand.New(src)
+	var asset []byte
+	nextAsset := 0
+
 	blobs := mark
 	next := 0
 	for c := 0; c < C; c++ {
@@ -216,8 +240,26 @@ func gen(args []string) error {
 			these = append(these, changes[next])
 			next++
 		}
+		assetPath := ""
+		if nextAsset < A && (nextAsset+1)*C/A-1 == c {
+			slot := nextAsset
+			if slot >= assetSlots {
+				slot = rng.IntN(assetSlots)
+			}
+			assetPath = fmt.Sprintf("assets/asset-%02d.bin", slot)
+			asset = make([]byte, assetMin+rng.IntN(assetMax-assetMin+1))
+			src.Read(asset)
+			nextAsset++
+		}
+		nch := len(these)
+		if assetPath != "" {
+			nch++
+		}
 		var msg strings.Builder
-		fmt.Fprintf(&msg, "bench: commit %d, %d change(s)\n\n", c+1, len(these))
+		fmt.Fprintf(&msg, "bench: commit %d, %d change(s)\n\n", c+1, nch)
+		if assetPath != "" {
+			fmt.Fprintf(&msg, "%s\n", assetPath)
+		}
 		for j, ch := range these {
 			if j == 10 {
 				fmt.Fprintf(&msg, "... and %d more\n", len(these)-10)
@@ -231,6 +273,11 @@ func gen(args []string) error {
 		fmt.Fprintf(w, "data %d\n%s\n", msg.Len(), msg.String())
 		for _, ch := range these {
 			fmt.Fprintf(w, "M %s :%d %s\n", ch.mode, ch.mark, quote(ch.path))
+		}
+		if assetPath != "" {
+			fmt.Fprintf(w, "M 100644 inline %s\ndata %d\n", assetPath, len(asset))
+			w.Write(asset)
+			w.WriteString("\n")
 		}
 		w.WriteString("\n")
 		cm := blobs + 1 + c

@@ -53,7 +53,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-SCRIPT_VERSION=1 # bump when the generated repositories change
+SCRIPT_VERSION=2 # bump when the generated repositories change
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH")
@@ -149,7 +149,7 @@ size_args() {
 	tiny) echo "-dirs strings,bytes -commits 40 -versions 2" ;;
 	small) echo "-dirs bufio,bytes,container,encoding,errors,fmt,io,path,regexp,sort,strconv,strings,text,unicode -commits 300 -versions 3" ;;
 	medium) echo "-commits 1500 -versions 3" ;;
-	large) echo "-commits 24000 -versions 12" ;;
+	large) echo "-commits 24000 -versions 12 -assets 216" ;;
 	esac
 }
 

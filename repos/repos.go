@@ -19,6 +19,7 @@ import (
 
 	"gatehouse"
 	"gatehouse/repos/archive"
+	"gatehouse/repos/maintain"
 	"gatehouse/repos/receivepack"
 	"gatehouse/repos/refs"
 	"gatehouse/repos/uploadpack"
@@ -52,6 +53,11 @@ type Service struct {
 	// Audit, when set, records refs refused by the access rules.
 	Audit  gatehouse.AuditService
 	Logger *slog.Logger
+	// Maintenance says when a push is followed by a background repack;
+	// a zero Policy never asks for one. Close stops them.
+	Maintenance maintain.Policy
+
+	maint maintenance
 }
 
 var (
@@ -61,7 +67,8 @@ var (
 
 // NewService returns a Service over store with repositories under root.
 func NewService(store gatehouse.RepoStore, root string) *Service {
-	return &Service{RepoStore: store, Root: root, Agent: "gatehouse", MaxPushSize: DefaultMaxPushSize, Logger: slog.Default()}
+	return &Service{RepoStore: store, Root: root, Agent: "gatehouse", MaxPushSize: DefaultMaxPushSize, Logger: slog.Default(),
+		Maintenance: maintain.DefaultPolicy}
 }
 
 // Dir returns the directory of owner/name. The names are validated and
@@ -271,6 +278,9 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 	if res != nil && len(res.PushOptions) > 0 {
 		// Logged now; passed to hooks once there are hooks.
 		s.Logger.Info("push options", "repo", r.FullName(), "options", res.PushOptions)
+	}
+	if err == nil {
+		s.maybeRepack(r, dir)
 	}
 	return res, err
 }

@@ -191,6 +191,10 @@ func (s *Server) Close() error {
 		return nil
 	}
 	err := s.srv.Close()
+	// The server closes the listeners Serve has registered; one that Serve
+	// has not reached yet (Close right after Open) is closed here, or
+	// Serve would go on accepting.
+	s.ln.Close()
 	<-s.serveErr
 	return err
 }
@@ -205,6 +209,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		s.srv.Close()
 	}
+	s.ln.Close() // as in Close
 	<-s.serveErr
 	return err
 }

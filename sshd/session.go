@@ -219,6 +219,7 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 			se.log.Info("upload-pack failed", logErr, err)
 			return exitError
 		}
+		s.awaitClientEOF(se)
 		return exitOK
 	}
 	if cmd.Name == CmdUploadArchive {
@@ -226,6 +227,7 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 			se.log.Info("upload-archive failed", logErr, err)
 			return exitError
 		}
+		s.awaitClientEOF(se)
 		return exitOK
 	}
 	res, err := s.Git.ReceivePack(ctx, repo, gs)
@@ -242,7 +244,35 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 		se.log.Info("receive-pack failed", logErr, err)
 		return exitError
 	}
+	s.awaitClientEOF(se)
 	return exitOK
+}
+
+// clientEOFWait bounds how long a finished Git conversation waits for the
+// client to close its side; never more than half the idle timeout, so the
+// wait does not end the connection instead of the session.
+const clientEOFWait = time.Second
+
+// awaitClientEOF lets the client close its input before the session
+// ends. Git clients do that as soon as the conversation is over; closing
+// the channel first races with them, and some (go-git) then report an
+// error for a fetch or push that worked. The wait is bounded, and what
+// the client still sends is discarded.
+func (s *Server) awaitClientEOF(r io.Reader) {
+	wait := clientEOFWait
+	if s.IdleTimeout > 0 {
+		wait = min(wait, s.IdleTimeout/2)
+	}
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, io.LimitReader(r, 64<<10))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		// The reader returns once the session is closed.
+	}
 }
 
 // gitProtocol returns GIT_PROTOCOL from the session's environment: the

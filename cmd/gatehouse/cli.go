@@ -26,7 +26,7 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   user add NAME [--admin] | list | show NAME | disable NAME | enable NAME | rm NAME
   key add USER KEY|FILE|- | list USER | rm USER FINGERPRINT
   repo create OWNER/NAME [--private|--public] [--description TEXT]
-  repo list | show OWNER/NAME | rm OWNER/NAME | rename OWNER/NAME OWNER/NEW
+  repo list | show OWNER/NAME | rm OWNER/NAME | rename OWNER/NAME OWNER/NEW | gc OWNER/NAME
   collab add OWNER/NAME USER|@ORG/TEAM read|write|admin | rm OWNER/NAME USER|@ORG/TEAM | list OWNER/NAME
   org create ORG [--default-level read|none] | set ORG --default-level read|none | list | rm ORG [--force]
   org member add ORG USER member|admin | rm ORG USER | list ORG

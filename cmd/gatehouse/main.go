@@ -285,6 +285,9 @@ func (m *Main) Close() error {
 	if m.SSH != nil {
 		errs = append(errs, m.SSH.Close())
 	}
+	if m.Repos != nil {
+		m.Repos.Close() // background repacks: cancelled and waited for
+	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 	}

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -166,5 +167,68 @@ func TestAllowCIDR(t *testing.T) {
 	buf := make([]byte, 64)
 	if n, err := conn.Read(buf); err == nil {
 		t.Fatalf("server from outside --allow-cidr sent %q", buf[:n])
+	}
+}
+
+// A finished Git conversation waits for the client to close its input
+// before the session ends, so a client closing its side never finds the
+// channel gone (go-git then fails a fetch that worked); a client that
+// never closes is let go after a bound.
+func TestGitSessionAwaitsClientEOF(t *testing.T) {
+	s := MustRunMain(t)
+	alice := s.User("alice")
+	s.MustCLI("repo", "create", "alice/r")
+	c, err := s.dial(t, gossh.PublicKeys(alice.Signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, closeInput := range []bool{true, false} {
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdin, _ := sess.StdinPipe()
+		stdout, _ := sess.StdoutPipe()
+		if err := sess.Start("git-upload-pack 'alice/r'"); err != nil {
+			t.Fatal(err)
+		}
+		// The advertisement of an empty repository ends with a flush;
+		// a flush back ends the conversation (nothing wanted).
+		adv := make([]byte, 0, 512)
+		buf := make([]byte, 512)
+		for !strings.HasSuffix(string(adv), "0000") {
+			n, err := stdout.Read(buf)
+			if err != nil {
+				t.Fatalf("advertisement %q: %v", adv, err)
+			}
+			adv = append(adv, buf[:n]...)
+		}
+		io.WriteString(stdin, "0000")
+		ended := make(chan error, 1)
+		start := time.Now()
+		go func() { ended <- sess.Wait() }()
+		select {
+		case err := <-ended:
+			t.Fatalf("session ended before the client closed its input: %v", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if closeInput {
+			if err := stdin.Close(); err != nil {
+				t.Fatalf("closing input: %v", err)
+			}
+		}
+		select {
+		case err := <-ended:
+			if err != nil {
+				t.Fatalf("exit: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("session never ended")
+		}
+		if !closeInput && time.Since(start) > 5*time.Second {
+			t.Errorf("a client that never closes was held %v", time.Since(start))
+		}
+		sess.Close()
 	}
 }

@@ -69,3 +69,39 @@ func seq(from, to int) []int {
 	}
 	return s
 }
+
+func TestEWAHRoundTrip(t *testing.T) {
+	full := ^uint64(0)
+	tests := []struct {
+		name  string
+		n     int
+		words []uint64
+	}{
+		{"empty", 100, []uint64{0, 0}},
+		{"zero objects", 0, nil},
+		{"one literal", 64, []uint64{5}},
+		{"runs and literals", 64 * 7, []uint64{full, full, 3, 0, 0, 7, full}},
+		{"trailing zeros", 64 * 4, []uint64{1, 0, 0, 0}},
+		{"partial last word", 70, []uint64{full, 0x3f}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSet(tt.n)
+			copy(s, tt.words)
+			enc := appendEWAH(nil, s)
+			end, err := ewahEnd(enc, 0)
+			if err != nil || end != len(enc) {
+				t.Fatalf("end %d of %d, %v", end, len(enc), err)
+			}
+			got, err := decodeEWAH(enc, 0, tt.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range s {
+				if got[i] != s[i] {
+					t.Fatalf("word %d: %x, want %x", i, got[i], s[i])
+				}
+			}
+		})
+	}
+}

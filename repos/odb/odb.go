@@ -26,6 +26,14 @@ func Open(gitDir string) *filesystem.Storage {
 		cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{LargeObjectThreshold: 1 << 20})
 }
 
+// OpenForScan is Open for reading many objects in one go (a repack):
+// pack files stay open between reads instead of being opened for each
+// object, and the cache of delta bases is larger. The caller closes it.
+func OpenForScan(gitDir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(indexedPacksOnly{osfs.New(gitDir, osfs.WithBoundOS())},
+		cache.NewObjectLRU(64*cache.MiByte), filesystem.Options{LargeObjectThreshold: 1 << 20, KeepDescriptors: true})
+}
+
 // indexedPacksOnly hides from go-git the packs that have no index yet.
 // go-git lists packs by their .pack files and fails every lookup when one
 // has no .idx, which is normal for a moment while git or an install puts a

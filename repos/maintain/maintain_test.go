@@ -1,0 +1,263 @@
+package maintain_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/repos/commitgraph"
+	"gatehouse/repos/maintain"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+func git(tb testing.TB, dir, stdin string, args ...string) string {
+	tb.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_COMMITTER_NAME=A", "GIT_COMMITTER_EMAIL=a@x")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String() + errb.String()
+}
+
+// importCommits adds n commits to branch with fast-import, which writes
+// one pack per run, as a push would.
+func importCommits(tb testing.TB, dir, branch, base string, from, n int) {
+	tb.Helper()
+	var s strings.Builder
+	for i := from; i < from+n; i++ {
+		fmt.Fprintf(&s, "commit refs/heads/%s\ncommitter A <a@x> %d +0000\ndata 2\nc\n", branch, 1700000000+i)
+		if i == from && base != "" {
+			fmt.Fprintf(&s, "from %s^0\n", base)
+		}
+		fmt.Fprintf(&s, "M 644 inline d%d/f%d\ndata <<EOF\n", i%3, i%17)
+		for j := range 20 {
+			fmt.Fprintf(&s, "line %d of %d\n", j, i)
+		}
+		s.WriteString("EOF\n")
+	}
+	git(tb, dir, s.String(), "-c", "fastimport.unpackLimit=1", "fast-import", "--quiet")
+}
+
+// manyPacks makes a repository of packs packs and three loose objects:
+// an annotated tag and two unreachable blobs.
+func manyPacks(tb testing.TB, packs int) string {
+	tb.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		tb.Skip("no git")
+	}
+	dir := tb.TempDir()
+	git(tb, dir, "", "init", "-q", "--bare")
+	for p := range packs {
+		base := ""
+		if p > 0 {
+			base = "refs/heads/main"
+		}
+		importCommits(tb, dir, "main", base, p*15, 15)
+	}
+	git(tb, dir, "blob\ndata 7\nlonely\n", "-c", "fastimport.unpackLimit=1", "fast-import", "--quiet")
+	git(tb, dir, "", "tag", "-a", "-m", "v1", "v1", "main~3")
+	git(tb, dir, "", "hash-object", "-w", "--stdin")
+	return dir
+}
+
+func objects(tb testing.TB, dir string) string {
+	tb.Helper()
+	return git(tb, dir, "", "cat-file", "--batch-all-objects", "--batch-check")
+}
+
+func packNames(tb testing.TB, dir, ext string) []string {
+	tb.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "objects", "pack", "pack-*"+ext))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+func checkRepo(tb testing.TB, dir string) {
+	tb.Helper()
+	git(tb, dir, "", "fsck", "--full", "--strict", "--no-dangling")
+	git(tb, dir, "", "commit-graph", "verify")
+	// The graph covers every commit the refs reach.
+	all := strings.Fields(git(tb, dir, "", "rev-list", "--all"))
+	g, err := commitgraph.Open(dir)
+	if err != nil {
+		tb.Fatalf("commit-graph: %v", err)
+	}
+	for _, id := range all {
+		if _, ok := g.Lookup(plumbing.NewHash(id)); !ok {
+			tb.Fatalf("commit-graph lacks %s", id)
+		}
+	}
+	for _, tip := range strings.Fields(git(tb, dir, "", "for-each-ref", "--format=%(objectname)^{commit}")) {
+		if out := git(tb, dir, "", "rev-list", "--test-bitmap", tip); !strings.Contains(out, "OK!") {
+			tb.Fatalf("--test-bitmap %s: %s", tip, out)
+		}
+	}
+}
+
+func TestRepack(t *testing.T) {
+	dir := manyPacks(t, 10)
+	before := objects(t, dir)
+	oldPacks := packNames(t, dir, ".pack")
+	if len(oldPacks) != 10 {
+		t.Fatalf("%d packs to start with", len(oldPacks))
+	}
+	if !maintain.Needed(dir) {
+		t.Fatal("10 packs: not needed")
+	}
+
+	st, err := maintain.Repack(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PacksIn != 10 || st.LooseIn != 3 || st.Pack == "" || st.Bitmaps == 0 || st.Commits != 150 || !st.CommitGraph {
+		t.Errorf("stats %+v", st)
+	}
+	if got := objects(t, dir); got != before {
+		t.Fatalf("objects before:\n%s\nafter:\n%s", before, got)
+	}
+	if bms := packNames(t, dir, ".bitmap"); len(bms) != 1 || filepath.Base(bms[0]) != st.Pack+".bitmap" {
+		t.Fatalf("bitmaps %v", bms)
+	}
+	if n := len(packNames(t, dir, ".pack")); n != 11 {
+		t.Fatalf("%d packs after the repack, want the old 10 kept and 1 new", n)
+	}
+	checkRepo(t, dir)
+	// The new pack alone holds everything.
+	packOnly := filepath.Join(t.TempDir(), "alone.git")
+	git(t, dir, "", "init", "-q", "--bare", packOnly)
+	for _, ext := range []string{".pack", ".idx", ".bitmap"} {
+		data, err := os.ReadFile(filepath.Join(dir, "objects", "pack", st.Pack+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(packOnly, "objects", "pack", st.Pack+ext), data, 0o444)
+	}
+	if got := objects(t, packOnly); got != before {
+		t.Fatalf("the new pack lacks objects:\n%s", got)
+	}
+	if maintain.Needed(dir) {
+		t.Error("still needed after the repack")
+	}
+
+	// Within the grace period a second run deletes nothing.
+	st2, err := maintain.Repack(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.Removed != 0 || len(packNames(t, dir, ".pack")) != 11 {
+		t.Fatalf("removed %d within the grace period", st2.Removed)
+	}
+
+	// Past it, the old packs and the packed loose object go.
+	old := maintain.GracePeriod
+	maintain.GracePeriod = 0
+	defer func() { maintain.GracePeriod = old }()
+	st3, err := maintain.Repack(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st3.Removed != 10 {
+		t.Errorf("removed %d packs, want 10", st3.Removed)
+	}
+	if packs := packNames(t, dir, ".pack"); len(packs) != 1 {
+		t.Fatalf("packs left: %v", packs)
+	}
+	if got := objects(t, dir); got != before {
+		t.Fatalf("objects lost:\n%s", got)
+	}
+	loose, _ := filepath.Glob(filepath.Join(dir, "objects", "??", "*"))
+	if len(loose) != 0 {
+		t.Errorf("loose objects left: %v", loose)
+	}
+	checkRepo(t, dir)
+}
+
+func TestRepackConcurrentPush(t *testing.T) {
+	dir := manyPacks(t, 3)
+	var pushed string
+	defer maintain.SetHookListed(func(gitDir string) {
+		// A push lands after the listing: new pack, new ref.
+		importCommits(t, gitDir, "topic", "refs/heads/main", 1000, 4)
+		pushed = strings.TrimSpace(git(t, gitDir, "", "rev-parse", "topic"))
+	})()
+	st, err := maintain.Repack(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maintain.SetHookListed(nil)
+	if pushed == "" {
+		t.Fatal("hook did not run")
+	}
+	before := objects(t, dir)
+	if !strings.Contains(before, pushed) {
+		t.Fatal("pushed commit missing")
+	}
+	git(t, dir, "", "fsck", "--full", "--strict", "--no-dangling")
+
+	old := maintain.GracePeriod
+	maintain.GracePeriod = 0
+	defer func() { maintain.GracePeriod = old }()
+	st2, err := maintain.Repack(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first run's old packs are gone, the push's pack was repacked.
+	if st2.Removed != st.PacksIn || st2.PacksIn != 2 {
+		t.Errorf("first %+v, second %+v", st, st2)
+	}
+	if got := objects(t, dir); got != before {
+		t.Fatalf("objects before:\n%s\nafter:\n%s", before, got)
+	}
+	checkRepo(t, dir)
+}
+
+func TestRepackBusy(t *testing.T) {
+	dir := manyPacks(t, 1)
+	if err := os.WriteFile(filepath.Join(dir, "gatehouse-maintain.lock"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := maintain.Repack(context.Background(), dir); !errors.Is(err, maintain.ErrBusy) {
+		t.Fatalf("err %v, want ErrBusy", err)
+	}
+	// A lock left by a crash long ago is taken over.
+	old := time.Now().Add(-maintain.LockStale - time.Minute)
+	os.Chtimes(filepath.Join(dir, "gatehouse-maintain.lock"), old, old)
+	if _, err := maintain.Repack(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gatehouse-maintain.lock")); !os.IsNotExist(err) {
+		t.Error("lock file left behind")
+	}
+}
+
+func TestRepackCancelled(t *testing.T) {
+	dir := manyPacks(t, 2)
+	before := objects(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := maintain.Repack(ctx, dir); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	if got := objects(t, dir); got != before {
+		t.Fatal("objects changed")
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", ".tmp-*"))
+	if len(left) != 0 || len(packNames(t, dir, ".bitmap")) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}

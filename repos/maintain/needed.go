@@ -1,0 +1,99 @@
+package maintain
+
+import (
+	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Policy says when a repository needs a repack.
+type Policy struct {
+	// MaxPacks: more live packs than this (each push adds one).
+	MaxPacks int
+	// MinObjects: a repository with more objects than this and no usable
+	// bitmap (so full clones walk the whole history).
+	MinObjects int
+	// MaxOutside: more objects than this outside the bitmapped pack
+	// (clones walk them one by one).
+	MaxOutside int
+	// MaxLoose: about this many loose objects (estimated, as git's
+	// gc --auto does, from one of the 256 fan-out directories).
+	MaxLoose int
+}
+
+// DefaultPolicy is what Needed applies. Eight packs keep lookups cheap
+// (every miss searches each index); a few thousand objects is where a
+// walk starts to cost more than the bitmap it would take to avoid it.
+var DefaultPolicy = Policy{MaxPacks: 8, MinObjects: 2000, MaxOutside: 10000, MaxLoose: 6700}
+
+// Needed reports whether gitDir should be repacked under DefaultPolicy.
+func Needed(gitDir string) bool { return DefaultPolicy.Needed(gitDir) }
+
+// Needed reports whether gitDir should be repacked. It reads only the
+// pack directory listing and the first kilobyte of each index; packs
+// already superseded by a repack do not count. Any error answers false.
+func (p Policy) Needed(gitDir string) bool {
+	packDir := filepath.Join(gitDir, "objects", "pack")
+	recs, err := readSuperseded(packDir)
+	if err != nil {
+		return false
+	}
+	skip := replaced(packDir, recs)
+	idxs, _ := filepath.Glob(filepath.Join(packDir, "pack-*.idx"))
+	live, total, outside := 0, 0, 0
+	bitmapped := ""
+	if bms, _ := filepath.Glob(filepath.Join(packDir, "pack-*.bitmap")); len(bms) == 1 {
+		bitmapped = strings.TrimSuffix(bms[0], ".bitmap")
+		if _, err := os.Stat(bitmapped + ".pack"); err != nil {
+			bitmapped = ""
+		}
+	}
+	for _, idx := range idxs {
+		base := strings.TrimSuffix(idx, ".idx")
+		if skip[filepath.Base(base)] {
+			continue
+		}
+		if _, err := os.Stat(base + ".pack"); err != nil {
+			continue
+		}
+		if _, err := os.Stat(base + ".keep"); err == nil {
+			continue
+		}
+		live++
+		n := idxCount(idx)
+		total += n
+		if base != bitmapped {
+			outside += n
+		}
+	}
+	if p.MaxLoose > 0 {
+		if ents, err := os.ReadDir(filepath.Join(gitDir, "objects", "17")); err == nil && len(ents)*256 > p.MaxLoose {
+			return true
+		}
+	}
+	switch {
+	case p.MaxPacks > 0 && live > p.MaxPacks:
+		return true
+	case bitmapped == "" && p.MinObjects > 0 && total > p.MinObjects:
+		return true
+	case bitmapped != "" && p.MaxOutside > 0 && outside > p.MaxOutside:
+		return true
+	}
+	return false
+}
+
+// idxCount reads an index's object count from its fan-out table.
+func idxCount(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var b [4]byte
+	if _, err := f.ReadAt(b[:], 8+255*4); err != nil && err != io.EOF {
+		return 0
+	}
+	return int(binary.BigEndian.Uint32(b[:]))
+}

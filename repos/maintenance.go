@@ -1,0 +1,118 @@
+package repos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"gatehouse"
+	"gatehouse/repos/maintain"
+)
+
+// maintenance runs background repacks (repos/maintain) after pushes: one
+// at a time per repository, at most maxRepacks at once in the process.
+type maintenance struct {
+	once   sync.Once
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	slots  chan struct{} // one per repack allowed to run
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	queued map[string]bool // repositories waiting or being repacked; guarded by mu
+	closed bool            // guarded by mu
+}
+
+// maxRepacks bounds the repacks running at once: each reads and writes a
+// whole repository, and clones and pushes go first.
+const maxRepacks = 1
+
+func (m *maintenance) init() {
+	m.once.Do(func() {
+		m.ctx, m.cancel = context.WithCancel(context.Background())
+		m.slots = make(chan struct{}, maxRepacks)
+		m.queued = make(map[string]bool)
+	})
+}
+
+// maybeRepack starts a background repack of r if its repository needs
+// one (Service.Maintenance) and none is queued or running for it. The
+// outcome is logged.
+func (s *Service) maybeRepack(r *gatehouse.Repo, dir string) {
+	if !s.Maintenance.Needed(dir) {
+		return
+	}
+	m := &s.maint
+	m.init()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.queued[dir] {
+		return
+	}
+	m.queued[dir] = true
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			m.mu.Lock()
+			delete(m.queued, dir)
+			m.mu.Unlock()
+		}()
+		select {
+		case m.slots <- struct{}{}:
+		case <-m.ctx.Done():
+			return
+		}
+		defer func() { <-m.slots }()
+		log := s.Logger.With("repo", r.FullName())
+		st, err := maintain.Repack(m.ctx, dir)
+		switch {
+		case errors.Is(err, maintain.ErrBusy):
+			log.Info("repack skipped: already running")
+		case err != nil:
+			log.Error("repack failed", "err", err)
+		default:
+			log.Info("repacked", "pack", st.Pack, "objects", st.Objects, "packs_in", st.PacksIn,
+				"bitmaps", st.Bitmaps, "removed", st.Removed, "duration", st.Duration.Round(time.Millisecond))
+		}
+	}()
+}
+
+// Repack repacks owner/name in the foreground (see maintain.Repack).
+//
+// Errors: gatehouse.ErrNotFound for an unknown repository or one missing
+// on disk, gatehouse.ErrConflict when a repack of it is already running,
+// and maintain.Repack's.
+func (s *Service) Repack(ctx context.Context, owner, name string) (maintain.Stats, error) {
+	if _, err := s.RepoStore.FindRepo(ctx, owner, name); err != nil {
+		return maintain.Stats{}, err
+	}
+	dir, err := s.Dir(owner, name)
+	if err != nil {
+		return maintain.Stats{}, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return maintain.Stats{}, fmt.Errorf("repository %s/%s on disk: %w", owner, name, gatehouse.ErrNotFound)
+	}
+	st, err := maintain.Repack(ctx, dir)
+	if errors.Is(err, maintain.ErrBusy) {
+		return st, fmt.Errorf("%w: %w", gatehouse.ErrConflict, err)
+	}
+	return st, err
+}
+
+// Close stops background maintenance: running repacks are cancelled
+// (they leave the repository as it was) and waited for. Later pushes
+// start none.
+func (s *Service) Close() {
+	m := &s.maint
+	m.init()
+	m.mu.Lock()
+	m.closed = true
+	m.cancel()
+	m.mu.Unlock()
+	m.wg.Wait()
+}

@@ -1,0 +1,218 @@
+// Package packidx writes and reads version 2 pack indexes (.idx files),
+// the table of contents of a pack: each object's id, the CRC-32 of its
+// raw entry and its offset in the pack. Incoming packs (repos/pack) and
+// repacks (repos/maintain) write them; repacks also read them to list the
+// objects of the packs they replace.
+package packidx
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// ErrCorrupt reports an index that is not a well-formed version 2 index.
+var ErrCorrupt = errors.New("packidx: corrupt index")
+
+// Entry is one object as its pack's index records it.
+type Entry struct {
+	ID     plumbing.Hash
+	CRC    uint32 // of the raw entry: header, base reference and zlib data
+	Offset uint64 // where the entry starts in the pack
+}
+
+var magic = []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}
+
+const head = 8 + 256*4
+
+// Write writes to w the version 2 index of a pack of n objects whose
+// trailing checksum is packSum: magic and version, a fan-out table of 256
+// cumulative counts by first id byte, the sorted ids, their CRC-32s, their
+// offsets (31 bits, or an index into a table of 64-bit offsets for packs
+// past 2 GiB), the pack's checksum and the index's own. entry(i) gives
+// the i-th object, in any order; it is called many times while sorting,
+// so it should be cheap. Errors are w's.
+func Write(w io.Writer, n int, entry func(i int) Entry, packSum plumbing.Hash) error {
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		ea, eb := entry(int(a)), entry(int(b))
+		return bytes.Compare(ea.ID[:], eb.ID[:])
+	})
+
+	sum := sha1.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 64<<10)
+	var b [8]byte
+	u32 := func(v uint32) {
+		binary.BigEndian.PutUint32(b[:4], v)
+		bw.Write(b[:4])
+	}
+	bw.Write(magic)
+	var fanout [256]uint32
+	for _, i := range order {
+		fanout[entry(int(i)).ID[0]]++
+	}
+	var total uint32
+	for _, c := range fanout {
+		total += c
+		u32(total)
+	}
+	for _, i := range order {
+		id := entry(int(i)).ID
+		bw.Write(id[:])
+	}
+	for _, i := range order {
+		u32(entry(int(i)).CRC)
+	}
+	var large []uint64
+	for _, i := range order {
+		off := entry(int(i)).Offset
+		if off < 0x80000000 {
+			u32(uint32(off))
+			continue
+		}
+		u32(0x80000000 | uint32(len(large)))
+		large = append(large, off)
+	}
+	for _, off := range large {
+		binary.BigEndian.PutUint64(b[:], off)
+		bw.Write(b[:])
+	}
+	bw.Write(packSum[:])
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(sum.Sum(nil))
+	return err
+}
+
+// Index is a version 2 index read whole into memory (about 28 bytes per
+// object).
+type Index struct {
+	data     []byte
+	n        int
+	numLarge int
+}
+
+// Read reads and checks the index at path: its magic, checksum, fan-out
+// table and size. Errors: the file's, or ErrCorrupt.
+func Read(path string) (*Index, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	x, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, nil
+}
+
+// Parse is Read for an index already in memory; it keeps data.
+func Parse(data []byte) (*Index, error) {
+	if len(data) < head+40 || !bytes.Equal(data[:8], magic) {
+		return nil, fmt.Errorf("%w: not a version 2 index", ErrCorrupt)
+	}
+	sum := sha1.Sum(data[:len(data)-20])
+	if !bytes.Equal(sum[:], data[len(data)-20:]) {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	prev := uint32(0)
+	for i := range 256 {
+		v := binary.BigEndian.Uint32(data[8+4*i:])
+		if v < prev {
+			return nil, fmt.Errorf("%w: fan-out table not monotonic", ErrCorrupt)
+		}
+		prev = v
+	}
+	n := int(prev)
+	rest := len(data) - 40 - (head + 28*n)
+	if rest < 0 || rest%8 != 0 {
+		return nil, fmt.Errorf("%w: size does not match the object count", ErrCorrupt)
+	}
+	x := &Index{data: data, n: n, numLarge: rest / 8}
+	for i := 1; i < n; i++ {
+		if bytes.Compare(x.name(i-1), x.name(i)) >= 0 {
+			return nil, fmt.Errorf("%w: ids not sorted", ErrCorrupt)
+		}
+	}
+	for i := range n {
+		if _, err := x.offset(i); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// Len is the number of objects.
+func (x *Index) Len() int { return x.n }
+
+func (x *Index) name(i int) []byte { return x.data[head+20*i : head+20*i+20] }
+
+// ID returns the id of the i-th object (in id order).
+func (x *Index) ID(i int) plumbing.Hash {
+	var h plumbing.Hash
+	copy(h[:], x.name(i))
+	return h
+}
+
+// CRC returns the CRC-32 of the i-th object's raw entry.
+func (x *Index) CRC(i int) uint32 {
+	return binary.BigEndian.Uint32(x.data[head+20*x.n+4*i:])
+}
+
+// Offset returns where the i-th object's entry starts in the pack.
+func (x *Index) Offset(i int) uint64 {
+	off, _ := x.offset(i)
+	return off
+}
+
+func (x *Index) offset(i int) (uint64, error) {
+	v := binary.BigEndian.Uint32(x.data[head+24*x.n+4*i:])
+	if v&0x80000000 == 0 {
+		return uint64(v), nil
+	}
+	k := int(v & 0x7fffffff)
+	if k >= x.numLarge {
+		return 0, fmt.Errorf("%w: bad large offset", ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(x.data[head+28*x.n+8*k:]), nil
+}
+
+// Find returns the position of id, if the index has it.
+func (x *Index) Find(id plumbing.Hash) (int, bool) {
+	lo := 0
+	if id[0] > 0 {
+		lo = int(binary.BigEndian.Uint32(x.data[8+4*(int(id[0])-1):]))
+	}
+	hi := int(binary.BigEndian.Uint32(x.data[8+4*int(id[0]):]))
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch bytes.Compare(x.name(m), id[:]) {
+		case 0:
+			return m, true
+		case -1:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return 0, false
+}
+
+// PackChecksum is the trailing checksum of the pack the index describes.
+func (x *Index) PackChecksum() plumbing.Hash {
+	var h plumbing.Hash
+	copy(h[:], x.data[len(x.data)-40:])
+	return h
+}

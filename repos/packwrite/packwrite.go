@@ -98,15 +98,15 @@ const (
 	stateDone
 )
 
-// entry is the bookkeeping for one object: 56 bytes, the only memory
-// that grows with the number of objects sent (besides wr.order, 4 bytes).
+// entry is the bookkeeping for one object: 48 bytes, the only memory
+// that grows with the number of objects sent besides the offset tables
+// of the packs sent from (8 bytes an object of those packs).
 type entry struct {
 	hash   plumbing.Hash
-	pack   int32  // index in writer.packs; -1 if loose
-	rank   int32  // in the pack's byOff order
-	base   int32  // entry index of the base, for modeDelta
-	off    uint64 // in the source pack
 	outOff uint64 // in the pack written
+	rank   uint32 // in the pack's byOff order; for a loose object, its index in writer.loose
+	pack   int32  // index in writer.packs; -1 if loose
+	base   int32  // entry index of the base, for modeDelta
 	mode   uint8
 	state  uint8
 }
@@ -116,8 +116,9 @@ type writer struct {
 	gitDir string
 	packs  []*srcPack
 	opts   Options
-	ents   []entry // sorted by id
-	order  []int32 // entry indexes by (pack, offset)
+	ents   []entry         // by (pack, rank): pack order, loose ones last
+	order  []int32         // entry indexes in the order to write them; nil: ents' order
+	loose  []plumbing.Hash // ids of the loose objects sent, sorted
 	stats  Stats
 	win    window
 	hdr    [32]byte // scratch for entry headers (a local would escape to the heap)
@@ -139,62 +140,71 @@ func (wr *writer) close() {
 // plan finds every object, reads its entry header and decides how it will
 // be written. Nothing is written yet, so a missing object fails cleanly.
 func (wr *writer) plan(objs []plumbing.Hash) error {
-	// The entries are kept sorted by id: that removes duplicates and
-	// finds a delta's base by binary search, with no map on top of the
-	// per-object bookkeeping.
-	wr.ents = make([]entry, len(objs))
+	// Each object is found in the first pack that has it (the newest),
+	// and its index position kept for now in rank. The entries are then
+	// sorted by (pack, offset): that removes duplicates, is the order
+	// they are written in, and finds an entry by binary search, with no
+	// map and no id on top of the per-object bookkeeping.
+	wr.ents = make([]entry, 0, len(objs))
+	used := make([]bool, len(wr.packs))
 	for i, h := range objs {
-		wr.ents[i] = entry{hash: h, pack: -1, base: -1, mode: modeLoose}
-	}
-	slices.SortFunc(wr.ents, func(a, b entry) int { return bytes.Compare(a.hash[:], b.hash[:]) })
-	wr.ents = slices.CompactFunc(wr.ents, func(a, b entry) bool { return a.hash == b.hash })
-	if uint64(len(wr.ents)) > 0xffffffff {
-		return fmt.Errorf("%d objects do not fit in one pack", len(wr.ents))
-	}
-	for i := range wr.ents {
 		if i%1024 == 0 {
 			if err := wr.ctx.Err(); err != nil {
 				return err
 			}
 		}
-		e := &wr.ents[i]
+		found := false
 		for pi, p := range wr.packs {
-			if pos, ok := p.find(e.hash); ok {
-				off, err := p.offset(pos)
-				if err != nil {
-					return err
-				}
-				e.pack, e.off = int32(pi), off
+			if pos, ok := p.find(h); ok {
+				wr.ents = append(wr.ents, entry{hash: h, pack: int32(pi), rank: pos, base: -1})
+				used[pi], found = true, true
 				break
 			}
 		}
-		if e.pack < 0 {
-			if err := wr.statLoose(e.hash); err != nil {
+		if !found {
+			if err := wr.statLoose(h); err != nil {
+				return err
+			}
+			wr.loose = append(wr.loose, h)
+		}
+	}
+	for pi, p := range wr.packs {
+		if used[pi] {
+			if err := p.sortByOffset(); err != nil {
 				return err
 			}
 		}
 	}
+	for i := range wr.ents {
+		e := &wr.ents[i]
+		e.rank = wr.packs[e.pack].rankOfPos[e.rank]
+	}
+	slices.SortFunc(wr.loose, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+	wr.loose = slices.Compact(wr.loose)
+	for i := range wr.loose {
+		wr.ents = append(wr.ents, entry{hash: wr.loose[i], pack: -1, rank: uint32(i), base: -1, mode: modeLoose})
+	}
+	slices.SortFunc(wr.ents, compareEntries)
+	wr.ents = slices.CompactFunc(wr.ents, func(a, b entry) bool { return a.pack == b.pack && a.rank == b.rank })
+	if uint64(len(wr.ents)) > 0x7fffffff {
+		return fmt.Errorf("%d objects do not fit in one pack", len(wr.ents))
+	}
 
-	// Visit the packed entries in pack order so the headers come from a
-	// few large sequential reads.
-	wr.order = wr.packOrder()
-	for k, i := range wr.order {
+	// In pack order, so the headers come from a few large sequential
+	// reads.
+	for k := range wr.ents {
 		if k%1024 == 0 {
 			if err := wr.ctx.Err(); err != nil {
 				return err
 			}
 		}
-		e := &wr.ents[i]
+		e := &wr.ents[k]
 		if e.pack < 0 {
 			break // loose ones sort last
 		}
 		p := wr.packs[e.pack]
-		if err := p.sortByOffset(); err != nil {
-			return err
-		}
-		rank, _ := p.rankOf(e.off)
-		e.rank = int32(rank)
-		h, err := wr.header(p, e.off, p.end(rank))
+		off := p.offAt(int(e.rank))
+		h, err := wr.header(p, off, p.end(int(e.rank)))
 		if err != nil {
 			return err
 		}
@@ -202,7 +212,7 @@ func (wr *writer) plan(objs []plumbing.Hash) error {
 			e.mode = modeCopy
 			continue
 		}
-		base, err := wr.baseID(p, e.off, h)
+		base, err := wr.baseID(p, off, h)
 		if err != nil {
 			return err
 		}
@@ -218,38 +228,51 @@ func (wr *writer) plan(objs []plumbing.Hash) error {
 	return nil
 }
 
-// lookup returns the entry index of id, if it is being sent.
+// compareEntries orders entries by pack, then offset; loose ones last.
+func compareEntries(a, b entry) int {
+	pa, pb := uint32(a.pack), uint32(b.pack) // -1 sorts last
+	switch {
+	case pa != pb:
+		if pa < pb {
+			return -1
+		}
+		return 1
+	case a.rank < b.rank:
+		return -1
+	case a.rank > b.rank:
+		return 1
+	}
+	return 0
+}
+
+// lookup returns the entry index of id, if it is being sent. Like plan,
+// it looks in the first pack that has id.
 func (wr *writer) lookup(id plumbing.Hash) (int32, bool) {
-	i, ok := slices.BinarySearchFunc(wr.ents, id, func(e entry, id plumbing.Hash) int { return bytes.Compare(e.hash[:], id[:]) })
+	key := entry{pack: -1}
+	for pi, p := range wr.packs {
+		pos, ok := p.find(id)
+		if !ok {
+			continue
+		}
+		if p.rankOfPos == nil {
+			return -1, false // nothing is sent from this pack
+		}
+		key = entry{pack: int32(pi), rank: p.rankOfPos[pos]}
+		break
+	}
+	if key.pack < 0 {
+		i, ok := slices.BinarySearchFunc(wr.loose, id, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+		if !ok {
+			return -1, false
+		}
+		key.rank = uint32(i)
+	}
+	i, ok := slices.BinarySearchFunc(wr.ents, key, compareEntries)
 	return int32(i), ok
 }
 
-// packOrder returns entry indexes by (pack, offset), loose objects last.
-// In a pack written by git an OFS_DELTA's base precedes it, so this order
-// mostly already puts bases first.
-func (wr *writer) packOrder() []int32 {
-	order := make([]int32, len(wr.ents))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		ea, eb := &wr.ents[a], &wr.ents[b]
-		pa, pb := uint32(ea.pack), uint32(eb.pack) // -1 sorts last
-		switch {
-		case pa != pb:
-			if pa < pb {
-				return -1
-			}
-			return 1
-		case ea.off < eb.off:
-			return -1
-		case ea.off > eb.off:
-			return 1
-		}
-		return 0
-	})
-	return order
-}
+// id returns the object id of e.
+func (wr *writer) id(e *entry) plumbing.Hash { return e.hash }
 
 // baseID returns the id of a delta's base: given in a REF_DELTA, looked
 // up by offset for an OFS_DELTA (whose base is always in the same pack).
@@ -290,7 +313,15 @@ func (wr *writer) write(w io.Writer) error {
 	// whole, which breaks it.
 	var stack []int32
 	done := 0
-	for _, i := range wr.order {
+	n := len(wr.ents)
+	if wr.order != nil {
+		n = len(wr.order)
+	}
+	for k := range n {
+		i := int32(k)
+		if wr.order != nil {
+			i = wr.order[k]
+		}
 		if wr.ents[i].state == stateDone {
 			continue
 		}
@@ -318,7 +349,7 @@ func (wr *writer) write(w io.Writer) error {
 				}
 			}
 			if err := wr.emit(e); err != nil {
-				return fmt.Errorf("packwrite: object %s: %w", e.hash, err)
+				return fmt.Errorf("packwrite: object %s: %w", wr.id(e), err)
 			}
 			e.state = stateDone
 			stack = stack[:len(stack)-1]
@@ -354,10 +385,10 @@ func (wr *writer) emit(e *entry) error {
 	switch e.mode {
 	case modeLoose:
 		wr.stats.Recompressed++
-		return wr.writeLoose(e.hash)
+		return wr.writeLoose(wr.id(e))
 	case modeResolve:
 		wr.stats.Recompressed++
-		return wr.writeResolved(e.hash)
+		return wr.writeResolved(wr.id(e))
 	}
 	return wr.copyEntry(e)
 }
@@ -368,8 +399,9 @@ func (wr *writer) emit(e *entry) error {
 func (wr *writer) copyEntry(e *entry) error {
 	p := wr.packs[e.pack]
 	pos := p.byOff[e.rank]
+	off := p.offAt(int(e.rank))
 	end := p.end(int(e.rank))
-	h, err := wr.header(p, e.off, end)
+	h, err := wr.header(p, off, end)
 	if err != nil {
 		return err
 	}
@@ -387,11 +419,12 @@ func (wr *writer) copyEntry(e *entry) error {
 			n += putOfs(nh[n:], e.outOff-base.outOff)
 		} else {
 			n = putHeader(nh, typeRefDelta, h.size)
-			n += copy(nh[n:], base.hash[:])
+			id := wr.id(base)
+			n += copy(nh[n:], id[:])
 		}
 		wr.stats.ReusedDeltas++
 	case modeThin:
-		id, err := wr.baseID(p, e.off, h)
+		id, err := wr.baseID(p, off, h)
 		if err != nil {
 			return err
 		}
@@ -401,14 +434,14 @@ func (wr *writer) copyEntry(e *entry) error {
 	}
 
 	want := p.crc(pos)
-	length := end - e.off
+	length := end - off
 	if length <= windowSize {
-		raw, err := wr.win.get(p, e.off, int(length))
+		raw, err := wr.win.get(p, off, int(length))
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p.path, err)
 		}
 		if crc32.ChecksumIEEE(raw) != want {
-			return fmt.Errorf("%w: %s: CRC mismatch in entry at %d", ErrCorrupt, p.path, e.off)
+			return fmt.Errorf("%w: %s: CRC mismatch in entry at %d", ErrCorrupt, p.path, off)
 		}
 		if err := wr.put(nh[:n]); err != nil {
 			return err
@@ -420,16 +453,16 @@ func (wr *writer) copyEntry(e *entry) error {
 	// that damage is found before any of it leaves. The second read comes
 	// from the page cache.
 	crc := crc32.NewIEEE()
-	if err := wr.readRange(p, e.off, end, func(b []byte) error { crc.Write(b); return nil }); err != nil {
+	if err := wr.readRange(p, off, end, func(b []byte) error { crc.Write(b); return nil }); err != nil {
 		return err
 	}
 	if crc.Sum32() != want {
-		return fmt.Errorf("%w: %s: CRC mismatch in entry at %d", ErrCorrupt, p.path, e.off)
+		return fmt.Errorf("%w: %s: CRC mismatch in entry at %d", ErrCorrupt, p.path, off)
 	}
 	if err := wr.put(nh[:n]); err != nil {
 		return err
 	}
-	return wr.readRange(p, e.off+uint64(h.len), end, wr.put)
+	return wr.readRange(p, off+uint64(h.len), end, wr.put)
 }
 
 // readRange passes [from, to) of a pack to fn in window-sized pieces,

@@ -2,6 +2,7 @@ package packwrite
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
@@ -16,9 +17,10 @@ import (
 
 // srcPack is one pack of the repository with its version 2 index.
 //
-// The index is read whole: it is about 28 bytes per object of the pack,
-// already the per-object bookkeeping the writer is allowed, and binary
-// searches over it beat a decoded map both in memory and in set-up time.
+// The index is mapped, not read: it is about 28 bytes per object of the
+// pack, and binary searches over the file as it is beat a decoded map
+// both in memory and in set-up time. Mapped, it is paged in from the page
+// cache and is no part of the heap the collector paces itself by.
 // The pack itself is only ever read through ReadAt, never loaded.
 type srcPack struct {
 	path string
@@ -33,10 +35,13 @@ type srcPack struct {
 	large    int
 	numLarge int
 
-	// byOff lists index positions in pack order. Built on first use (only
-	// packs something is sent from need it); it gives each entry's end and
-	// the id of an OFS_DELTA's base.
-	byOff []uint32
+	// byOff lists index positions in pack order, and rankOfPos is its
+	// inverse. Built on first use (only packs something is sent from need
+	// them); they give each entry's end, the id of an OFS_DELTA's base and
+	// the entry of an object found by id.
+	byOff     []uint32
+	rankOfPos []uint32
+	release   func() // unmaps idx
 }
 
 // openPacks opens every pack of gitDir that has an index, newest first:
@@ -89,6 +94,7 @@ func openPacks(gitDir string) ([]*srcPack, error) {
 func closePacks(packs []*srcPack) {
 	for _, p := range packs {
 		p.f.Close()
+		p.release()
 	}
 }
 
@@ -96,17 +102,19 @@ func closePacks(packs []*srcPack) {
 // one the index describes (its trailing checksum), so offsets and CRCs
 // from the index can be trusted to point into this very file.
 func openPack(base string) (*srcPack, error) {
-	idx, err := os.ReadFile(base + ".idx")
+	idx, release, err := mapFile(base + ".idx")
 	if err != nil {
 		return nil, err
 	}
 	f, err := os.Open(base + ".pack")
 	if err != nil {
+		release()
 		return nil, err
 	}
-	p := &srcPack{path: base + ".pack", f: f, idx: idx}
+	p := &srcPack{path: base + ".pack", f: f, idx: idx, release: release}
 	if err := p.check(); err != nil {
 		f.Close()
+		release()
 		return nil, err
 	}
 	return p, nil
@@ -221,42 +229,61 @@ func (p *srcPack) offset(pos uint32) (uint64, error) {
 	return off, nil
 }
 
-// sortByOffset builds byOff. Offsets are checked here once, so later
-// lookups can ignore offset's error.
+// sortByOffset builds byOff and rankOfPos. Offsets are checked here
+// once, so later lookups can ignore offset's error.
 func (p *srcPack) sortByOffset() error {
 	if p.byOff != nil || p.n == 0 {
 		return nil
 	}
-	type po struct {
-		off uint64
-		pos uint32
-	}
-	// A temporary 16 bytes per object; only the 4-byte positions stay.
-	tmp := make([]po, p.n)
-	for i := range tmp {
-		off, err := p.offset(uint32(i))
-		if err != nil {
-			return err
-		}
-		tmp[i] = po{off, uint32(i)}
-	}
-	slices.SortFunc(tmp, func(a, b po) int {
-		switch {
-		case a.off < b.off:
-			return -1
-		case a.off > b.off:
-			return 1
-		}
-		return 0
-	})
 	p.byOff = make([]uint32, p.n)
-	for i, t := range tmp {
-		if i > 0 && t.off == tmp[i-1].off {
-			return fmt.Errorf("%w: %s: two objects at offset %d", ErrCorrupt, filepath.Base(p.path), t.off)
+	if p.numLarge == 0 {
+		// Offsets fit in 32 bits: sort offset<<32|position, a temporary
+		// 8 bytes per object that sorts fast.
+		tmp := make([]uint64, p.n)
+		for i := range tmp {
+			off, err := p.offset(uint32(i))
+			if err != nil {
+				p.byOff = nil
+				return err
+			}
+			tmp[i] = off<<32 | uint64(i)
 		}
-		p.byOff[i] = t.pos
+		slices.Sort(tmp)
+		for i, t := range tmp {
+			if i > 0 && t>>32 == tmp[i-1]>>32 {
+				p.byOff = nil
+				return fmt.Errorf("%w: %s: two objects at offset %d", ErrCorrupt, filepath.Base(p.path), t>>32)
+			}
+			p.byOff[i] = uint32(t)
+		}
+	} else {
+		for i := range p.byOff {
+			if _, err := p.offset(uint32(i)); err != nil {
+				p.byOff = nil
+				return err
+			}
+			p.byOff[i] = uint32(i)
+		}
+		slices.SortFunc(p.byOff, func(a, b uint32) int {
+			return cmp.Compare(p.offAtPos(a), p.offAtPos(b))
+		})
+		for i := 1; i < len(p.byOff); i++ {
+			if off := p.offAtPos(p.byOff[i]); off == p.offAtPos(p.byOff[i-1]) {
+				p.byOff = nil
+				return fmt.Errorf("%w: %s: two objects at offset %d", ErrCorrupt, filepath.Base(p.path), off)
+			}
+		}
+	}
+	p.rankOfPos = make([]uint32, p.n)
+	for rank, pos := range p.byOff {
+		p.rankOfPos[pos] = uint32(rank)
 	}
 	return nil
+}
+
+func (p *srcPack) offAtPos(pos uint32) uint64 {
+	off, _ := p.offset(pos)
+	return off
 }
 
 func (p *srcPack) offAt(rank int) uint64 {

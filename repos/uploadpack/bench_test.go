@@ -6,11 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/odb"
 	"gatehouse/repos/packwrite"
 )
 
@@ -40,8 +41,12 @@ func benchRepo(b *testing.B) string {
 func fullCloneSession(b *testing.B, dir string) (*session, *advertisement, *request) {
 	b.Helper()
 	s := &session{ctx: context.Background(), dir: dir}
-	s.fs = odb.Open(dir)
-	s.g = newGraph(&ctxStorer{EncodedObjectStorer: s.fs, ds: s.fs, ctx: s.ctx})
+	fs, err := openStore(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.fs = fs
+	s.g = newGraph(&ctxStorer{objectReader: s.fs, ctx: s.ctx})
 	s.g.dir = dir
 	adv, err := s.advertisement()
 	if err != nil {
@@ -81,21 +86,56 @@ func benchEnumerate(b *testing.B, useBitmap bool) {
 	}
 }
 
-// BenchmarkFullClone enumerates and writes the pack of a full clone.
+// BenchmarkFullClone enumerates and writes the pack of a full clone the
+// way sendPack does (the store reopened and a collection between the
+// two), and reports the peak of the heap in use, sampled every
+// millisecond: the memory a clone costs the server beyond its baseline.
 func BenchmarkFullClone(b *testing.B) {
 	dir := benchRepo(b)
 	b.ReportAllocs()
+	var peak uint64
 	for b.Loop() {
+		runtime.GC() // the previous round's garbage is not this one's
+		stop := samplePeakHeap(&peak)
 		s, adv, req := fullCloneSession(b, dir)
 		objs, err := s.g.objectsToSend(s.ctx, req, adv, nil, s.fs.EncodedObjectSize, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
+		if err := s.reopen(); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
 		st, err := packwrite.Write(s.ctx, dir, objs, packwrite.Options{OfsDelta: true}, io.Discard)
 		if err != nil {
 			b.Fatal(err)
 		}
+		stop()
 		b.SetBytes(st.Bytes)
 		s.fs.Close()
 	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+}
+
+// samplePeakHeap records in *peak the largest HeapInuse seen until the
+// returned function is called.
+func samplePeakHeap(peak *uint64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var ms runtime.MemStats
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			*peak = max(*peak, ms.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

@@ -1,7 +1,9 @@
 package uploadpack
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -45,9 +47,10 @@ func (w *walk) fromBitmap(req *request, adv *advertisement) (out []plumbing.Hash
 			extra = append(extra, id)
 		}
 	}
+	var wanted []*node
 	var commits, trees []plumbing.Hash
 	for _, id := range req.wants {
-		err := w.peel(id, false, func(c *node) { commits = append(commits, c.id) },
+		err := w.peel(id, false, func(c *node) { wanted = append(wanted, c) },
 			func(t plumbing.Hash) error { trees = append(trees, t); return nil },
 			add)
 		if err != nil {
@@ -58,6 +61,13 @@ func (w *walk) fromBitmap(req *request, adv *advertisement) (out []plumbing.Hash
 		if err := w.peelTags(id, add); err != nil {
 			return nil, false, err
 		}
+	}
+	// Newest last, so it is taken first: its bitmap usually holds the
+	// older wants (tags along a branch), which are then skipped instead
+	// of having their own bitmaps decoded, each one bit per object.
+	slices.SortStableFunc(wanted, func(a, b *node) int { return cmp.Compare(a.when, b.when) })
+	for _, c := range wanted {
+		commits = append(commits, c.id)
 	}
 	// Commits first, so that the bitmaps they bring in spare tree walks.
 	for len(commits) > 0 {

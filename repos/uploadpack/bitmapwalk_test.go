@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
-
-	"gatehouse/repos/odb"
 )
 
 // gitIn runs git in dir with a clean configuration.
@@ -34,9 +32,13 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 func cloneSets(t testing.TB, dir string) (withBitmap, walked []plumbing.Hash) {
 	list := func(useBitmap bool) []plumbing.Hash {
 		s := &session{ctx: context.Background(), dir: dir}
-		s.fs = odb.Open(dir)
+		fs, err := openStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.fs = fs
 		defer s.fs.Close()
-		s.g = newGraph(&ctxStorer{EncodedObjectStorer: s.fs, ds: s.fs, ctx: s.ctx})
+		s.g = newGraph(&ctxStorer{objectReader: s.fs, ctx: s.ctx})
 		if useBitmap {
 			s.g.dir = dir
 		}

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // ctxReader makes reads give up when ctx is done. A plain io.Reader cannot
@@ -105,11 +104,10 @@ func (c *ctxWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-// ctxStorer fails object reads once ctx is done. go-git's encoder and
-// delta selector take no context, so this is how they are stopped.
+// ctxStorer fails object reads once ctx is done, so that a long walk
+// stops soon after the conversation ends.
 type ctxStorer struct {
-	storer.EncodedObjectStorer
-	ds  storer.DeltaObjectStorer
+	objectReader
 	ctx context.Context
 }
 
@@ -117,16 +115,7 @@ func (s *ctxStorer) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumb
 	if err := s.ctx.Err(); err != nil {
 		return nil, err
 	}
-	return s.EncodedObjectStorer.EncodedObject(t, h)
-}
-
-// DeltaObject keeps the encoder's delta reuse working through the wrapper
-// (it looks for storer.DeltaObjectStorer by type assertion).
-func (s *ctxStorer) DeltaObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	if err := s.ctx.Err(); err != nil {
-		return nil, err
-	}
-	return s.ds.DeltaObject(t, h)
+	return s.objectReader.EncodedObject(t, h)
 }
 
 // flushingReader flushes the output buffer before every read of the

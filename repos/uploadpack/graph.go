@@ -4,9 +4,10 @@ import (
 	"container/heap"
 	"fmt"
 
+	"gatehouse/repos/commitgraph"
+
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // flag marks a commit for the negotiator and the pack walk; each owns
@@ -45,13 +46,23 @@ type node struct {
 
 // graph caches the commits looked at in one conversation.
 type graph struct {
-	s     storer.EncodedObjectStorer
-	dir   string // the repository, for its bitmap; "" for none
+	s     objectReader
+	dir   string // the repository, for its bitmap and commit-graph; "" for none
 	nodes map[plumbing.Hash]*node
 	seq   uint64
+	// cg is the repository's commit-graph, opened on the first commit
+	// looked up; nil when there is none (or it is damaged: commits are
+	// then read from the object store).
+	cg       *commitgraph.Graph
+	cgOpened bool
 }
 
-func newGraph(s storer.EncodedObjectStorer) *graph {
+// objectReader reads objects: an *objectStore, possibly wrapped.
+type objectReader interface {
+	EncodedObject(plumbing.ObjectType, plumbing.Hash) (plumbing.EncodedObject, error)
+}
+
+func newGraph(s objectReader) *graph {
 	return &graph{s: s, nodes: make(map[plumbing.Hash]*node)}
 }
 
@@ -59,6 +70,7 @@ func newGraph(s storer.EncodedObjectStorer) *graph {
 func (g *graph) fresh() *graph {
 	n := newGraph(g.s)
 	n.dir = g.dir
+	n.cg, n.cgOpened = g.cg, g.cgOpened
 	return n
 }
 
@@ -68,6 +80,21 @@ func (g *graph) fresh() *graph {
 func (g *graph) commit(id plumbing.Hash) (*node, error) {
 	if n := g.nodes[id]; n != nil {
 		return n, nil
+	}
+	if !g.cgOpened && g.dir != "" {
+		g.cgOpened = true
+		g.cg, _ = commitgraph.Open(g.dir)
+	}
+	if g.cg != nil {
+		// A commit in the graph needs no inflating: its parents, tree
+		// and date are there. Commits pushed since it was written are
+		// not, and are read below.
+		var c commitgraph.Commit
+		if g.cg.LookupInto(id, &c) {
+			n := &node{id: id, when: c.When, tree: c.Tree, parentIDs: c.Parents}
+			g.nodes[id] = n
+			return n, nil
+		}
 	}
 	o, err := g.s.EncodedObject(plumbing.CommitObject, id)
 	if err != nil {
@@ -81,8 +108,8 @@ func (g *graph) commitFrom(o plumbing.EncodedObject) (*node, error) {
 	if n := g.nodes[o.Hash()]; n != nil {
 		return n, nil
 	}
-	c, err := object.DecodeCommit(g.s, o)
-	if err != nil {
+	var c object.Commit
+	if err := c.Decode(o); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", o.Hash(), err)
 	}
 	n := &node{id: c.Hash, when: c.Committer.When.Unix(), tree: c.TreeHash, parentIDs: c.ParentHashes}

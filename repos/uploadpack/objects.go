@@ -40,13 +40,30 @@ type walk struct {
 
 // objectsToSend returns the ids to pack for req, given the common haves.
 func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *progress) ([]plumbing.Hash, error) {
+	objs, _, err := g.listObjects(ctx, req, adv, haves, size, prog)
+	return objs, err
+}
+
+// listObjects is objectsToSend that also returns the trees and blobs it
+// left out because the client has them: those of the commits at the
+// boundary with the client's history, nil for a clone. They are the
+// bases a thin pack may name.
+func (g *graph) listObjects(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *progress) ([]plumbing.Hash, map[plumbing.Hash]bool, error) {
+	objs, w, err := g.enumerate(ctx, req, adv, haves, size, prog)
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs, w.excluded, nil
+}
+
+func (g *graph) enumerate(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *progress) ([]plumbing.Hash, *walk, error) {
 	w := &walk{ctx: ctx, g: g, prog: prog, inPack: make(map[plumbing.Hash]bool), excluded: make(map[plumbing.Hash]bool),
 		filter: req.filter, size: size, treeDepth: make(map[plumbing.Hash]int64)}
 	if len(haves) == 0 && len(req.edges) == 0 && len(req.shallow) == 0 && !req.deepens() && req.filter.kind == filterNone {
 		// A clone of whole history: the bitmaps answer it, when the
 		// repository has them.
 		if out, ok, err := w.fromBitmap(req, adv); ok || err != nil {
-			return out, err
+			return out, w, err
 		}
 	}
 	var trees, blobs []plumbing.Hash
@@ -55,7 +72,7 @@ func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisem
 			func(t plumbing.Hash) error { return w.excludeTree(t) },
 			func(b plumbing.Hash) { w.excluded[b] = true })
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, id := range req.wants {
@@ -63,12 +80,12 @@ func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisem
 			func(t plumbing.Hash) error { trees = append(trees, t); return nil },
 			func(b plumbing.Hash) { blobs = append(blobs, b) })
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	commits, err := w.commits()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The client has the trees of the commits it has at the boundary:
 	// the parents of what is sent, and the shallow commits it is sent
@@ -76,17 +93,17 @@ func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisem
 	for _, id := range req.edges {
 		c, err := w.g.commit(id)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := w.excludeTree(c.tree); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, c := range commits {
 		for _, p := range c.parents {
 			if p.flags&uninteresting != 0 {
 				if err := w.excludeTree(p.tree); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 		}
@@ -96,13 +113,13 @@ func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisem
 	}
 	for _, c := range commits {
 		if err := w.addTree(c.tree, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// Trees and blobs wanted by id are sent whatever the filter says.
 	for _, t := range trees {
 		if err := w.addTree(t, true); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, b := range blobs {
@@ -113,10 +130,10 @@ func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisem
 	if req.includeTag && adv.hasTags {
 		has := func(id plumbing.Hash) bool { return w.inPack[id] }
 		if err := w.includeTags(adv, has, w.add); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return w.out, nil
+	return w.out, w, nil
 }
 
 // peel follows tags from id to a commit, tree or blob and hands it to the

@@ -18,12 +18,10 @@ import (
 // bare. common lists the haves we share with the client.
 func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.Hash) error {
 	var data io.Writer = s.bw
-	var bandData *bufio.Writer
+	var bandData *bandWriter
 	var prog *progress
 	if req.band > 0 {
-		// The encoder writes in small pieces; gather them into full
-		// side-band packets.
-		bandData = bufio.NewWriterSize(pktline.NewBand(s.w, pktline.BandData, req.band), req.band-5)
+		bandData = newBandWriter(s.bw, pktline.BandData, req.band)
 		data = bandData
 		if !req.noProgress {
 			prog = newProgress(pktline.NewBand(s.w, pktline.BandProgress, req.band), s.bw)
@@ -38,54 +36,110 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 			return s.packError(req, fmt.Errorf("uploadpack: write cached pack: %w", err))
 		}
 		if found {
-			return s.endPack(req, bandData, prog, n)
+			return s.endPack(req, bandData, prog, fmt.Sprintf("Total %d", n))
 		}
 		if cw = newCacheWriter(s.dir, data); cw != nil {
 			data = cw
 			defer cw.abort() // a no-op once installed
 		}
 	}
-	objs, err := s.g.objectsToSend(s.ctx, req, adv, common, s.fs.EncodedObjectSize, prog)
+	objs, clientHas, err := s.g.listObjects(s.ctx, req, adv, common, s.fs.EncodedObjectSize, prog)
 	if err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: list objects: %w", err))
 	}
+	opts := packwrite.Options{OfsDelta: req.ofsDelta}
+	// A client that asked for a thin pack may get deltas against the
+	// trees and blobs it has at the boundary, copied as stored, where a
+	// complete pack would inflate and send those objects whole. Not to a
+	// partial clone: it may lack the blobs of its own history.
+	if req.thinPack && req.filter.kind == filterNone && len(clientHas) > 0 {
+		opts.ClientHas = func(id plumbing.Hash) bool { return clientHas[id] }
+	}
 	prog.done("Enumerating objects", len(objs))
 	if cacheable && len(objs) >= bigClone {
-		// The pack writer reads the packs itself. Dropping go-git's
-		// storage (its index of every pack, tens of bytes per object)
-		// and the enumeration's tables before it allocates its own, and
+		// The pack writer reads the packs itself. Dropping the object
+		// store (its offset tables and object cache) and the
+		// enumeration's tables before it allocates its own, and
 		// collecting now, sets the heap goal from what is live while
 		// the pack is written: this bounds the peak memory of a clone,
 		// for one collection per clone.
-		s.reopen()
+		if err := s.reopen(); err != nil {
+			return s.packError(req, err)
+		}
 		runtime.GC()
 	}
 	// The stored entries are copied as they are (deltas included), so a
 	// clone costs about a file read. Without ofs-delta the client gets
-	// deltas naming their base by id. Every base is in the pack: the pack
-	// is never thin.
-	st, err := packwrite.Write(s.ctx, s.dir, objs, packwrite.Options{OfsDelta: req.ofsDelta}, data)
+	// deltas naming their base by id.
+	st, err := packwrite.Write(s.ctx, s.dir, objs, opts, data)
 	if err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: write pack: %w", err))
 	}
 	if cw != nil {
 		cw.install(s.dir, key)
 	}
-	return s.endPack(req, bandData, prog, st.Objects)
+	deltas := st.ReusedDeltas + st.Thin
+	return s.endPack(req, bandData, prog, fmt.Sprintf("Total %d (delta %d), reused %d (delta %d)", st.Objects, deltas, st.Reused+deltas, deltas))
 }
 
-// endPack flushes the pack and ends the pack phase.
-func (s *session) endPack(req *request, bandData *bufio.Writer, prog *progress, objects int) error {
+// endPack flushes the pack and ends the pack phase with the summary
+// line total.
+func (s *session) endPack(req *request, bandData *bandWriter, prog *progress, total string) error {
 	if bandData != nil {
 		if err := bandData.Flush(); err != nil {
 			return fmt.Errorf("uploadpack: write pack: %w", err)
 		}
 	}
-	prog.printf("Total %d\n", objects)
+	prog.printf("%s\n", total)
 	if req.band > 0 {
 		s.w.Flush()
 	}
 	return s.writeErr()
+}
+
+// bandWriter frames the pack as side-band packets of one channel,
+// gathering the writer's small pieces into full packets. Each packet is
+// assembled in one buffer and written with one call, so that it stays
+// whole on the wire and a clone allocates nothing per packet.
+type bandWriter struct {
+	w   io.Writer
+	buf []byte // length, channel, payload
+	err error
+}
+
+func newBandWriter(w io.Writer, channel byte, max int) *bandWriter {
+	b := &bandWriter{w: w, buf: make([]byte, 5, min(max, pktline.MaxLine))}
+	b.buf[4] = channel
+	return b
+}
+
+func (b *bandWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if b.err != nil {
+			return n - len(p), b.err
+		}
+		c := copy(b.buf[len(b.buf):cap(b.buf)], p)
+		b.buf = b.buf[:len(b.buf)+c]
+		p = p[c:]
+		if len(b.buf) == cap(b.buf) {
+			b.Flush()
+		}
+	}
+	return n, b.err
+}
+
+// Flush writes the packet gathered so far, if any. Errors stick.
+func (b *bandWriter) Flush() error {
+	if b.err != nil || len(b.buf) == 5 {
+		return b.err
+	}
+	const hex = "0123456789abcdef"
+	n := len(b.buf)
+	b.buf[0], b.buf[1], b.buf[2], b.buf[3] = hex[n>>12&15], hex[n>>8&15], hex[n>>4&15], hex[n&15]
+	_, b.err = b.w.Write(b.buf)
+	b.buf = b.buf[:5]
+	return b.err
 }
 
 // bigClone is the object count from which a clone's memory is worth a

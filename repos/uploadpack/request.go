@@ -22,10 +22,13 @@ const (
 
 // request is what the client asked for, independent of protocol version.
 type request struct {
-	wants      []plumbing.Hash // distinct, in the order asked
-	ack        ackMode
-	noDone     bool // go straight to the pack after "ACK ready"
-	ofsDelta   bool
+	wants    []plumbing.Hash // distinct, in the order asked
+	ack      ackMode
+	noDone   bool // go straight to the pack after "ACK ready"
+	ofsDelta bool
+	// thinPack: the client completes a pack whose deltas have bases it
+	// holds ("thin-pack").
+	thinPack   bool
 	noProgress bool
 	includeTag bool
 	// shallow lists the client's shallow commits ("shallow" lines): it
@@ -172,6 +175,8 @@ func (req *request) addCaps(list string) {
 			req.noDone = true
 		case "ofs-delta":
 			req.ofsDelta = true
+		case "thin-pack":
+			req.thinPack = true
 		case "no-progress":
 			req.noProgress = true
 		case "include-tag":

@@ -12,14 +12,17 @@
 // Both versions serve shallow requests (deepen, deepen-since, deepen-not,
 // deepen-relative), partial clone filters (blob:none, blob:limit=N,
 // tree:N) and wants of any object a ref reaches, so a partial clone can
-// fetch what it left out; objects no ref reaches are refused. Packs are
-// never thin, and v2's sideband-all and packfile-uris are not offered.
+// fetch what it left out; objects no ref reaches are refused. A client
+// that asks for a thin pack gets stored deltas against the trees and
+// blobs it has at the boundary of its history as they are; v2's
+// sideband-all and packfile-uris are not offered.
 //
 // Refs come from package refs, never from go-git's ref storer (which would
-// read "*.lock" files as refs). Objects come from go-git's filesystem
-// storage; a clone of whole history is listed with the repository's
-// reachability bitmap when it has one (bitmapwalk.go) and kept in a
-// cache keyed by the tips (clonecache.go); the pack is written by package
+// read "*.lock" files as refs). Objects are read by go-git's pack reader
+// over the index files as they are on disk (store.go); a clone of whole
+// history is listed with the repository's reachability bitmap when it
+// has one (bitmapwalk.go) and kept in a cache keyed by the tips
+// (clonecache.go); the pack is written by package
 // packwrite, which copies the stored entries. go-git's
 // transport/server and packp server helpers are not used, because they
 // neither negotiate nor check that a want is reachable.
@@ -37,10 +40,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/go-git/go-git/v5/storage/filesystem"
-
 	"gatehouse"
-	"gatehouse/repos/odb"
 	"gatehouse/repos/pktline"
 )
 
@@ -88,7 +88,7 @@ type session struct {
 	ctx  context.Context
 	dir  string
 	opts Options
-	fs   *filesystem.Storage
+	fs   *objectStore
 	g    *graph
 	r    *pktline.Reader
 	w    *pktline.Writer
@@ -171,19 +171,21 @@ func (s *session) open() error {
 			return fmt.Errorf("uploadpack: %s is not a repository: %w", s.dir, err)
 		}
 	}
-	s.fs = odb.Open(s.dir)
-	s.g = newGraph(&ctxStorer{EncodedObjectStorer: s.fs, ds: s.fs, ctx: s.ctx})
+	fs, err := openStore(s.dir)
+	if err != nil {
+		return fmt.Errorf("uploadpack: open objects: %w", err)
+	}
+	s.fs = fs
+	s.g = newGraph(&ctxStorer{objectReader: s.fs, ctx: s.ctx})
 	s.g.dir = s.dir
 	return nil
 }
 
 // reopen replaces the object store and the graph with fresh ones, so
 // that the old ones and their caches become garbage.
-func (s *session) reopen() {
+func (s *session) reopen() error {
 	s.fs.Close()
-	s.fs = odb.Open(s.dir)
-	s.g = newGraph(&ctxStorer{EncodedObjectStorer: s.fs, ds: s.fs, ctx: s.ctx})
-	s.g.dir = s.dir
+	return s.open()
 }
 
 // serveV0 is the whole v0 conversation.

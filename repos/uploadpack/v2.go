@@ -270,7 +270,7 @@ func (s *session) fetchV2() error {
 			// travels on a side-band channel.
 			s.sidebandAll = true
 		case line == "thin-pack":
-			// Allowed, not required: the pack sent is complete.
+			req.thinPack = true
 		case line == "ofs-delta":
 			req.ofsDelta = true
 		case line == "no-progress":

@@ -1,0 +1,469 @@
+package uploadpack
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/objfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+)
+
+// objectStore reads the objects one conversation looks at: commits,
+// trees and tags for the negotiation and the walks, blob sizes for
+// filters. Packed objects are decoded by go-git's pack reader, but over
+// the index files as they are on disk (mapped, not decoded): go-git's
+// own storage decodes every index into slices and, on the first object
+// read, builds a map from offset to id of every object of every pack,
+// some 70 bytes an object, which for a large repository is most of the
+// memory of a clone. Here an id is found by binary search in the mapped
+// file, and the offset-to-id table a delta base needs is 8 bytes an
+// object, built only for packs a delta is read from.
+//
+// Like go-git's storage it sees the packs present when it is opened, and
+// is used from one goroutine at a time.
+type objectStore struct {
+	dir   string
+	fs    billy.Filesystem
+	packs []*storePack
+	cache cache.Object
+}
+
+type storePack struct {
+	idx  *packIndex
+	file billy.File
+	pf   *packfile.Packfile
+}
+
+// largeObject is the size from which a packed object is streamed from
+// the pack when read instead of held (odb.Open's threshold).
+const largeObject = 1 << 20
+
+// openStore opens the indexed packs of gitDir. A pack whose index cannot
+// be read is an error; a .pack without its .idx is skipped (it is being
+// installed), as is an .idx whose .pack is gone (a repack removed it).
+func openStore(gitDir string) (*objectStore, error) {
+	s := &objectStore{dir: gitDir, fs: osfs.New(gitDir, osfs.WithBoundOS()), cache: cache.NewObjectLRU(16 * cache.MiByte)}
+	idxs, err := filepath.Glob(filepath.Join(gitDir, "objects", "pack", "pack-*.idx"))
+	if err != nil {
+		return nil, err
+	}
+	for _, idxPath := range idxs {
+		rel := filepath.Join("objects", "pack", strings.TrimSuffix(filepath.Base(idxPath), ".idx")+".pack")
+		f, err := s.fs.Open(rel)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		idx, err := openPackIndex(idxPath)
+		if errors.Is(err, os.ErrNotExist) {
+			f.Close()
+			continue
+		}
+		if err != nil {
+			f.Close()
+			s.Close()
+			return nil, err
+		}
+		s.packs = append(s.packs, &storePack{idx: idx, file: f,
+			pf: packfile.NewPackfileWithCache(idx, s.fs, f, s.cache, largeObject)})
+	}
+	return s, nil
+}
+
+// Close releases the packs and their indexes.
+func (s *objectStore) Close() error {
+	for _, p := range s.packs {
+		p.file.Close()
+		p.idx.close()
+	}
+	s.packs = nil
+	return nil
+}
+
+// EncodedObject returns object h, failing with plumbing.ErrObjectNotFound
+// when it is missing or is not of type t (unless t is AnyObject).
+func (s *objectStore) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := s.object(h)
+	if err != nil {
+		return nil, err
+	}
+	if t != plumbing.AnyObject && obj.Type() != t {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	return obj, nil
+}
+
+func (s *objectStore) object(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	for _, p := range s.packs {
+		if _, ok := p.idx.find(h); ok {
+			return p.pf.Get(h)
+		}
+	}
+	return s.loose(h)
+}
+
+// EncodedObjectSize returns the size of object h without reading it
+// whole.
+func (s *objectStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	for _, p := range s.packs {
+		if pos, ok := p.idx.find(h); ok {
+			off, err := p.idx.offset(pos)
+			if err != nil {
+				return 0, err
+			}
+			return p.pf.GetSizeByOffset(int64(off))
+		}
+	}
+	f, r, err := s.openLoose(h)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	defer r.Close()
+	_, size, err := r.Header()
+	return size, err
+}
+
+func (s *objectStore) openLoose(h plumbing.Hash) (*os.File, *objfile.Reader, error) {
+	hex := h.String()
+	f, err := os.Open(filepath.Join(s.dir, "objects", hex[:2], hex[2:]))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, plumbing.ErrObjectNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := objfile.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("loose object %s: %w", h, err)
+	}
+	return f, r, nil
+}
+
+// loose reads a loose object whole, checking its id; a large one is
+// read again from its file when its content is asked for, so that it is
+// never held.
+func (s *objectStore) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	f, r, err := s.openLoose(h)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	defer r.Close()
+	t, size, err := r.Header()
+	if err != nil {
+		return nil, fmt.Errorf("loose object %s: %w", h, err)
+	}
+	if size > largeObject {
+		return &looseObject{s: s, h: h, t: t, size: size}, nil
+	}
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(t)
+	obj.SetSize(size)
+	w, _ := obj.Writer()
+	if _, err := io.Copy(w, r); err != nil {
+		return nil, fmt.Errorf("loose object %s: %w", h, err)
+	}
+	if r.Hash() != h || obj.Size() != size {
+		return nil, fmt.Errorf("loose object %s: content does not match its id", h)
+	}
+	return obj, nil
+}
+
+// looseObject is a large loose object, read from its file on demand.
+type looseObject struct {
+	s    *objectStore
+	h    plumbing.Hash
+	t    plumbing.ObjectType
+	size int64
+}
+
+func (o *looseObject) Hash() plumbing.Hash           { return o.h }
+func (o *looseObject) Type() plumbing.ObjectType     { return o.t }
+func (o *looseObject) SetType(t plumbing.ObjectType) { o.t = t }
+func (o *looseObject) Size() int64                   { return o.size }
+func (o *looseObject) SetSize(n int64)               { o.size = n }
+func (o *looseObject) Writer() (io.WriteCloser, error) {
+	return nil, errors.New("uploadpack: objects are read-only")
+}
+
+func (o *looseObject) Reader() (io.ReadCloser, error) {
+	f, r, err := o.s.openLoose(o.h)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := r.Header(); err != nil {
+		r.Close()
+		f.Close()
+		return nil, err
+	}
+	return &looseReader{Reader: r, f: f}, nil
+}
+
+type looseReader struct {
+	*objfile.Reader
+	f *os.File
+}
+
+func (r *looseReader) Close() error {
+	r.Reader.Close()
+	return r.f.Close()
+}
+
+// packIndex is a version 2 pack index as it is on disk, mapped into
+// memory, answering go-git's idxfile.Index.
+type packIndex struct {
+	raw      []byte
+	release  func()
+	n        uint32
+	names    int // offsets into raw of the tables
+	crcs     int
+	offs     int
+	large    int
+	numLarge int
+
+	// byOff lists offset<<32 | position, sorted, when every offset fits
+	// in 32 bits; byOffPos lists positions by offset otherwise. Built on
+	// the first FindHash.
+	byOff    []uint64
+	byOffPos []uint32
+	sorted   bool
+}
+
+var errBadIndex = errors.New("uploadpack: malformed pack index")
+
+func openPackIndex(path string) (*packIndex, error) {
+	raw, release, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	x := &packIndex{raw: raw, release: release}
+	const head = 8 + 256*4
+	if len(raw) < head+40 || !bytes.Equal(raw[:8], []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}) {
+		x.close()
+		return nil, fmt.Errorf("%w: %s: not a version 2 index", errBadIndex, filepath.Base(path))
+	}
+	prev := uint32(0)
+	for i := range 256 {
+		v := binary.BigEndian.Uint32(raw[8+4*i:])
+		if v < prev {
+			x.close()
+			return nil, fmt.Errorf("%w: %s: fan-out table not monotonic", errBadIndex, filepath.Base(path))
+		}
+		prev = v
+	}
+	n := int(prev)
+	x.n = prev
+	x.names = head
+	x.crcs = x.names + 20*n
+	x.offs = x.crcs + 4*n
+	x.large = x.offs + 4*n
+	rest := len(raw) - 40 - x.large
+	if rest < 0 || rest%8 != 0 {
+		x.close()
+		return nil, fmt.Errorf("%w: %s: size does not match its object count", errBadIndex, filepath.Base(path))
+	}
+	x.numLarge = rest / 8
+	return x, nil
+}
+
+func (x *packIndex) close() {
+	if x.release != nil {
+		x.release()
+		x.release, x.raw = nil, nil
+	}
+}
+
+func (x *packIndex) find(h plumbing.Hash) (uint32, bool) {
+	lo := uint32(0)
+	if h[0] > 0 {
+		lo = binary.BigEndian.Uint32(x.raw[8+4*(int(h[0])-1):])
+	}
+	hi := binary.BigEndian.Uint32(x.raw[8+4*int(h[0]):])
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		switch bytes.Compare(x.name(mid), h[:]) {
+		case 0:
+			return mid, true
+		case -1:
+			lo = mid + 1
+		default:
+			hi = mid
+		}
+	}
+	return 0, false
+}
+
+func (x *packIndex) name(pos uint32) []byte {
+	o := x.names + 20*int(pos)
+	return x.raw[o : o+20]
+}
+
+func (x *packIndex) offset(pos uint32) (uint64, error) {
+	v := binary.BigEndian.Uint32(x.raw[x.offs+4*int(pos):])
+	if v&0x80000000 == 0 {
+		return uint64(v), nil
+	}
+	i := int(v & 0x7fffffff)
+	if i >= x.numLarge {
+		return 0, fmt.Errorf("%w: bad large offset", errBadIndex)
+	}
+	return binary.BigEndian.Uint64(x.raw[x.large+8*i:]), nil
+}
+
+func (x *packIndex) Contains(h plumbing.Hash) (bool, error) {
+	_, ok := x.find(h)
+	return ok, nil
+}
+
+func (x *packIndex) FindOffset(h plumbing.Hash) (int64, error) {
+	pos, ok := x.find(h)
+	if !ok {
+		return 0, plumbing.ErrObjectNotFound
+	}
+	off, err := x.offset(pos)
+	return int64(off), err
+}
+
+func (x *packIndex) FindCRC32(h plumbing.Hash) (uint32, error) {
+	pos, ok := x.find(h)
+	if !ok {
+		return 0, plumbing.ErrObjectNotFound
+	}
+	return binary.BigEndian.Uint32(x.raw[x.crcs+4*int(pos):]), nil
+}
+
+func (x *packIndex) FindHash(o int64) (plumbing.Hash, error) {
+	if err := x.sortByOffset(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	var pos uint32
+	var ok bool
+	if x.byOff != nil {
+		i, _ := slices.BinarySearch(x.byOff, uint64(o)<<32)
+		ok = o >= 0 && o < 1<<32 && i < len(x.byOff) && x.byOff[i]>>32 == uint64(o)
+		if ok {
+			pos = uint32(x.byOff[i])
+		}
+	} else {
+		i, found := slices.BinarySearchFunc(x.byOffPos, uint64(o), func(p uint32, o uint64) int {
+			v, _ := x.offset(p)
+			switch {
+			case v < o:
+				return -1
+			case v > o:
+				return 1
+			}
+			return 0
+		})
+		ok = found
+		if ok {
+			pos = x.byOffPos[i]
+		}
+	}
+	if !ok {
+		return plumbing.ZeroHash, plumbing.ErrObjectNotFound
+	}
+	var h plumbing.Hash
+	copy(h[:], x.name(pos))
+	return h, nil
+}
+
+// sortByOffset builds the offset-to-position table.
+func (x *packIndex) sortByOffset() error {
+	if x.sorted {
+		return nil
+	}
+	if x.numLarge == 0 {
+		t := make([]uint64, x.n)
+		for i := range t {
+			off, _ := x.offset(uint32(i)) // no large offsets: cannot fail
+			t[i] = off<<32 | uint64(i)
+		}
+		slices.Sort(t)
+		x.byOff = t
+	} else {
+		t := make([]uint32, x.n)
+		for i := range t {
+			if _, err := x.offset(uint32(i)); err != nil {
+				return err
+			}
+			t[i] = uint32(i)
+		}
+		slices.SortFunc(t, func(a, b uint32) int {
+			oa, _ := x.offset(a)
+			ob, _ := x.offset(b)
+			switch {
+			case oa < ob:
+				return -1
+			case oa > ob:
+				return 1
+			}
+			return 0
+		})
+		x.byOffPos = t
+	}
+	x.sorted = true
+	return nil
+}
+
+func (x *packIndex) Count() (int64, error) { return int64(x.n), nil }
+
+func (x *packIndex) Entries() (idxfile.EntryIter, error) {
+	return &indexIter{x: x}, nil
+}
+
+func (x *packIndex) EntriesByOffset() (idxfile.EntryIter, error) {
+	if err := x.sortByOffset(); err != nil {
+		return nil, err
+	}
+	return &indexIter{x: x, byOffset: true}, nil
+}
+
+// indexIter lists the entries of a packIndex, by id or by offset.
+type indexIter struct {
+	x        *packIndex
+	i        uint32
+	byOffset bool
+}
+
+func (it *indexIter) Next() (*idxfile.Entry, error) {
+	x := it.x
+	if it.i >= x.n {
+		return nil, io.EOF
+	}
+	pos := it.i
+	if it.byOffset {
+		if x.byOff != nil {
+			pos = uint32(x.byOff[it.i])
+		} else {
+			pos = x.byOffPos[it.i]
+		}
+	}
+	it.i++
+	off, err := x.offset(pos)
+	if err != nil {
+		return nil, err
+	}
+	e := &idxfile.Entry{Offset: off, CRC32: binary.BigEndian.Uint32(x.raw[x.crcs+4*int(pos):])}
+	copy(e.Hash[:], x.name(pos))
+	return e, nil
+}
+
+func (it *indexIter) Close() error { return nil }

@@ -1,0 +1,127 @@
+package uploadpack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// TestObjectStore reads every object of a repository through the store,
+// loose and then packed (small, large and deltified), and checks each
+// against git's own cat-file.
+func TestObjectStore(t *testing.T) {
+	dir := t.TempDir()
+	gitIn(t, dir, "init", "-q", "--bare", "r.git")
+	repo := filepath.Join(dir, "r.git")
+	gitIn(t, dir, "init", "-q", "w")
+	work := filepath.Join(dir, "w")
+	var big strings.Builder
+	for i := 0; big.Len() < 3<<20; i++ {
+		fmt.Fprintf(&big, "line %d of a file larger than the large-object threshold\n", i)
+	}
+	for i := range 3 {
+		// Versions of a small and a large file, so the pack has deltas.
+		if err := os.WriteFile(filepath.Join(work, "small.txt"), []byte(strings.Repeat(fmt.Sprintf("v%d\n", i), 500)+"end\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, "big.txt"), []byte(big.String()[:big.Len()-i*100]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gitIn(t, work, "add", ".")
+		gitIn(t, work, "commit", "-q", "-m", fmt.Sprint("v", i))
+	}
+	gitIn(t, work, "push", "-q", repo, "HEAD:refs/heads/main")
+	gitIn(t, repo, "config", "core.bigFileThreshold", "1g") // deltify big.txt too
+
+	ids := strings.Fields(gitIn(t, repo, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)"))
+	check := func(stage string) {
+		s, err := openStore(repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, id := range ids {
+			h := plumbing.NewHash(id)
+			typ := gitIn(t, repo, "cat-file", "-t", id)
+			want := catFile(t, repo, typ, id)
+			o, err := s.EncodedObject(plumbing.AnyObject, h)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", stage, id, err)
+			}
+			if o.Type().String() != typ || o.Size() != int64(len(want)) {
+				t.Errorf("%s: %s is a %s of %d bytes, want a %s of %d", stage, id, o.Type(), o.Size(), typ, len(want))
+			}
+			r, err := o.Reader()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: %s: content differs (err %v)", stage, id, err)
+			}
+			if n, err := s.EncodedObjectSize(h); err != nil || n != int64(len(want)) {
+				t.Errorf("%s: %s: size %d, %v; want %d", stage, id, n, err, len(want))
+			}
+			other := plumbing.CommitObject
+			if typ == "commit" {
+				other = plumbing.BlobObject
+			}
+			if _, err := s.EncodedObject(other, h); !errors.Is(err, plumbing.ErrObjectNotFound) {
+				t.Errorf("%s: %s read as a %s: %v", stage, id, other, err)
+			}
+		}
+		if _, err := s.EncodedObject(plumbing.AnyObject, plumbing.NewHash(strings.Repeat("ab", 20))); !errors.Is(err, plumbing.ErrObjectNotFound) {
+			t.Errorf("%s: missing object: %v", stage, err)
+		}
+	}
+	check("loose")
+	gitIn(t, repo, "repack", "-adfq")
+	if !strings.Contains(gitIn(t, repo, "verify-pack", "-v", mustGlob(t, filepath.Join(repo, "objects", "pack", "*.idx"))), "chain length") {
+		t.Fatal("the pack has no deltas")
+	}
+	check("packed")
+	// The same pack indexed with every offset past 256 in the 64-bit
+	// table, as git does for packs over 2 GiB.
+	idx := mustGlob(t, filepath.Join(repo, "objects", "pack", "*.idx"))
+	pack := strings.TrimSuffix(idx, ".idx") + ".pack"
+	os.Remove(idx)
+	os.Remove(strings.TrimSuffix(idx, ".idx") + ".bitmap")
+	gitIn(t, repo, "index-pack", "--index-version=2,0x100", "-o", idx, pack)
+	check("large offsets")
+}
+
+// catFile returns an object's content as git reads it.
+func catFile(t *testing.T, repo, typ, id string) []byte {
+	t.Helper()
+	out, err := execGit(repo, "cat-file", typ, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mustGlob(t *testing.T, pattern string) string {
+	t.Helper()
+	m, _ := filepath.Glob(pattern)
+	if len(m) != 1 {
+		t.Fatalf("%s: %d matches", pattern, len(m))
+	}
+	return m[0]
+}
+
+// execGit runs git in dir and returns its output untrimmed.
+func execGit(dir string, args ...string) ([]byte, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+	return cmd.Output()
+}

@@ -464,7 +464,7 @@ phase() { # OP SIZE
 				fails=$(awk '/ clones failed$/ { f = $1 } END { print f + 0 }' "$logf")
 				((fails == 0)) || note "$srv: $op ($size) rep $r: $fails of $CONC clones failed"
 				if [[ $t != FAIL && $r == 1 ]]; then
-					check "$srv $op clone of $size" "$dir/c0" "$RUN/work/$size.refs" clone
+					check "$srv $op clone of $size" "$dir/c0" "$RUN/work/$size-pusher.refs" clone
 				fi
 				rm -rf "$dir"
 				;;
@@ -596,6 +596,9 @@ for size in $SIZES; do
 	for op in $OPS; do
 		case $op in
 		concurrent)
+			# The servers hold what the pusher has (incr-fetch may have
+			# pushed to them before).
+			refs_bare "$RUN/work/$size-pusher.git" >"$RUN/work/$size-pusher.refs"
 			[[ $size == small ]] && phase "$op" "$size"
 			;;
 		noop-fetch)

@@ -72,6 +72,8 @@ func (s *Service) maybeRepack(r *gatehouse.Repo, dir string) {
 		switch {
 		case errors.Is(err, maintain.ErrBusy):
 			log.Info("repack skipped: already running")
+		case err != nil && !exists(dir):
+			log.Info("repack abandoned: the repository was removed", "err", err)
 		case err != nil:
 			log.Error("repack failed", "err", err)
 		default:
@@ -115,4 +117,10 @@ func (s *Service) Close() {
 	m.cancel()
 	m.mu.Unlock()
 	m.wg.Wait()
+}
+
+// exists says whether a repository directory is still there.
+func exists(dir string) bool {
+	_, err := os.Stat(dir)
+	return err == nil
 }

@@ -609,6 +609,13 @@ func synthetic(n int, seed uint64) []commitgraph.Commit {
 func TestWriteSynthetic(t *testing.T) {
 	cs := synthetic(5000, 7)
 	dir := t.TempDir()
+	// Write makes objects/info if need be, never the repository itself.
+	if err := commitgraph.Write(dir, cs); err == nil {
+		t.Fatal("Write made a repository that was not there")
+	}
+	if err := os.Mkdir(filepath.Join(dir, "objects"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := commitgraph.Write(dir, cs); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,8 +32,10 @@ func Write(gitDir string, commits []Commit) error {
 	if err != nil {
 		return err
 	}
+	// Only objects/info may be missing: creating more would bring back a
+	// repository removed meanwhile.
 	dir := filepath.Join(gitDir, "objects", "info")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	f, err := os.CreateTemp(dir, "tmp_graph_")

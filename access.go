@@ -335,8 +335,9 @@ func MatchBranch(pattern, branch string) bool {
 
 // NormalizeBranchPattern checks a protected branch pattern and returns it
 // without a leading "refs/heads/". ErrInvalid for an empty or overlong
-// pattern, a malformed glob, and anything git would not accept in a
-// branch name apart from the glob characters * ? [ ].
+// pattern, a malformed glob, a name that still starts with "refs/", and
+// anything git would not accept in a branch name apart from the glob
+// characters * ? [ ].
 func NormalizeBranchPattern(p string) (string, error) {
 	p = strings.TrimPrefix(strings.TrimSpace(p), "refs/heads/")
 	bad := func(why string) (string, error) {
@@ -351,6 +352,10 @@ func NormalizeBranchPattern(p string) (string, error) {
 		return bad("empty path component")
 	case strings.Contains(p, "..") || strings.Contains(p, "@{") || strings.HasSuffix(p, ".lock") || strings.HasPrefix(p, "-"):
 		return bad("not a valid branch name")
+	case strings.HasPrefix(p, "refs/"):
+		// "refs/heads/refs/heads/x" would name the branch "refs/heads/x",
+		// which reads as the branch "x" everywhere else.
+		return bad("ambiguous: a branch name starting with refs/")
 	}
 	for _, r := range p {
 		if unicode.IsControl(r) || unicode.IsSpace(r) || strings.ContainsRune("~^:\\", r) {

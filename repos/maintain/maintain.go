@@ -490,7 +490,8 @@ func writeOrder(commits []bitmap.Commit, tags []plumbing.Hash, packs []packFile,
 			byOff[i] = int32(i)
 		}
 		slices.SortFunc(byOff, func(a, b int32) int {
-			oa, ob := x.Offset(int(a)), x.Offset(int(b))
+			oa, _ := x.Offset(int(a)) // checked by Read
+			ob, _ := x.Offset(int(b))
 			switch {
 			case oa < ob:
 				return -1

@@ -1,8 +1,9 @@
 // Package packidx writes and reads version 2 pack indexes (.idx files),
 // the table of contents of a pack: each object's id, the CRC-32 of its
 // raw entry and its offset in the pack. Incoming packs (repos/pack) and
-// repacks (repos/maintain) write them; repacks also read them to list the
-// objects of the packs they replace.
+// repacks (repos/maintain) write them; repacks read them whole to list
+// the objects of the packs they replace, and the serving side
+// (repos/uploadpack, repos/packwrite) maps them (Open).
 package packidx
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -96,12 +98,73 @@ func Write(w io.Writer, n int, entry func(i int) Entry, packSum plumbing.Hash) e
 	return err
 }
 
-// Index is a version 2 index read whole into memory (about 28 bytes per
-// object).
+// Index is a version 2 index: read whole into memory (Read, Parse) or
+// mapped (Open). Its methods may be called from several goroutines.
 type Index struct {
 	data     []byte
 	n        int
 	numLarge int
+	release  func() // unmaps data; nil when there is nothing to release
+}
+
+// Open maps the index at path instead of reading it, so that it is paged
+// in as it is searched, and checks only its shape: magic, fan-out table
+// and size. The checksum (Verify), the order of the ids and each offset
+// (Offset's error) are left to the caller, who may not need them all on
+// every open. Index files are replaced by rename, never rewritten in
+// place, so the mapping stays valid even when the file is removed.
+// Close releases it. Errors: the file's, or ErrCorrupt.
+func Open(path string) (*Index, error) {
+	data, release, err := mapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	x, err := shape(data)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	x.release = release
+	return x, nil
+}
+
+// Close releases a mapped index; the Index must not be used after.
+func (x *Index) Close() {
+	if x.release != nil {
+		x.release()
+		x.release = nil
+	}
+	x.data = nil
+}
+
+// Verify checks the index's own trailing checksum. Errors: ErrCorrupt.
+func (x *Index) Verify() error {
+	sum := sha1.Sum(x.data[:len(x.data)-20])
+	if !bytes.Equal(sum[:], x.data[len(x.data)-20:]) {
+		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	return nil
+}
+
+// shape checks the magic, the fan-out table and the size.
+func shape(data []byte) (*Index, error) {
+	if len(data) < head+40 || !bytes.Equal(data[:8], magic) {
+		return nil, fmt.Errorf("%w: not a version 2 index", ErrCorrupt)
+	}
+	prev := uint32(0)
+	for i := range 256 {
+		v := binary.BigEndian.Uint32(data[8+4*i:])
+		if v < prev {
+			return nil, fmt.Errorf("%w: fan-out table not monotonic", ErrCorrupt)
+		}
+		prev = v
+	}
+	n := int(prev)
+	rest := len(data) - 40 - (head + 28*n)
+	if rest < 0 || rest%8 != 0 {
+		return nil, fmt.Errorf("%w: size does not match the object count", ErrCorrupt)
+	}
+	return &Index{data: data, n: n, numLarge: rest / 8}, nil
 }
 
 // Read reads and checks the index at path: its magic, checksum, fan-out
@@ -118,36 +181,23 @@ func Read(path string) (*Index, error) {
 	return x, nil
 }
 
-// Parse is Read for an index already in memory; it keeps data.
+// Parse is Read for an index already in memory; it keeps data. Besides
+// the shape it checks the checksum, the order of the ids and every offset.
 func Parse(data []byte) (*Index, error) {
-	if len(data) < head+40 || !bytes.Equal(data[:8], magic) {
-		return nil, fmt.Errorf("%w: not a version 2 index", ErrCorrupt)
+	x, err := shape(data)
+	if err != nil {
+		return nil, err
 	}
-	sum := sha1.Sum(data[:len(data)-20])
-	if !bytes.Equal(sum[:], data[len(data)-20:]) {
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	if err := x.Verify(); err != nil {
+		return nil, err
 	}
-	prev := uint32(0)
-	for i := range 256 {
-		v := binary.BigEndian.Uint32(data[8+4*i:])
-		if v < prev {
-			return nil, fmt.Errorf("%w: fan-out table not monotonic", ErrCorrupt)
-		}
-		prev = v
-	}
-	n := int(prev)
-	rest := len(data) - 40 - (head + 28*n)
-	if rest < 0 || rest%8 != 0 {
-		return nil, fmt.Errorf("%w: size does not match the object count", ErrCorrupt)
-	}
-	x := &Index{data: data, n: n, numLarge: rest / 8}
-	for i := 1; i < n; i++ {
-		if bytes.Compare(x.name(i-1), x.name(i)) >= 0 {
+	for i := 1; i < x.n; i++ {
+		if bytes.Compare(x.Name(i-1), x.Name(i)) >= 0 {
 			return nil, fmt.Errorf("%w: ids not sorted", ErrCorrupt)
 		}
 	}
-	for i := range n {
-		if _, err := x.offset(i); err != nil {
+	for i := range x.n {
+		if _, err := x.Offset(i); err != nil {
 			return nil, err
 		}
 	}
@@ -157,12 +207,14 @@ func Parse(data []byte) (*Index, error) {
 // Len is the number of objects.
 func (x *Index) Len() int { return x.n }
 
-func (x *Index) name(i int) []byte { return x.data[head+20*i : head+20*i+20] }
+// Name returns the id of the i-th object (in id order) as the index
+// holds it; the bytes are valid until Close.
+func (x *Index) Name(i int) []byte { return x.data[head+20*i : head+20*i+20] }
 
 // ID returns the id of the i-th object (in id order).
 func (x *Index) ID(i int) plumbing.Hash {
 	var h plumbing.Hash
-	copy(h[:], x.name(i))
+	copy(h[:], x.Name(i))
 	return h
 }
 
@@ -171,13 +223,10 @@ func (x *Index) CRC(i int) uint32 {
 	return binary.BigEndian.Uint32(x.data[head+20*x.n+4*i:])
 }
 
-// Offset returns where the i-th object's entry starts in the pack.
-func (x *Index) Offset(i int) uint64 {
-	off, _ := x.offset(i)
-	return off
-}
-
-func (x *Index) offset(i int) (uint64, error) {
+// Offset returns where the i-th object's entry starts in the pack. The
+// error (ErrCorrupt) is a 64-bit offset entry the table lacks; an index
+// from Read or Parse has none.
+func (x *Index) Offset(i int) (uint64, error) {
 	v := binary.BigEndian.Uint32(x.data[head+24*x.n+4*i:])
 	if v&0x80000000 == 0 {
 		return uint64(v), nil
@@ -189,6 +238,10 @@ func (x *Index) offset(i int) (uint64, error) {
 	return binary.BigEndian.Uint64(x.data[head+28*x.n+8*k:]), nil
 }
 
+// LargeOffsets says whether the index has a table of 64-bit offsets
+// (packs past 2 GiB); without one every offset fits in 31 bits.
+func (x *Index) LargeOffsets() bool { return x.numLarge > 0 }
+
 // Find returns the position of id, if the index has it.
 func (x *Index) Find(id plumbing.Hash) (int, bool) {
 	lo := 0
@@ -198,7 +251,7 @@ func (x *Index) Find(id plumbing.Hash) (int, bool) {
 	hi := int(binary.BigEndian.Uint32(x.data[8+4*int(id[0]):]))
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		switch bytes.Compare(x.name(m), id[:]) {
+		switch bytes.Compare(x.Name(m), id[:]) {
 		case 0:
 			return m, true
 		case -1:

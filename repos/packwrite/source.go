@@ -3,8 +3,8 @@ package packwrite
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha1"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/packidx"
 )
 
 // srcPack is one pack of the repository with its version 2 index.
@@ -27,13 +29,8 @@ type srcPack struct {
 	f    *os.File
 	size uint64 // of the .pack file
 
-	idx      []byte
-	n        uint32
-	names    int // offsets into idx of the four tables
-	crcs     int
-	offs     int
-	large    int
-	numLarge int
+	idx *packidx.Index // mapped
+	n   uint32
 
 	// byOff lists index positions in pack order, and rankOfPos is its
 	// inverse. Built on first use (only packs something is sent from need
@@ -41,7 +38,6 @@ type srcPack struct {
 	// the entry of an object found by id.
 	byOff     []uint32
 	rankOfPos []uint32
-	release   func() // unmaps idx
 }
 
 // openPacks opens every pack of gitDir that has an index, newest first:
@@ -94,7 +90,7 @@ func openPacks(gitDir string) ([]*srcPack, error) {
 func closePacks(packs []*srcPack) {
 	for _, p := range packs {
 		p.f.Close()
-		p.release()
+		p.idx.Close()
 	}
 }
 
@@ -102,57 +98,36 @@ func closePacks(packs []*srcPack) {
 // one the index describes (its trailing checksum), so offsets and CRCs
 // from the index can be trusted to point into this very file.
 func openPack(base string) (*srcPack, error) {
-	idx, release, err := mapFile(base + ".idx")
+	idx, err := packidx.Open(base + ".idx")
+	if errors.Is(err, packidx.ErrCorrupt) {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	f, err := os.Open(base + ".pack")
 	if err != nil {
-		release()
+		idx.Close()
 		return nil, err
 	}
-	p := &srcPack{path: base + ".pack", f: f, idx: idx, release: release}
+	p := &srcPack{path: base + ".pack", f: f, idx: idx, n: uint32(idx.Len())}
 	if err := p.check(); err != nil {
 		f.Close()
-		release()
+		idx.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
+// check checks the index's own checksum and that the pack is the one the
+// index describes.
 func (p *srcPack) check() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrCorrupt, filepath.Base(p.path), fmt.Sprintf(format, args...))
 	}
-	idx := p.idx
-	const head = 8 + 256*4
-	if len(idx) < head+40 || !bytes.Equal(idx[:8], []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}) {
-		return bad("not a version 2 index")
-	}
-	sum := sha1.Sum(idx[:len(idx)-20])
-	if !bytes.Equal(sum[:], idx[len(idx)-20:]) {
+	if err := p.idx.Verify(); err != nil {
 		return bad("index checksum mismatch")
 	}
-	prev := uint32(0)
-	for i := range 256 {
-		v := binary.BigEndian.Uint32(idx[8+4*i:])
-		if v < prev {
-			return bad("fan-out table not monotonic")
-		}
-		prev = v
-	}
-	p.n = prev
-	n := int(p.n)
-	p.names = head
-	p.crcs = p.names + 20*n
-	p.offs = p.crcs + 4*n
-	p.large = p.offs + 4*n
-	rest := len(idx) - 40 - p.large
-	if rest < 0 || rest%8 != 0 {
-		return bad("index size does not match its object count")
-	}
-	p.numLarge = rest / 8
-
 	fi, err := p.f.Stat()
 	if err != nil {
 		return err
@@ -175,7 +150,7 @@ func (p *srcPack) check() error {
 	if _, err := p.f.ReadAt(trailer[:], int64(p.size-20)); err != nil {
 		return err
 	}
-	if !bytes.Equal(trailer[:], idx[len(idx)-40:len(idx)-20]) {
+	if want := p.idx.PackChecksum(); !bytes.Equal(trailer[:], want[:]) {
 		return bad("pack checksum differs from the index's")
 	}
 	return nil
@@ -183,45 +158,20 @@ func (p *srcPack) check() error {
 
 // find returns the index position of h.
 func (p *srcPack) find(h plumbing.Hash) (uint32, bool) {
-	lo := uint32(0)
-	if h[0] > 0 {
-		lo = binary.BigEndian.Uint32(p.idx[8+4*(int(h[0])-1):])
-	}
-	hi := binary.BigEndian.Uint32(p.idx[8+4*int(h[0]):])
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		switch bytes.Compare(p.name(mid), h[:]) {
-		case 0:
-			return mid, true
-		case -1:
-			lo = mid + 1
-		default:
-			hi = mid
-		}
-	}
-	return 0, false
+	pos, ok := p.idx.Find(h)
+	return uint32(pos), ok
 }
 
-func (p *srcPack) name(pos uint32) []byte {
-	o := p.names + 20*int(pos)
-	return p.idx[o : o+20]
-}
+func (p *srcPack) name(pos uint32) []byte { return p.idx.Name(int(pos)) }
 
-func (p *srcPack) crc(pos uint32) uint32 {
-	return binary.BigEndian.Uint32(p.idx[p.crcs+4*int(pos):])
-}
+func (p *srcPack) crc(pos uint32) uint32 { return p.idx.CRC(int(pos)) }
 
 // offset returns where the entry at pos starts; an offset outside the
 // pack's entries is reported as corruption instead of being read.
 func (p *srcPack) offset(pos uint32) (uint64, error) {
-	v := binary.BigEndian.Uint32(p.idx[p.offs+4*int(pos):])
-	off := uint64(v)
-	if v&0x80000000 != 0 {
-		i := int(v & 0x7fffffff)
-		if i >= p.numLarge {
-			return 0, fmt.Errorf("%w: %s: bad large offset", ErrCorrupt, filepath.Base(p.path))
-		}
-		off = binary.BigEndian.Uint64(p.idx[p.large+8*i:])
+	off, err := p.idx.Offset(int(pos))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %w", ErrCorrupt, filepath.Base(p.path), err)
 	}
 	if off < 12 || off >= p.size-20 {
 		return 0, fmt.Errorf("%w: %s: offset %d outside the pack", ErrCorrupt, filepath.Base(p.path), off)
@@ -236,7 +186,7 @@ func (p *srcPack) sortByOffset() error {
 		return nil
 	}
 	p.byOff = make([]uint32, p.n)
-	if p.numLarge == 0 {
+	if !p.idx.LargeOffsets() {
 		// Offsets fit in 32 bits: sort offset<<32|position, a temporary
 		// 8 bytes per object that sorts fast.
 		tmp := make([]uint64, p.n)

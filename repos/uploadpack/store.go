@@ -1,8 +1,6 @@
 package uploadpack
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+
+	"gatehouse/repos/packidx"
 )
 
 // objectStore reads the objects one conversation looks at: commits,
@@ -227,16 +227,10 @@ func (r *looseReader) Close() error {
 }
 
 // packIndex is a version 2 pack index as it is on disk, mapped into
-// memory, answering go-git's idxfile.Index.
+// memory (packidx.Open), answering go-git's idxfile.Index.
 type packIndex struct {
-	raw      []byte
-	release  func()
-	n        uint32
-	names    int // offsets into raw of the tables
-	crcs     int
-	offs     int
-	large    int
-	numLarge int
+	ix *packidx.Index
+	n  uint32
 
 	// byOff lists offset<<32 | position, sorted, when every offset fits
 	// in 32 bits; byOffPos lists positions by offset otherwise. Built on
@@ -246,86 +240,24 @@ type packIndex struct {
 	sorted   bool
 }
 
-var errBadIndex = errors.New("uploadpack: malformed pack index")
-
 func openPackIndex(path string) (*packIndex, error) {
-	raw, release, err := mapFile(path)
+	ix, err := packidx.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	x := &packIndex{raw: raw, release: release}
-	const head = 8 + 256*4
-	if len(raw) < head+40 || !bytes.Equal(raw[:8], []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}) {
-		x.close()
-		return nil, fmt.Errorf("%w: %s: not a version 2 index", errBadIndex, filepath.Base(path))
-	}
-	prev := uint32(0)
-	for i := range 256 {
-		v := binary.BigEndian.Uint32(raw[8+4*i:])
-		if v < prev {
-			x.close()
-			return nil, fmt.Errorf("%w: %s: fan-out table not monotonic", errBadIndex, filepath.Base(path))
-		}
-		prev = v
-	}
-	n := int(prev)
-	x.n = prev
-	x.names = head
-	x.crcs = x.names + 20*n
-	x.offs = x.crcs + 4*n
-	x.large = x.offs + 4*n
-	rest := len(raw) - 40 - x.large
-	if rest < 0 || rest%8 != 0 {
-		x.close()
-		return nil, fmt.Errorf("%w: %s: size does not match its object count", errBadIndex, filepath.Base(path))
-	}
-	x.numLarge = rest / 8
-	return x, nil
+	return &packIndex{ix: ix, n: uint32(ix.Len())}, nil
 }
 
-func (x *packIndex) close() {
-	if x.release != nil {
-		x.release()
-		x.release, x.raw = nil, nil
-	}
-}
+func (x *packIndex) close() { x.ix.Close() }
 
 func (x *packIndex) find(h plumbing.Hash) (uint32, bool) {
-	lo := uint32(0)
-	if h[0] > 0 {
-		lo = binary.BigEndian.Uint32(x.raw[8+4*(int(h[0])-1):])
-	}
-	hi := binary.BigEndian.Uint32(x.raw[8+4*int(h[0]):])
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		switch bytes.Compare(x.name(mid), h[:]) {
-		case 0:
-			return mid, true
-		case -1:
-			lo = mid + 1
-		default:
-			hi = mid
-		}
-	}
-	return 0, false
+	pos, ok := x.ix.Find(h)
+	return uint32(pos), ok
 }
 
-func (x *packIndex) name(pos uint32) []byte {
-	o := x.names + 20*int(pos)
-	return x.raw[o : o+20]
-}
+func (x *packIndex) name(pos uint32) []byte { return x.ix.Name(int(pos)) }
 
-func (x *packIndex) offset(pos uint32) (uint64, error) {
-	v := binary.BigEndian.Uint32(x.raw[x.offs+4*int(pos):])
-	if v&0x80000000 == 0 {
-		return uint64(v), nil
-	}
-	i := int(v & 0x7fffffff)
-	if i >= x.numLarge {
-		return 0, fmt.Errorf("%w: bad large offset", errBadIndex)
-	}
-	return binary.BigEndian.Uint64(x.raw[x.large+8*i:]), nil
-}
+func (x *packIndex) offset(pos uint32) (uint64, error) { return x.ix.Offset(int(pos)) }
 
 func (x *packIndex) Contains(h plumbing.Hash) (bool, error) {
 	_, ok := x.find(h)
@@ -346,7 +278,7 @@ func (x *packIndex) FindCRC32(h plumbing.Hash) (uint32, error) {
 	if !ok {
 		return 0, plumbing.ErrObjectNotFound
 	}
-	return binary.BigEndian.Uint32(x.raw[x.crcs+4*int(pos):]), nil
+	return x.ix.CRC(int(pos)), nil
 }
 
 func (x *packIndex) FindHash(o int64) (plumbing.Hash, error) {
@@ -390,7 +322,7 @@ func (x *packIndex) sortByOffset() error {
 	if x.sorted {
 		return nil
 	}
-	if x.numLarge == 0 {
+	if !x.ix.LargeOffsets() {
 		t := make([]uint64, x.n)
 		for i := range t {
 			off, _ := x.offset(uint32(i)) // no large offsets: cannot fail
@@ -461,7 +393,7 @@ func (it *indexIter) Next() (*idxfile.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &idxfile.Entry{Offset: off, CRC32: binary.BigEndian.Uint32(x.raw[x.crcs+4*int(pos):])}
+	e := &idxfile.Entry{Offset: off, CRC32: x.ix.CRC(int(pos))}
 	copy(e.Hash[:], x.name(pos))
 	return e, nil
 }

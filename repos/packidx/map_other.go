@@ -1,6 +1,6 @@
 //go:build !unix
 
-package packwrite
+package packidx
 
 import "os"
 

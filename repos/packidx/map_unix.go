@@ -1,6 +1,6 @@
 //go:build unix
 
-package uploadpack
+package packidx
 
 import (
 	"os"

@@ -12,6 +12,7 @@ package maintain
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -492,13 +493,7 @@ func writeOrder(commits []bitmap.Commit, tags []plumbing.Hash, packs []packFile,
 		slices.SortFunc(byOff, func(a, b int32) int {
 			oa, _ := x.Offset(int(a)) // checked by Read
 			ob, _ := x.Offset(int(b))
-			switch {
-			case oa < ob:
-				return -1
-			case oa > ob:
-				return 1
-			}
-			return 0
+			return cmp.Compare(oa, ob)
 		})
 		for _, i := range byOff {
 			all = append(all, keyed{id: x.ID(int(i)), key: seq, listed: true})
@@ -513,13 +508,7 @@ func writeOrder(commits []bitmap.Commit, tags []plumbing.Hash, packs []packFile,
 		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
 			return c
 		}
-		switch {
-		case a.key < b.key:
-			return -1
-		case a.key > b.key:
-			return 1
-		}
-		return 0
+		return cmp.Compare(a.key, b.key)
 	})
 	// Keep each id once, at its smallest key, if some pack has it.
 	out := all[:0]
@@ -534,15 +523,7 @@ func writeOrder(commits []bitmap.Commit, tags []plumbing.Hash, packs []packFile,
 		out = append(out, all[i])
 		i = j
 	}
-	slices.SortFunc(out, func(a, b keyed) int {
-		switch {
-		case a.key < b.key:
-			return -1
-		case a.key > b.key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b keyed) int { return cmp.Compare(a.key, b.key) })
 	ids := make([]plumbing.Hash, len(out))
 	for i, k := range out {
 		ids[i] = k.id
@@ -632,13 +613,7 @@ func scanPack(path string, placed []packwrite.Placed) ([]bitmap.PackObject, []ui
 		}
 		if rel != 0 {
 			j, ok := slices.BinarySearchFunc(placed[:i], p.Offset-rel, func(q packwrite.Placed, off uint64) int {
-				switch {
-				case q.Offset < off:
-					return -1
-				case q.Offset > off:
-					return 1
-				}
-				return 0
+				return cmp.Compare(q.Offset, off)
 			})
 			if !ok || rel > p.Offset {
 				return nil, nil, sum, bad(p.Offset, "delta base not found")

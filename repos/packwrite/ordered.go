@@ -1,6 +1,7 @@
 package packwrite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -48,14 +49,6 @@ func WriteOrdered(ctx context.Context, gitDir string, objs []plumbing.Hash, w io
 	for i := range wr.ents {
 		placed[i] = Placed{ID: wr.ents[i].hash, Offset: wr.ents[i].outOff}
 	}
-	slices.SortFunc(placed, func(a, b Placed) int {
-		switch {
-		case a.Offset < b.Offset:
-			return -1
-		case a.Offset > b.Offset:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(placed, func(a, b Placed) int { return cmp.Compare(a.Offset, b.Offset) })
 	return placed, wr.stats, nil
 }

@@ -245,13 +245,7 @@ func (p *srcPack) offAt(rank int) uint64 {
 func (p *srcPack) rankOf(off uint64) (int, bool) {
 	i, found := slices.BinarySearchFunc(p.byOff, off, func(pos uint32, off uint64) int {
 		o, _ := p.offset(pos)
-		switch {
-		case o < off:
-			return -1
-		case o > off:
-			return 1
-		}
-		return 0
+		return cmp.Compare(o, off)
 	})
 	return i, found
 }

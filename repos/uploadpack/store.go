@@ -1,6 +1,7 @@
 package uploadpack
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -296,13 +297,7 @@ func (x *packIndex) FindHash(o int64) (plumbing.Hash, error) {
 	} else {
 		i, found := slices.BinarySearchFunc(x.byOffPos, uint64(o), func(p uint32, o uint64) int {
 			v, _ := x.offset(p)
-			switch {
-			case v < o:
-				return -1
-			case v > o:
-				return 1
-			}
-			return 0
+			return cmp.Compare(v, o)
 		})
 		ok = found
 		if ok {
@@ -341,13 +336,7 @@ func (x *packIndex) sortByOffset() error {
 		slices.SortFunc(t, func(a, b uint32) int {
 			oa, _ := x.offset(a)
 			ob, _ := x.offset(b)
-			switch {
-			case oa < ob:
-				return -1
-			case oa > ob:
-				return 1
-			}
-			return 0
+			return cmp.Compare(oa, ob)
 		})
 		x.byOffPos = t
 	}

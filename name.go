@@ -32,12 +32,13 @@ func ValidateName(name string) error {
 }
 
 // ParseRepoPath turns what a client asks for ("/owner/name.git",
-// "~owner/name", "owner/name") into owner and name. Anything else, including
-// extra segments, "..", NUL or other odd bytes, is ErrInvalid; nothing here
-// touches the disk.
+// "~owner/name", "owner/name") into owner and name. Any number of leading
+// slashes is one: ssh://host//owner/name.git sends "//owner/name.git", and
+// other Git hosts accept it. Anything else, including extra segments, "..",
+// NUL or other odd bytes, is ErrInvalid; nothing here touches the disk.
 func ParseRepoPath(p string) (owner, name string, err error) {
 	orig := p
-	p = strings.TrimPrefix(p, "/")
+	p = strings.TrimLeft(p, "/")
 	p = strings.TrimPrefix(p, "~")
 	p = strings.TrimSuffix(p, "/")
 	p = strings.TrimSuffix(p, ".git")

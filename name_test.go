@@ -16,6 +16,10 @@ func TestParseRepoPath(t *testing.T) {
 		"a1/r_2-x.y":         {"a1", "r_2-x.y"},
 		"/alice/my.repo.git": {"alice", "my.repo"},
 		"alice/" + long(39):  {"alice", long(39)},
+		"//alice/repo":       {"alice", "repo"},
+		"///alice/repo.git":  {"alice", "repo"},
+		"//~alice/repo":      {"alice", "repo"},
+		"/etc/passwd":        {"etc", "passwd"},
 	}
 	for in, want := range ok {
 		o, n, err := gatehouse.ParseRepoPath(in)
@@ -25,7 +29,7 @@ func TestParseRepoPath(t *testing.T) {
 	}
 	bad := []string{
 		"", "/", "alice", "alice/", "/alice", "../alice/repo", "alice/../repo", "alice/..",
-		"alice/repo/extra", "/etc/passwd/x", "//alice/repo", "alice//repo", "alice/re\x00po",
+		"alice/repo/extra", "/etc/passwd/x", "//alice", "//alice//repo", "alice//repo", "alice/re\x00po",
 		"Alice/repo", "alice/.hidden", "alice/repo.lock", "alice/re po", "alice/re\npo",
 		"alice\\repo", "alice/" + long(40), "alice/-x", "alice/repo.git.git", "~/alice/repo",
 		"alice/répo", "alice/.git", "alice/a..b",

@@ -54,6 +54,11 @@ var (
 	}
 	macsETM    = []string{gossh.HMACSHA512ETM, gossh.HMACSHA256ETM}
 	macsCompat = []string{gossh.HMACSHA512, gossh.HMACSHA256}
+	// userAuthAlgos are the signatures a user may log in with. x/crypto's
+	// default also takes ssh-rsa (SHA-1) and ssh-dss; its "supported"
+	// list is the one without them (RSA keys sign with rsa-sha2-256/512).
+	// Certificates are checked by the algorithm of their signed key.
+	userAuthAlgos = gossh.SupportedAlgorithms().PublicKeyAuths
 )
 
 // Server is the SSH server. Set the fields, then Open; Close stops it.
@@ -230,7 +235,8 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 		macs = append(append([]string{}, macsETM...), macsCompat...)
 	}
 	cfg := &gossh.ServerConfig{
-		Config: gossh.Config{KeyExchanges: kexAlgos, Ciphers: ciphers, MACs: macs},
+		Config:                  gossh.Config{KeyExchanges: kexAlgos, Ciphers: ciphers, MACs: macs},
+		PublicKeyAuthAlgorithms: userAuthAlgos,
 		// PublicKeyCallback may be called for keys the client only offers;
 		// this one runs once the signature checks out, so the key recorded
 		// here is the one that authenticated.

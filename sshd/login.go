@@ -20,7 +20,7 @@ func (s *Server) loginLink(ctx context.Context, se *session) int {
 	}
 	l, err := s.Logins.CreateLoginLink(ctx, se.actor.User.Name)
 	if err != nil {
-		se.log.Error("login link failed", logErr, err)
+		logFailure(ctx, se.log, "login link failed", err)
 		fmt.Fprintln(se.Stderr(), "ERROR: internal error")
 		return exitError
 	}

@@ -360,13 +360,13 @@ func (s *Server) checkPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 			return true
 		}
 		if !errors.Is(err, gatehouse.ErrNotFound) {
-			s.Logger.Error("deploy key lookup failed", logConn, ctx.Value(keyConnID), logErr, err)
+			logFailure(ctx, s.Logger.With(logConn, ctx.Value(keyConnID)), "deploy key lookup failed", err)
 			return false
 		}
 		s.refuseLogin(ctx, fp, "unknown key")
 		return false
 	default:
-		s.Logger.Error("key lookup failed", logConn, ctx.Value(keyConnID), logErr, err)
+		logFailure(ctx, s.Logger.With(logConn, ctx.Value(keyConnID)), "key lookup failed", err)
 		return false
 	}
 }

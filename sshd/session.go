@@ -40,7 +40,7 @@ func (s *Server) handleSession(sess ssh.Session) {
 	log := s.Logger.With(logConn, ctx.Value(keyConnID), logAddr, sess.RemoteAddr().String())
 	se, err := s.identify(sess, log)
 	if err != nil {
-		log.Error("session refused", logErr, err)
+		logFailure(ctx, log, "session refused", err)
 		fmt.Fprintln(sess.Stderr(), "ERROR: authentication failed")
 		sess.Exit(exitError)
 		return
@@ -154,7 +154,7 @@ func (s *Server) repoList(ctx context.Context, se *session) int {
 	actor := se.actor
 	rs, err := s.Repos.FindRepos(ctx, gatehouse.RepoFilter{ReadableBy: &actor})
 	if err != nil {
-		se.log.Error("repo list failed", logErr, err)
+		logFailure(ctx, se.log, "repo list failed", err)
 		fmt.Fprintln(se.Stderr(), "ERROR: internal error")
 		return exitError
 	}
@@ -205,8 +205,11 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 			reason = "write access denied"
 			msg = fmt.Sprintf("ERROR: you may read %s but not push to it", full)
 		default:
-			se.log.Error("authorize failed", logErr, err)
+			logFailure(ctx, se.log, "authorize failed", err)
 			reason = "internal error"
+			if ctx.Err() != nil {
+				reason = "client gone"
+			}
 		}
 		se.log.Info("git refused", "reason", reason)
 		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditRefused, Repo: full, Detail: cmd.Name + ": " + reason, Address: addr})
@@ -273,6 +276,18 @@ func (s *Server) awaitClientEOF(r io.Reader) {
 	case <-time.After(wait):
 		// The reader returns once the session is closed.
 	}
+}
+
+// logFailure logs a failure to serve a client: at ERROR, unless the
+// client has hung up (its context is done), which is no fault of the
+// server and is logged at INFO. Work cut short by a vanished client fails
+// with context.Canceled from wherever it stood.
+func logFailure(ctx context.Context, log *slog.Logger, msg string, err error) {
+	if ctx.Err() != nil {
+		log.Info(msg+": client gone", logErr, err)
+		return
+	}
+	log.Error(msg, logErr, err)
 }
 
 // gitProtocol returns GIT_PROTOCOL from the session's environment: the

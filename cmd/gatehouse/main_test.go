@@ -42,7 +42,7 @@ type Server struct {
 	Data       string
 	Port       string
 	KnownHosts string
-	Log        *bytes.Buffer
+	Log        *syncBuffer // the server's log, at debug level
 }
 
 // MustRunMain starts the real server on 127.0.0.1:0 with a fresh data
@@ -69,7 +69,7 @@ func MustRunMain(tb testing.TB, configure ...func(*main.Config)) *Server {
 			tb.Logf("server log:\n%s", logs.String())
 		}
 	})
-	s := &Server{Main: m, tb: tb, Data: data, Port: portOf(m.SSH.ListenAddr().String())}
+	s := &Server{Main: m, tb: tb, Data: data, Port: portOf(m.SSH.ListenAddr().String()), Log: logs}
 	s.KnownHosts = filepath.Join(tb.TempDir(), "known_hosts")
 	var kh strings.Builder
 	for _, k := range m.SSH.HostKeys {

@@ -12,15 +12,24 @@ import (
 // filteredSession serves a session channel through gliderlabs' handler,
 // but refuses the requests Gatehouse never grants before it sees them:
 // pty, X11 and agent forwarding, subsystems (sftp) and every environment
-// variable but GIT_PROTOCOL. Each refusal is logged and audited.
+// variable but GIT_PROTOCOL. Each refusal is logged and audited. A
+// channel counts against MaxChannelsPerConn from its opening, so that
+// channels opened and left without a command cannot pile up.
 func (s *Server) filteredSession(srv *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
-	ssh.DefaultSessionHandler(srv, conn, filteringChannel{nc, func(what string) { s.refuseRequest(ctx, what) }}, ctx)
+	cc := ctx.Value(keyConnCounts).(*connCounts)
+	if !cc.openChannel() {
+		s.refuse(ctx, "channel session", fmt.Sprintf("more than %d open on one connection", s.MaxChannelsPerConn))
+		nc.Reject(gossh.ResourceShortage, fmt.Sprintf("at most %d channels per connection", s.MaxChannelsPerConn))
+		return
+	}
+	defer cc.closeChannel()
+	ssh.DefaultSessionHandler(srv, conn, filteringChannel{nc, func(what string) { s.refuse(ctx, what, "not allowed") }}, ctx)
 }
 
 // refuseChannel rejects any channel but "session" (port forwarding:
 // direct-tcpip, forwarded-tcpip; anything new).
 func (s *Server) refuseChannel(srv *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
-	s.refuseRequest(ctx, "channel "+nc.ChannelType())
+	s.refuse(ctx, "channel "+nc.ChannelType(), "not allowed")
 	nc.Reject(gossh.Prohibited, "gatehouse serves Git only")
 }
 
@@ -29,24 +38,42 @@ func (s *Server) refuseGlobal(ctx ssh.Context, srv *ssh.Server, req *gossh.Reque
 	// keepalive@openssh.com is the client checking we are alive: answering
 	// "no" is the expected answer and no refusal worth recording.
 	if req.Type != "keepalive@openssh.com" {
-		s.refuseRequest(ctx, "global request "+req.Type)
+		s.refuse(ctx, "global request "+req.Type, "not allowed")
 	}
 	return false, nil
 }
 
-// refuseRequest logs a refused request and audits it once per connection
-// and kind, so a client repeating it cannot flood the audit log.
-func (s *Server) refuseRequest(ctx ssh.Context, what string) {
+// refuse logs a refused request and audits it, but the client picks the
+// names, so not every one: the first few names of a connection, and at
+// most maxAuditedRefusals an address a minute. A connection past
+// MaxRefusalsPerConn is closed, which is audited once a minute per
+// address.
+func (s *Server) refuse(ctx ssh.Context, what, why string) {
 	addr := ctx.RemoteAddr().String()
 	id, _ := ctx.Value(keyConnID).(string)
-	s.Logger.Info("ssh request refused", logConn, id, logAddr, addr, "request", what)
-	if !s.limits.noteOnce(id + " " + what) {
+	first, over, crossed := ctx.Value(keyConnCounts).(*connCounts).refuse(what)
+	if over {
+		if !crossed {
+			return
+		}
+		s.Logger.Warn("ssh connection closed: too many refused requests", logConn, id, logAddr, addr, "limit", s.MaxRefusalsPerConn)
+		if s.limits.noteOnce("refusals-per-conn " + addrKey(ctx.RemoteAddr()).String()) {
+			s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLimit, Address: addr,
+				Detail: fmt.Sprintf("refusals-per-conn: more than %d refused requests; connection closed", s.MaxRefusalsPerConn)})
+		}
+		if c, ok := ctx.Value(ssh.ContextKeyConn).(gossh.Conn); ok {
+			c.Close()
+		}
+		return
+	}
+	s.Logger.Info("ssh request refused", logConn, id, logAddr, addr, "request", what, "reason", why)
+	if !first || !s.limits.auditRefusal(addrKey(ctx.RemoteAddr())) {
 		return
 	}
 	// No actor: the SSH user name says nothing (the key does, and the
 	// login entry just before names it).
 	s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditRefused, Address: addr,
-		Detail: fmt.Sprintf("ssh %s: not allowed", truncate(what, 100))})
+		Detail: fmt.Sprintf("ssh %s: %s", truncate(what, 100), why)})
 }
 
 type filteringChannel struct {

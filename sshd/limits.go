@@ -3,6 +3,7 @@ package sshd
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,7 +19,14 @@ const (
 	DefaultMaxConnsPerAddr    = 16
 	DefaultMaxSessionsPerUser = 16
 	DefaultMaxSessions        = 256
+	// OpenSSH's MaxSessions is 10 too; Git needs one channel at a time.
+	DefaultMaxChannelsPerConn = 10
+	DefaultMaxRefusalsPerConn = 100
 )
+
+// maxAuditedRefusals bounds the refused requests audited one by one per
+// address per minute, whatever their names; the rest are only logged.
+const maxAuditedRefusals = 8
 
 // failWindow is the window MaxAuthFailures counts in.
 const failWindow = time.Minute
@@ -53,6 +61,8 @@ type addrState struct {
 	failures    int // in the window from windowStart
 	bannedUntil time.Time
 	conns       int
+	auditStart  time.Time
+	audited     int // refusals audited in the window from auditStart
 }
 
 func newLimiter(maxFailures int, ban time.Duration, maxConns, maxSessions, maxPerActor int) *limiter {
@@ -96,7 +106,7 @@ func (l *limiter) state(ip netip.Addr) *addrState {
 func (l *limiter) prune() {
 	now := l.now()
 	for ip, st := range l.addrs {
-		if st.conns == 0 && now.After(st.bannedUntil) && now.Sub(st.windowStart) > failWindow {
+		if st.conns == 0 && now.After(st.bannedUntil) && now.Sub(st.windowStart) > failWindow && now.Sub(st.auditStart) > failWindow {
 			delete(l.addrs, ip)
 		}
 	}
@@ -203,6 +213,70 @@ func (l *limiter) noteOnce(key string) bool {
 	}
 	l.noted[key] = now
 	return true
+}
+
+// auditRefusal reports whether a refused request from ip may still be
+// audited one by one this minute, and counts it.
+func (l *limiter) auditRefusal(ip netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	st := l.state(ip)
+	if now.Sub(st.auditStart) > failWindow {
+		st.auditStart, st.audited = now, 0
+	}
+	if st.audited >= maxAuditedRefusals {
+		return false
+	}
+	st.audited++
+	return true
+}
+
+// connCounts is what one connection holds open and has been refused.
+type connCounts struct {
+	maxChannels int // session channels open at once
+	maxRefusals int // refused requests before the connection is closed
+
+	mu       sync.Mutex // guards the fields below
+	channels int
+	refused  int
+	audited  []string // names of the refusals audited, at most maxAuditedRefusals
+}
+
+// openChannel counts a session channel; false (and nothing counted) if
+// maxChannels are open. Each true must be paired with closeChannel.
+func (c *connCounts) openChannel() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.maxChannels > 0 && c.channels >= c.maxChannels {
+		return false
+	}
+	c.channels++
+	return true
+}
+
+func (c *connCounts) closeChannel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.channels--
+}
+
+// refuse counts a refused request named what. first reports the first
+// refusal of that name on the connection while only a few have been
+// audited; over that the connection is past maxRefusals, crossed that
+// this refusal is the one that went past.
+func (c *connCounts) refuse(what string) (first, over, crossed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refused++
+	if c.maxRefusals > 0 && c.refused > c.maxRefusals {
+		return false, true, c.refused == c.maxRefusals+1
+	}
+	if len(c.audited) >= maxAuditedRefusals || slices.Contains(c.audited, what) {
+		return false, false, false
+	}
+	c.audited = append(c.audited, what)
+	return true, false, false
 }
 
 // countedConn releases its connection slot once, however often it is

@@ -3,6 +3,7 @@ package sshd
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -165,3 +166,50 @@ func (c *fakeConn) Read(p []byte) (int, error)      { return c.r.Read(p) }
 func (c *fakeConn) RemoteAddr() net.Addr            { return c.remote }
 func (c *fakeConn) SetReadDeadline(time.Time) error { return nil }
 func (c *fakeConn) Close() error                    { return nil }
+
+func TestConnCountsRefusals(t *testing.T) {
+	c := &connCounts{maxChannels: 2, maxRefusals: 20}
+	if !c.openChannel() || !c.openChannel() || c.openChannel() {
+		t.Fatal("channel limit 2 not applied")
+	}
+	c.closeChannel()
+	if !c.openChannel() {
+		t.Fatal("closed channel not released")
+	}
+	firsts := 0
+	for i := range 20 {
+		first, over, _ := c.refuse(fmt.Sprintf("env %d", i%10))
+		if over {
+			t.Fatalf("refusal %d over a budget of 20", i+1)
+		}
+		if first {
+			firsts++
+		}
+	}
+	if firsts != maxAuditedRefusals {
+		t.Fatalf("%d refusals to audit, want %d", firsts, maxAuditedRefusals)
+	}
+	if _, over, crossed := c.refuse("x"); !over || !crossed {
+		t.Fatal("21st refusal not over the budget")
+	}
+	if _, over, crossed := c.refuse("x"); !over || crossed {
+		t.Fatal("22nd refusal crossed again")
+	}
+
+	now := time.Unix(1e9, 0)
+	l := newLimiter(3, time.Minute, 2, 3, 2)
+	l.now = func() time.Time { return now }
+	a := netip.MustParseAddr("192.0.2.1")
+	for i := range maxAuditedRefusals {
+		if !l.auditRefusal(a) {
+			t.Fatalf("refusal %d not audited", i+1)
+		}
+	}
+	if l.auditRefusal(a) {
+		t.Fatal("refusals past the quota audited")
+	}
+	now = now.Add(61 * time.Second)
+	if !l.auditRefusal(a) {
+		t.Fatal("quota did not restart after a minute")
+	}
+}

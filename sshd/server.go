@@ -103,6 +103,13 @@ type Server struct {
 	// user (or deploy key, or anonymous address) and of everyone.
 	MaxSessionsPerUser int
 	MaxSessions        int
+	// MaxChannelsPerConn bounds the session channels one connection has
+	// open, counted from the channel's opening (not its command); more are
+	// rejected. MaxRefusalsPerConn bounds the requests one connection may
+	// have refused (channels, forwarding, env, pty...); past it the
+	// connection is closed.
+	MaxChannelsPerConn int
+	MaxRefusalsPerConn int
 	// Version is the server's version, shown in the SSH banner.
 	Version string
 
@@ -155,6 +162,8 @@ func (s *Server) Open() error {
 	setDefault(&s.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	setDefault(&s.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
 	setDefault(&s.MaxSessions, DefaultMaxSessions)
+	setDefault(&s.MaxChannelsPerConn, DefaultMaxChannelsPerConn)
+	setDefault(&s.MaxRefusalsPerConn, DefaultMaxRefusalsPerConn)
 	s.limits = newLimiter(s.MaxAuthFailures, s.AuthBan, s.MaxConnsPerAddr, s.MaxSessions, s.MaxSessionsPerUser)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -227,6 +236,8 @@ var (
 	keyVerified = &ctxKey{"verified-key"}
 	// keyConnID holds a short id for logs.
 	keyConnID = &ctxKey{"conn-id"}
+	// keyConnCounts holds the connection's *connCounts.
+	keyConnCounts = &ctxKey{"conn-counts"}
 )
 
 func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
@@ -283,6 +294,7 @@ func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
 	}
 	c = &countedConn{Conn: c, release: func() { s.limits.closeConn(ip) }}
 	ctx.SetValue(keyConnID, id)
+	ctx.SetValue(keyConnCounts, &connCounts{maxChannels: s.MaxChannelsPerConn, maxRefusals: s.MaxRefusalsPerConn})
 	t := time.AfterFunc(s.AuthTimeout, func() {
 		if ctx.Value(keyVerified) == nil {
 			s.Logger.Info("ssh auth timeout", logConn, id, logAddr, c.RemoteAddr().String())

@@ -28,6 +28,8 @@ func limitFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.MaxConnsPerAddr, "max-conns-per-addr", c.MaxConnsPerAddr, "concurrent connections from one address")
 	fs.IntVar(&c.MaxSessionsPerUser, "max-sessions-per-user", c.MaxSessionsPerUser, "concurrent sessions of one user or deploy key")
 	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "concurrent sessions in all")
+	fs.IntVar(&c.MaxChannelsPerConn, "max-channels-per-conn", c.MaxChannelsPerConn, "session channels one connection may have open (more are rejected)")
+	fs.IntVar(&c.MaxRefusalsPerConn, "max-refusals-per-conn", c.MaxRefusalsPerConn, "refused requests (channels, forwarding, env, pty) before the connection is closed")
 	fs.StringVar(&c.KeyBlocklist, "key-blocklist", c.KeyBlocklist, "file of compromised key fingerprints refused at login and key add (default DATA/key-blocklist)")
 	fs.Func("proxy-from", "load balancer network that sends a PROXY protocol v1/v2 header (repeatable)", func(v string) error {
 		return appendCIDRs(&c.ProxyFrom, v)

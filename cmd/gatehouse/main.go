@@ -55,6 +55,8 @@ type Config struct {
 	MaxConnsPerAddr    int
 	MaxSessionsPerUser int
 	MaxSessions        int
+	MaxChannelsPerConn int
+	MaxRefusalsPerConn int
 	MaxReposPerUser    int
 	// KeyBlocklist is the compromised-key fingerprint file; empty means
 	// DATA/key-blocklist if it exists.
@@ -105,6 +107,8 @@ func NewMain() *Main {
 			MaxConnsPerAddr:    sshd.DefaultMaxConnsPerAddr,
 			MaxSessionsPerUser: sshd.DefaultMaxSessionsPerUser,
 			MaxSessions:        sshd.DefaultMaxSessions,
+			MaxChannelsPerConn: sshd.DefaultMaxChannelsPerConn,
+			MaxRefusalsPerConn: sshd.DefaultMaxRefusalsPerConn,
 			MaxReposPerUser:    DefaultMaxReposPerUser,
 		},
 		Stdout: os.Stdout,
@@ -213,6 +217,8 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxConnsPerAddr:    c.MaxConnsPerAddr,
 		MaxSessionsPerUser: c.MaxSessionsPerUser,
 		MaxSessions:        c.MaxSessions,
+		MaxChannelsPerConn: c.MaxChannelsPerConn,
+		MaxRefusalsPerConn: c.MaxRefusalsPerConn,
 
 		Keys:         keySvc,
 		DeployKeys:   deployKeys,

@@ -142,7 +142,8 @@ type Server struct {
 	srv      *ssh.Server
 	ln       net.Listener
 	serveErr chan error
-	wg       sync.WaitGroup
+	stopOnce sync.Once
+	inflight inflight
 }
 
 // Open starts listening and serving in the background.
@@ -192,40 +193,94 @@ func (s *Server) Open() error {
 		s.srv.AddHostKey(k)
 	}
 	s.serveErr = make(chan error, 1)
-	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	go func() { s.serveErr <- s.serve(ln) }()
 	return nil
+}
+
+// serve accepts connections until ln is closed and hands each to
+// gliderlabs. Its own Serve counts a connection only once the handshake
+// is over, so its Shutdown does not wait for logins in progress; here
+// every connection counts from its accept (see inflight).
+func (s *Server) serve(ln net.Listener) error {
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		if err != nil {
+			// Out of file descriptors and the like: back off and retry,
+			// as net/http does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.Logger.Warn("ssh accept failed", logErr, err, "retry", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if !s.inflight.startConn(c) {
+			c.Close()
+			continue
+		}
+		go func() {
+			defer s.inflight.doneConn(c)
+			s.srv.HandleConn(c)
+		}()
+	}
 }
 
 // Addr returns the address the server listens on (after Open).
 func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
 
-// Close stops accepting connections and closes open ones.
+// cutWait bounds how long Close (and Shutdown past its grace) waits for
+// sessions to end once their connections are closed: they see their
+// reads fail and their context end, and have only to clean up.
+const cutWait = 5 * time.Second
+
+// Close stops accepting connections, closes open ones (in the handshake
+// too) and waits, at most cutWait, for what ran on them to end.
 func (s *Server) Close() error {
 	if s.srv == nil {
 		return nil
 	}
-	err := s.srv.Close()
-	// The server closes the listeners Serve has registered; one that Serve
-	// has not reached yet (Close right after Open) is closed here, or
-	// Serve would go on accepting.
-	s.ln.Close()
-	<-s.serveErr
-	return err
+	s.stopAccepting()
+	s.cut()
+	return nil
 }
 
-// Shutdown stops accepting and waits for running sessions until ctx ends,
-// then closes what is left.
+// Shutdown stops accepting and waits until ctx ends for the connections
+// already accepted: handshakes in progress finish and their sessions
+// run. Then it closes what is left, as Close does. When it returns,
+// nothing of the server uses the services it was given any more.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.srv == nil {
 		return nil
 	}
-	err := s.srv.Shutdown(ctx)
+	s.stopAccepting()
+	err := s.inflight.drain(ctx)
 	if err != nil {
-		s.srv.Close()
+		s.cut()
 	}
-	s.ln.Close() // as in Close
-	<-s.serveErr
 	return err
+}
+
+// stopAccepting closes the listener and waits for the accept loop to end.
+func (s *Server) stopAccepting() {
+	s.stopOnce.Do(func() {
+		s.ln.Close()
+		<-s.serveErr
+	})
+}
+
+// cut closes every connection and waits, at most cutWait, for what runs
+// on them to end; nothing starts after it.
+func (s *Server) cut() {
+	s.inflight.closeConns()
+	ctx, cancel := context.WithTimeout(context.Background(), cutWait)
+	defer cancel()
+	if err := s.inflight.drain(ctx); err != nil {
+		s.Logger.Warn("ssh sessions still running after their connections were closed", logErr, err)
+		s.inflight.close()
+	}
 }
 
 // ctxKey is the type of this package's context keys.
@@ -481,6 +536,11 @@ func (s *Server) audit(ctx context.Context, e *gatehouse.AuditEvent) {
 	if s.Audit == nil {
 		return
 	}
+	if !s.inflight.start() {
+		s.Logger.Warn("audit entry dropped: server closed", "action", e.Action, "detail", e.Detail)
+		return
+	}
+	defer s.inflight.done()
 	// The audit entry must not be lost because the client hung up.
 	if err := s.Audit.RecordEvent(context.WithoutCancel(ctx), e); err != nil {
 		s.Logger.Error("audit write failed", logErr, err, "action", e.Action)

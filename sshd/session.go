@@ -38,6 +38,15 @@ func (se *session) name() string { return se.actor.Name() }
 func (s *Server) handleSession(sess ssh.Session) {
 	ctx := sess.Context()
 	log := s.Logger.With(logConn, ctx.Value(keyConnID), logAddr, sess.RemoteAddr().String())
+	// A session can start after its connection has ended; once the
+	// server is closed, it is refused before it touches anything.
+	if !s.inflight.start() {
+		log.Info("session refused: server closed")
+		fmt.Fprintln(sess.Stderr(), "ERROR: the server is shutting down; try again")
+		sess.Exit(exitError)
+		return
+	}
+	defer s.inflight.done()
 	se, err := s.identify(sess, log)
 	if err != nil {
 		logFailure(ctx, log, "session refused", err)

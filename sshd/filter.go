@@ -89,8 +89,15 @@ func (f filteringChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error)
 	out := make(chan *gossh.Request)
 	go func() {
 		defer close(out)
+		protocolSet := false
 		for r := range reqs {
-			if allowedRequest(r) {
+			ok := allowedRequest(r)
+			if ok && r.Type == "env" {
+				// Git sends GIT_PROTOCOL once; gliderlabs keeps every
+				// env request until the command, so more are refused.
+				ok, protocolSet = !protocolSet, true
+			}
+			if ok {
 				out <- r
 				continue
 			}

@@ -136,3 +136,34 @@ func TestLimitRefusalsPerConn(t *testing.T) {
 		t.Fatalf("%d audit entries for one flooding connection (sent %d):\n%s", rows, sent, audit)
 	}
 }
+
+// The one variable a session may set, GIT_PROTOCOL, is taken once: a
+// client repeating it before its command is refused, then disconnected,
+// instead of having every copy kept.
+func TestLimitRepeatedEnv(t *testing.T) {
+	s := MustRunMain(t)
+	alice := s.User("alice")
+	c, err := s.dial(t, gossh.PublicKeys(alice.Signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ch, reqs, err := c.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gossh.DiscardRequests(reqs)
+	env := gossh.Marshal(struct{ Key, Value string }{"GIT_PROTOCOL", "version=2"})
+	if ok, err := ch.SendRequest("env", true, env); err != nil || !ok {
+		t.Fatalf("first GIT_PROTOCOL: %v %v", ok, err)
+	}
+	sent := 1
+	for ; sent < 10_000; sent++ {
+		if _, err := ch.SendRequest("env", false, env); err != nil {
+			break
+		}
+	}
+	if !closedWithin(c) {
+		t.Fatalf("connection still open after %d GIT_PROTOCOL requests", sent)
+	}
+}

@@ -419,18 +419,18 @@ func (s *Server) apiRemoveProtected(w http.ResponseWriter, r *http.Request) {
 
 // apiAudit serves GET /audit?user=U&repo=OWNER/NAME&since=T&page=N&per_page=M.
 func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
-	f, page, perPage, err := auditQuery(r.URL.Query())
+	f, pg, err := auditQuery(r.URL.Query())
 	if err != nil {
 		s.apiError(w, r, err)
 		return
 	}
-	p, err := s.auditEvents(r.Context(), callerFromContext(r.Context()), f, page, perPage)
+	p, err := s.auditEvents(r.Context(), callerFromContext(r.Context()), f, pg)
 	s.respond(w, r, http.StatusOK, p, err)
 }
 
-// auditQuery reads the audit filter as the command line takes it: since is
-// an RFC 3339 time or a duration back from now.
-func auditQuery(q url.Values) (gatehouse.AuditFilter, int, int, error) {
+// auditQuery reads the audit filter as the command line takes it (since is
+// an RFC 3339 time or a duration back from now) and the page.
+func auditQuery(q url.Values) (gatehouse.AuditFilter, paging, error) {
 	f := gatehouse.AuditFilter{Actor: q.Get("user"), Repo: strings.TrimSuffix(q.Get("repo"), ".git")}
 	if since := q.Get("since"); since != "" {
 		if d, err := time.ParseDuration(since); err == nil {
@@ -438,26 +438,55 @@ func auditQuery(q url.Values) (gatehouse.AuditFilter, int, int, error) {
 		} else if t, err := time.Parse(time.RFC3339, since); err == nil {
 			f.Since = t
 		} else {
-			return f, 0, 0, fmt.Errorf("since %q is neither a time (RFC 3339) nor a duration: %w", since, gatehouse.ErrInvalid)
+			return f, paging{}, fmt.Errorf("since %q is neither a time (RFC 3339) nor a duration: %w", since, gatehouse.ErrInvalid)
 		}
 	}
-	num := func(name string, def int) (int, error) {
+	pg, err := parsePaging(q, maxAuditWindow)
+	return f, pg, err
+}
+
+// Paging bounds, for every paged list.
+const (
+	defaultPerPage = 50
+	maxPerPage     = 100
+)
+
+// paging is a page of a list, checked by parsePaging: page counts from 1,
+// and the rows up to the end of the page fit the list's window.
+type paging struct {
+	page, perPage int
+}
+
+// end is the number of rows up to the end of the page.
+func (p paging) end() int { return p.page * p.perPage }
+
+// parsePaging reads page (default 1) and per_page (default 50, at most
+// 100) from q. Pages reach back window-1 rows at most, so that one row
+// past the page (which tells whether there is a next one) still fits in
+// window. Anything else, including numbers too large for an int, is a
+// bad request; the product is checked by division, so it cannot overflow.
+func parsePaging(q url.Values, window int) (paging, error) {
+	num := func(name string, def, hi int, why string) (int, error) {
 		v := q.Get(name)
 		if v == "" {
 			return def, nil
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return 0, fmt.Errorf("%s %q must be a positive number: %w", name, v, gatehouse.ErrInvalid)
+		if err != nil || n < 1 || n > hi {
+			return 0, fmt.Errorf("%s %q must be a number from 1 to %d%s: %w", name, v, hi, why, errBadRequest)
 		}
 		return n, nil
 	}
-	page, err := num("page", 1)
+	perPage, err := num("per_page", defaultPerPage, maxPerPage, "")
 	if err != nil {
-		return f, 0, 0, err
+		return paging{}, err
 	}
-	perPage, err := num("per_page", 50)
-	return f, page, perPage, err
+	lastPage := (window - 1) / perPage
+	page, err := num("page", 1, lastPage, fmt.Sprintf(" (pages reach back %d entries; narrow the list instead)", lastPage*perPage))
+	if err != nil {
+		return paging{}, err
+	}
+	return paging{page: page, perPage: perPage}, nil
 }
 
 // nonNil makes empty lists encode as [] rather than null.

@@ -369,10 +369,10 @@ type auditPage struct {
 // this many of the newest events, so deeper history needs --since.
 const maxAuditWindow = 1000
 
-// auditEvents returns page (from 1) of the events matching f. Site admins
+// auditEvents returns page pg of the events matching f. Site admins
 // read everything; others their own actions, or a repository they
 // administer.
-func (s *Server) auditEvents(ctx context.Context, c caller, f gatehouse.AuditFilter, page, perPage int) (*auditPage, error) {
+func (s *Server) auditEvents(ctx context.Context, c caller, f gatehouse.AuditFilter, pg paging) (*auditPage, error) {
 	if !c.user.Admin {
 		switch {
 		case f.Repo != "":
@@ -387,28 +387,20 @@ func (s *Server) auditEvents(ctx context.Context, c caller, f gatehouse.AuditFil
 			return nil, fmt.Errorf("only site admins may read others' audit events; filter by user=%s or by a repository you administer: %w", c.user.Name, gatehouse.ErrForbidden)
 		}
 	}
-	if perPage <= 0 {
-		perPage = 50
-	}
-	if page <= 0 {
-		page = 1
-	}
-	if perPage > 500 || page*perPage >= maxAuditWindow {
-		return nil, fmt.Errorf("pages reach back %d events at most; narrow with since: %w", maxAuditWindow, gatehouse.ErrInvalid)
-	}
-	// One more than the page needs tells whether there is a next page.
-	f.Limit = page*perPage + 1
+	// One more than the page needs tells whether there is a next page;
+	// parsePaging keeps that within maxAuditWindow.
+	f.Limit = pg.end() + 1
 	es, err := s.Audit.FindAuditEvents(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	slices.Reverse(es) // newest first
-	p := &auditPage{Page: page, PerPage: perPage, Events: []*gatehouse.AuditEvent{}}
-	if len(es) > page*perPage {
-		p.NextPage = page + 1
-		es = es[:page*perPage]
+	p := &auditPage{Page: pg.page, PerPage: pg.perPage, Events: []*gatehouse.AuditEvent{}}
+	if len(es) > pg.end() {
+		p.NextPage = pg.page + 1
+		es = es[:pg.end()]
 	}
-	if start := (page - 1) * perPage; start < len(es) {
+	if start := pg.end() - pg.perPage; start < len(es) {
 		p.Events = es[start:]
 	}
 	return p, nil

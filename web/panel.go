@@ -711,12 +711,12 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	if !c.user.Admin && q.Get("user") == "" && q.Get("repo") == "" {
 		q.Set("user", c.user.Name)
 	}
-	f, page, perPage, err := auditQuery(q)
+	f, pg, err := auditQuery(q)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
 	}
-	p, err := s.auditEvents(r.Context(), c, f, page, perPage)
+	p, err := s.auditEvents(r.Context(), c, f, pg)
 	if err != nil {
 		s.panelError(w, r, err)
 		return

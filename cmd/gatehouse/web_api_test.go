@@ -329,7 +329,7 @@ func TestAPIAudit(t *testing.T) {
 		t.Errorf("alice's events: %d, want 5", len(p.Events))
 	}
 	admin.want(422, "GET", "/audit?since=yesterday", nil, nil)
-	admin.want(422, "GET", "/audit?page=0", nil, nil)
+	admin.want(400, "GET", "/audit?page=0", nil, nil)
 
 	alice.want(200, "GET", "/audit?repo=alice/r", nil, nil)
 	alice.want(200, "GET", "/audit?user=alice", nil, nil)
@@ -337,6 +337,29 @@ func TestAPIAudit(t *testing.T) {
 	alice.want(403, "GET", "/audit?user=bob", nil, nil)
 	bob.want(403, "GET", "/audit?repo=alice/r", nil, nil) // write, not admin
 	bob.want(404, "GET", "/audit?repo=admin/hidden", nil, nil)
+}
+
+// Paging parameters are checked before anything is computed from them.
+func TestAPIAuditPaging(t *testing.T) {
+	s, base := MustRunWeb(t)
+	admin := apiClient{t, base, s.Token("admin")}
+	for _, q := range []string{
+		"page=4611686018427387904&per_page=2", // page*per_page overflows int64
+		"page=9223372036854775807&per_page=100",
+		"page=99999999999999999999",
+		"page=0", "page=-1", "page=x",
+		"per_page=0", "per_page=101", "per_page=-5",
+		"page=10&per_page=100", // past the window of 1000 events
+	} {
+		var e struct{ Error string }
+		admin.want(400, "GET", "/audit?"+q, nil, &e)
+		if e.Error == "" {
+			t.Errorf("%s: no error message", q)
+		}
+	}
+	for _, q := range []string{"", "page=9&per_page=100", "page=499&per_page=2", "per_page=1"} {
+		admin.want(200, "GET", "/audit?"+q, nil, nil)
+	}
 }
 
 func TestAPILoginOverSSHAndMetrics(t *testing.T) {

@@ -140,6 +140,7 @@ func TestPanelRefusals(t *testing.T) {
 		{"delete confirmed", "POST", "/repos/alice/x/delete", url.Values{"confirm": {"alice/x"}}, 303},
 		{"audit of shared", "GET", "/audit?repo=bob/shared", nil, 403},
 		{"audit of all", "GET", "/audit?user=bob", nil, 403},
+		{"audit page overflow", "GET", "/audit?user=alice&page=4611686018427387904&per_page=2", nil, 400},
 	} {
 		var code int
 		var body string

@@ -2,6 +2,8 @@ package gatehouse
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -12,6 +14,52 @@ const (
 	AuditWebLogin    = "web.login"
 )
 
+// TokenScope caps what a request authenticated by an API token may do.
+// It only narrows: whether the token's user may do the thing at all, and
+// to which repository, is still decided by Decide and the account checks.
+// The scopes are ordered, each including the ones below it.
+type TokenScope int
+
+const (
+	// ScopeRead allows reading (GET) whatever the user can see.
+	ScopeRead TokenScope = iota + 1
+	// ScopeWrite also allows creating repositories.
+	ScopeWrite
+	// ScopeAdmin allows everything the user can do: repository settings,
+	// grants, deploy keys, protected branches, deletion, and accounts,
+	// keys, tokens and organizations.
+	ScopeAdmin
+)
+
+var scopeNames = [...]string{ScopeRead: "read", ScopeWrite: "write", ScopeAdmin: "admin"}
+
+func (s TokenScope) String() string {
+	if s < ScopeRead || s > ScopeAdmin {
+		return fmt.Sprintf("TokenScope(%d)", int(s))
+	}
+	return scopeNames[s]
+}
+
+// ParseTokenScope reads "read", "write" or "admin"; ErrInvalid otherwise.
+func ParseTokenScope(s string) (TokenScope, error) {
+	for i := ScopeRead; i <= ScopeAdmin; i++ {
+		if strings.EqualFold(s, scopeNames[i]) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("token scope %q must be read, write or admin: %w", s, ErrInvalid)
+}
+
+// MarshalText writes the scope's name.
+func (s TokenScope) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a scope's name.
+func (s *TokenScope) UnmarshalText(b []byte) error {
+	v, err := ParseTokenScope(string(b))
+	*s = v
+	return err
+}
+
 // Token is an API token as listed: the secret itself is shown once, when
 // it is created, and only its digest is stored.
 type Token struct {
@@ -19,6 +67,7 @@ type Token struct {
 	UserID     int64      `json:"user_id"`
 	User       string     `json:"user"`
 	Name       string     `json:"name"`
+	Scope      TokenScope `json:"scope"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
@@ -26,11 +75,12 @@ type Token struct {
 
 // TokenService keeps API tokens.
 type TokenService interface {
-	// CreateToken makes a token for user and returns it with its secret,
-	// which is not kept and cannot be shown again. expiresAt nil means it
-	// never expires. ErrNotFound for an unknown user, ErrInvalid for a
-	// name over 100 bytes or an expiry in the past.
-	CreateToken(ctx context.Context, user, name string, expiresAt *time.Time) (*Token, string, error)
+	// CreateToken makes a token for user with scope and returns it with
+	// its secret, which is not kept and cannot be shown again. expiresAt
+	// nil means it never expires. ErrNotFound for an unknown user,
+	// ErrInvalid for a name over 100 bytes, an unknown scope or an expiry
+	// in the past.
+	CreateToken(ctx context.Context, user, name string, scope TokenScope, expiresAt *time.Time) (*Token, string, error)
 	// FindTokens lists user's tokens, newest first; ErrNotFound for an
 	// unknown user.
 	FindTokens(ctx context.Context, user string) ([]*Token, error)

@@ -25,11 +25,14 @@ func NewTokenService(db *DB) *TokenService {
 }
 
 // CreateToken stores a new token for user and returns it with its secret.
-// ErrNotFound for an unknown user; ErrInvalid for a long name or an expiry
-// that has passed.
-func (s *TokenService) CreateToken(ctx context.Context, user, name string, expiresAt *time.Time) (*gatehouse.Token, string, error) {
+// ErrNotFound for an unknown user; ErrInvalid for a long name, an unknown
+// scope or an expiry that has passed.
+func (s *TokenService) CreateToken(ctx context.Context, user, name string, scope gatehouse.TokenScope, expiresAt *time.Time) (*gatehouse.Token, string, error) {
 	if len(name) > maxTokenName {
 		return nil, "", invalid("token name must be at most %d bytes", maxTokenName)
+	}
+	if scope < gatehouse.ScopeRead || scope > gatehouse.ScopeAdmin {
+		return nil, "", invalid("token scope %d must be read, write or admin", int(scope))
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -45,13 +48,13 @@ func (s *TokenService) CreateToken(ctx context.Context, user, name string, expir
 		return nil, "", err
 	}
 	secret, hash := newSecret(prefixToken)
-	t := &gatehouse.Token{UserID: u.ID, User: u.Name, Name: name, CreatedAt: tx.now}
+	t := &gatehouse.Token{UserID: u.ID, User: u.Name, Name: name, Scope: scope, CreatedAt: tx.now}
 	if expiresAt != nil {
 		e := expiresAt.UTC().Round(0)
 		t.ExpiresAt = &e
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (user_id, hash, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, hash, name, formatTime(t.CreatedAt), formatNullTime(t.ExpiresAt))
+	res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (user_id, hash, name, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.ID, hash, name, int(scope), formatTime(t.CreatedAt), formatNullTime(t.ExpiresAt))
 	if err != nil {
 		return nil, "", translate(err, "token for "+quote(user))
 	}
@@ -76,7 +79,7 @@ func (s *TokenService) FindTokens(ctx context.Context, user string) ([]*gatehous
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, name, created_at, expires_at, last_used_at
+	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, name, scope, created_at, expires_at, last_used_at
 		FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id DESC`, u.ID)
 	if err != nil {
 		return nil, translate(err, "tokens of "+quote(user))
@@ -85,7 +88,7 @@ func (s *TokenService) FindTokens(ctx context.Context, user string) ([]*gatehous
 	var ts []*gatehouse.Token
 	for rows.Next() {
 		t := &gatehouse.Token{User: u.Name}
-		if err := rows.Scan(&t.ID, &t.UserID, &t.Name, timeDest{&t.CreatedAt}, nullTimeDest{&t.ExpiresAt}, nullTimeDest{&t.LastUsedAt}); err != nil {
+		if err := rows.Scan(&t.ID, &t.UserID, &t.Name, &t.Scope, timeDest{&t.CreatedAt}, nullTimeDest{&t.ExpiresAt}, nullTimeDest{&t.LastUsedAt}); err != nil {
 			return nil, translate(err, "tokens of "+quote(user))
 		}
 		ts = append(ts, t)
@@ -128,9 +131,9 @@ func (s *TokenService) AuthenticateToken(ctx context.Context, secret string) (*g
 	hash := digest(secret)
 	var stored string
 	t := &gatehouse.Token{}
-	row := tx.QueryRowContext(ctx, `SELECT t.hash, t.id, t.user_id, t.name, t.created_at, t.expires_at, t.last_used_at, u.name
+	row := tx.QueryRowContext(ctx, `SELECT t.hash, t.id, t.user_id, t.name, t.scope, t.created_at, t.expires_at, t.last_used_at, u.name
 		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, hash)
-	err = row.Scan(&stored, &t.ID, &t.UserID, &t.Name, timeDest{&t.CreatedAt}, nullTimeDest{&t.ExpiresAt}, nullTimeDest{&t.LastUsedAt}, &t.User)
+	err = row.Scan(&stored, &t.ID, &t.UserID, &t.Name, &t.Scope, timeDest{&t.CreatedAt}, nullTimeDest{&t.ExpiresAt}, nullTimeDest{&t.LastUsedAt}, &t.User)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !sameDigest(stored, hash)) {
 		return nil, nil, refused
 	}

@@ -2,12 +2,17 @@ package keys_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"io/fs"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"gatehouse"
 	"gatehouse/keys"
+	"gatehouse/migrations"
 )
 
 func TestTokens(t *testing.T) {
@@ -17,7 +22,7 @@ func TestTokens(t *testing.T) {
 	MustCreateUser(t, db, "bob")
 	ts := keys.NewTokenService(db)
 
-	tok, secret, err := ts.CreateToken(ctx, "alice", "ci", nil)
+	tok, secret, err := ts.CreateToken(ctx, "alice", "ci", gatehouse.ScopeAdmin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +53,11 @@ func TestTokens(t *testing.T) {
 	}
 
 	past := time.Now().Add(-time.Hour)
-	if _, _, err := ts.CreateToken(ctx, "alice", "", &past); !errors.Is(err, gatehouse.ErrInvalid) {
+	if _, _, err := ts.CreateToken(ctx, "alice", "", gatehouse.ScopeAdmin, &past); !errors.Is(err, gatehouse.ErrInvalid) {
 		t.Errorf("expiry in the past: %v", err)
 	}
 	soon := time.Now().Add(time.Hour)
-	_, secret, err = ts.CreateToken(ctx, "alice", "", &soon)
+	_, secret, err = ts.CreateToken(ctx, "alice", "", gatehouse.ScopeAdmin, &soon)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +65,7 @@ func TestTokens(t *testing.T) {
 	if _, _, err := ts.AuthenticateToken(ctx, secret); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Errorf("expired token works: %v", err)
 	}
-	if _, _, err := ts.CreateToken(ctx, "nobody", "", nil); !errors.Is(err, gatehouse.ErrNotFound) {
+	if _, _, err := ts.CreateToken(ctx, "nobody", "", gatehouse.ScopeAdmin, nil); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Errorf("token for unknown user: %v", err)
 	}
 }
@@ -118,5 +123,93 @@ func TestLoginLinks(t *testing.T) {
 	}
 	if _, err := ls.CreateLoginLink(ctx, "alice"); !errors.Is(err, gatehouse.ErrForbidden) {
 		t.Errorf("link for disabled user: %v", err)
+	}
+}
+
+// A token keeps the scope it was made with; there is no default here, the
+// callers choose.
+func TestTokens_Scope(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	MustCreateUser(t, db, "alice")
+	ts := keys.NewTokenService(db)
+
+	for _, scope := range []gatehouse.TokenScope{gatehouse.ScopeRead, gatehouse.ScopeWrite, gatehouse.ScopeAdmin} {
+		tok, secret, err := ts.CreateToken(ctx, "alice", scope.String(), scope, nil)
+		if err != nil || tok.Scope != scope {
+			t.Fatalf("CreateToken(%s) = %+v, %v", scope, tok, err)
+		}
+		if got, _, err := ts.AuthenticateToken(ctx, secret); err != nil || got.Scope != scope {
+			t.Errorf("AuthenticateToken(%s token) = %+v, %v", scope, got, err)
+		}
+	}
+	list, err := ts.FindTokens(ctx, "alice")
+	if err != nil || len(list) != 3 {
+		t.Fatalf("FindTokens = %v, %v", list, err)
+	}
+	for _, tok := range list {
+		if tok.Scope.String() != tok.Name {
+			t.Errorf("token %q lists scope %s", tok.Name, tok.Scope)
+		}
+	}
+	for _, bad := range []gatehouse.TokenScope{0, gatehouse.ScopeAdmin + 1, -1} {
+		if _, _, err := ts.CreateToken(ctx, "alice", "", bad, nil); !errors.Is(err, gatehouse.ErrInvalid) {
+			t.Errorf("CreateToken with scope %d: %v, want ErrInvalid", int(bad), err)
+		}
+	}
+}
+
+// Tokens made before tokens had scopes could do everything their user
+// could; the migration makes them admin so that they keep working.
+func TestTokens_MigratedScope(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const before = "0006_token_scopes.sql"
+	if !slices.Contains(names, before) {
+		t.Fatalf("no migration %s in %v", before, names)
+	}
+	// A database as the release before scopes left it, written the way
+	// the store migrates, with one token in it.
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names[:slices.Index(names, before)] {
+		body, err := fs.ReadFile(migrations.FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := raw.Exec(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, '2026-01-01T00:00:00.000000000Z')`, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO users (name, created_at) VALUES ('alice', '2026-01-01T00:00:00.000000000Z')`,
+		`INSERT INTO api_tokens (user_id, hash, name, created_at) VALUES (1, 'old-digest', 'old', '2026-01-01T00:00:00.000000000Z')`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db := MustOpenDBPath(t, path)
+	list, err := keys.NewTokenService(db).FindTokens(context.Background(), "alice")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("FindTokens = %v, %v", list, err)
+	}
+	if list[0].Name != "old" || list[0].Scope != gatehouse.ScopeAdmin {
+		t.Errorf("migrated token = %+v, want scope admin", list[0])
 	}
 }

@@ -35,7 +35,9 @@ func callerFromContext(ctx context.Context) caller {
 }
 
 func (s *Server) apiRoutes(r chi.Router) {
-	r.Use(s.requireToken)
+	// requireToken finds the caller, then requireScope checks their
+	// token's scope against the route.
+	r.Use(s.requireToken, s.requireScope(r))
 	r.Get("/user", s.apiMe)
 	r.Get("/users", s.apiListUsers)
 	r.Post("/users", s.apiCreateUser)
@@ -91,7 +93,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 			s.apiError(w, r, fmt.Errorf("send Authorization: Bearer TOKEN: %w", errUnauthorized))
 			return
 		}
-		_, u, err := s.Tokens.AuthenticateToken(r.Context(), strings.TrimSpace(secret))
+		t, u, err := s.Tokens.AuthenticateToken(r.Context(), strings.TrimSpace(secret))
 		if err != nil {
 			if !errors.Is(err, gatehouse.ErrNotFound) {
 				s.apiError(w, r, err)
@@ -102,7 +104,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		ctx := newContextWithCaller(r.Context(), caller{user: u, addr: r.RemoteAddr})
+		ctx := newContextWithCaller(r.Context(), caller{user: u, token: t, addr: r.RemoteAddr})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -245,6 +247,7 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name      string `json:"name"`
 		ExpiresIn string `json:"expires_in"` // a Go duration, "720h"; empty: never
+		Scope     string `json:"scope"`      // read, write or admin; empty: see createToken
 	}
 	if err := decode(r, &in); err != nil {
 		s.apiError(w, r, err)
@@ -255,7 +258,12 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	t, secret, err := s.createToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), in.Name, ttl)
+	scope, err := parseScope(in.Scope)
+	if err != nil {
+		s.apiError(w, r, err)
+		return
+	}
+	t, secret, err := s.createToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), in.Name, scope, ttl)
 	out := struct {
 		*gatehouse.Token
 		Secret string `json:"token"`
@@ -273,6 +281,15 @@ func parseTTL(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("expiry %q must be a positive duration such as 720h: %w", s, gatehouse.ErrInvalid)
 	}
 	return d, nil
+}
+
+// parseScope reads a token scope: empty for the default (zero), else
+// read, write or admin.
+func parseScope(s string) (gatehouse.TokenScope, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return gatehouse.ParseTokenScope(s)
 }
 
 func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request) {

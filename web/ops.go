@@ -19,7 +19,10 @@ import (
 // caller is the person behind a request.
 type caller struct {
 	user *gatehouse.User
-	addr string
+	// token is the API token the request came with; nil for a panel
+	// session, which is not limited by a scope.
+	token *gatehouse.Token
+	addr  string
 }
 
 func (c caller) actor() gatehouse.Actor { return gatehouse.Actor{User: c.user} }
@@ -146,8 +149,9 @@ func (s *Server) listTokens(ctx context.Context, c caller, user string) ([]*gate
 	return s.Tokens.FindTokens(ctx, user)
 }
 
-// createToken makes a token for user; ttl zero means no expiry.
-func (s *Server) createToken(ctx context.Context, c caller, user, name string, ttl time.Duration) (*gatehouse.Token, string, error) {
+// createToken makes a token for user; ttl zero means no expiry and scope
+// zero admin.
+func (s *Server) createToken(ctx context.Context, c caller, user, name string, scope gatehouse.TokenScope, ttl time.Duration) (*gatehouse.Token, string, error) {
 	if err := userVisible(c, user); err != nil {
 		return nil, "", err
 	}
@@ -159,11 +163,14 @@ func (s *Server) createToken(ctx context.Context, c caller, user, name string, t
 		e := time.Now().Add(ttl)
 		exp = &e
 	}
-	t, secret, err := s.Tokens.CreateToken(ctx, user, name, exp)
+	if scope == 0 {
+		scope = gatehouse.ScopeAdmin
+	}
+	t, secret, err := s.Tokens.CreateToken(ctx, user, name, scope, exp)
 	if err != nil {
 		return nil, "", err
 	}
-	s.record(ctx, c, gatehouse.AuditTokenCreate, "", fmt.Sprintf("%s #%d %s", user, t.ID, name))
+	s.record(ctx, c, gatehouse.AuditTokenCreate, "", fmt.Sprintf("%s #%d %s %s", user, t.ID, t.Scope, name))
 	return t, secret, nil
 }
 

@@ -477,7 +477,12 @@ func (s *Server) userCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.userResult(w, r, err, "")
 		return
 	}
-	_, secret, err := s.createToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), strings.TrimSpace(r.PostForm.Get("name")), ttl)
+	scope, err := parseScope(r.PostForm.Get("scope"))
+	if err != nil {
+		s.userResult(w, r, err, "")
+		return
+	}
+	_, secret, err := s.createToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), strings.TrimSpace(r.PostForm.Get("name")), scope, ttl)
 	if err != nil {
 		s.userResult(w, r, err, "")
 		return

@@ -79,7 +79,7 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 	if err := s.Repos.CreateRepo(ctx, &gatehouse.Repo{Owner: "alice", Name: "r", Private: true}); err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := keys.NewTokenService(db).CreateToken(ctx, "alice", "", nil)
+	_, secret, err := keys.NewTokenService(db).CreateToken(ctx, "alice", "", gatehouse.ScopeAdmin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

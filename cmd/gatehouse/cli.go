@@ -35,7 +35,7 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   deploy-key add OWNER/NAME KEY|FILE|- [--write] | list OWNER/NAME | rm OWNER/NAME FINGERPRINT
   protect add OWNER/NAME PATTERN [--admin-only] | list OWNER/NAME | rm OWNER/NAME PATTERN
   audit [--user U] [--repo OWNER/NAME] [--since TIME|DURATION] [--limit N]
-  token create USER [--name N] [--expires 720h] | list USER | rm USER ID
+  token create USER [--name N] [--expires 720h] [--scope read|write|admin] | list USER | rm USER ID
   login-link USER [--url BASE]            a one-time web panel login link
   hostkeys                                print the host key fingerprints
   version

@@ -18,7 +18,12 @@ func init() {
 	commands["token create"] = command{args: 1, flags: func(fs *flag.FlagSet) {
 		fs.String("name", "", "a label to recognise the token by")
 		fs.String("expires", "", "lifetime, such as 720h; empty for none")
+		fs.String("scope", "admin", "what the token may do: read, write or admin")
 	}, run: func(ctx context.Context, c *cli, a []string) error {
+		scope, err := gatehouse.ParseTokenScope(c.flagString("scope"))
+		if err != nil {
+			return usagef("--scope %q must be read, write or admin", c.flagString("scope"))
+		}
 		var exp *time.Time
 		if s := c.flagString("expires"); s != "" {
 			d, err := time.ParseDuration(s)
@@ -28,11 +33,11 @@ func init() {
 			t := time.Now().Add(d)
 			exp = &t
 		}
-		t, secret, err := keys.NewTokenService(c.db).CreateToken(ctx, a[0], c.flagString("name"), exp)
+		t, secret, err := keys.NewTokenService(c.db).CreateToken(ctx, a[0], c.flagString("name"), scope, exp)
 		if err != nil {
 			return err
 		}
-		c.record(ctx, gatehouse.AuditTokenCreate, "", fmt.Sprintf("%s #%d %s", a[0], t.ID, t.Name))
+		c.record(ctx, gatehouse.AuditTokenCreate, "", fmt.Sprintf("%s #%d %s %s", a[0], t.ID, t.Scope, t.Name))
 		v := struct {
 			*gatehouse.Token
 			Secret string `json:"token"`
@@ -40,7 +45,7 @@ func init() {
 		return c.out(v, func(w io.Writer) {
 			// The secret alone on stdout's first line, for $(...) in scripts.
 			fmt.Fprintln(w, secret)
-			fmt.Fprintf(w, "token #%d for %s; it is not shown again\n", t.ID, t.User)
+			fmt.Fprintf(w, "%s token #%d for %s; it is not shown again\n", t.Scope, t.ID, t.User)
 		})
 	}}
 	commands["token list"] = command{args: 1, run: func(ctx context.Context, c *cli, a []string) error {
@@ -49,9 +54,9 @@ func init() {
 			return err
 		}
 		return c.out(nonNilList(ts), func(w io.Writer) {
-			fmt.Fprintln(w, "ID\tNAME\tCREATED\tEXPIRES\tLAST USED")
+			fmt.Fprintln(w, "ID\tNAME\tSCOPE\tCREATED\tEXPIRES\tLAST USED")
 			for _, t := range ts {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.Format(time.RFC3339), timeOrNever(t.ExpiresAt), timeOrNever(t.LastUsedAt))
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, t.CreatedAt.Format(time.RFC3339), timeOrNever(t.ExpiresAt), timeOrNever(t.LastUsedAt))
 			}
 		})
 	}}

@@ -73,6 +73,34 @@ type Token struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
+// MaxMintedTokenLifetime is the longest a token created by a request
+// authenticated with a token that never expires may live. Such a token
+// could otherwise hand out tokens that survive its own revocation forever.
+const MaxMintedTokenLifetime = 30 * 24 * time.Hour
+
+// MintLimits returns the scope and expiry of a token that a request
+// authenticated with parent asks for at now. The new token never gets more
+// than parent has: scope zero means parent's scope and a higher scope is
+// ErrForbidden; its expiry is at most parent's, or now plus
+// MaxMintedTokenLifetime when parent never expires, and a later or absent
+// expiresAt is brought down to that.
+func MintLimits(parent *Token, now time.Time, scope TokenScope, expiresAt *time.Time) (TokenScope, *time.Time, error) {
+	if scope == 0 {
+		scope = parent.Scope
+	}
+	if scope > parent.Scope {
+		return 0, nil, fmt.Errorf("a %s-scoped token may not create a %s-scoped one: %w", parent.Scope, scope, ErrForbidden)
+	}
+	limit := now.Add(MaxMintedTokenLifetime)
+	if parent.ExpiresAt != nil {
+		limit = *parent.ExpiresAt
+	}
+	if expiresAt == nil || expiresAt.After(limit) {
+		expiresAt = &limit
+	}
+	return scope, expiresAt, nil
+}
+
 // TokenService keeps API tokens.
 type TokenService interface {
 	// CreateToken makes a token for user with scope and returns it with

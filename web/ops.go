@@ -150,7 +150,9 @@ func (s *Server) listTokens(ctx context.Context, c caller, user string) ([]*gate
 }
 
 // createToken makes a token for user; ttl zero means no expiry and scope
-// zero admin.
+// zero the default. A request made with a token gets at most that token's
+// scope (its scope by default) and expiry (gatehouse.MintLimits); a panel
+// session gets what it asks for, admin by default.
 func (s *Server) createToken(ctx context.Context, c caller, user, name string, scope gatehouse.TokenScope, ttl time.Duration) (*gatehouse.Token, string, error) {
 	if err := userVisible(c, user); err != nil {
 		return nil, "", err
@@ -158,12 +160,18 @@ func (s *Server) createToken(ctx context.Context, c caller, user, name string, s
 	if ttl < 0 {
 		return nil, "", fmt.Errorf("token lifetime must be positive: %w", gatehouse.ErrInvalid)
 	}
+	now := time.Now()
 	var exp *time.Time
 	if ttl > 0 {
-		e := time.Now().Add(ttl)
+		e := now.Add(ttl)
 		exp = &e
 	}
-	if scope == 0 {
+	if c.token != nil {
+		var err error
+		if scope, exp, err = gatehouse.MintLimits(c.token, now, scope, exp); err != nil {
+			return nil, "", err
+		}
+	} else if scope == 0 {
 		scope = gatehouse.ScopeAdmin
 	}
 	t, secret, err := s.Tokens.CreateToken(ctx, user, name, scope, exp)

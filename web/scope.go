@@ -25,15 +25,17 @@ import (
 var apiScopes = map[string]gatehouse.TokenScope{
 	"GET /user": gatehouse.ScopeRead,
 
-	"GET /users":                       gatehouse.ScopeRead,
-	"POST /users":                      gatehouse.ScopeAdmin,
-	"GET /users/{user}":                gatehouse.ScopeRead,
-	"PATCH /users/{user}":              gatehouse.ScopeAdmin,
-	"DELETE /users/{user}":             gatehouse.ScopeAdmin,
-	"GET /users/{user}/keys":           gatehouse.ScopeRead,
-	"POST /users/{user}/keys":          gatehouse.ScopeAdmin,
-	"DELETE /users/{user}/keys/*":      gatehouse.ScopeAdmin,
-	"GET /users/{user}/tokens":         gatehouse.ScopeRead,
+	"GET /users":                  gatehouse.ScopeRead,
+	"POST /users":                 gatehouse.ScopeAdmin,
+	"GET /users/{user}":           gatehouse.ScopeRead,
+	"PATCH /users/{user}":         gatehouse.ScopeAdmin,
+	"DELETE /users/{user}":        gatehouse.ScopeAdmin,
+	"GET /users/{user}/keys":      gatehouse.ScopeRead,
+	"POST /users/{user}/keys":     gatehouse.ScopeAdmin,
+	"DELETE /users/{user}/keys/*": gatehouse.ScopeAdmin,
+	"GET /users/{user}/tokens":    gatehouse.ScopeRead,
+	// Creating a token is admin, so MintLimits' scope cap never has to
+	// turn a read or write token's request down.
 	"POST /users/{user}/tokens":        gatehouse.ScopeAdmin,
 	"DELETE /users/{user}/tokens/{id}": gatehouse.ScopeAdmin,
 

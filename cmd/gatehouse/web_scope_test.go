@@ -3,6 +3,9 @@ package main_test
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"gatehouse"
 )
 
 // A token's scope caps what it may do; the user's own rights still decide
@@ -73,4 +76,61 @@ func TestAPITokenScopes(t *testing.T) {
 		t.Errorf("--scope owner accepted: %s", out)
 	}
 	admin.want(422, "POST", "/users/alice/tokens", map[string]any{"scope": "owner"}, nil)
+}
+
+// A token never makes a token that outlives it or may do more than it.
+func TestAPITokenMintLimits(t *testing.T) {
+	s, base := MustRunWeb(t)
+	s.User("alice")
+	parent := apiClient{t, base, s.Token("alice", "--name", "parent", "--expires", "1h")}
+	var tokens []struct {
+		Name      string
+		ExpiresAt *time.Time `json:"expires_at"`
+	}
+	parent.want(200, "GET", "/users/alice/tokens", nil, &tokens)
+	if len(tokens) != 1 || tokens[0].ExpiresAt == nil {
+		t.Fatalf("tokens %+v", tokens)
+	}
+	parentExpiry := *tokens[0].ExpiresAt
+
+	type minted struct {
+		Token     string
+		Scope     string
+		ExpiresAt *time.Time `json:"expires_at"`
+	}
+	for _, c := range []struct {
+		name string
+		body map[string]any
+	}{
+		{"longer", map[string]any{"expires_in": "8760h"}},
+		{"never", map[string]any{}},
+	} {
+		var m minted
+		parent.want(201, "POST", "/users/alice/tokens", c.body, &m)
+		if m.ExpiresAt == nil || !m.ExpiresAt.Equal(parentExpiry) {
+			t.Errorf("%s: minted token expires %v, want the parent's %v", c.name, m.ExpiresAt, parentExpiry)
+		}
+		if m.Scope != "admin" {
+			t.Errorf("%s: minted scope %q, want the parent's admin", c.name, m.Scope)
+		}
+	}
+	var short minted
+	parent.want(201, "POST", "/users/alice/tokens", map[string]any{"expires_in": "1m", "scope": "read"}, &short)
+	if short.ExpiresAt == nil || !short.ExpiresAt.Before(parentExpiry) || short.Scope != "read" {
+		t.Errorf("a shorter, narrower token: %+v", short)
+	}
+	// That read token may not mint anything, let alone an admin token.
+	apiClient{t, base, short.Token}.want(403, "POST", "/users/alice/tokens", map[string]any{"scope": "admin"}, nil)
+
+	// A token that never expires mints tokens that do, within
+	// MaxMintedTokenLifetime.
+	forever := apiClient{t, base, s.Token("alice", "--name", "forever")}
+	before := time.Now()
+	var m minted
+	forever.want(201, "POST", "/users/alice/tokens", map[string]any{}, &m)
+	if m.ExpiresAt == nil || m.ExpiresAt.Before(before.Add(gatehouse.MaxMintedTokenLifetime)) ||
+		m.ExpiresAt.After(time.Now().Add(gatehouse.MaxMintedTokenLifetime)) {
+		t.Errorf("token minted by a non-expiring one expires %v, want %s from now", m.ExpiresAt, gatehouse.MaxMintedTokenLifetime)
+	}
+	apiClient{t, base, m.Token}.want(200, "GET", "/user", nil, nil)
 }

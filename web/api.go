@@ -469,9 +469,10 @@ const (
 )
 
 // paging is a page of a list, checked by parsePaging: page counts from 1,
-// and the rows up to the end of the page fit the list's window.
+// and the rows up to the end of the page fit the list's window. last is
+// the last page of this size that does.
 type paging struct {
-	page, perPage int
+	page, perPage, last int
 }
 
 // end is the number of rows up to the end of the page.
@@ -503,7 +504,7 @@ func parsePaging(q url.Values, window int) (paging, error) {
 	if err != nil {
 		return paging{}, err
 	}
-	return paging{page: page, perPage: perPage}, nil
+	return paging{page: page, perPage: perPage, last: lastPage}, nil
 }
 
 // nonNil makes empty lists encode as [] rather than null.

@@ -412,7 +412,10 @@ func (s *Server) auditEvents(ctx context.Context, c caller, f gatehouse.AuditFil
 	slices.Reverse(es) // newest first
 	p := &auditPage{Page: pg.page, PerPage: pg.perPage, Events: []*gatehouse.AuditEvent{}}
 	if len(es) > pg.end() {
-		p.NextPage = pg.page + 1
+		// No link to a page past the window, which would be refused.
+		if pg.page < pg.last {
+			p.NextPage = pg.page + 1
+		}
 		es = es[:pg.end()]
 	}
 	if start := pg.end() - pg.perPage; start < len(es) {

@@ -34,7 +34,9 @@ func (s *session) shallowV0(req *request) error {
 // a deepen request the client is told the new boundary ("shallow <id>")
 // and which of its shallow commits now lie within it ("unshallow <id>");
 // the parents of those become wants, and the commits themselves edges of
-// what the client has. The lines are left in req.shallowInfo.
+// what the client has. Only commits the wants reach are lifted, so every
+// object sent stays reachable from a checked want: a shallow line only
+// describes the client. The lines are left in req.shallowInfo.
 func (s *session) applyShallow(req *request) error {
 	if req.depth > 0 && (req.since > 0 || len(req.not) > 0) {
 		return s.clientError("deepen and deepen-since (or deepen-not) cannot be used together")
@@ -72,17 +74,25 @@ func (s *session) applyShallow(req *request) error {
 	switch {
 	case req.depth == infiniteDepth:
 		// Everything is within reach: no boundary, every shallow commit
-		// of the client's is lifted. No walk needed.
-		for _, c := range client {
+		// of the client's that the wants reach is lifted.
+		in, err := s.inHistory(req.wants, client)
+		if err != nil {
+			return s.internalError(err)
+		}
+		for _, c := range in {
 			c.flags |= notShallow
 		}
 	case req.depth > 0 && req.relative:
-		// --deepen=N: N more commits below the client's boundary.
-		from := make([]plumbing.Hash, len(client))
-		for i, c := range client {
+		// --deepen=N: N more commits below the client's boundary, where
+		// the wants reach it.
+		in, err := s.inHistory(req.wants, client)
+		if err != nil {
+			return s.internalError(err)
+		}
+		from := make([]plumbing.Hash, len(in))
+		for i, c := range in {
 			from[i] = c.id
 		}
-		var err error
 		if boundary, err = s.depthBoundary(from, req.depth+1); err != nil {
 			return s.internalError(err)
 		}
@@ -124,6 +134,61 @@ func (s *session) applyShallow(req *request) error {
 		s.g.cutParents(c)
 	}
 	return nil
+}
+
+// inHistory returns those of the client's shallow commits cs that the
+// wants reach. Only those may be lifted: lifting one makes its parents
+// wants, and a shallow line is the client's word, so one naming a commit
+// no ref reaches any more (history force-pushed away) must not open that
+// history. The walk follows the real parents, newest first, and stops
+// once every one is found; git's deepen_by_rev_list and get_shallow_commits
+// likewise mark only commits met on the way down from the wants.
+func (s *session) inHistory(wants []plumbing.Hash, cs []*node) ([]*node, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	left := make(map[*node]bool, len(cs))
+	for _, c := range cs {
+		left[c] = true
+	}
+	seen := make(map[*node]bool)
+	var q queue
+	for _, id := range wants {
+		c, err := peelToCommit(s.g, id)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil && !seen[c] {
+			seen[c] = true
+			s.g.push(&q, c)
+		}
+	}
+	for steps := 0; len(q) > 0 && len(left) > 0; steps++ {
+		if steps%256 == 0 {
+			if err := s.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		c := q.pop()
+		delete(left, c)
+		ps, err := s.g.parents(c)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				s.g.push(&q, p)
+			}
+		}
+	}
+	in := make([]*node, 0, len(cs)-len(left))
+	for _, c := range cs {
+		if !left[c] {
+			in = append(in, c)
+		}
+	}
+	return in, nil
 }
 
 // depthBoundary walks breadth first from the ids, so each commit is met

@@ -42,6 +42,9 @@ func (s *session) advertisement() (*advertisement, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The objects these refs name may have come in packs the store has
+	// not listed yet.
+	s.fs.refsRead()
 	adv := &advertisement{tips: make(map[plumbing.Hash]bool, len(list)+1)}
 	// An unborn HEAD is not advertised; a detached one is, without symref.
 	if head.ID != "" {

@@ -308,6 +308,7 @@ func (s *session) deepenNot(names []string) (map[plumbing.Hash]bool, error) {
 	if err != nil {
 		return nil, s.internalError(err)
 	}
+	s.fs.refsRead()
 	byName := make(map[string]string, len(list))
 	for _, r := range list {
 		byName[r.Name] = r.ID

@@ -32,13 +32,26 @@ import (
 // file, and the offset-to-id table a delta base needs is 8 bytes an
 // object, built only for packs a delta is read from.
 //
-// Like go-git's storage it sees the packs present when it is opened, and
-// is used from one goroutine at a time.
+// It sees the packs present when it is opened, and those that appear
+// later once refsRead has been called: refs are written after the
+// objects they name (a push installs its pack, then its index, then
+// moves the ref; a repack adds its pack before old ones go), so an
+// object a ref read names but no open pack holds is in a pack that came
+// since. The first lookup that misses after refsRead lists the pack
+// directory again and opens the new packs (git's reprepare_packed_git);
+// packs already open stay open, whether or not a repack has removed
+// their files since, so reads in flight go on. A miss costs a directory
+// listing at most once per refs read; a hit costs nothing more.
+//
+// It is used from one goroutine at a time.
 type objectStore struct {
 	dir   string
 	fs    billy.Filesystem
 	packs []*storePack
+	open  map[string]bool // base names of the packs in packs
 	cache cache.Object
+	// stale: refs were read since the pack directory was last listed.
+	stale bool
 }
 
 type storePack struct {
@@ -55,20 +68,34 @@ const largeObject = 1 << 20
 // be read is an error; a .pack without its .idx is skipped (it is being
 // installed), as is an .idx whose .pack is gone (a repack removed it).
 func openStore(gitDir string) (*objectStore, error) {
-	s := &objectStore{dir: gitDir, fs: osfs.New(gitDir, osfs.WithBoundOS()), cache: cache.NewObjectLRU(16 * cache.MiByte)}
-	idxs, err := filepath.Glob(filepath.Join(gitDir, "objects", "pack", "pack-*.idx"))
-	if err != nil {
+	s := &objectStore{dir: gitDir, fs: osfs.New(gitDir, osfs.WithBoundOS()),
+		open: make(map[string]bool), cache: cache.NewObjectLRU(16 * cache.MiByte)}
+	if _, err := s.scan(); err != nil {
+		s.Close()
 		return nil, err
 	}
+	return s, nil
+}
+
+// scan opens the indexed packs of the pack directory not open yet and
+// returns how many it added.
+func (s *objectStore) scan() (int, error) {
+	idxs, err := filepath.Glob(filepath.Join(s.dir, "objects", "pack", "pack-*.idx"))
+	if err != nil {
+		return 0, err
+	}
+	added := 0
 	for _, idxPath := range idxs {
-		rel := filepath.Join("objects", "pack", strings.TrimSuffix(filepath.Base(idxPath), ".idx")+".pack")
-		f, err := s.fs.Open(rel)
+		base := strings.TrimSuffix(filepath.Base(idxPath), ".idx")
+		if s.open[base] {
+			continue
+		}
+		f, err := s.fs.Open(filepath.Join("objects", "pack", base+".pack"))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			s.Close()
-			return nil, err
+			return added, err
 		}
 		idx, err := openPackIndex(idxPath)
 		if errors.Is(err, os.ErrNotExist) {
@@ -77,14 +104,19 @@ func openStore(gitDir string) (*objectStore, error) {
 		}
 		if err != nil {
 			f.Close()
-			s.Close()
-			return nil, err
+			return added, err
 		}
 		s.packs = append(s.packs, &storePack{idx: idx, file: f,
 			pf: packfile.NewPackfileWithCache(idx, s.fs, f, s.cache, largeObject)})
+		s.open[base] = true
+		added++
 	}
-	return s, nil
+	return added, nil
 }
+
+// refsRead tells the store that refs have just been read: objects they
+// name may be in packs installed since the store last listed them.
+func (s *objectStore) refsRead() { s.stale = true }
 
 // Close releases the packs and their indexes.
 func (s *objectStore) Close() error {
@@ -93,7 +125,34 @@ func (s *objectStore) Close() error {
 		p.idx.close()
 	}
 	s.packs = nil
+	clear(s.open)
 	return nil
+}
+
+// find returns the pack holding h and its position in the index. On a
+// miss after refsRead it lists the pack directory again and looks in the
+// packs that came since. ok is false when no pack holds h (it may be
+// loose).
+func (s *objectStore) find(h plumbing.Hash) (p *storePack, pos uint32, ok bool, err error) {
+	for _, p := range s.packs {
+		if pos, ok := p.idx.find(h); ok {
+			return p, pos, true, nil
+		}
+	}
+	if !s.stale {
+		return nil, 0, false, nil
+	}
+	s.stale = false
+	n := len(s.packs)
+	if _, err := s.scan(); err != nil {
+		return nil, 0, false, fmt.Errorf("list packs: %w", err)
+	}
+	for _, p := range s.packs[n:] {
+		if pos, ok := p.idx.find(h); ok {
+			return p, pos, true, nil
+		}
+	}
+	return nil, 0, false, nil
 }
 
 // EncodedObject returns object h, failing with plumbing.ErrObjectNotFound
@@ -110,10 +169,12 @@ func (s *objectStore) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plu
 }
 
 func (s *objectStore) object(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	for _, p := range s.packs {
-		if _, ok := p.idx.find(h); ok {
-			return p.pf.Get(h)
-		}
+	p, _, ok, err := s.find(h)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return p.pf.Get(h)
 	}
 	return s.loose(h)
 }
@@ -121,14 +182,16 @@ func (s *objectStore) object(h plumbing.Hash) (plumbing.EncodedObject, error) {
 // EncodedObjectSize returns the size of object h without reading it
 // whole.
 func (s *objectStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
-	for _, p := range s.packs {
-		if pos, ok := p.idx.find(h); ok {
-			off, err := p.idx.offset(pos)
-			if err != nil {
-				return 0, err
-			}
-			return p.pf.GetSizeByOffset(int64(off))
+	p, pos, ok, err := s.find(h)
+	if err != nil {
+		return 0, err
+	}
+	if ok {
+		off, err := p.idx.offset(pos)
+		if err != nil {
+			return 0, err
 		}
+		return p.pf.GetSizeByOffset(int64(off))
 	}
 	f, r, err := s.openLoose(h)
 	if err != nil {

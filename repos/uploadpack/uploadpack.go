@@ -151,6 +151,9 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		return err
 	}
 	defer func() { s.fs.Close() }() // s.fs may be reopened
+	if testHookOpened != nil {
+		testHookOpened()
+	}
 	var err error
 	if wantsV2(s.opts.Protocol) {
 		err = s.serveV2()
@@ -163,6 +166,11 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 	}
 	return err
 }
+
+// testHookOpened, set only by tests, runs in Serve once the objects are
+// open and before any ref is read: where a push landing mid-conversation
+// falls.
+var testHookOpened func()
 
 // open checks gitDir looks like a repository and opens its objects.
 func (s *session) open() error {

@@ -150,8 +150,9 @@ func packObjects(t *testing.T, e *gitEnv, pack []byte) []string {
 // TestShallowLineOpensNothing: a client's shallow line naming a commit
 // no ref reaches any more (history force-pushed away) must not make its
 // parents, their trees and blobs part of the pack, whether the client
-// asks to unshallow (deepen 2147483647) or to deepen relative to it. Only
-// what the wants reach is sent.
+// asks to unshallow (deepen 2147483647), to deepen relative to it or
+// any other deepening. Only what the wants reach is sent; the client's
+// genuine shallow commit, sent alongside, is deepened as asked.
 func TestShallowLineOpensNothing(t *testing.T) {
 	e := newGitEnv(t)
 	e.newServer()
@@ -169,6 +170,7 @@ func TestShallowLineOpensNothing(t *testing.T) {
 	e.commit("work", "public.txt", "public\n")
 	e.git("work", "push", "-q", "-f", "origin", "main")
 	tip := strings.TrimSpace(e.git("work", "rev-parse", "HEAD"))
+	base := strings.TrimSpace(e.git("work", "rev-parse", "HEAD~1"))
 	if out := e.git("server.git", "cat-file", "-t", secretBlob); strings.TrimSpace(out) != "blob" {
 		t.Fatalf("the server lost the secret blob: %q", out)
 	}
@@ -178,6 +180,8 @@ func TestShallowLineOpensNothing(t *testing.T) {
 		{"deepen 2147483647"},
 		{"deepen 1", "deepen-relative"},
 		{"deepen 5", "deepen-relative"},
+		{"deepen 3"},
+		{"deepen-since 1"},
 	} {
 		for _, proto := range protocols {
 			name := "v" + proto + " " + strings.Join(deepen, " ")
@@ -185,11 +189,11 @@ func TestShallowLineOpensNothing(t *testing.T) {
 				var in, protocol string
 				if proto == "2" {
 					protocol = "version=2"
-					lines := []string{"command=fetch", "0001", "want " + tip, "shallow " + hide}
+					lines := []string{"command=fetch", "0001", "want " + tip, "shallow " + tip, "shallow " + hide}
 					lines = append(lines, deepen...)
 					in = script(append(lines, "no-progress", "done", "0000")...)
 				} else {
-					lines := []string{"want " + tip + " ofs-delta no-progress", "shallow " + hide}
+					lines := []string{"want " + tip + " ofs-delta no-progress", "shallow " + tip, "shallow " + hide}
 					lines = append(lines, deepen...)
 					in = script(append(lines, "0000", "done")...)
 				}
@@ -216,8 +220,12 @@ func TestShallowLineOpensNothing(t *testing.T) {
 						t.Errorf("the pack holds %s, which no ref reaches", id)
 					}
 				}
-				if !slices.Contains(ids, tip) {
-					t.Errorf("the pack lacks the wanted %s", tip)
+				// The client is shallow at tip: its parent is what it lacks.
+				if !slices.Contains(lines, "unshallow "+tip) {
+					t.Errorf("the client's own shallow commit was not lifted: %q", lines)
+				}
+				if !slices.Contains(ids, base) {
+					t.Errorf("the pack lacks %s, the parent of the lifted commit", base)
 				}
 			})
 		}

@@ -125,3 +125,73 @@ func execGit(dir string, args ...string) ([]byte, error) {
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
 	return cmd.Output()
 }
+
+// TestObjectStoreNewPacks: packs installed after the store was opened
+// are looked in once refs have been read (refsRead), not before; the
+// packs open already stay readable when a repack deletes their files.
+func TestObjectStoreNewPacks(t *testing.T) {
+	dir := t.TempDir()
+	gitIn(t, dir, "init", "-q", "--bare", "r.git")
+	repo := filepath.Join(dir, "r.git")
+	gitIn(t, repo, "config", "receive.unpackLimit", "1") // pushes stay packs
+	gitIn(t, dir, "init", "-q", "w")
+	work := filepath.Join(dir, "w")
+	commit := func(n int) plumbing.Hash {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(work, "f.txt"), []byte(fmt.Sprintln("version", n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gitIn(t, work, "add", ".")
+		gitIn(t, work, "commit", "-q", "-m", fmt.Sprint("v", n))
+		gitIn(t, work, "push", "-q", repo, "HEAD:refs/heads/main")
+		return plumbing.NewHash(gitIn(t, work, "rev-parse", "HEAD"))
+	}
+	first := commit(1)
+	s, err := openStore(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	read := func(h plumbing.Hash) error {
+		t.Helper()
+		if _, err := s.EncodedObjectSize(h); err != nil {
+			return err
+		}
+		o, err := s.EncodedObject(plumbing.CommitObject, h)
+		if err != nil {
+			return err
+		}
+		r, err := o.Reader()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		_, err = io.ReadAll(r)
+		return err
+	}
+
+	second := commit(2)
+	if err := read(second); !errors.Is(err, plumbing.ErrObjectNotFound) {
+		t.Fatalf("a pack pushed since was searched before any refs read: %v", err)
+	}
+	s.refsRead()
+	if err := read(second); err != nil {
+		t.Fatalf("after refs read, the pushed commit: %v", err)
+	}
+
+	// A repack replaces every pack; the ones open still read.
+	gitIn(t, repo, "repack", "-adq")
+	third := commit(3)
+	s.refsRead()
+	if _, err := s.EncodedObject(plumbing.AnyObject, plumbing.NewHash(strings.Repeat("ab", 20))); !errors.Is(err, plumbing.ErrObjectNotFound) {
+		t.Fatalf("missing object: %v", err)
+	}
+	for _, h := range []plumbing.Hash{first, second, third} {
+		if err := read(h); err != nil {
+			t.Errorf("%s: %v", h, err)
+		}
+	}
+	if len(s.packs) != 4 {
+		t.Errorf("%d packs open, want 4 (two pushed, one repacked, one pushed)", len(s.packs))
+	}
+}

@@ -12,20 +12,24 @@
 // Both versions serve shallow requests (deepen, deepen-since, deepen-not,
 // deepen-relative), partial clone filters (blob:none, blob:limit=N,
 // tree:N) and wants of any object a ref reaches, so a partial clone can
-// fetch what it left out; objects no ref reaches are refused. A client
-// that asks for a thin pack gets stored deltas against the trees and
-// blobs it has at the boundary of its history as they are; v2's
-// sideband-all and packfile-uris are not offered.
+// fetch what it left out; objects no ref reaches are refused, and a
+// client's shallow lines only describe it: a deepen request lifts only
+// shallow commits the wants reach (shallow.go). A client that asks for a
+// thin pack gets stored deltas against the trees and blobs it has at the
+// boundary of its history as they are; v2's sideband-all and
+// packfile-uris are not offered.
 //
 // Refs come from package refs, never from go-git's ref storer (which would
 // read "*.lock" files as refs). Objects are read by go-git's pack reader
-// over the index files as they are on disk (store.go); a clone of whole
-// history is listed with the repository's reachability bitmap when it
-// has one (bitmapwalk.go) and kept in a cache keyed by the tips
-// (clonecache.go); the pack is written by package
-// packwrite, which copies the stored entries. go-git's
-// transport/server and packp server helpers are not used, because they
-// neither negotiate nor check that a want is reachable.
+// over the index files as they are on disk (store.go), which looks in the
+// packs installed since it was opened when an object is not in the ones
+// it has, so a push landing mid-conversation is served whole. A clone of
+// whole history is listed with the repository's reachability bitmap when
+// it has one (bitmapwalk.go) and kept in a cache keyed by the tips
+// (clonecache.go); the pack is written by package packwrite, which copies
+// the stored entries. go-git's transport/server and packp server helpers
+// are not used, because they neither negotiate nor check that a want is
+// reachable.
 //
 // The phases (advertise, request, negotiate, pack) are separate so that
 // protocol v2's ls-refs and fetch commands can reuse them.

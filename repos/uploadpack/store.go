@@ -70,21 +70,19 @@ const largeObject = 1 << 20
 func openStore(gitDir string) (*objectStore, error) {
 	s := &objectStore{dir: gitDir, fs: osfs.New(gitDir, osfs.WithBoundOS()),
 		open: make(map[string]bool), cache: cache.NewObjectLRU(16 * cache.MiByte)}
-	if _, err := s.scan(); err != nil {
+	if err := s.scan(); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// scan opens the indexed packs of the pack directory not open yet and
-// returns how many it added.
-func (s *objectStore) scan() (int, error) {
+// scan opens the indexed packs of the pack directory not open yet.
+func (s *objectStore) scan() error {
 	idxs, err := filepath.Glob(filepath.Join(s.dir, "objects", "pack", "pack-*.idx"))
 	if err != nil {
-		return 0, err
+		return err
 	}
-	added := 0
 	for _, idxPath := range idxs {
 		base := strings.TrimSuffix(filepath.Base(idxPath), ".idx")
 		if s.open[base] {
@@ -95,7 +93,7 @@ func (s *objectStore) scan() (int, error) {
 			continue
 		}
 		if err != nil {
-			return added, err
+			return err
 		}
 		idx, err := openPackIndex(idxPath)
 		if errors.Is(err, os.ErrNotExist) {
@@ -104,14 +102,13 @@ func (s *objectStore) scan() (int, error) {
 		}
 		if err != nil {
 			f.Close()
-			return added, err
+			return err
 		}
 		s.packs = append(s.packs, &storePack{idx: idx, file: f,
 			pf: packfile.NewPackfileWithCache(idx, s.fs, f, s.cache, largeObject)})
 		s.open[base] = true
-		added++
 	}
-	return added, nil
+	return nil
 }
 
 // refsRead tells the store that refs have just been read: objects they
@@ -144,7 +141,7 @@ func (s *objectStore) find(h plumbing.Hash) (p *storePack, pos uint32, ok bool, 
 	}
 	s.stale = false
 	n := len(s.packs)
-	if _, err := s.scan(); err != nil {
+	if err := s.scan(); err != nil {
 		return nil, 0, false, fmt.Errorf("list packs: %w", err)
 	}
 	for _, p := range s.packs[n:] {

@@ -70,7 +70,25 @@ func (s *session) advertisement() (*advertisement, error) {
 		}
 		adv.refs = append(adv.refs, a)
 	}
+	s.remember(adv)
 	return adv, nil
+}
+
+// maxShown bounds session.shown: a v2 session may list refs many times
+// while they move.
+const maxShown = 1 << 20
+
+// remember adds the ids adv shows to those the session has shown.
+func (s *session) remember(adv *advertisement) {
+	if s.shown == nil {
+		s.shown = make(map[plumbing.Hash]bool, len(adv.tips))
+	}
+	for id := range adv.tips {
+		if len(s.shown) >= maxShown {
+			return
+		}
+		s.shown[id] = true
+	}
 }
 
 // peel returns what the tag id finally points at, or ZeroHash when id is

@@ -9,7 +9,10 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// checkWants accepts wants of advertised ids at once and of any other
+// checkWants accepts wants of advertised ids at once, including ids an
+// earlier advertisement of this session showed (a v2 client lists refs,
+// then fetches what it saw, and a push may move a ref in between; v0
+// serves what it advertised too), and of any other
 // object only when some ref reaches it (allow-reachable-sha1-in-want, and
 // what protocol v2 clients rely on to fetch the objects a partial clone
 // left out). An object that exists but no ref reaches, such as one left by
@@ -17,7 +20,7 @@ import (
 func (s *session) checkWants(req *request, adv *advertisement) error {
 	var missing []plumbing.Hash
 	for _, id := range req.wants {
-		if !adv.tips[id] {
+		if !adv.tips[id] && !s.shown[id] {
 			missing = append(missing, id)
 		}
 	}

@@ -44,6 +44,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"gatehouse"
 	"gatehouse/repos/pktline"
 )
@@ -103,6 +105,9 @@ type session struct {
 	// sidebandAll: the v2 fetch being answered asked for sideband-all,
 	// so errors go on channel 3 rather than in an ERR line.
 	sidebandAll bool
+	// shown holds every id an advertisement of this session showed (see
+	// checkWants); at most maxShown.
+	shown map[plumbing.Hash]bool
 }
 
 // errorLine tells the client msg the way it can read it now.

@@ -1,9 +1,11 @@
 package pack
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -100,10 +102,17 @@ func (s *linkSet) record(f *linkFilter, t plumbing.ObjectType, data []byte) erro
 }
 
 // checkLinks checks, once per pack, that every object the pack's objects
-// name is either in the pack with the expected type or in the repository.
-// Together with the tips' own presence that makes everything the tips
-// reach present, without walking anything: an object in the pack has its
-// links checked here, one in the repository is trusted to have its own.
+// name is either in the pack with the expected type or connected in the
+// repository (see CheckConnected). Together with connectTip that makes
+// everything the tips reach present: an object in the pack has its links
+// checked here.
+//
+// Outside the pack, a commit must be connected by the rule of
+// connectCommits, and a tag's target in turn. A tree or blob must be
+// present: judging a tree the way git does, by whether the parents'
+// trees reach it, would cost a walk of whole trees on every push. What
+// this server stores is complete (Install stores only packs whose links
+// hold), so only a tree damaged by other means could pass here.
 //
 // This is stricter than a walk from the tips: an object the client sent
 // but no tip reaches must be connected too, as with git's
@@ -124,6 +133,7 @@ func (in *Incoming) checkLinksOnce(ctx context.Context) error {
 	if in.links.conflict != nil {
 		return in.links.conflict
 	}
+	var commits, tags []plumbing.Hash
 	n := 0
 	for i := range in.links.shards {
 		for id, want := range in.links.shards[i].m {
@@ -136,6 +146,16 @@ func (in *Incoming) checkLinksOnce(ctx context.Context) error {
 				if got := in.objs[j].typ; got != want {
 					return fmt.Errorf("%w: %s is a %s where a %s is expected", ErrCorrupt, id, got, want)
 				}
+				if !in.objs[j].external {
+					continue
+				}
+			}
+			switch want {
+			case plumbing.CommitObject:
+				commits = append(commits, id)
+				continue
+			case plumbing.TagObject:
+				tags = append(tags, id)
 				continue
 			}
 			ok, err := in.inRepo(id)
@@ -145,6 +165,16 @@ func (in *Incoming) checkLinksOnce(ctx context.Context) error {
 			if !ok {
 				return fmt.Errorf("%w: %s", ErrMissingObject, id)
 			}
+		}
+	}
+	// Sorted, so that the first missing object named is always the same.
+	slices.SortFunc(commits, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
+	if _, err := in.connectCommits(ctx, commits); err != nil {
+		return err
+	}
+	for _, id := range tags {
+		if _, err := in.connectTip(ctx, id); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -116,6 +116,8 @@ type Incoming struct {
 	links        linkSet
 	linksChecked bool
 	linksErr     error
+	// reach is what the connectivity walks learned, made on first use.
+	reach *reach
 
 	installed bool
 }
@@ -188,8 +190,15 @@ func (in *Incoming) Checksum() string { return in.checksum.String() }
 // Install moves the pack and then its index into objects/pack, so readers,
 // which find packs through their index, never see half of it. A pack of
 // no objects installs nothing; a pack of the same name already there is
-// kept and ours dropped. Errors are I/O errors; after one, nothing new is
-// visible.
+// kept and ours dropped.
+//
+// Only a pack whose links all hold is installed (checkLinks, run here if
+// CheckConnected has not): the repository never stores an object without
+// what it names, even when the push's updates that need the pack are
+// refused and others go ahead.
+//
+// Errors: those of CheckConnected when the links do not hold, or I/O
+// errors; after one, nothing new is visible.
 func (in *Incoming) Install() error {
 	if in.installed {
 		return nil
@@ -197,6 +206,11 @@ func (in *Incoming) Install() error {
 	if len(in.objs) == 0 {
 		in.installed = true
 		return nil
+	}
+	// The result is cached; an Install without CheckConnected is for tests
+	// and tools, with no cancellation to honour beyond the walk's bounds.
+	if err := in.checkLinks(context.Background()); err != nil {
+		return fmt.Errorf("pack: not installed: %w", err)
 	}
 	packDir := filepath.Join(in.gitDir, "objects", "pack")
 	if err := os.MkdirAll(packDir, 0o755); err != nil {

@@ -32,39 +32,41 @@ func (in *Incoming) Type(id string) (plumbing.ObjectType, error) {
 }
 
 // CheckConnected checks, before any ref moves to them, that the tips and
-// everything they reach are either in the pack or already in the
-// repository, like git's check_connected.
+// everything they reach are either in the pack or connected in the
+// repository, git's rule (connected.c: `rev-list --objects --stdin --not
+// --all`): an object outside the pack counts only if the refs as they are
+// now, before this push moves any, reach it, or if it is present with
+// everything it reaches down to what they reach.
 //
-// A tip in the repository is trusted to reach only what the repository
-// has: that holds for anything this server stored (a pack becomes visible
-// only after it is complete and connected), and so a push costs what it
-// sends, not the size of the existing history. Git stops instead at
-// objects reachable from existing refs, which also guards against a
-// repository already damaged by other means; `git fsck` is the tool for
-// those. A tip in the pack needs the pack's links to hold (checkLinks):
-// every object a pack object names is in the pack with the right type or
-// in the repository.
+// Presence alone is not enough: an object can be in the repository
+// without what it names (left by a push refused before this check was
+// strict, or put there by other means), and trusting it would let a ref
+// point at a broken history. A tip in the pack needs the pack's links to
+// hold (checkLinks). A tip outside it that a ref already holds costs
+// nothing; any other commit outside the pack is found by a walk from the
+// refs, newest first (by generation number where the commit-graph has
+// one), which stops as soon as nothing left to look at is new; commits the
+// refs do not reach have their trees and blobs checked for presence. A
+// fast-forward reads no history: its only link outside the pack is the
+// branch's old tip.
 //
 // Errors: ErrMissingObject naming the first object missing, ErrCorrupt
-// (a link to an object of the wrong type), ctx's error, or an I/O error.
+// (a link to an object of the wrong type), ErrTooLarge (the walk passed
+// its bounds), ctx's error, or an I/O error.
 func (in *Incoming) CheckConnected(ctx context.Context, tips []string) error {
 	for _, t := range tips {
 		h, err := parseID(t)
 		if err != nil {
 			return fmt.Errorf("pack: tip %q: %w", t, err)
 		}
-		if i, ok := in.byHash[h]; ok && !in.objs[i].external {
-			if err := in.checkLinks(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		ok, err := in.inRepo(h)
+		usesPack, err := in.connectTip(ctx, h)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrMissingObject, h)
+		if usesPack {
+			if err := in.checkLinks(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,218 @@
+package pack_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/pack"
+)
+
+// plant copies one object from src into the repository dst as a loose
+// object, whatever it links to, the way a damaged repository holds one.
+func plant(t *testing.T, src, dst, id string) {
+	t.Helper()
+	typ := git(t, src, nil, "cat-file", "-t", id)
+	data, err := gitErr(t, src, nil, "cat-file", typ, id)
+	if err != nil {
+		t.Fatalf("cat-file %s: %v", id, err)
+	}
+	if got := git(t, dst, data, "hash-object", "-w", "-t", typ, "--stdin"); got != id {
+		t.Fatalf("planted %s as %s", id, got)
+	}
+}
+
+// connectWorld is a repository holding main = c1 of the fixture, and in
+// the fixture's work repository commits that link to what it lacks.
+type connectWorld struct {
+	f    *fixture
+	repo string
+	// orphan is present in repo, with c1's tree, but its parent c2 is
+	// not; holey has c1 as parent but its tree names a blob repo lacks.
+	orphan, holey string
+	holeyTree     string
+	// above is a commit on top of orphan, for a pack.
+	above string
+}
+
+func newConnectWorld(t *testing.T, graph bool) *connectWorld {
+	f := newFixture(t)
+	w := &connectWorld{f: f, repo: bareRepo(t, f.dir, f.c1)}
+	tree1 := git(t, f.dir, nil, "rev-parse", f.c1+"^{tree}")
+	w.orphan = git(t, f.dir, nil, "commit-tree", tree1, "-p", f.c2, "-m", "orphan")
+	w.above = git(t, f.dir, nil, "commit-tree", tree1, "-p", w.orphan, "-m", "above")
+	blob := git(t, f.dir, []byte("not on the server\n"), "hash-object", "-w", "--stdin")
+	w.holeyTree = git(t, f.dir, []byte("100644 blob "+blob+"\tlost.txt\n"), "mktree")
+	w.holey = git(t, f.dir, nil, "commit-tree", w.holeyTree, "-p", f.c1, "-m", "holey")
+	plant(t, f.dir, w.repo, w.orphan)
+	plant(t, f.dir, w.repo, w.holeyTree)
+	plant(t, f.dir, w.repo, w.holey)
+	if graph {
+		git(t, w.repo, nil, "commit-graph", "write", "--reachable")
+		if _, err := os.Stat(filepath.Join(w.repo, "objects", "info", "commit-graph")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func emptyPack(t *testing.T, f *fixture) []byte { return f.packOf(t, "") }
+
+// TestCheckConnectedOldRefs: an object outside the pack counts as
+// connected only if the refs reach it, or everything it reaches is
+// present; being in the repository is not enough.
+func TestCheckConnectedOldRefs(t *testing.T) {
+	for _, graph := range []bool{false, true} {
+		name := "no commit-graph"
+		if graph {
+			name = "commit-graph"
+		}
+		t.Run(name, func(t *testing.T) {
+			w := newConnectWorld(t, graph)
+			in, err := receive(t, w.repo, emptyPack(t, w.f), pack.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for _, tc := range []struct {
+				tip, why string
+				missing  string // in the error; "" when connected
+			}{
+				{w.f.c1, "a ref's commit", ""},
+				{w.orphan, "present, parent missing", w.f.c2},
+				{w.holey, "present, a blob missing", "blob"},
+				{w.holeyTree, "a tree with a blob missing", "blob"},
+				{w.f.c1, "a ref's commit, after failures", ""},
+			} {
+				err := in.CheckConnected(ctx, []string{tc.tip})
+				if tc.missing == "" {
+					if err != nil {
+						t.Errorf("%s: %v", tc.why, err)
+					}
+					continue
+				}
+				if !errors.Is(err, pack.ErrMissingObject) || !strings.Contains(err.Error(), tc.missing) {
+					t.Errorf("%s: err = %v, want ErrMissingObject naming %s", tc.why, err, tc.missing)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckConnectedWalks: commits the refs reach without holding them,
+// and complete commits no ref reaches, are connected.
+func TestCheckConnectedWalks(t *testing.T) {
+	for _, graph := range []bool{false, true} {
+		t.Run(map[bool]string{false: "no commit-graph", true: "commit-graph"}[graph], func(t *testing.T) {
+			f := newFixture(t)
+			repo := bareRepo(t, f.dir, f.c2)
+			// A third commit no ref holds: complete, but unreachable.
+			os.WriteFile(filepath.Join(f.dir, "third.txt"), []byte("third\n"), 0o644)
+			git(t, f.dir, nil, "add", ".")
+			git(t, f.dir, nil, "commit", "-q", "-m", "third")
+			c3 := git(t, f.dir, nil, "rev-parse", "HEAD")
+			git(t, repo, nil, "fetch", "-q", f.dir, "main:refs/heads/tmp")
+			git(t, repo, nil, "update-ref", "-d", "refs/heads/tmp")
+			if graph {
+				git(t, repo, nil, "commit-graph", "write", "--reachable")
+			}
+			in, err := receive(t, repo, emptyPack(t, f), pack.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tip := range []string{f.c1, c3, f.c2} {
+				if err := in.CheckConnected(context.Background(), []string{tip}); err != nil {
+					t.Errorf("CheckConnected(%s): %v", tip, err)
+				}
+			}
+		})
+	}
+}
+
+// TestInstallRefusesUnconnectedPack: a pack naming a commit that is in
+// the repository but not connected fails the check and is never
+// installed, so the repository stays as it was.
+func TestInstallRefusesUnconnectedPack(t *testing.T) {
+	w := newConnectWorld(t, false)
+	data := w.f.packOf(t, w.above+"\n^"+w.orphan+"\n", "--revs")
+	before := objectsListing(t, w.repo)
+	in, err := receive(t, w.repo, data, pack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.CheckConnected(context.Background(), []string{w.above}); !errors.Is(err, pack.ErrMissingObject) {
+		t.Fatalf("CheckConnected = %v, want ErrMissingObject", err)
+	}
+	// A tip the refs hold is still fine beside it.
+	if err := in.CheckConnected(context.Background(), []string{w.f.c1}); err != nil {
+		t.Fatalf("CheckConnected(c1) = %v", err)
+	}
+	if err := in.Install(); !errors.Is(err, pack.ErrMissingObject) {
+		t.Fatalf("Install = %v, want ErrMissingObject", err)
+	}
+	in.Abort()
+	assertUnchanged(t, w.repo, before)
+
+	// Install alone checks too.
+	in2, err := receive(t, w.repo, data, pack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in2.Install(); !errors.Is(err, pack.ErrMissingObject) {
+		t.Fatalf("Install without CheckConnected = %v, want ErrMissingObject", err)
+	}
+	in2.Abort()
+	assertUnchanged(t, w.repo, before)
+}
+
+// TestCheckConnectedThinBaseCommit: a delta against a commit of the
+// repository copies that commit into the pack (a thin pack's base); a
+// link to it must still be judged as one outside the pack.
+func TestCheckConnectedThinBaseCommit(t *testing.T) {
+	w := newConnectWorld(t, false)
+	above := []byte(git(t, w.f.dir, nil, "cat-file", "commit", w.above) + "\n")
+	// A commit made by a delta against orphan that only inserts: its own
+	// links (c1 and c1's tree) are fine.
+	tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
+	const who = "A <a@example.com> 1700000000 +0000"
+	good := []byte("tree " + tree1 + "\nparent " + w.f.c1 + "\nauthor " + who + "\ncommitter " + who + "\n\ngood\n")
+	orphanSize := len(git(t, w.f.dir, nil, "cat-file", "commit", w.orphan)) + 1
+	data := buildPack(
+		rawObject{typ: plumbing.CommitObject, data: above},
+		rawObject{typ: plumbing.REFDeltaObject, ref: plumbing.NewHash(w.orphan), data: insertDelta(orphanSize, good)},
+	)
+	in, err := receive(t, w.repo, data, pack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Len() != 3 {
+		t.Fatalf("Len = %d, want 2 objects and the thin base", in.Len())
+	}
+	if err := in.CheckConnected(context.Background(), []string{w.above}); !errors.Is(err, pack.ErrMissingObject) {
+		t.Fatalf("CheckConnected = %v, want ErrMissingObject", err)
+	}
+}
+
+// insertDelta is a delta that ignores a base of baseSize bytes and
+// inserts data.
+func insertDelta(baseSize int, data []byte) []byte {
+	varint := func(b []byte, n int) []byte {
+		for n >= 0x80 {
+			b = append(b, byte(n)|0x80)
+			n >>= 7
+		}
+		return append(b, byte(n))
+	}
+	d := varint(varint(nil, baseSize), len(data))
+	for len(data) > 0 {
+		n := min(len(data), 127)
+		d = append(append(d, byte(n)), data[:n]...)
+		data = data[n:]
+	}
+	return d
+}

@@ -1,0 +1,499 @@
+package pack
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/commitgraph"
+	"gatehouse/repos/refs"
+)
+
+// Bounds of the connectivity walks of one push.
+const (
+	// maxReachCommits bounds the commits the walk from the refs and from
+	// the commits to check loads, together: a little over 100 bytes each.
+	maxReachCommits = 1 << 21
+	// maxClosureObjects bounds the trees and blobs checked for presence
+	// under commits the refs do not reach.
+	maxClosureObjects = 1 << 22
+	// maxPeel bounds a chain of tags.
+	maxPeel = 16
+)
+
+// Flags of a commit in the walk.
+const (
+	reachOld      uint8 = 1 << iota // the refs before the push reach it
+	reachNew                        // it must be connected
+	reachQueued                     // in the queue right now
+	reachExpanded                   // its parents were looked at
+	reachChecked                    // not reached by the refs, and its tree is present
+	reachGraph                      // read from the commit-graph, not the object store
+)
+
+// reach is the state of the connectivity walks of one push. Commits are
+// painted from two sides, like git's rev-list with --not --all: the refs
+// as they were when first needed ("old") and the commits to check
+// ("new"). A commit painted new and never old must be present, with its
+// tree complete and its parents connected in turn.
+type reach struct {
+	oldIDs  map[plumbing.Hash]struct{} // what the refs hold, peeled tags too
+	seeded  bool                       // the refs' commits are queued
+	nodes   map[plumbing.Hash]*reachNode
+	queue   reachQueue
+	pending int          // queued commits painted new and not old
+	newList []*reachNode // commits painted new, to check after a walk
+	// present holds trees and blobs outside the pack found present with
+	// everything under them.
+	present  map[plumbing.Hash]struct{}
+	cg       *commitgraph.Graph
+	cgOpened bool
+}
+
+type reachNode struct {
+	id      plumbing.Hash
+	tree    plumbing.Hash
+	parents []plumbing.Hash
+	when    int64
+	gen     uint32 // commit-graph generation; 0 when unknown
+	flags   uint8
+}
+
+// reachState returns the walk state, reading the refs on first use.
+func (in *Incoming) reachState() (*reach, error) {
+	if in.reach != nil {
+		return in.reach, nil
+	}
+	all, err := refs.List(in.gitDir)
+	if err != nil {
+		return nil, fmt.Errorf("pack: read refs: %w", err)
+	}
+	r := &reach{
+		oldIDs:  make(map[plumbing.Hash]struct{}, len(all)),
+		nodes:   make(map[plumbing.Hash]*reachNode),
+		present: make(map[plumbing.Hash]struct{}),
+	}
+	for _, ref := range all {
+		for _, id := range []string{ref.ID, ref.Peeled} {
+			if h, err := parseID(id); err == nil {
+				r.oldIDs[h] = struct{}{}
+			}
+		}
+	}
+	in.reach = r
+	return r, nil
+}
+
+// resetWalk forgets a walk cut short by an error, keeping what was
+// proven, so that a later check starts again from a sound state.
+func (r *reach) resetWalk() {
+	r.nodes = make(map[plumbing.Hash]*reachNode)
+	r.queue = r.queue[:0]
+	r.pending = 0
+	r.newList = nil
+	r.seeded = false
+}
+
+// inPack says whether the client sent h; a thin pack's bases, copied
+// from the repository, do not count.
+func (in *Incoming) inPack(h plumbing.Hash) bool {
+	i, ok := in.byHash[h]
+	return ok && !in.objs[i].external
+}
+
+// connectTip checks that h, a tip or the target of a tag outside the
+// pack, is connected. usesPack says the answer relies on the pack's
+// objects, whose links the caller must then check.
+func (in *Incoming) connectTip(ctx context.Context, h plumbing.Hash) (usesPack bool, err error) {
+	for range maxPeel {
+		if in.inPack(h) {
+			return true, nil
+		}
+		r, err := in.reachState()
+		if err != nil {
+			return false, err
+		}
+		if _, ok := r.oldIDs[h]; ok {
+			return false, nil
+		}
+		eo, err := in.repoObject(h)
+		if err != nil {
+			return false, err
+		}
+		switch t := eo.Type(); t {
+		case plumbing.CommitObject:
+			return in.connectCommits(ctx, []plumbing.Hash{h})
+		case plumbing.TreeObject:
+			return in.checkTree(ctx, h)
+		case plumbing.BlobObject:
+			return false, nil
+		case plumbing.TagObject:
+			data, err := readAll(eo, t)
+			if err != nil {
+				return false, err
+			}
+			target, _, err := parseTag(data)
+			if err != nil {
+				return false, fmt.Errorf("%w: tag %s: %v", ErrCorrupt, h, err)
+			}
+			h = target
+		default:
+			return false, fmt.Errorf("%w: %s is a %s", ErrCorrupt, h, t)
+		}
+	}
+	return false, fmt.Errorf("%w: tags nested deeper than %d", ErrCorrupt, maxPeel)
+}
+
+// connectCommits checks that the commits ids, none of them in the pack,
+// are connected: reached by the refs, or present with their trees and
+// their parents connected. A commit a ref holds costs nothing, so a
+// fast-forward, whose one link outside the pack is the old tip, reads no
+// history. Otherwise both sides are walked, newest first, until nothing
+// queued is new but not reached by the refs: the new commits left are
+// the ones the refs do not reach. usesPack is as for connectTip.
+func (in *Incoming) connectCommits(ctx context.Context, ids []plumbing.Hash) (usesPack bool, err error) {
+	r, err := in.reachState()
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		if err != nil {
+			r.resetWalk()
+		}
+	}()
+	for _, id := range ids {
+		if _, ok := r.oldIDs[id]; ok {
+			continue
+		}
+		if n := r.nodes[id]; n != nil && n.flags&(reachOld|reachNew) != 0 {
+			continue // settled by an earlier walk
+		}
+		n, err := in.reachNode(id)
+		if err != nil {
+			return false, err
+		}
+		r.paintNew(n)
+	}
+	if r.pending == 0 {
+		return false, nil
+	}
+	if !r.seeded {
+		r.seeded = true
+		if err := in.seedOld(); err != nil {
+			return false, err
+		}
+	}
+	for n := 0; r.pending > 0 && r.queue.Len() > 0; n++ {
+		if n&255 == 0 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		c := heap.Pop(&r.queue).(*reachNode)
+		c.flags &^= reachQueued
+		c.flags |= reachExpanded
+		if c.flags&reachOld != 0 {
+			for _, p := range c.parents {
+				pn, err := in.reachNode(p)
+				if errors.Is(err, ErrMissingObject) {
+					continue // a damaged history the refs hold is not this push's to judge
+				}
+				if err != nil {
+					return false, err
+				}
+				r.paintOld(pn)
+				r.push(pn)
+			}
+			continue
+		}
+		r.pending--
+		for _, p := range c.parents {
+			if in.inPack(p) {
+				usesPack = true
+				continue
+			}
+			pn, err := in.reachNode(p)
+			if err != nil {
+				return false, fmt.Errorf("%w (parent of %s)", err, c.id)
+			}
+			r.paintNew(pn)
+		}
+	}
+	// What is new and not reached by the refs must be complete.
+	for _, c := range r.newList {
+		if c.flags&(reachOld|reachChecked) != 0 {
+			continue
+		}
+		if c.flags&reachGraph != 0 {
+			// The commit-graph lists it, but the commit itself must be here.
+			ok, err := in.inRepo(c.id)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				return false, fmt.Errorf("%w: commit %s", ErrMissingObject, c.id)
+			}
+		}
+		uses, err := in.checkTree(ctx, c.tree)
+		if err != nil {
+			return false, fmt.Errorf("%w (tree of %s)", err, c.id)
+		}
+		usesPack = usesPack || uses
+		c.flags |= reachChecked
+	}
+	r.newList = r.newList[:0]
+	return usesPack, nil
+}
+
+// seedOld queues the commits the refs hold, peeling tags. Refs naming
+// something missing or not a commit add nothing.
+func (in *Incoming) seedOld() error {
+	r := in.reach
+	for id := range r.oldIDs {
+		h := id
+		for range maxPeel {
+			n, err := in.reachNode(h)
+			if err == nil {
+				r.paintOld(n)
+				r.push(n)
+				break
+			}
+			if !errors.Is(err, ErrCorrupt) {
+				if errors.Is(err, ErrMissingObject) {
+					break
+				}
+				return err
+			}
+			// Not a commit: follow a tag.
+			data, err := in.readRepo(plumbing.TagObject, h)
+			if err != nil {
+				break
+			}
+			if h, _, err = parseTag(data); err != nil {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// paintNew marks n as a commit that must be connected and queues it.
+func (r *reach) paintNew(n *reachNode) {
+	if n.flags&(reachOld|reachNew) != 0 {
+		return
+	}
+	n.flags |= reachNew
+	r.newList = append(r.newList, n)
+	r.push(n)
+}
+
+// paintOld marks n, and what it is already known to reach, as reached
+// by the refs.
+func (r *reach) paintOld(n *reachNode) {
+	stack := []*reachNode{n}
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if c.flags&reachOld != 0 {
+			continue
+		}
+		if c.flags&(reachNew|reachQueued) == reachNew|reachQueued {
+			r.pending--
+		}
+		c.flags |= reachOld
+		if c.flags&reachExpanded == 0 {
+			continue
+		}
+		// Expanded as new before the refs reached it (clocks out of
+		// order): its parents are reached too.
+		for _, p := range c.parents {
+			if pn := r.nodes[p]; pn != nil {
+				stack = append(stack, pn)
+			}
+		}
+	}
+}
+
+// push queues n unless it is queued or was expanded.
+func (r *reach) push(n *reachNode) {
+	if n.flags&(reachQueued|reachExpanded) != 0 {
+		return
+	}
+	n.flags |= reachQueued
+	if n.flags&(reachNew|reachOld) == reachNew {
+		r.pending++
+	}
+	heap.Push(&r.queue, n)
+}
+
+// reachNode returns the commit id from the repository, read from the
+// commit-graph when it lists it. Errors: ErrMissingObject, ErrCorrupt
+// (not a commit, or malformed), ErrTooLarge past maxReachCommits.
+func (in *Incoming) reachNode(id plumbing.Hash) (*reachNode, error) {
+	r := in.reach
+	if n := r.nodes[id]; n != nil {
+		return n, nil
+	}
+	if len(r.nodes) >= maxReachCommits {
+		return nil, fmt.Errorf("%w: connectivity check stopped after %d commits", ErrTooLarge, maxReachCommits)
+	}
+	if !r.cgOpened {
+		// A damaged or absent commit-graph just means reading commits.
+		r.cgOpened = true
+		r.cg, _ = commitgraph.Open(in.gitDir)
+	}
+	n := &reachNode{id: id}
+	var c commitgraph.Commit
+	if r.cg != nil && r.cg.LookupInto(id, &c) {
+		n.tree, n.parents, n.when, n.gen = c.Tree, c.Parents, c.When, c.Generation
+		n.flags = reachGraph
+	} else {
+		data, err := in.readRepo(plumbing.CommitObject, id)
+		if err != nil {
+			return nil, err
+		}
+		ci, err := parseCommit(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: commit %s: %v", ErrCorrupt, id, err)
+		}
+		n.tree, n.parents, n.when = ci.tree, ci.parents, ci.when
+	}
+	r.nodes[id] = n
+	return n, nil
+}
+
+// checkTree checks that tree id and everything under it is in the pack
+// or the repository, reading trees from the repository. It is for trees
+// no ref reaches; what it finds present is remembered for the push.
+func (in *Incoming) checkTree(ctx context.Context, id plumbing.Hash) (usesPack bool, err error) {
+	r := in.reach
+	stack := []plumbing.Hash{id}
+	for len(stack) > 0 {
+		h := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if in.inPack(h) {
+			if t := in.objs[in.byHash[h]].typ; t != plumbing.TreeObject {
+				return false, fmt.Errorf("%w: %s is a %s where a tree is expected", ErrCorrupt, h, t)
+			}
+			usesPack = true
+			continue
+		}
+		if _, ok := r.present[h]; ok {
+			continue
+		}
+		if len(r.present) >= maxClosureObjects {
+			return false, fmt.Errorf("%w: connectivity check stopped after %d objects", ErrTooLarge, maxClosureObjects)
+		}
+		if len(r.present)&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		data, err := in.readRepo(plumbing.TreeObject, h)
+		if err != nil {
+			return false, err
+		}
+		var linkErr error
+		err = walkTree(data, func(mode uint32, _ []byte, e plumbing.Hash) error {
+			switch mode {
+			case modeGitlink:
+			case modeDir:
+				stack = append(stack, e)
+			default:
+				if in.inPack(e) {
+					usesPack = true
+					return nil
+				}
+				if _, ok := r.present[e]; ok {
+					return nil
+				}
+				ok, err := in.inRepo(e)
+				if err == nil && !ok {
+					err = fmt.Errorf("%w: blob %s (in tree %s)", ErrMissingObject, e, h)
+				}
+				if err != nil {
+					linkErr = err
+					return err
+				}
+				r.present[e] = struct{}{}
+			}
+			return nil
+		})
+		if linkErr != nil {
+			return false, linkErr
+		}
+		if err != nil {
+			return false, fmt.Errorf("%w: tree %s: %v", ErrCorrupt, h, err)
+		}
+		r.present[h] = struct{}{}
+	}
+	return usesPack, nil
+}
+
+// repoObject finds h in the repository, not the pack, without reading
+// it. Errors: ErrMissingObject, or an I/O error.
+func (in *Incoming) repoObject(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	eo, err := in.lookup(plumbing.AnyObject, h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrMissingObject, h)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pack: read %s: %w", h, err)
+	}
+	return eo, nil
+}
+
+// readRepo reads h from the repository and checks it is a t.
+// Errors: ErrMissingObject, ErrCorrupt (another type), or an I/O error.
+func (in *Incoming) readRepo(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
+	eo, err := in.repoObject(h)
+	if err != nil {
+		return nil, err
+	}
+	return readAll(eo, t)
+}
+
+func readAll(eo plumbing.EncodedObject, t plumbing.ObjectType) ([]byte, error) {
+	if eo.Type() != t {
+		return nil, fmt.Errorf("%w: %s is a %s, not a %s", ErrCorrupt, eo.Hash(), eo.Type(), t)
+	}
+	rd, err := eo.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("pack: read %s: %w", eo.Hash(), err)
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("pack: read %s: %w", eo.Hash(), err)
+	}
+	return data, nil
+}
+
+// reachQueue orders commits newest first: by commit-graph generation,
+// commits the graph lacks (newer than it) before those it has, then by
+// committer time. Where every commit has a generation the walk is exact;
+// committer times only make it slower when clocks were wrong, never
+// wrong, since a commit wrongly taken as new is checked in full.
+type reachQueue []*reachNode
+
+func (q reachQueue) Len() int { return len(q) }
+func (q reachQueue) Less(i, j int) bool {
+	a, b := q[i], q[j]
+	if a.gen != b.gen {
+		return a.gen == 0 || b.gen != 0 && a.gen > b.gen
+	}
+	return a.when > b.when
+}
+func (q reachQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *reachQueue) Push(x any)   { *q = append(*q, x.(*reachNode)) }
+func (q *reachQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return x
+}

@@ -69,6 +69,7 @@ const (
 	reasonUnpacker   = "unpacker error"
 	reasonBadCommand = "invalid update"
 	reasonReadRefs   = "failed to read refs"
+	reasonTooLong    = "connectivity check too long"
 	// reasonAtomic is given to the refs of an atomic push that were fine
 	// themselves when another one was refused.
 	reasonAtomic = "atomic transaction failed"
@@ -387,7 +388,13 @@ func (s *session) checkNew(c *command, inc *pack.Incoming) string {
 		return reasonNonCommit
 	}
 	if err := inc.CheckConnected(s.ctx, []string{c.new}); err != nil {
-		return reasonMissing
+		switch {
+		case errors.Is(err, pack.ErrTooLarge):
+			return reasonTooLong
+		case errors.Is(err, pack.ErrMissingObject), errors.Is(err, pack.ErrCorrupt):
+			return reasonMissing
+		}
+		return reasonFailed
 	}
 	if c.old != refs.ZeroID && c.old != c.new {
 		// Forced unless new descends from old; a non-commit on either
@@ -408,11 +415,11 @@ func (c *command) update() gatehouse.RefUpdate {
 
 // apply moves the refs that passed, under the repository's lock so that
 // concurrent pushes here serialize: each re-reads the refs, refuses what
-// moved since its advertisement as stale, installs the pack only if some
-// ref will point into it, then compare-and-swaps each ref (which also
-// guards against other processes). A first push into an empty repository
-// also points HEAD at a branch it created. The returned error is an
-// install failure, after which nothing changed.
+// moved since its advertisement as stale, installs the pack if some ref
+// will move and the pack's links hold, then compare-and-swaps each ref
+// (which also guards against other processes). A first push into an
+// empty repository also points HEAD at a branch it created. The returned
+// error is an install failure, after which nothing changed.
 func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushResult, error) {
 	res := &gatehouse.PushResult{}
 	if !slices.ContainsFunc(cmds, func(c *command) bool { return c.reason == "" }) {
@@ -453,7 +460,13 @@ func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushRes
 		return res, nil
 	}
 	if needPack && inc != nil {
-		if err := inc.Install(); err != nil {
+		err := inc.Install()
+		switch {
+		case errors.Is(err, pack.ErrMissingObject), errors.Is(err, pack.ErrCorrupt), errors.Is(err, pack.ErrTooLarge):
+			// The pack's links do not hold, so it is dropped. Every update
+			// that needed it was refused for that already; the others,
+			// to objects the repository has, go ahead without it.
+		case err != nil:
 			s.failAll(cmds)
 			return res, err
 		}

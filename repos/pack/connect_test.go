@@ -1,9 +1,11 @@
 package pack_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -215,4 +217,48 @@ func insertDelta(baseSize int, data []byte) []byte {
 		data = data[n:]
 	}
 	return d
+}
+
+// BenchmarkCheckConnected checks one new commit on top of a history of
+// 5000 commits: as a fast-forward of the branch (no history read), and as
+// a new branch on a commit 4000 below the tip (a walk), with and without
+// a commit-graph.
+func BenchmarkCheckConnected(b *testing.B) {
+	src := b.TempDir()
+	git(b, src, nil, "init", "-q", "-b", "main")
+	script := `set -e; for i in $(seq 1 5000); do printf 'blob\nmark :%d\ndata <<EOF\nversion %d\nEOF\ncommit refs/heads/main\ncommitter A <a@x> %d +0000\ndata 2\nc\nM 644 :%d f%d\n' $i $i $((1700000000+i)) $i $((i%50)); done`
+	gen := exec.Command("bash", "-c", script+" | git -C "+src+" fast-import --quiet")
+	if out, err := gen.CombinedOutput(); err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	git(b, src, nil, "repack", "-adq")
+	tree := git(b, src, nil, "rev-parse", "main^{tree}")
+	for _, graph := range []bool{false, true} {
+		repo := filepath.Join(b.TempDir(), "r.git")
+		git(b, "", nil, "clone", "-q", "--bare", src, repo)
+		if graph {
+			git(b, repo, nil, "commit-graph", "write", "--reachable")
+		}
+		for _, base := range []string{"main", "main~4000"} {
+			parent := git(b, src, nil, "rev-parse", base)
+			c := git(b, src, nil, "commit-tree", tree, "-p", parent, "-m", "new")
+			data, err := gitErr(b, src, []byte(c+"\n^"+parent+"\n"), "pack-objects", "--stdout", "-q", "--revs")
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := map[bool]string{false: "", true: "graph/"}[graph] + map[string]string{"main": "fast-forward", "main~4000": "new-branch-4000-back"}[base]
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					in, err := pack.Receive(context.Background(), repo, bytes.NewReader(data), pack.Options{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := in.CheckConnected(context.Background(), []string{c}); err != nil {
+						b.Fatal(err)
+					}
+					in.Abort()
+				}
+			})
+		}
+	}
 }

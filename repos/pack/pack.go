@@ -116,8 +116,10 @@ type Incoming struct {
 	links        linkSet
 	linksChecked bool
 	linksErr     error
-	// reach is what the connectivity walks learned, made on first use.
-	reach *reach
+	// reach is what the connectivity walks learned, made on first use;
+	// scanRepo is the repository as the walks read it.
+	reach    *reach
+	scanRepo *filesystem.Storage
 
 	installed bool
 }
@@ -252,6 +254,10 @@ func (in *Incoming) Abort() {
 	if in.repo != nil {
 		in.repo.Close()
 		in.repo = nil
+	}
+	if in.scanRepo != nil {
+		in.scanRepo.Close()
+		in.scanRepo = nil
 	}
 	if in.tmpDir != "" {
 		os.RemoveAll(in.tmpDir)

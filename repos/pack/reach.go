@@ -10,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"gatehouse/repos/commitgraph"
+	"gatehouse/repos/odb"
 	"gatehouse/repos/refs"
 )
 
@@ -199,7 +200,7 @@ func (in *Incoming) connectCommits(ctx context.Context, ids []plumbing.Hash) (us
 		if c.flags&reachOld != 0 {
 			for _, p := range c.parents {
 				pn, err := in.reachNode(p)
-				if errors.Is(err, ErrMissingObject) {
+				if errors.Is(err, ErrMissingObject) || errors.Is(err, ErrCorrupt) {
 					continue // a damaged history the refs hold is not this push's to judge
 				}
 				if err != nil {
@@ -435,9 +436,21 @@ func (in *Incoming) checkTree(ctx context.Context, id plumbing.Hash) (usesPack b
 }
 
 // repoObject finds h in the repository, not the pack, without reading
-// it. Errors: ErrMissingObject, or an I/O error.
+// it. The walks read many objects, so they use a store that keeps pack
+// files open between reads, opened on first use and closed by Abort.
+// Errors: ErrMissingObject, or an I/O error.
 func (in *Incoming) repoObject(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	eo, err := in.lookup(plumbing.AnyObject, h)
+	if in.scanRepo == nil {
+		in.scanRepo = odb.OpenForScan(in.gitDir)
+	}
+	var eo plumbing.EncodedObject
+	err := in.retry(func() (err error) {
+		eo, err = in.scanRepo.EncodedObject(plumbing.AnyObject, h)
+		if err != nil && !errors.Is(err, plumbing.ErrObjectNotFound) {
+			in.scanRepo.Reindex() // a pack removed by a repack: list them again
+		}
+		return err
+	})
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrMissingObject, h)
 	}

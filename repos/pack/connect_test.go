@@ -76,6 +76,7 @@ func TestCheckConnectedOldRefs(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			w := newConnectWorld(t, graph)
+			plant(t, w.f.dir, w.repo, w.above)
 			in, err := receive(t, w.repo, emptyPack(t, w.f), pack.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -86,10 +87,14 @@ func TestCheckConnectedOldRefs(t *testing.T) {
 				missing  string // in the error; "" when connected
 			}{
 				{w.f.c1, "a ref's commit", ""},
+				{w.above, "present, grandparent missing", w.f.c2},
 				{w.orphan, "present, parent missing", w.f.c2},
 				{w.holey, "present, a blob missing", "blob"},
 				{w.holeyTree, "a tree with a blob missing", "blob"},
 				{w.f.c1, "a ref's commit, after failures", ""},
+				{w.orphan, "present, parent missing, asked again", w.f.c2},
+				{w.holey, "present, a blob missing, asked again", "blob"},
+				{w.above, "present, grandparent missing, asked again", w.f.c2},
 			} {
 				err := in.CheckConnected(ctx, []string{tc.tip})
 				if tc.missing == "" {

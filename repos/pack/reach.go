@@ -89,14 +89,27 @@ func (in *Incoming) reachState() (*reach, error) {
 	return r, nil
 }
 
-// resetWalk forgets a walk cut short by an error, keeping what was
-// proven, so that a later check starts again from a sound state.
+// resetWalk forgets what a walk cut short by an error painted new, so
+// that a later check looks at those commits again. What the refs reach
+// and what an earlier walk proved stay known, so failing updates do not
+// make each other walk the refs' history again.
 func (r *reach) resetWalk() {
-	r.nodes = make(map[plumbing.Hash]*reachNode)
-	r.queue = r.queue[:0]
+	for _, n := range r.newList {
+		if n.flags&reachOld == 0 {
+			n.flags &^= reachNew | reachExpanded | reachQueued
+		}
+	}
+	r.newList = r.newList[:0]
+	q := r.queue[:0]
+	for _, n := range r.queue {
+		if n.flags&reachQueued != 0 {
+			q = append(q, n)
+		}
+	}
+	clear(r.queue[len(q):])
+	r.queue = q
+	heap.Init(&r.queue)
 	r.pending = 0
-	r.newList = nil
-	r.seeded = false
 }
 
 // inPack says whether the client sent h; a thin pack's bases, copied
@@ -170,7 +183,7 @@ func (in *Incoming) connectCommits(ctx context.Context, ids []plumbing.Hash) (us
 		if _, ok := r.oldIDs[id]; ok {
 			continue
 		}
-		if n := r.nodes[id]; n != nil && n.flags&(reachOld|reachNew) != 0 {
+		if n := r.nodes[id]; n != nil && n.flags&(reachOld|reachChecked) != 0 {
 			continue // settled by an earlier walk
 		}
 		n, err := in.reachNode(id)
@@ -284,7 +297,7 @@ func (in *Incoming) seedOld() error {
 
 // paintNew marks n as a commit that must be connected and queues it.
 func (r *reach) paintNew(n *reachNode) {
-	if n.flags&(reachOld|reachNew) != 0 {
+	if n.flags&(reachOld|reachNew|reachChecked) != 0 {
 		return
 	}
 	n.flags |= reachNew

@@ -77,6 +77,10 @@ func TestCheckConnectedOldRefs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := newConnectWorld(t, graph)
 			plant(t, w.f.dir, w.repo, w.above)
+			// Complete itself, but its parent is not.
+			tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
+			aboveHoley := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", w.holey, "-m", "above holey")
+			plant(t, w.f.dir, w.repo, aboveHoley)
 			in, err := receive(t, w.repo, emptyPack(t, w.f), pack.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -95,6 +99,8 @@ func TestCheckConnectedOldRefs(t *testing.T) {
 				{w.orphan, "present, parent missing, asked again", w.f.c2},
 				{w.holey, "present, a blob missing, asked again", "blob"},
 				{w.above, "present, grandparent missing, asked again", w.f.c2},
+				{aboveHoley, "present, a blob of its parent missing", "blob"},
+				{aboveHoley, "present, a blob of its parent missing, asked again", "blob"},
 			} {
 				err := in.CheckConnected(ctx, []string{tc.tip})
 				if tc.missing == "" {
@@ -175,6 +181,28 @@ func TestInstallRefusesUnconnectedPack(t *testing.T) {
 	}
 	in2.Abort()
 	assertUnchanged(t, w.repo, before)
+}
+
+// TestCheckConnectedThroughBrokenPack: a commit of the repository whose
+// parent comes in a pack whose links do not hold is not connected, also
+// when asked about through a commit above it after the first refusal.
+func TestCheckConnectedThroughBrokenPack(t *testing.T) {
+	w := newConnectWorld(t, false)
+	tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
+	p := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", w.f.c2, "-m", "sent, its parent not")
+	y := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", p, "-m", "y")
+	z := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", y, "-m", "z")
+	plant(t, w.f.dir, w.repo, y)
+	plant(t, w.f.dir, w.repo, z)
+	in, err := receive(t, w.repo, w.f.packOf(t, p+"\n"), pack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tip := range []string{y, z, y} {
+		if err := in.CheckConnected(context.Background(), []string{tip}); !errors.Is(err, pack.ErrMissingObject) {
+			t.Errorf("CheckConnected(%s) = %v, want ErrMissingObject", tip, err)
+		}
+	}
 }
 
 // TestCheckConnectedThinBaseCommit: a delta against a commit of the

@@ -50,7 +50,10 @@ type reach struct {
 	newList []*reachNode // commits painted new, to check after a walk
 	// present holds trees and blobs outside the pack found present with
 	// everything under them.
-	present  map[plumbing.Hash]struct{}
+	present map[plumbing.Hash]struct{}
+	// usedPack says some commit or tree proven so far relies on the
+	// pack's own links; any answer that reuses proofs then does too.
+	usedPack bool
 	cg       *commitgraph.Graph
 	cgOpened bool
 }
@@ -89,14 +92,15 @@ func (in *Incoming) reachState() (*reach, error) {
 	return r, nil
 }
 
-// resetWalk forgets what a walk cut short by an error painted new, so
-// that a later check looks at those commits again. What the refs reach
-// and what an earlier walk proved stay known, so failing updates do not
-// make each other walk the refs' history again.
+// resetWalk forgets what a walk cut short by an error painted new, or
+// found complete while another commit of the same walk was not, so that
+// a later check looks at those commits again. What the refs reach and
+// what an earlier walk proved stay known, so failing updates do not make
+// each other walk the refs' history again.
 func (r *reach) resetWalk() {
 	for _, n := range r.newList {
 		if n.flags&reachOld == 0 {
-			n.flags &^= reachNew | reachExpanded | reachQueued
+			n.flags &^= reachNew | reachExpanded | reachQueued | reachChecked
 		}
 	}
 	r.newList = r.newList[:0]
@@ -121,7 +125,8 @@ func (in *Incoming) inPack(h plumbing.Hash) bool {
 
 // connectTip checks that h, a tip or the target of a tag outside the
 // pack, is connected. usesPack says the answer relies on the pack's
-// objects, whose links the caller must then check.
+// objects, directly or through what an earlier check proved, so the
+// caller must then check the pack's links.
 func (in *Incoming) connectTip(ctx context.Context, h plumbing.Hash) (usesPack bool, err error) {
 	for range maxPeel {
 		if in.inPack(h) {
@@ -179,21 +184,23 @@ func (in *Incoming) connectCommits(ctx context.Context, ids []plumbing.Hash) (us
 			r.resetWalk()
 		}
 	}()
+	byRefs := true // every id is reached by the refs
 	for _, id := range ids {
 		if _, ok := r.oldIDs[id]; ok {
 			continue
 		}
-		if n := r.nodes[id]; n != nil && n.flags&(reachOld|reachChecked) != 0 {
-			continue // settled by an earlier walk
+		if n := r.nodes[id]; n != nil && n.flags&reachOld != 0 {
+			continue
 		}
+		byRefs = false
 		n, err := in.reachNode(id)
 		if err != nil {
 			return false, err
 		}
-		r.paintNew(n)
+		r.paintNew(n) // nothing if an earlier walk proved it
 	}
 	if r.pending == 0 {
-		return false, nil
+		return !byRefs && r.usedPack, nil
 	}
 	if !r.seeded {
 		r.seeded = true
@@ -260,7 +267,8 @@ func (in *Incoming) connectCommits(ctx context.Context, ids []plumbing.Hash) (us
 		c.flags |= reachChecked
 	}
 	r.newList = r.newList[:0]
-	return usesPack, nil
+	r.usedPack = r.usedPack || usesPack
+	return r.usedPack, nil
 }
 
 // seedOld queues the commits the refs hold, peeling tags. Refs naming
@@ -445,7 +453,8 @@ func (in *Incoming) checkTree(ctx context.Context, id plumbing.Hash) (usesPack b
 		}
 		r.present[h] = struct{}{}
 	}
-	return usesPack, nil
+	r.usedPack = r.usedPack || usesPack
+	return r.usedPack, nil
 }
 
 // repoObject finds h in the repository, not the pack, without reading

@@ -205,6 +205,78 @@ func TestCheckConnectedThroughBrokenPack(t *testing.T) {
 	}
 }
 
+// TestCheckConnectedTrees: a tree outside the pack that a new commit's
+// tree names counts when its parent has it at the same path, and must
+// otherwise be complete.
+func TestCheckConnectedTrees(t *testing.T) {
+	w := newConnectWorld(t, false)
+	const who = "A <a@example.com> 1700000000 +0000"
+	tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
+	sub := git(t, w.f.dir, nil, "rev-parse", w.f.c1+":sub")
+	commitOn := func(tree plumbing.Hash, parent string) []byte {
+		return []byte("tree " + tree.String() + "\nparent " + parent + "\nauthor " + who + "\ncommitter " + who + "\n\nnew\n")
+	}
+	for _, tc := range []struct {
+		name    string
+		entries string // of the new root tree, as git mktree reads them
+		want    error
+	}{
+		{"same directory as the parent", "040000 tree " + sub + "\tsub\n", nil},
+		{"renamed directory", "040000 tree " + sub + "\tmoved\n", nil},
+		{"complete directory from elsewhere", "040000 tree " + sub + "\tsub\n040000 tree " + sub + "\tsub2\n040000 tree " + tree1 + "\tsub3\n", nil},
+		{"present directory with a blob missing", "040000 tree " + w.holeyTree + "\tsub\n", pack.ErrMissingObject},
+		{"the parent's whole tree as a directory", "040000 tree " + tree1 + "\told\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := git(t, w.f.dir, []byte(tc.entries), "mktree", "--missing")
+			rootData, err := gitErr(t, w.f.dir, nil, "cat-file", "tree", root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			commit := commitOn(plumbing.NewHash(root), w.f.c1)
+			in, err := receive(t, w.repo, buildPack(
+				rawObject{typ: plumbing.TreeObject, data: rootData},
+				rawObject{typ: plumbing.CommitObject, data: commit},
+			), pack.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tip := plumbing.ComputeHash(plumbing.CommitObject, commit).String()
+			err = in.CheckConnected(context.Background(), []string{tip})
+			if (tc.want == nil) != (err == nil) || !errors.Is(err, tc.want) {
+				t.Fatalf("CheckConnected = %v, want %v", err, tc.want)
+			}
+		})
+	}
+
+	// A directory kept as the parent has it is not read again: even one
+	// damaged by other means, since a ref reaches it, as git would judge.
+	damagedRoot := git(t, w.f.dir, []byte("040000 tree "+w.holeyTree+"\tsub\n"), "mktree", "--missing")
+	damaged := git(t, w.f.dir, nil, "commit-tree", damagedRoot, "-p", w.f.c1, "-m", "damaged")
+	plant(t, w.f.dir, w.repo, damagedRoot)
+	plant(t, w.f.dir, w.repo, damaged)
+	git(t, w.repo, nil, "update-ref", "refs/heads/damaged", damaged)
+	blob := []byte("new file\n")
+	blobID := plumbing.ComputeHash(plumbing.BlobObject, blob)
+	root := git(t, w.f.dir, []byte("040000 tree "+w.holeyTree+"\tsub\n100644 blob "+blobID.String()+"\tnew.txt\n"), "mktree", "--missing")
+	rootData, err := gitErr(t, w.f.dir, nil, "cat-file", "tree", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := commitOn(plumbing.NewHash(root), damaged)
+	in, err := receive(t, w.repo, buildPack(
+		rawObject{typ: plumbing.BlobObject, data: blob},
+		rawObject{typ: plumbing.TreeObject, data: rootData},
+		rawObject{typ: plumbing.CommitObject, data: commit},
+	), pack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.CheckConnected(context.Background(), []string{plumbing.ComputeHash(plumbing.CommitObject, commit).String()}); err != nil {
+		t.Fatalf("CheckConnected on a damaged ref's directory: %v", err)
+	}
+}
+
 // TestCheckConnectedThinBaseCommit: a delta against a commit of the
 // repository copies that commit into the pack (a thin pack's base); a
 // link to it must still be judged as one outside the pack.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -108,11 +109,8 @@ func (s *linkSet) record(f *linkFilter, t plumbing.ObjectType, data []byte) erro
 // checked here.
 //
 // Outside the pack, a commit must be connected by the rule of
-// connectCommits, and a tag's target in turn. A tree or blob must be
-// present: judging a tree the way git does, by whether the parents'
-// trees reach it, would cost a walk of whole trees on every push. What
-// this server stores is complete (Install stores only packs whose links
-// hold), so only a tree damaged by other means could pass here.
+// connectCommits, a tag's target in turn, and a blob present. A tree
+// must be reached by the refs too (connectTrees), or be complete.
 //
 // This is stricter than a walk from the tips: an object the client sent
 // but no tip reaches must be connected too, as with git's
@@ -134,6 +132,7 @@ func (in *Incoming) checkLinksOnce(ctx context.Context) error {
 		return in.links.conflict
 	}
 	var commits, tags []plumbing.Hash
+	trees := make(map[plumbing.Hash]struct{})
 	n := 0
 	for i := range in.links.shards {
 		for id, want := range in.links.shards[i].m {
@@ -157,6 +156,8 @@ func (in *Incoming) checkLinksOnce(ctx context.Context) error {
 			case plumbing.TagObject:
 				tags = append(tags, id)
 				continue
+			case plumbing.TreeObject:
+				trees[id] = struct{}{}
 			}
 			ok, err := in.inRepo(id)
 			if err != nil {
@@ -177,5 +178,133 @@ func (in *Incoming) checkLinksOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	return in.connectTrees(ctx, trees)
+}
+
+// connectTrees checks that the trees outside the pack that the pack's
+// objects name, all present, are connected. Most are directories a new
+// commit leaves as its parent had them: the pack's trees of each commit
+// whose parent is outside the pack (and so connected) are laid beside the
+// parent's trees, path by path, and a tree found at the same path in both
+// is connected. That reads the pack's trees of those commits and as many
+// of the parent's, not the whole tree. Any tree left (a directory brought
+// back from older history, a tag's tree) must be complete (checkTree),
+// as git's rev-list would find by walking it.
+func (in *Incoming) connectTrees(ctx context.Context, trees map[plumbing.Hash]struct{}) error {
+	if len(trees) == 0 {
+		return nil
+	}
+	type pair struct{ ours, theirs plumbing.Hash }
+	seen := make(map[pair]struct{})
+	var stack []pair
+	for i := range in.objs {
+		if len(trees) == 0 {
+			return nil
+		}
+		if i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		o := &in.objs[i]
+		if o.typ != plumbing.CommitObject || o.external {
+			continue
+		}
+		data, err := in.content(int32(i))
+		if err != nil {
+			return err
+		}
+		c, err := parseCommit(data)
+		if err != nil {
+			return fmt.Errorf("%w: commit %s: %v", ErrCorrupt, o.hash, err)
+		}
+		for _, p := range c.parents {
+			if in.inPack(p) {
+				continue
+			}
+			// Connected by now (checkLinksOnce), so loaded by the walk
+			// unless a ref holds it.
+			pn, err := in.reachNode(p)
+			if err != nil {
+				return err
+			}
+			stack = append(stack, pair{c.tree, pn.tree})
+		}
+		for len(stack) > 0 {
+			pr := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if _, ok := seen[pr]; ok {
+				continue
+			}
+			seen[pr] = struct{}{}
+			if pr.ours == pr.theirs {
+				delete(trees, pr.ours)
+				continue
+			}
+			if !in.inPack(pr.ours) {
+				continue // a tree of its own, left for checkTree
+			}
+			theirs, err := in.treeEntries(pr.theirs)
+			if err != nil {
+				return err
+			}
+			ours, err := in.content(in.byHash[pr.ours])
+			if err != nil {
+				return err
+			}
+			err = walkTree(ours, func(mode uint32, name []byte, id plumbing.Hash) error {
+				if mode != modeDir {
+					return nil
+				}
+				if t, ok := theirs.byName[string(name)]; ok {
+					stack = append(stack, pair{id, t})
+				} else if _, ok := theirs.ids[id]; ok {
+					delete(trees, id) // renamed within the directory
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("%w: tree %s: %v", ErrCorrupt, pr.ours, err)
+			}
+		}
+	}
+	for id := range trees {
+		if _, err := in.checkTree(ctx, id); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// subdirs are the subdirectories of a tree.
+type subdirs struct {
+	byName map[string]plumbing.Hash
+	ids    map[plumbing.Hash]struct{}
+}
+
+// treeEntries returns the subdirectories of a connected tree; none when
+// it cannot be read, which only leaves more to checkTree.
+func (in *Incoming) treeEntries(id plumbing.Hash) (subdirs, error) {
+	var data []byte
+	var err error
+	if in.inPack(id) {
+		data, err = in.content(in.byHash[id])
+	} else {
+		data, err = in.readRepo(plumbing.TreeObject, id)
+		if errors.Is(err, ErrMissingObject) || errors.Is(err, ErrCorrupt) {
+			return subdirs{}, nil
+		}
+	}
+	if err != nil {
+		return subdirs{}, err
+	}
+	d := subdirs{byName: make(map[string]plumbing.Hash), ids: make(map[plumbing.Hash]struct{})}
+	walkTree(data, func(mode uint32, name []byte, id plumbing.Hash) error {
+		if mode == modeDir {
+			d.byName[string(name)] = id
+			d.ids[id] = struct{}{}
+		}
+		return nil
+	})
+	return d, nil
 }

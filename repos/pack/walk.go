@@ -47,8 +47,10 @@ func (in *Incoming) Type(id string) (plumbing.ObjectType, error) {
 // refs, newest first (by generation number where the commit-graph has
 // one), which stops as soon as nothing left to look at is new; commits the
 // refs do not reach have their trees and blobs checked for presence. A
-// fast-forward reads no history: its only link outside the pack is the
-// branch's old tip.
+// tree outside the pack counts when a parent outside the pack has it at
+// the same path (connectTrees), else it must be complete. A fast-forward
+// reads no history: its links outside the pack are the branch's old tip
+// and directories that tip has.
 //
 // Errors: ErrMissingObject naming the first object missing, ErrCorrupt
 // (a link to an object of the wrong type), ErrTooLarge (the walk passed

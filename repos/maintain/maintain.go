@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -33,6 +32,7 @@ import (
 
 	"gatehouse/repos/bitmap"
 	"gatehouse/repos/commitgraph"
+	"gatehouse/repos/lockfile"
 	"gatehouse/repos/odb"
 	"gatehouse/repos/packidx"
 	"gatehouse/repos/packwrite"
@@ -43,16 +43,15 @@ import (
 // opened it before the repack. A variable for tests.
 var GracePeriod = 15 * time.Minute
 
-// LockStale is the age past which a lock file is taken to be left by a
-// crashed run.
-const LockStale = 6 * time.Hour
-
 // ErrBusy reports that a repack of the repository is already running.
-var ErrBusy = errors.New("maintain: a repack is already running")
+var ErrBusy = errors.New("another repack is running")
 
 // Files of ours in objects/pack (none matches pack-*, which is all git
 // and the rest of the server look at there).
 const (
+	// lockName is locked (repos/lockfile) by the repack running in the
+	// repository, in this process or another, and removed when it ends;
+	// one left by a killed repack is taken over at once.
 	lockName       = "gatehouse-maintain.lock" // in the repository
 	supersededName = "gatehouse-superseded"
 	tmpPrefix      = ".tmp-repack-"
@@ -68,20 +67,18 @@ type Stats struct {
 	Commits int    `json:"commits"`        // reachable from the refs
 	Bitmaps int    `json:"bitmaps"`        // commits given a bitmap
 	// CommitGraph says objects/info/commit-graph was written.
-	CommitGraph bool          `json:"commit_graph"`
-	Reused      int           `json:"reused"`        // entries copied whole
-	Deltas      int           `json:"reused_deltas"` // deltas copied
-	Recompress  int           `json:"recompressed"`  // objects compressed again
-	Removed     int           `json:"removed"`       // old packs deleted (superseded long enough)
-	Duration    time.Duration `json:"duration_ns"`
+	CommitGraph bool `json:"commit_graph"`
+	Reused      int  `json:"reused"`        // entries copied whole
+	Deltas      int  `json:"reused_deltas"` // deltas copied
+	Recompress  int  `json:"recompressed"`  // objects compressed again
+	Removed     int  `json:"removed"`       // old packs deleted (superseded long enough)
+	// Swept counts what dead pushes left and this run removed (see Sweep).
+	Swept    int           `json:"swept"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // testHookListed, when set, runs after the packs to repack are listed.
 var testHookListed func(gitDir string)
-
-// running holds the repositories this process is repacking, so a second
-// Repack fails fast without touching the lock file.
-var running sync.Map // cleaned gitDir -> struct{}
 
 // Repack writes one pack holding every object of gitDir's packs and
 // loose objects, with its index and a bitmap, and installs it (pack, then
@@ -93,25 +90,29 @@ var running sync.Map // cleaned gitDir -> struct{}
 // the choice of bitmapped commits; pushes may go on meanwhile, and their
 // packs are left alone. Packs with a .keep file are not repacked.
 //
-// Errors: ErrBusy when another Repack of gitDir runs (in this process or,
-// through the lock file, another); ctx.Err(); I/O errors; errors of a
+// Errors: ErrBusy when another Repack of gitDir runs (in this process or
+// another: the lock file is held); ctx.Err(); I/O errors; errors of a
 // damaged repository. After an error nothing changed but the deletion of
-// expired packs; temporary files are removed.
+// expired packs and of what dead pushes and repacks left (see Sweep);
+// temporary files are removed.
 func Repack(ctx context.Context, gitDir string) (Stats, error) {
 	start := time.Now()
-	key := filepath.Clean(gitDir)
-	if _, busy := running.LoadOrStore(key, struct{}{}); busy {
+	lock, err := lockfile.TryLockFile(filepath.Join(gitDir, lockName))
+	if errors.Is(err, lockfile.ErrBusy) {
 		return Stats{}, ErrBusy
 	}
-	defer running.Delete(key)
-	unlock, err := lockFile(gitDir)
 	if err != nil {
-		return Stats{}, err
+		return Stats{}, fmt.Errorf("maintain: %w", err)
 	}
-	defer unlock()
+	defer lock.Release()
 
 	r := &repack{ctx: ctx, gitDir: gitDir, packDir: filepath.Join(gitDir, "objects", "pack")}
 	defer r.cleanup()
+	swept, err := sweepPushes(gitDir, true)
+	r.stats.Swept = len(swept)
+	if err != nil {
+		return r.stats, err
+	}
 	removed, err := r.expire()
 	r.stats.Removed = removed
 	if err != nil {
@@ -120,31 +121,6 @@ func Repack(ctx context.Context, gitDir string) (Stats, error) {
 	err = r.run()
 	r.stats.Duration = time.Since(start)
 	return r.stats, err
-}
-
-// lockFile creates the repository's lock file exclusively, replacing one
-// older than LockStale.
-func lockFile(gitDir string) (unlock func(), err error) {
-	path := filepath.Join(gitDir, lockName)
-	for try := 0; ; try++ {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			fmt.Fprintf(f, "%d %d\n", os.Getpid(), time.Now().Unix())
-			f.Close()
-			return func() { os.Remove(path) }, nil
-		}
-		if !os.IsExist(err) || try > 0 {
-			if os.IsExist(err) {
-				return nil, ErrBusy
-			}
-			return nil, fmt.Errorf("maintain: lock: %w", err)
-		}
-		fi, serr := os.Stat(path)
-		if serr != nil || time.Since(fi.ModTime()) < LockStale {
-			return nil, ErrBusy
-		}
-		os.Remove(path)
-	}
 }
 
 type repack struct {
@@ -873,13 +849,11 @@ func writeSuperseded(packDir string, recs []superseded) error {
 
 // expire deletes the packs superseded more than GracePeriod ago, and the
 // loose objects their superseding pack holds, and removes temporary
-// files a crashed run left. It returns how many packs it deleted.
+// files a killed run left. It returns how many packs it deleted.
 func (r *repack) expire() (int, error) {
-	if tmps, _ := filepath.Glob(filepath.Join(r.packDir, tmpPrefix+"*")); len(tmps) > 0 {
-		// The lock is ours: no other run is writing these.
-		for _, t := range tmps {
-			os.Remove(t)
-		}
+	// The lock is ours: no other run is writing these.
+	for _, t := range repackTemps(r.gitDir) {
+		os.Remove(t.Path)
 	}
 	recs, err := readSuperseded(r.packDir)
 	if err != nil || len(recs) == 0 {

@@ -1,6 +1,7 @@
 package maintain_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -228,21 +230,81 @@ func TestRepackConcurrentPush(t *testing.T) {
 
 func TestRepackBusy(t *testing.T) {
 	dir := manyPacks(t, 1)
-	if err := os.WriteFile(filepath.Join(dir, "gatehouse-maintain.lock"), nil, 0o644); err != nil {
+	// A lock file nobody holds (a run killed long ago, or a second ago)
+	// is taken over at once.
+	if err := os.WriteFile(filepath.Join(dir, "gatehouse-maintain.lock"), []byte("12345 1700000000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := maintain.Repack(context.Background(), dir); !errors.Is(err, maintain.ErrBusy) {
-		t.Fatalf("err %v, want ErrBusy", err)
-	}
-	// A lock left by a crash long ago is taken over.
-	old := time.Now().Add(-maintain.LockStale - time.Minute)
-	os.Chtimes(filepath.Join(dir, "gatehouse-maintain.lock"), old, old)
+	var second error
+	restore := maintain.SetHookListed(func(string) {
+		_, second = maintain.Repack(context.Background(), dir)
+	})
+	defer restore()
 	if _, err := maintain.Repack(context.Background(), dir); err != nil {
 		t.Fatal(err)
+	}
+	if !errors.Is(second, maintain.ErrBusy) || second.Error() != "another repack is running" {
+		t.Fatalf("repack during a repack: %v, want ErrBusy", second)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "gatehouse-maintain.lock")); !os.IsNotExist(err) {
 		t.Error("lock file left behind")
 	}
+}
+
+// TestHelperRepackHeld is not a test: TestRepackKilled runs the test
+// binary again with it, as a repack to be killed midway.
+func TestHelperRepackHeld(t *testing.T) {
+	dir := os.Getenv("GATEHOUSE_TEST_REPACK_HELD")
+	if dir == "" {
+		return
+	}
+	maintain.SetHookListed(func(string) {
+		fmt.Println("listed")
+		time.Sleep(time.Hour)
+	})
+	maintain.Repack(context.Background(), dir)
+}
+
+// A repack killed with SIGKILL leaves its lock file; the next repack
+// takes it over at once, and is refused as busy only while it lives.
+func TestRepackKilled(t *testing.T) {
+	dir := manyPacks(t, 2)
+	before := objects(t, dir)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRepackHeld$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GATEHOUSE_TEST_REPACK_HELD="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "listed\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper said %q", line)
+	}
+	if _, err := maintain.Repack(context.Background(), dir); !errors.Is(err, maintain.ErrBusy) {
+		t.Fatalf("repack while another process repacks: %v, want ErrBusy", err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if _, err := os.Stat(filepath.Join(dir, "gatehouse-maintain.lock")); err != nil {
+		t.Fatalf("the killed repack left no lock file (%v): the test proves nothing", err)
+	}
+	st, err := maintain.Repack(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("repack after the holder was killed: %v", err)
+	}
+	if st.PacksIn != 2 || st.Pack == "" {
+		t.Fatalf("stats %+v", st)
+	}
+	if got := objects(t, dir); got != before {
+		t.Fatalf("objects before:\n%s\nafter:\n%s", before, got)
+	}
+	checkRepo(t, dir)
 }
 
 func TestRepackCancelled(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/repos/lockfile"
 	"gatehouse/repos/odb"
 	"io"
 	"os"
@@ -99,6 +100,7 @@ func (o *object) isDelta() bool {
 type Incoming struct {
 	gitDir string
 	tmpDir string
+	tmpLck *lockfile.Lock // held while tmpDir is in use (see quarantine.go)
 	opts   Options
 
 	pack     *os.File // the quarantined pack, open for reading and fixing
@@ -146,13 +148,14 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 	if fi, err := os.Stat(objDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("pack: %s is not a repository", gitDir)
 	}
-	tmp, err := os.MkdirTemp(objDir, "tmp_objdir-incoming-")
+	tmp, tmpLck, err := makeQuarantine(objDir)
 	if err != nil {
 		return nil, fmt.Errorf("pack: quarantine: %w", err)
 	}
 	in := &Incoming{
 		gitDir: gitDir,
 		tmpDir: tmp,
+		tmpLck: tmpLck,
 		opts:   opts,
 		byHash: make(map[plumbing.Hash]int32),
 		cache:  newBaseCache(baseCacheSize),
@@ -263,6 +266,8 @@ func (in *Incoming) Abort() {
 		os.RemoveAll(in.tmpDir)
 		in.tmpDir = ""
 	}
+	// Released once the quarantine is gone: a sweep never sees it unheld.
+	in.tmpLck.Release()
 	in.cache = newBaseCache(0)
 }
 

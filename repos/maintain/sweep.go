@@ -1,0 +1,181 @@
+package maintain
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gatehouse/repos/lockfile"
+	"gatehouse/repos/pack"
+)
+
+// What a push or a repack killed midway (SIGKILL, power loss) leaves in a
+// repository, and how Sweep tells it from what a live one is using. Age
+// never decides; a lock that dies with its holder does (repos/lockfile):
+//
+//   - a quarantine (objects/tmp_objdir-incoming-*) is locked by its
+//     receiver for its whole life (repos/pack);
+//   - ref lock files (HEAD.lock, packed-refs.lock, refs/**/*.lock) are
+//     made by pushes, and every push holds the repository's push lock
+//     (HoldPush) shared while it runs; Sweep removes them only while it
+//     holds that lock exclusively, so no push of any Gatehouse process on
+//     the data folder is running. A git command run by hand on the
+//     repository at that moment is not covered: its lock files live for
+//     milliseconds, and git itself leaves them behind when killed;
+//   - a repack's temporary files, and its lock file, are removed only by
+//     whoever holds the repack lock (lockName).
+
+// Leftover is a file or directory a dead push or repack left behind.
+type Leftover struct {
+	Path  string `json:"path"`
+	Kind  string `json:"kind"` // LeftQuarantine, LeftRefLock or LeftRepack
+	Bytes int64  `json:"bytes"`
+}
+
+// Leftover kinds.
+const (
+	LeftQuarantine = "quarantine"
+	LeftRefLock    = "ref lock"
+	LeftRepack     = "repack temporary"
+)
+
+// HoldPush takes the repository's push lock shared and returns it; a
+// push holds it from its first ref lock file to its last. Pushes do not
+// exclude each other; it waits while a Sweep holds it (a short while).
+//
+// Errors: the repository is not there; I/O errors.
+func HoldPush(gitDir string) (*lockfile.Lock, error) {
+	if !lockfile.Supported {
+		return nil, nil
+	}
+	l, err := lockfile.LockDirShared(gitDir)
+	if err != nil {
+		return nil, fmt.Errorf("maintain: push lock: %w", err)
+	}
+	return l, nil
+}
+
+// Sweep finds what dead pushes and repacks left in the repository at
+// gitDir (see Leftover), and when remove is set removes it. Whatever a
+// live push or repack, of this process or another, is using is left
+// alone. Without remove it changes nothing.
+//
+// Errors: I/O errors; what was swept before one is returned with it.
+func Sweep(gitDir string, remove bool) ([]Leftover, error) {
+	if !lockfile.Supported {
+		return nil, nil
+	}
+	left, err := sweepPushes(gitDir, remove)
+	if err != nil {
+		return left, err
+	}
+	lockPath := filepath.Join(gitDir, lockName)
+	if !remove {
+		held, err := lockfile.Held(lockPath)
+		if err != nil || held {
+			return left, err
+		}
+		if fi, err := os.Stat(lockPath); err == nil {
+			left = append(left, Leftover{Path: lockPath, Kind: LeftRepack, Bytes: fi.Size()})
+		}
+		return append(left, repackTemps(gitDir)...), nil
+	}
+	_, statErr := os.Stat(lockPath)
+	lock, err := lockfile.TryLockFile(lockPath)
+	if errors.Is(err, lockfile.ErrBusy) {
+		return left, nil // a repack runs; it sweeps its own
+	}
+	if err != nil {
+		return left, fmt.Errorf("maintain: %w", err)
+	}
+	defer lock.Release() // removes a lock file a dead repack left too
+	if statErr == nil {
+		left = append(left, Leftover{Path: lockPath, Kind: LeftRepack})
+	}
+	temps := repackTemps(gitDir)
+	for _, t := range temps {
+		if err := os.Remove(t.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return left, fmt.Errorf("maintain: %w", err)
+		}
+	}
+	return append(left, temps...), nil
+}
+
+// sweepPushes sweeps what dead pushes left: quarantines, and ref lock
+// files when no push is running.
+func sweepPushes(gitDir string, remove bool) ([]Leftover, error) {
+	qs, err := pack.SweepQuarantines(gitDir, remove)
+	var left []Leftover
+	for _, q := range qs {
+		left = append(left, Leftover{Path: q.Path, Kind: LeftQuarantine, Bytes: q.Bytes})
+	}
+	if err != nil {
+		return left, fmt.Errorf("maintain: %w", err)
+	}
+	if !remove {
+		held, err := lockfile.Held(gitDir)
+		if err != nil || held {
+			return left, err
+		}
+		return append(left, refLocks(gitDir)...), nil
+	}
+	l, err := lockfile.TryLockDir(gitDir)
+	if errors.Is(err, lockfile.ErrBusy) {
+		return left, nil // a push runs: the next sweep will do
+	}
+	if err != nil {
+		return left, fmt.Errorf("maintain: %w", err)
+	}
+	defer l.Release()
+	locks := refLocks(gitDir)
+	for _, rl := range locks {
+		if err := os.Remove(rl.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return left, fmt.Errorf("maintain: %w", err)
+		}
+	}
+	return append(left, locks...), nil
+}
+
+// refLocks lists the repository's ref lock files.
+func refLocks(gitDir string) []Leftover {
+	var out []Leftover
+	add := func(path string, fi fs.FileInfo) {
+		out = append(out, Leftover{Path: path, Kind: LeftRefLock, Bytes: fi.Size()})
+	}
+	for _, name := range []string{"HEAD.lock", "packed-refs.lock"} {
+		p := filepath.Join(gitDir, name)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			add(p, fi)
+		}
+	}
+	filepath.WalkDir(filepath.Join(gitDir, "refs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && strings.HasSuffix(d.Name(), ".lock") {
+			if fi, err := d.Info(); err == nil {
+				add(p, fi)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// repackTemps lists a repack's temporary files.
+func repackTemps(gitDir string) []Leftover {
+	var out []Leftover
+	for _, pat := range []string{
+		filepath.Join(gitDir, "objects", "pack", tmpPrefix+"*"),
+		filepath.Join(gitDir, "objects", "pack", supersededName+".tmp"),
+		filepath.Join(gitDir, "objects", "info", "tmp_graph_*"), // commitgraph.Write's
+	} {
+		ms, _ := filepath.Glob(pat)
+		for _, m := range ms {
+			if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() {
+				out = append(out, Leftover{Path: m, Kind: LeftRepack, Bytes: fi.Size()})
+			}
+		}
+	}
+	return out
+}

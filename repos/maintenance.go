@@ -86,8 +86,8 @@ func (s *Service) maybeRepack(r *gatehouse.Repo, dir string) {
 // Repack repacks owner/name in the foreground (see maintain.Repack).
 //
 // Errors: gatehouse.ErrNotFound for an unknown repository or one missing
-// on disk, gatehouse.ErrConflict when a repack of it is already running,
-// and maintain.Repack's.
+// on disk, maintain.ErrBusy when a repack of it is already running (in
+// any process), and maintain.Repack's.
 func (s *Service) Repack(ctx context.Context, owner, name string) (maintain.Stats, error) {
 	if _, err := s.RepoStore.FindRepo(ctx, owner, name); err != nil {
 		return maintain.Stats{}, err
@@ -101,9 +101,48 @@ func (s *Service) Repack(ctx context.Context, owner, name string) (maintain.Stat
 	}
 	st, err := maintain.Repack(ctx, dir)
 	if errors.Is(err, maintain.ErrBusy) {
-		return st, fmt.Errorf("%w: %w", gatehouse.ErrConflict, err)
+		return st, fmt.Errorf("repack of %s/%s is busy: %w", owner, name, err)
 	}
 	return st, err
+}
+
+// SweepInBackground sweeps every repository on disk (maintain.Sweep: what
+// pushes and repacks killed midway left, and nothing a live one uses),
+// one after the other in the background, logging what it removes. The
+// server starts it when it starts; Close stops it.
+func (s *Service) SweepInBackground() {
+	m := &s.maint
+	m.init()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		start := time.Now()
+		repos, err := s.onDisk()
+		if err != nil {
+			s.Logger.Error("sweep: list repositories", "err", err)
+			return
+		}
+		var n int
+		for _, d := range repos {
+			if m.ctx.Err() != nil {
+				return
+			}
+			left, err := maintain.Sweep(d.Dir, true)
+			for _, l := range left {
+				s.Logger.Info("swept", "repo", d.Repo, "kind", l.Kind, "path", l.Path, "bytes", l.Bytes)
+			}
+			n += len(left)
+			if err != nil {
+				s.Logger.Error("sweep failed", "repo", d.Repo, "err", err)
+			}
+		}
+		s.Logger.Info("sweep done", "repos", len(repos), "swept", n, "duration", time.Since(start).Round(time.Millisecond))
+	}()
 }
 
 // Close stops background maintenance: running repacks are cancelled

@@ -89,9 +89,34 @@ func (s *Service) Dir(owner, name string) (string, error) {
 	return dir, nil
 }
 
+// UnregisteredError says that a repository's directory exists on disk
+// with no metadata (left by a failed removal, or restored from a backup
+// without its database): creating the repository would adopt whatever is
+// there, so it is refused until an administrator decides (`gatehouse
+// check` lists such directories).
+//
+// It matches gatehouse.ErrConflict (the name is taken), and
+// gatehouse.ErrLimit, whose message the SSH front end shows to the
+// client: like a limit, only an administrator can lift it.
+type UnregisteredError struct {
+	Repo string // OWNER/NAME
+}
+
+func (e *UnregisteredError) Error() string {
+	return "repository " + e.Repo + " exists on disk but is not registered; an administrator can run `gatehouse check`"
+}
+
+func (e *UnregisteredError) Is(target error) bool {
+	return target == gatehouse.ErrConflict || target == gatehouse.ErrLimit
+}
+
 // CreateRepo stores r and creates its bare repository on disk, with HEAD
 // at r.DefaultBranch ("main" when empty). If either step fails, neither
 // is left behind.
+//
+// Errors: gatehouse.ErrInvalid, gatehouse.ErrLimit (too many for the
+// owner), gatehouse.ErrConflict when the repository exists, and
+// *UnregisteredError when only its directory does.
 func (s *Service) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 	if r.DefaultBranch == "" {
 		r.DefaultBranch = "main"
@@ -112,6 +137,10 @@ func (s *Service) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 	if err := initBare(dir, r.DefaultBranch); err != nil {
 		if derr := s.RepoStore.DeleteRepo(context.WithoutCancel(ctx), r.Owner, r.Name); derr != nil {
 			s.Logger.Error("undo repo create failed", "repo", r.FullName(), "err", derr)
+		}
+		if errors.Is(err, fs.ErrExist) {
+			s.Logger.Warn("repository directory without metadata", "repo", r.FullName(), "dir", dir)
+			return &UnregisteredError{Repo: r.FullName()}
 		}
 		return fmt.Errorf("create %s on disk: %w", r.FullName(), err)
 	}
@@ -169,9 +198,26 @@ func (s *Service) RenameRepo(ctx context.Context, owner, name, newOwner, newName
 	return r, nil
 }
 
+// createRaces bounds how often Authorize decides again after losing a
+// race to create a repository.
+const createRaces = 3
+
 // Authorize gathers the facts, applies gatehouse.Decide, and creates the
 // repository when the decision says a push may create it.
 func (s *Service) Authorize(ctx context.Context, actor gatehouse.Actor, owner, name string, op gatehouse.Operation) (*gatehouse.Repo, gatehouse.AccessLevel, error) {
+	for race := 1; ; race++ {
+		r, lvl, err := s.authorize(ctx, actor, owner, name, op)
+		if race < createRaces && errors.Is(err, errCreateRace) {
+			continue // created by a concurrent push: decide again on it
+		}
+		return r, lvl, err
+	}
+}
+
+// errCreateRace marks a create that found the repository there already.
+var errCreateRace = errors.New("created meanwhile")
+
+func (s *Service) authorize(ctx context.Context, actor gatehouse.Actor, owner, name string, op gatehouse.Operation) (*gatehouse.Repo, gatehouse.AccessLevel, error) {
 	notFound := fmt.Errorf("repository %s/%s: %w", owner, name, gatehouse.ErrNotFound)
 	if gatehouse.ValidateName(owner) != nil || gatehouse.ValidateName(name) != nil {
 		return nil, gatehouse.AccessNone, notFound
@@ -187,9 +233,9 @@ func (s *Service) Authorize(ctx context.Context, actor gatehouse.Actor, owner, n
 	case d.Create:
 		r := &gatehouse.Repo{Owner: owner, Name: name, Private: true}
 		if err := s.CreateRepo(ctx, r); err != nil {
-			if errors.Is(err, gatehouse.ErrConflict) {
-				// Created by a concurrent push: decide again on it.
-				return s.Authorize(ctx, actor, owner, name, op)
+			var unreg *UnregisteredError
+			if errors.Is(err, gatehouse.ErrConflict) && !errors.As(err, &unreg) {
+				err = fmt.Errorf("%w: %w", errCreateRace, err)
 			}
 			return nil, gatehouse.AccessNone, err
 		}
@@ -268,7 +314,14 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 	if err != nil {
 		return nil, err
 	}
+	// Held for the whole push: ref lock files are swept only while no
+	// push holds it (see maintain.Sweep).
+	push, err := maintain.HoldPush(dir)
+	if err != nil {
+		return nil, err
+	}
 	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, CheckRef: s.refChecker(ctx, r)})
+	push.Release()
 	if res != nil && res.Head != "" {
 		head := res.Head
 		if _, uerr := s.RepoStore.UpdateRepo(context.WithoutCancel(ctx), r.Owner, r.Name, gatehouse.RepoUpdate{DefaultBranch: &head}); uerr != nil {
@@ -289,8 +342,8 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 // would, in a temporary directory renamed into place, so a repository
 // either exists whole or not at all.
 func initBare(dir, branch string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return fmt.Errorf("%s exists: %w", dir, gatehouse.ErrConflict)
+	if _, err := os.Lstat(dir); err == nil {
+		return fmt.Errorf("%s: %w", dir, fs.ErrExist)
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {

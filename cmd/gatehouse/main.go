@@ -193,6 +193,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Repos.Protection = keys.NewProtectionService(db)
 	m.Repos.Audit = audit
 	m.Repos.Logger = m.Logger.With("subsystem", "repos")
+	m.Repos.SweepInBackground() // what pushes and repacks killed midway left
 	if err := m.bootstrap(ctx, users, keySvc, audit); err != nil {
 		return err
 	}

@@ -74,6 +74,25 @@ func TestPushOverUnregisteredFolder(t *testing.T) {
 	if out := s.MustCLI("check"); !strings.Contains(out, "no problems found") {
 		t.Fatalf("check after the fix:\n%s", out)
 	}
+
+	// A dead push's quarantine is reported, and removed by --fix only.
+	dead := filepath.Join(s.RepoDir("alice/ghost"), "objects", "tmp_objdir-incoming-dead")
+	if err := os.Mkdir(dead, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.CLI("check"); err == nil || !strings.Contains(out, "left behind  quarantine  "+dead) {
+		t.Fatalf("check with a dead quarantine: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(dead); err != nil {
+		t.Fatalf("check without --fix removed it: %v", err)
+	}
+	if out := s.MustCLI("check", "--fix"); !strings.Contains(out, "removed  quarantine  "+dead) {
+		t.Fatalf("check --fix said:\n%s", out)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Fatalf("check --fix left it: %v", err)
+	}
+	s.Fsck("alice/ghost")
 }
 
 // TestHelperHoldRepackLock is not a test: TestRepackLockHolderKilled runs

@@ -108,6 +108,10 @@ func TestKilledPushSweptAtStart(t *testing.T) {
 	if err := os.WriteFile(refLock, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	out, err := exec.Command(bin, "check", "--data", data).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), left[0]) || !strings.Contains(string(out), refLock) {
+		t.Fatalf("check after the kill: %v\n%s", err, out)
+	}
 
 	var log2 syncBuffer
 	_, port = startBinary(t, bin, data, keyFile, &log2)
@@ -128,4 +132,7 @@ func TestKilledPushSweptAtStart(t *testing.T) {
 		t.Fatalf("main = %s, want %s", got, want)
 	}
 	run(t, repo, "git", "fsck", "--full", "--strict")
+	if out, err := exec.Command(bin, "check", "--data", data).CombinedOutput(); err != nil {
+		t.Fatalf("check at the end: %v\n%s", err, out)
+	}
 }

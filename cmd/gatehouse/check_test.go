@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"gatehouse/repos/lockfile"
 )
@@ -106,7 +107,7 @@ func TestHelperHoldRepackLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Stdout.WriteString("held\n")
-	select {} // until killed
+	time.Sleep(time.Hour) // until killed
 }
 
 // A repack lock held by a process killed with SIGKILL does not block the

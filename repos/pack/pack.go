@@ -11,9 +11,12 @@
 // writes a version 2 index. Nothing under objects/pack changes until
 // Install; Abort removes the quarantine whatever happened.
 //
-// Memory is bounded by the number of objects (a small record each) and
-// by the largest objects taking part in deltas, never by the pack's size:
-// the pack itself goes to disk as it arrives.
+// Memory is bounded by the number of objects (a small record each), by
+// Options.DeltaBaseCacheLimit and by a few objects of at most
+// Options.MaxObjectSize per resolving goroutine, never by the pack's size
+// or by what its headers claim: the pack itself goes to disk as it
+// arrives, blobs are hashed as they stream, and every size is checked
+// before memory is allocated for it.
 package pack
 
 import (
@@ -35,14 +38,34 @@ import (
 const (
 	// DefaultMaxObjects bounds the object count a pack header may declare.
 	DefaultMaxObjects = 1 << 24
-	// DefaultMaxDeltaSize bounds an object that is a delta or a delta
-	// base, since both ends of a delta are held in memory to apply it.
-	DefaultMaxDeltaSize = 512 << 20
-	// maxDeltaDepth matches the deepest chain git's pack-objects writes.
+	// DefaultMaxObjectSize bounds one object, blobs included: a file of
+	// more than 100 MiB belongs in Git LFS or a release, not in history
+	// every clone must carry (GitHub refuses them too).
+	DefaultMaxObjectSize = 100 << 20
+	// DefaultDeltaBaseCacheLimit bounds the delta bases kept in memory
+	// while resolving, like git's core.deltaBaseCacheLimit.
+	DefaultDeltaBaseCacheLimit = 96 << 20
+)
+
+// Fixed bounds on the objects that are parsed whole (and so held whole),
+// whatever Options.MaxObjectSize allows above them.
+const (
+	// MaxCommitSize bounds a commit or tag. Real ones are kilobytes (the
+	// longest messages in linux.git are tens of KiB, signatures a few
+	// KiB); 4 MiB leaves room for generated messages.
+	MaxCommitSize = 4 << 20
+	// MaxTreeSize bounds a tree, that is one directory listing. An entry
+	// takes about 30 bytes plus its name, so 32 MiB is around half a
+	// million entries in one directory: several times the largest trees
+	// of big monorepos (a few MiB), and more than git handles comfortably.
+	MaxTreeSize = 32 << 20
+	// maxDeltaDepth bounds a chain of deltas: the most git's pack-objects
+	// writes (pack.depth is capped at 4095). A deeper chain is refused as
+	// corrupt.
 	maxDeltaDepth = 4095
-	// baseCacheSize bounds the resolved objects kept for their deltas,
-	// like git's core.deltaBaseCacheLimit.
-	baseCacheSize = 96 << 20
+	// commitCacheSize bounds the resolved commits kept for the ancestry
+	// walks.
+	commitCacheSize = 16 << 20
 )
 
 // Options bound what Receive accepts.
@@ -51,9 +74,17 @@ type Options struct {
 	MaxSize int64
 	// MaxObjects bounds the declared object count; 0 means DefaultMaxObjects.
 	MaxObjects uint32
-	// MaxDeltaSize bounds objects taking part in deltas; 0 means
-	// DefaultMaxDeltaSize.
-	MaxDeltaSize int64
+	// MaxObjectSize bounds the size of one object, whether whole in the
+	// pack or rebuilt from a delta, and of a delta's own data; commits,
+	// tags and trees are bounded further by MaxCommitSize and
+	// MaxTreeSize. Sizes are checked from the entry's header and from the
+	// delta's header before anything is allocated or computed. 0 means
+	// DefaultMaxObjectSize.
+	MaxObjectSize int64
+	// DeltaBaseCacheLimit bounds the delta bases kept in memory while
+	// resolving, in all (a base over it is still used, alone); 0 means
+	// DefaultDeltaBaseCacheLimit.
+	DeltaBaseCacheLimit int64
 	// Progress receives git-style progress lines ("Resolving deltas");
 	// nil for none.
 	Progress io.Writer
@@ -64,6 +95,9 @@ var (
 	// ErrTooLarge: the pack is larger than Options.MaxSize or declares
 	// more objects than Options.MaxObjects allows.
 	ErrTooLarge = errors.New("pack too large")
+	// ErrObjectTooLarge: an object in the pack, or one a delta would
+	// build, is over its size limit (see Options.MaxObjectSize).
+	ErrObjectTooLarge = errors.New("object too large")
 	// ErrCorrupt: the pack is cut short, fails its checksum, or holds an
 	// object that does not decode or is not well formed.
 	ErrCorrupt = errors.New("corrupt pack")
@@ -112,8 +146,8 @@ type Incoming struct {
 	local    int // thin-pack bases completed from the repository
 
 	repo  *filesystem.Storage // opened on first use
-	cache *baseCache
-	main  *worker // inflates for content outside resolve's workers
+	cache *baseCache          // resolved commits, and what content reads
+	main  *worker             // inflates for content outside resolve's workers
 	// links is what the pack's objects name, checked once by checkLinks.
 	links        linkSet
 	linksChecked bool
@@ -131,18 +165,23 @@ type Incoming struct {
 // more bytes, so it never waits for data beyond the pack's end (the client
 // waits for our answer there); r may be the protocol's buffered reader.
 //
-// Errors: ErrTooLarge, ErrCorrupt (including a stream cut short),
-// ErrMissingObject (a thin pack's base the repository lacks), ctx's error,
-// or an I/O error. On error nothing is left in the repository.
+// Errors: ErrTooLarge, ErrObjectTooLarge, ErrCorrupt (including a stream
+// cut short or a delta chain deeper than git writes), ErrMissingObject (a
+// thin pack's base the repository lacks), ctx's error, or an I/O error.
+// On error nothing is left in the repository.
 //
-// Cancelling ctx is noticed between reads of r; a caller that must
-// unblock a stalled read closes the underlying connection.
+// Cancelling ctx is noticed between reads of r and, once the pack is in,
+// within about a megabyte of work by every resolving goroutine; a caller
+// that must unblock a stalled read closes the underlying connection.
 func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *Incoming, err error) {
 	if opts.MaxObjects == 0 {
 		opts.MaxObjects = DefaultMaxObjects
 	}
-	if opts.MaxDeltaSize <= 0 {
-		opts.MaxDeltaSize = DefaultMaxDeltaSize
+	if opts.MaxObjectSize <= 0 {
+		opts.MaxObjectSize = DefaultMaxObjectSize
+	}
+	if opts.DeltaBaseCacheLimit <= 0 {
+		opts.DeltaBaseCacheLimit = DefaultDeltaBaseCacheLimit
 	}
 	objDir := filepath.Join(gitDir, "objects")
 	if fi, err := os.Stat(objDir); err != nil || !fi.IsDir() {
@@ -158,7 +197,7 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 		tmpLck: tmpLck,
 		opts:   opts,
 		byHash: make(map[plumbing.Hash]int32),
-		cache:  newBaseCache(baseCacheSize),
+		cache:  newBaseCache(commitCacheSize),
 	}
 	defer func() {
 		if err != nil {
@@ -183,7 +222,38 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 			return nil, err
 		}
 	}
+	// A client gone while the pack was indexed gets nothing installed.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return in, nil
+}
+
+// limit returns the largest object of type t accepted; t is a delta's
+// type while it is unknown.
+func (in *Incoming) limit(t plumbing.ObjectType) int64 {
+	switch t {
+	case plumbing.CommitObject, plumbing.TagObject:
+		return min(MaxCommitSize, in.opts.MaxObjectSize)
+	case plumbing.TreeObject:
+		return min(MaxTreeSize, in.opts.MaxObjectSize)
+	}
+	return in.opts.MaxObjectSize
+}
+
+// sizeText writes a size the way the limits are given: "512 MiB".
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // Len returns the number of objects in the pack, thin-pack bases included.

@@ -23,13 +23,18 @@ import (
 )
 
 // resolve is the second pass: it applies every delta, depth first from
-// each whole object so a base is usually still cached when its deltas
-// need it. The trees of deltas hanging from different whole objects are
-// independent, so they are shared out among GOMAXPROCS workers, each with
-// its own inflater and its own share of the base cache (the cache's total
-// budget stays baseCacheSize). REF_DELTAs whose base is not in the pack
-// are then resolved against the repository (a thin pack); those bases
-// become "external" objects, appended to the pack later.
+// each whole object, the way git's index-pack does: a delta is applied
+// while its base is in hand, and the deltas on that result right after,
+// so a chain of any length costs one application per link. The trees of
+// deltas hanging from different whole objects are independent, so they
+// are shared out among GOMAXPROCS workers, each with its own inflater and
+// its share of the memory for bases (Options.DeltaBaseCacheLimit).
+// REF_DELTAs whose base is not in the pack are then resolved against the
+// repository (a thin pack); those bases become "external" objects,
+// appended to the pack later.
+//
+// Cancelling ctx stops every worker within one delta application or
+// inflation, each of which also looks at ctx every megabyte.
 func (in *Incoming) resolve(ctx context.Context) error {
 	if in.ndeltas == 0 {
 		return nil
@@ -40,102 +45,53 @@ func (in *Incoming) resolve(ctx context.Context) error {
 	// once the workers start. refKids is taken from under mu, so what is
 	// left at the end waits on other objects.
 	n := len(in.objs)
-	ofsStart := make([]int32, n+1)
-	refKids := make(map[plumbing.Hash][]int32)
+	r := &resolver{in: in, ctx: ctx, ofsStart: make([]int32, n+1), refKids: make(map[plumbing.Hash][]int32)}
 	var roots []int32
 	for i := range in.objs {
 		o := &in.objs[i]
 		switch o.kind {
 		case plumbing.OFSDeltaObject:
-			ofsStart[o.base+1]++
+			r.ofsStart[o.base+1]++
 		case plumbing.REFDeltaObject:
-			refKids[o.ref] = append(refKids[o.ref], int32(i))
+			r.refKids[o.ref] = append(r.refKids[o.ref], int32(i))
 		default:
 			roots = append(roots, int32(i))
 		}
 	}
 	for i := 1; i <= n; i++ {
-		ofsStart[i] += ofsStart[i-1]
+		r.ofsStart[i] += r.ofsStart[i-1]
 	}
-	ofsKids := make([]int32, ofsStart[n])
-	fill := slices.Clone(ofsStart[:n])
+	r.ofsKids = make([]int32, r.ofsStart[n])
+	fill := slices.Clone(r.ofsStart[:n])
 	for i := range in.objs {
 		if o := &in.objs[i]; o.kind == plumbing.OFSDeltaObject {
-			ofsKids[fill[o.base]] = int32(i)
+			r.ofsKids[fill[o.base]] = int32(i)
 			fill[o.base]++
 		}
 	}
-	kidsOf := func(x int32) []int32 {
-		if int(x) >= n {
-			return nil // a thin pack's base, appended since
-		}
-		return ofsKids[ofsStart[x]:ofsStart[x+1]:ofsStart[x+1]]
-	}
-	p := newProgress(in.opts.Progress, "Resolving deltas", in.ndeltas)
-	var (
-		mu     sync.Mutex // guards refKids, in.byHash, p, failed
-		done   atomic.Int64
-		failed error
-		stop   atomic.Bool
-	)
-	// descend resolves everything that waits, directly or not, on root.
-	descend := func(w *worker, root int32, stack []int32) ([]int32, error) {
-		stack = append(stack[:0], root)
-		for len(stack) > 0 {
-			if stop.Load() {
-				return stack, nil
-			}
-			x := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			kids := kidsOf(x)
-			mu.Lock()
-			if rk, ok := refKids[in.objs[x].hash]; ok {
-				kids = append(kids[:len(kids):len(kids)], rk...)
-				delete(refKids, in.objs[x].hash)
-			}
-			mu.Unlock()
-			for _, k := range kids {
-				if err := in.resolveDelta(w, &mu, k, x); err != nil {
-					return stack, err
-				}
-				if n := done.Add(1); n&255 == 0 {
-					if err := ctx.Err(); err != nil {
-						return stack, err
-					}
-					mu.Lock()
-					p.update(int(n))
-					mu.Unlock()
-				}
-				stack = append(stack, k)
-			}
-		}
-		return stack, nil
-	}
+	r.p = newProgress(in.opts.Progress, "Resolving deltas", in.ndeltas)
+	var failed error
 	nw := min(runtime.GOMAXPROCS(0), max(1, in.ndeltas/256), max(1, len(roots)))
+	r.budget = in.opts.DeltaBaseCacheLimit / int64(nw)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range nw {
-		w := &worker{cache: in.cache, links: new(linkFilter)}
-		if nw > 1 {
-			w.cache = newBaseCache(baseCacheSize / int64(nw))
-		}
+		w := &worker{ctx: ctx, links: new(linkFilter)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var stack []int32
-			for !stop.Load() {
-				r := next.Add(1) - 1
-				if r >= int64(len(roots)) {
+			for !r.stop.Load() {
+				i := next.Add(1) - 1
+				if i >= int64(len(roots)) {
 					return
 				}
-				var err error
-				if stack, err = descend(w, roots[r], stack); err != nil {
-					mu.Lock()
+				if err := r.descend(w, roots[i]); err != nil {
+					r.mu.Lock()
 					if failed == nil {
 						failed = err
 					}
-					mu.Unlock()
-					stop.Store(true)
+					r.mu.Unlock()
+					r.stop.Store(true)
 					return
 				}
 			}
@@ -147,17 +103,15 @@ func (in *Incoming) resolve(ctx context.Context) error {
 	}
 	// What is left waits on objects outside the pack. Sorted, so the
 	// completed pack does not depend on map order.
-	main := &worker{cache: in.cache, links: new(linkFilter)}
-	in.main = main
-	var stack []int32
-	for len(refKids) > 0 {
-		missing := make([]plumbing.Hash, 0, len(refKids))
-		for h := range refKids {
+	w := &worker{ctx: ctx, links: new(linkFilter)}
+	for len(r.refKids) > 0 {
+		missing := make([]plumbing.Hash, 0, len(r.refKids))
+		for h := range r.refKids {
 			missing = append(missing, h)
 		}
 		slices.SortFunc(missing, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
 		for _, h := range missing {
-			if _, ok := refKids[h]; !ok {
+			if _, ok := r.refKids[h]; !ok {
 				continue
 			}
 			if _, ok := in.byHash[h]; ok {
@@ -168,7 +122,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if stack, err = descend(main, i, stack); err != nil {
+			if err := r.descend(w, i); err != nil {
 				return err
 			}
 		}
@@ -178,14 +132,229 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			return fmt.Errorf("%w: object at %d: delta never resolved", ErrCorrupt, in.objs[i].offset)
 		}
 	}
-	p.finish(int(done.Load()), in.local)
+	r.p.finish(int(r.done.Load()), in.local)
 	return nil
 }
 
-// worker is what one resolving goroutine has of its own: its share of
-// the base cache and an inflater it resets for every entry.
+// resolver is what resolve's workers share.
+type resolver struct {
+	in                *Incoming
+	ctx               context.Context
+	ofsStart, ofsKids []int32 // see resolve; read only
+	budget            int64   // bytes of bases each worker may keep
+
+	mu      sync.Mutex // guards refKids, in.byHash, p
+	refKids map[plumbing.Hash][]int32
+	p       *progress
+
+	done atomic.Int64
+	stop atomic.Bool // set when a worker failed
+}
+
+// kids returns the OFS deltas on x.
+func (r *resolver) kids(x int32) []int32 {
+	if int(x) >= len(r.ofsStart)-1 {
+		return nil // a thin pack's base, appended since
+	}
+	return r.ofsKids[r.ofsStart[x]:r.ofsStart[x+1]:r.ofsStart[x+1]]
+}
+
+// frame is one base on the way down from a whole object: the deltas on
+// it, how many of them are done, and its content while it is kept.
+type frame struct {
+	i    int32
+	data []byte // nil once dropped to stay within the budget
+	kids []int32
+	next int
+}
+
+// descend resolves everything that waits, directly or not, on root. The
+// stack holds the chain of bases from root to the delta being applied;
+// the newest base is always kept, older ones only while their total is
+// within r.budget (a base dropped is rebuilt from the nearest one kept
+// below it if it has more deltas waiting, as git's index-pack does).
+func (r *resolver) descend(w *worker, root int32) error {
+	in := r.in
+	kids := r.takeKids(root)
+	if len(kids) == 0 {
+		return nil
+	}
+	data, err := in.load(w, root)
+	if err != nil {
+		return err
+	}
+	stack := []frame{{i: root, data: data, kids: kids}}
+	held := int64(len(data))
+	for len(stack) > 0 {
+		if r.stop.Load() {
+			return nil // another worker failed; its error is reported
+		}
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		top := &stack[len(stack)-1]
+		if top.next == len(top.kids) {
+			held -= int64(len(top.data))
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if top.data == nil {
+			if held, err = r.rebuild(w, stack, held); err != nil {
+				return err
+			}
+		}
+		k := top.kids[top.next]
+		top.next++
+		data, err := r.apply(w, k, top.i, top.data, len(r.kids(k)) > 0)
+		if err != nil {
+			return err
+		}
+		if n := r.done.Add(1); n&255 == 0 {
+			r.mu.Lock()
+			r.p.update(int(n))
+			r.mu.Unlock()
+		}
+		kids := r.takeKids(k)
+		if len(kids) == 0 {
+			continue
+		}
+		if data == nil {
+			// A blob streamed through the hasher turned out to be a
+			// REF_DELTA base too: build it once more, kept this time.
+			if data, err = r.apply(w, k, top.i, top.data, true); err != nil {
+				return err
+			}
+		}
+		stack = append(stack, frame{i: k, data: data, kids: kids})
+		held += int64(len(data))
+		// Drop the oldest bases kept, never the one just pushed.
+		for j := 0; held > r.budget && j < len(stack)-1; j++ {
+			held -= int64(len(stack[j].data))
+			stack[j].data = nil
+		}
+	}
+	return nil
+}
+
+// takeKids returns the deltas waiting on x, resolved, and takes its REF
+// children from r.refKids.
+func (r *resolver) takeKids(x int32) []int32 {
+	kids := r.kids(x)
+	h := r.in.objs[x].hash
+	r.mu.Lock()
+	if rk, ok := r.refKids[h]; ok {
+		kids = append(kids[:len(kids):len(kids)], rk...)
+		delete(r.refKids, h)
+	}
+	r.mu.Unlock()
+	return kids
+}
+
+// rebuild restores the top frame's dropped content from the nearest
+// frame below it that kept its own, and returns the bytes now held.
+func (r *resolver) rebuild(w *worker, stack []frame, held int64) (int64, error) {
+	j := len(stack) - 1
+	for j > 0 && stack[j].data == nil {
+		j--
+	}
+	if stack[j].data == nil {
+		data, err := r.in.load(w, stack[j].i)
+		if err != nil {
+			return held, err
+		}
+		stack[j].data = data
+		held += int64(len(data))
+	}
+	for j++; j < len(stack); j++ {
+		data, err := r.apply(w, stack[j].i, stack[j-1].i, stack[j-1].data, true)
+		if err != nil {
+			return held, err
+		}
+		stack[j].data = data
+		held += int64(len(data))
+		if held > r.budget && j < len(stack)-1 {
+			held -= int64(len(stack[j-1].data))
+			stack[j-1].data = nil
+		}
+	}
+	return held, nil
+}
+
+// apply resolves delta object k on base b, whose content is base: it
+// checks the result's size against the limit for b's type before making
+// anything, hashes the result and records what a commit, tree or tag
+// names. The result is returned when keep is set or it is not a blob
+// (which are checked whole); a blob nobody builds on only goes through
+// the hasher. Only the worker that resolved b resolves b's deltas, so the
+// entries of in.objs it touches are its own.
+func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte, error) {
+	in := r.in
+	o, bo := &in.objs[k], &in.objs[b]
+	if bo.depth >= maxDeltaDepth {
+		return nil, fmt.Errorf("%w: delta at %d: chain of deltas deeper than %d", ErrCorrupt, o.offset, maxDeltaDepth)
+	}
+	delta, err := in.inflateAt(w, o)
+	if err != nil {
+		return nil, err
+	}
+	res, err := in.checkDelta(delta, bo.typ, len(base), o.offset)
+	if err != nil {
+		return nil, err
+	}
+	rw := &resultWriter{}
+	if keep || bo.typ != plumbing.BlobObject {
+		rw.buf = make([]byte, 0, res.size)
+	}
+	first := o.typ == 0 // not being built again for its deltas
+	if first {
+		rw.h = plumbing.NewHasher(bo.typ, res.size)
+	}
+	if err := applyDelta(w.ctx, base, delta[res.start:], res.size, rw); err != nil {
+		return nil, deltaErr(err, o.offset)
+	}
+	if !first {
+		return rw.buf, nil
+	}
+	o.typ, o.depth, o.hash = bo.typ, bo.depth+1, rw.h.Sum()
+	if o.typ != plumbing.BlobObject {
+		if err := in.links.record(w.links, o.typ, rw.buf); err != nil {
+			return nil, fmt.Errorf("%w: %s %s: %v", ErrCorrupt, o.typ, o.hash, err)
+		}
+	}
+	if o.typ == plumbing.CommitObject {
+		// Kept for the ancestry walks, which read commits only.
+		in.cache.put(k, rw.buf)
+	}
+	r.mu.Lock()
+	err = in.addHash(o.hash, k)
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return rw.buf, nil
+}
+
+// resultWriter hashes a delta's result and keeps it when buf is not nil;
+// it is never grown, the result's size being known beforehand.
+type resultWriter struct {
+	h   plumbing.Hasher
+	buf []byte
+}
+
+func (rw *resultWriter) Write(p []byte) (int, error) {
+	if rw.h.Hash != nil {
+		rw.h.Write(p)
+	}
+	if rw.buf != nil {
+		rw.buf = append(rw.buf, p...)
+	}
+	return len(p), nil
+}
+
+// worker is what one resolving goroutine has of its own: the context it
+// checks and an inflater it resets for every entry.
 type worker struct {
-	cache *baseCache
+	ctx   context.Context
 	links *linkFilter
 	br    *bufio.Reader
 	zr    io.ReadCloser
@@ -200,8 +369,8 @@ func (in *Incoming) addExternal(h plumbing.Hash) (int32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pack: read base %s: %w", h, err)
 	}
-	if eo.Size() > in.opts.MaxDeltaSize {
-		return 0, fmt.Errorf("%w: delta base %s of %d bytes", ErrTooLarge, h, eo.Size())
+	if limit := in.limit(eo.Type()); eo.Size() > limit {
+		return 0, fmt.Errorf("%w: delta base %s in the repository is %s, over the %s limit", ErrObjectTooLarge, h, sizeText(eo.Size()), sizeText(limit))
 	}
 	i := int32(len(in.objs))
 	in.objs = append(in.objs, object{
@@ -213,108 +382,78 @@ func (in *Incoming) addExternal(h plumbing.Hash) (int32, error) {
 	return i, nil
 }
 
-// resolveDelta applies delta object k to base b, which is resolved, on
-// worker w. Only the worker that resolved b resolves b's deltas, so the
-// entries of in.objs it touches are its own; mu guards in.byHash.
-func (in *Incoming) resolveDelta(w *worker, mu *sync.Mutex, k, b int32) error {
-	base, err := in.contentIn(w, b)
-	if err != nil {
-		return err
-	}
-	o := &in.objs[k]
-	delta, err := in.inflateAt(w, o)
-	if err != nil {
-		return err
-	}
-	data, err := applyDelta(base, delta, in.opts.MaxDeltaSize)
-	if err != nil {
-		return fmt.Errorf("%w: delta at %d: %v", ErrCorrupt, o.offset, err)
-	}
-	bo := &in.objs[b]
-	if bo.depth >= maxDeltaDepth {
-		return fmt.Errorf("%w: delta chain longer than %d", ErrCorrupt, maxDeltaDepth)
-	}
-	o.base, o.typ, o.depth = b, bo.typ, bo.depth+1
-	o.hash = plumbing.ComputeHash(o.typ, data)
-	if err := in.links.record(w.links, o.typ, data); err != nil {
-		return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, o.typ, o.hash, err)
-	}
-	mu.Lock()
-	err = in.addHash(o.hash, k)
-	mu.Unlock()
-	if err != nil {
-		return err
-	}
-	w.cache.put(k, data)
-	return nil
-}
-
-// content returns an object's data: from the cache, by inflating it,
-// by reapplying its delta chain, or from the repository for a thin
-// pack's base.
+// content returns an object's data once resolve is done: from the cache,
+// by inflating it, by reapplying its delta chain, or from the repository
+// for a thin pack's base.
 func (in *Incoming) content(i int32) ([]byte, error) {
-	if in.main == nil || in.main.cache != in.cache {
-		in.main = &worker{cache: in.cache}
+	if in.main == nil {
+		in.main = &worker{ctx: context.Background()}
 	}
-	return in.contentIn(in.main, i)
-}
-
-// contentIn is content on worker w.
-func (in *Incoming) contentIn(w *worker, i int32) ([]byte, error) {
-	if b, ok := w.cache.get(i); ok {
+	if b, ok := in.cache.get(i); ok {
 		return b, nil
 	}
 	o := &in.objs[i]
-	var data []byte
-	switch {
-	case o.external && !o.appended:
-		eo, err := in.lookup(plumbing.AnyObject, o.hash)
-		if err != nil {
-			return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
+	if !o.isDelta() || o.appended {
+		data, err := in.load(in.main, i)
+		if err == nil {
+			in.cache.put(i, data)
 		}
-		r, err := eo.Reader()
-		if err != nil {
-			return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
-		}
-		data, err = io.ReadAll(io.LimitReader(r, o.size+1))
-		r.Close()
-		if err != nil {
-			return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
-		}
-		// The repository's copy is trusted only as far as its id.
-		if int64(len(data)) != o.size || plumbing.ComputeHash(o.typ, data) != o.hash {
-			return nil, fmt.Errorf("pack: repository object %s is corrupt", o.hash)
-		}
-	case o.isDelta():
-		if o.base < 0 {
-			return nil, fmt.Errorf("pack: internal error: object at %d unresolved", o.offset)
-		}
-		base, err := in.contentIn(w, o.base)
-		if err != nil {
-			return nil, err
-		}
-		delta, err := in.inflateAt(w, o)
-		if err != nil {
-			return nil, err
-		}
-		if data, err = applyDelta(base, delta, in.opts.MaxDeltaSize); err != nil {
-			return nil, fmt.Errorf("%w: delta at %d: %v", ErrCorrupt, o.offset, err)
-		}
-	default:
-		if o.size > in.opts.MaxDeltaSize {
-			return nil, fmt.Errorf("%w: object %s of %d bytes is too large to load", ErrTooLarge, o.hash, o.size)
-		}
-		var err error
-		if data, err = in.inflateAt(w, o); err != nil {
-			return nil, err
-		}
+		return data, err
 	}
-	w.cache.put(i, data)
+	if o.base < 0 {
+		return nil, fmt.Errorf("pack: internal error: object at %d unresolved", o.offset)
+	}
+	base, err := in.content(o.base)
+	if err != nil {
+		return nil, err
+	}
+	delta, err := in.inflateAt(in.main, o)
+	if err != nil {
+		return nil, err
+	}
+	res, err := in.checkDelta(delta, o.typ, len(base), o.offset)
+	if err != nil {
+		return nil, err
+	}
+	rw := &resultWriter{buf: make([]byte, 0, res.size)}
+	if err := applyDelta(in.main.ctx, base, delta[res.start:], res.size, rw); err != nil {
+		return nil, deltaErr(err, o.offset)
+	}
+	in.cache.put(i, rw.buf)
+	return rw.buf, nil
+}
+
+// load returns the content of an object that is not a delta: inflated
+// from the pack, or read from the repository for a thin pack's base not
+// yet appended. Its size was checked against its limit when it was found.
+func (in *Incoming) load(w *worker, i int32) ([]byte, error) {
+	o := &in.objs[i]
+	if !o.external || o.appended {
+		return in.inflateAt(w, o)
+	}
+	eo, err := in.lookup(plumbing.AnyObject, o.hash)
+	if err != nil {
+		return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
+	}
+	r, err := eo.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
+	}
+	defer r.Close()
+	data := make([]byte, o.size)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
+	}
+	// The repository's copy is trusted only as far as its id.
+	if n, _ := r.Read(make([]byte, 1)); n != 0 || plumbing.ComputeHash(o.typ, data) != o.hash {
+		return nil, fmt.Errorf("pack: repository object %s is corrupt", o.hash)
+	}
 	return data, nil
 }
 
-// inflateAt reads an entry's data back from the quarantined pack, with
-// w's inflater (ReadAt on the file is safe from several workers).
+// inflateAt reads an entry's data back from the quarantined pack into a
+// buffer of exactly its size, with w's inflater (ReadAt on the file is
+// safe from several workers).
 func (in *Incoming) inflateAt(w *worker, o *object) ([]byte, error) {
 	if in.pack == nil {
 		return nil, errors.New("pack: already closed")
@@ -335,25 +474,85 @@ func (in *Incoming) inflateAt(w *worker, o *object) ([]byte, error) {
 		w.zr = nil
 		return nil, inflateErr(err, o.offset)
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(min(o.size, 64<<20)) + bytes.MinRead)
-	if err := inflateExactly(&buf, w.zr, o.size, o.offset); err != nil {
+	data := make([]byte, o.size)
+	if err := readExactly(w.ctx, w.zr, data, o.offset); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
-// applyDelta rebuilds an object from its base and a git delta: two sizes
-// (base, result) in little-endian base-128, then instructions that copy a
-// run of the base or insert literal bytes. Every bound is checked; max
-// caps the result.
-func applyDelta(base, delta []byte, max int64) ([]byte, error) {
+// readExactly fills buf from zr and insists on a clean end of the zlib
+// stream right after (its Adler-32 included). It looks at ctx every
+// megabyte.
+func readExactly(ctx context.Context, zr io.Reader, buf []byte, at int64) error {
+	for n := 0; n < len(buf); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m, err := zr.Read(buf[n:min(len(buf), n+1<<20)])
+		n += m
+		switch {
+		case err == io.EOF && n < len(buf):
+			return fmt.Errorf("%w: object at %d inflates to %d bytes, header says %d", ErrCorrupt, at, n, len(buf))
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return inflateErr(err, at)
+		}
+	}
+	var one [1]byte
+	for {
+		m, err := zr.Read(one[:])
+		if m > 0 {
+			return fmt.Errorf("%w: object at %d inflates to more than %d bytes, header says %d", ErrCorrupt, at, len(buf), len(buf))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return inflateErr(err, at)
+		}
+	}
+}
+
+// deltaResult is what a delta's header says of its result.
+type deltaResult struct {
+	size  int64 // the result's size
+	start int   // where the instructions begin
+}
+
+// checkDelta reads a delta's header and checks it against its base (of
+// baseSize bytes) and the size limit for objects of type t, before
+// anything is made.
+func (in *Incoming) checkDelta(delta []byte, t plumbing.ObjectType, baseSize int, at int64) (deltaResult, error) {
+	src, dst, start, err := deltaSizes(delta)
+	if err != nil {
+		return deltaResult{}, fmt.Errorf("%w: delta at %d: %v", ErrCorrupt, at, err)
+	}
+	if src != int64(baseSize) {
+		return deltaResult{}, fmt.Errorf("%w: delta at %d: base is %d bytes, delta wants %d", ErrCorrupt, at, baseSize, src)
+	}
+	if limit := in.limit(t); dst > limit {
+		return deltaResult{}, fmt.Errorf("%w: %s rebuilt from the delta at offset %d is %s, over the %s limit", ErrObjectTooLarge, t, at, sizeText(dst), sizeText(limit))
+	}
+	return deltaResult{size: dst, start: start}, nil
+}
+
+// errShortDelta: the delta ends inside its header.
+var errShortDelta = errors.New("delta header cut short")
+
+// deltaSizes reads a delta's header: the base's size and the result's,
+// each little-endian base-128, and returns where the instructions begin.
+func deltaSizes(delta []byte) (src, dst int64, start int, err error) {
 	p := 0
 	varint := func() (int64, error) {
 		var n int64
 		for shift := 0; ; shift += 7 {
-			if p >= len(delta) || shift > 56 {
-				return 0, errors.New("bad size")
+			if p >= len(delta) {
+				return 0, errShortDelta
+			}
+			if shift > 56 {
+				return 0, errors.New("delta size overflows")
 			}
 			c := delta[p]
 			p++
@@ -363,24 +562,41 @@ func applyDelta(base, delta []byte, max int64) ([]byte, error) {
 			}
 		}
 	}
-	srcSize, err := varint()
-	if err != nil {
-		return nil, err
+	if src, err = varint(); err != nil {
+		return 0, 0, 0, err
 	}
-	if srcSize != int64(len(base)) {
-		return nil, fmt.Errorf("base is %d bytes, delta wants %d", len(base), srcSize)
+	if dst, err = varint(); err != nil {
+		return 0, 0, 0, err
 	}
-	dstSize, err := varint()
-	if err != nil {
-		return nil, err
+	return src, dst, p, nil
+}
+
+// errDelta marks applyDelta's complaints about the delta itself.
+type errDelta string
+
+func (e errDelta) Error() string { return string(e) }
+
+// deltaErr reports a bad delta as corruption and passes ctx's error on.
+func deltaErr(err error, at int64) error {
+	var bad errDelta
+	if errors.As(err, &bad) {
+		return fmt.Errorf("%w: delta at %d: %v", ErrCorrupt, at, err)
 	}
-	if dstSize > max {
-		return nil, fmt.Errorf("%w: delta result of %d bytes", ErrTooLarge, dstSize)
-	}
-	out := make([]byte, 0, dstSize)
-	for p < len(delta) {
-		cmd := delta[p]
+	return err
+}
+
+// applyDelta writes to w the result of a git delta's instructions (what
+// follows the header) on base: each copies a run of the base or inserts
+// literal bytes. Every bound is checked; the result must be exactly size
+// bytes. ctx is looked at every megabyte written, so a long application
+// stops soon after a cancel.
+func applyDelta(ctx context.Context, base, ins []byte, size int64, w io.Writer) error {
+	var out, check int64
+	p := 0
+	for p < len(ins) {
+		cmd := ins[p]
 		p++
+		var chunk []byte
 		switch {
 		case cmd&0x80 != 0:
 			// Copy from base: which offset and size bytes follow is
@@ -388,44 +604,52 @@ func applyDelta(base, delta []byte, max int64) ([]byte, error) {
 			var off, n int64
 			for bit := 0; bit < 4; bit++ {
 				if cmd&(1<<bit) != 0 {
-					if p >= len(delta) {
-						return nil, errors.New("truncated copy")
+					if p >= len(ins) {
+						return errDelta("truncated copy")
 					}
-					off |= int64(delta[p]) << (8 * bit)
+					off |= int64(ins[p]) << (8 * bit)
 					p++
 				}
 			}
 			for bit := 0; bit < 3; bit++ {
 				if cmd&(0x10<<bit) != 0 {
-					if p >= len(delta) {
-						return nil, errors.New("truncated copy")
+					if p >= len(ins) {
+						return errDelta("truncated copy")
 					}
-					n |= int64(delta[p]) << (8 * bit)
+					n |= int64(ins[p]) << (8 * bit)
 					p++
 				}
 			}
 			if n == 0 {
 				n = 0x10000
 			}
-			if off+n > int64(len(base)) || int64(len(out))+n > dstSize {
-				return nil, errors.New("copy out of bounds")
+			if off+n > int64(len(base)) || out+n > size {
+				return errDelta("copy out of bounds")
 			}
-			out = append(out, base[off:off+n]...)
+			chunk = base[off : off+n]
 		case cmd != 0:
 			n := int(cmd)
-			if p+n > len(delta) || int64(len(out)+n) > dstSize {
-				return nil, errors.New("insert out of bounds")
+			if p+n > len(ins) || out+int64(n) > size {
+				return errDelta("insert out of bounds")
 			}
-			out = append(out, delta[p:p+n]...)
+			chunk = ins[p : p+n]
 			p += n
 		default:
-			return nil, errors.New("reserved instruction 0")
+			return errDelta("reserved instruction 0")
+		}
+		w.Write(chunk)
+		out += int64(len(chunk))
+		if out-check >= 1<<20 {
+			check = out
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
 	}
-	if int64(len(out)) != dstSize {
-		return nil, fmt.Errorf("result is %d bytes, delta promised %d", len(out), dstSize)
+	if out != size {
+		return errDelta(fmt.Sprintf("result is %d bytes, delta promised %d", out, size))
 	}
-	return out, nil
+	return nil
 }
 
 // completeThin appends the thin pack's bases to the pack, whole and
@@ -522,8 +746,7 @@ func entryHeader(t plumbing.ObjectType, size int64) []byte {
 // baseCache keeps recently resolved objects for the deltas built on them,
 // least recently used out first, within a byte budget.
 type baseCache struct {
-	// mu, when set, guards the rest: the cache is shared by workers.
-	mu          *sync.Mutex
+	mu          sync.Mutex // guards the rest: resolve's workers share the cache
 	limit, used int64
 	order       *list.List // of *cached, most recent at the front
 	byIndex     map[int32]*list.Element
@@ -539,10 +762,8 @@ func newBaseCache(limit int64) *baseCache {
 }
 
 func (c *baseCache) get(i int32) ([]byte, bool) {
-	if c.mu != nil {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	e, ok := c.byIndex[i]
 	if !ok {
 		return nil, false
@@ -552,10 +773,8 @@ func (c *baseCache) get(i int32) ([]byte, bool) {
 }
 
 func (c *baseCache) put(i int32, data []byte) {
-	if c.mu != nil {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if int64(len(data)) > c.limit {
 		return
 	}

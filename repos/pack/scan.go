@@ -168,26 +168,34 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 		default:
 			return fmt.Errorf("%w: object at %d has bad type %d", ErrCorrupt, o.offset, typ)
 		}
-		if o.isDelta() && size > in.opts.MaxDeltaSize {
-			return fmt.Errorf("%w: delta of %d bytes", ErrTooLarge, size)
+		// Sizes are checked from the header, before anything is made.
+		if limit := in.limit(o.typ); size > limit {
+			what := "delta"
+			if !o.isDelta() {
+				what = typ.String()
+			}
+			return fmt.Errorf("%w: %s at offset %d is %s, over the %s limit", ErrObjectTooLarge, what, o.offset, sizeText(size), sizeText(limit))
 		}
 		o.dataOff = s.off
 
-		// Whole objects are hashed as they inflate; commits, trees and
-		// tags are also kept long enough to check their form.
-		var sink io.Writer = io.Discard
+		// Whole objects are hashed as they inflate, never held; commits,
+		// trees and tags, whose bounds are small, are also kept long
+		// enough to check their form. A delta is only measured, and
+		// refused as soon as its header announces too large a result.
+		var sink io.Writer
 		var hasher plumbing.Hasher
 		structured := typ == plumbing.CommitObject || typ == plumbing.TreeObject || typ == plumbing.TagObject
-		if !o.isDelta() {
+		switch {
+		case o.isDelta():
+			sink = &deltaHeader{in: in, at: o.offset}
+		case structured:
+			hasher = plumbing.NewHasher(typ, size)
+			body.Reset()
+			body.Grow(int(size))
+			sink = io.MultiWriter(hasher, &body)
+		default:
 			hasher = plumbing.NewHasher(typ, size)
 			sink = hasher
-			if structured {
-				if size > in.opts.MaxDeltaSize {
-					return fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, typ, size)
-				}
-				body.Reset()
-				sink = io.MultiWriter(hasher, &body)
-			}
 		}
 		if zr == nil {
 			zr, err = zlib.NewReader(s)
@@ -237,6 +245,35 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 	in.checksum = got
 	in.packSize = s.off
 	return nil
+}
+
+// deltaHeader reads a delta's header as the delta inflates in scan and
+// fails the inflation as soon as the header announces a result larger
+// than any object may be, so a small pack cannot have a large one built.
+// The result's type is not known yet; resolve checks its own limit.
+type deltaHeader struct {
+	in   *Incoming
+	at   int64
+	head [20]byte // two sizes of at most 10 bytes each
+	n    int
+	done bool
+}
+
+func (d *deltaHeader) Write(p []byte) (int, error) {
+	if d.done {
+		return len(p), nil
+	}
+	d.n += copy(d.head[d.n:], p)
+	_, dst, _, err := deltaSizes(d.head[:d.n])
+	if err == errShortDelta && d.n < len(d.head) {
+		return len(p), nil
+	}
+	// A bad header is resolve's to report, with the base at hand.
+	d.done = true
+	if limit := d.in.opts.MaxObjectSize; err == nil && dst > limit {
+		return 0, fmt.Errorf("%w: delta at offset %d builds an object of %s, over the %s limit", ErrObjectTooLarge, d.at, sizeText(dst), sizeText(limit))
+	}
+	return len(p), nil
 }
 
 // atOffset finds the entry starting at pack offset off. Entries are

@@ -20,6 +20,7 @@ import (
 	"gatehouse"
 	"gatehouse/repos/archive"
 	"gatehouse/repos/maintain"
+	"gatehouse/repos/pack"
 	"gatehouse/repos/receivepack"
 	"gatehouse/repos/refs"
 	"gatehouse/repos/uploadpack"
@@ -27,6 +28,10 @@ import (
 
 // DefaultMaxPushSize bounds one incoming pack unless configured.
 const DefaultMaxPushSize = 2 << 30
+
+// DefaultMaxObjectSize bounds one object of an incoming pack unless
+// configured.
+const DefaultMaxObjectSize = pack.DefaultMaxObjectSize
 
 // Service implements gatehouse.RepoService and gatehouse.GitService. The
 // embedded RepoStore answers metadata questions; the methods here that
@@ -41,6 +46,9 @@ type Service struct {
 	Agent string
 	// MaxPushSize bounds an incoming pack in bytes.
 	MaxPushSize int64
+	// MaxObjectSize bounds one object of an incoming pack in bytes; 0
+	// means pack.DefaultMaxObjectSize.
+	MaxObjectSize int64
 	// MaxArchiveSize bounds the files of one `git archive --remote`
 	// (before compression); 0 means archive.DefaultMaxSize.
 	MaxArchiveSize int64
@@ -320,7 +328,7 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 	if err != nil {
 		return nil, err
 	}
-	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, CheckRef: s.refChecker(ctx, r)})
+	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, MaxObjectSize: s.MaxObjectSize, CheckRef: s.refChecker(ctx, r)})
 	push.Release()
 	if res != nil && res.Head != "" {
 		head := res.Head

@@ -43,6 +43,7 @@ type Config struct {
 	AllowCIDR     []netip.Prefix
 	NoCompatMACs  bool
 	MaxPushSize   int64
+	MaxObjectSize int64
 	ShutdownGrace time.Duration
 
 	// Limits (see sshd.Default* for the defaults).
@@ -96,6 +97,7 @@ func NewMain() *Main {
 			SSHAddr:       ":2222",
 			HTTPAddr:      "127.0.0.1:8080",
 			MaxPushSize:   repos.DefaultMaxPushSize,
+			MaxObjectSize: repos.DefaultMaxObjectSize,
 			ShutdownGrace: 30 * time.Second,
 
 			AuthTimeout:        sshd.DefaultAuthTimeout,
@@ -137,6 +139,7 @@ func (m *Main) ParseFlags(args []string) error {
 	})
 	fs.BoolVar(&c.NoCompatMACs, "no-compat-macs", c.NoCompatMACs, "drop the non-ETM hmac-sha2 MACs kept for libssh2 1.10 clients")
 	fs.Int64Var(&c.MaxPushSize, "max-push-size", c.MaxPushSize, "largest pack a push may send, in bytes")
+	fs.Int64Var(&c.MaxObjectSize, "max-object-size", c.MaxObjectSize, "largest object (file) a push may add, in bytes; commits, tags and trees have smaller fixed bounds")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long running operations may finish on SIGTERM")
 	limitFlags(fs, c)
 	webFlags(fs, c)
@@ -149,6 +152,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if c.MaxPushSize <= 0 {
 		return fmt.Errorf("--max-push-size must be positive")
+	}
+	if c.MaxObjectSize <= 0 {
+		return fmt.Errorf("--max-object-size must be positive")
 	}
 	if err := checkLimits(c); err != nil {
 		return err
@@ -189,6 +195,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Repos.AnonRead = c.AnonRead
 	m.Repos.Agent = "gatehouse/" + Version
 	m.Repos.MaxPushSize = c.MaxPushSize
+	m.Repos.MaxObjectSize = c.MaxObjectSize
 	m.Repos.MaxReposPerUser = c.MaxReposPerUser
 	m.Repos.Protection = keys.NewProtectionService(db)
 	m.Repos.Audit = audit

@@ -29,6 +29,7 @@ import (
 //
 //	GATEHOUSE_TEST_RESULT   file to write the PushResult and error to, as JSON
 //	GATEHOUSE_TEST_MAXPACK  Options.MaxPackSize
+//	GATEHOUSE_TEST_MAXOBJ   Options.MaxObjectSize
 //	GATEHOUSE_TEST_MAXCMDS  Options.MaxCommands
 //	GATEHOUSE_TEST_DENY     a ref name CheckRef refuses
 //	GATEHOUSE_TEST_MOVE_REF "ref id": CheckRef moves ref to id with git
@@ -59,6 +60,9 @@ func serveHelper() int {
 	opts := receivepack.Options{Agent: "gatehouse-test/1 with spaces"}
 	if v := os.Getenv("GATEHOUSE_TEST_MAXPACK"); v != "" {
 		opts.MaxPackSize, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v := os.Getenv("GATEHOUSE_TEST_MAXOBJ"); v != "" {
+		opts.MaxObjectSize, _ = strconv.ParseInt(v, 10, 64)
 	}
 	if v := os.Getenv("GATEHOUSE_TEST_MAXCMDS"); v != "" {
 		opts.MaxCommands, _ = strconv.Atoi(v)

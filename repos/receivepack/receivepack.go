@@ -44,6 +44,9 @@ type Options struct {
 	Agent string
 	// MaxPackSize bounds the pack in bytes; 0 means no bound.
 	MaxPackSize int64
+	// MaxObjectSize bounds one object of the pack in bytes; 0 means
+	// pack.DefaultMaxObjectSize.
+	MaxObjectSize int64
 	// MaxCommands bounds the ref updates in one push; 0 means
 	// DefaultMaxCommands.
 	MaxCommands int
@@ -144,7 +147,7 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		if s.sideBand && !s.quiet {
 			progress = &flushingWriter{w: pktline.NewBand(s.pw, pktline.BandProgress, pktline.MaxLine), bw: bw}
 		}
-		inc, err = pack.Receive(ctx, gitDir, br, pack.Options{MaxSize: opts.MaxPackSize, Progress: progress})
+		inc, err = pack.Receive(ctx, gitDir, br, pack.Options{MaxSize: opts.MaxPackSize, MaxObjectSize: opts.MaxObjectSize, Progress: progress})
 		if err != nil {
 			s.failAll(cmds)
 			rerr := s.report(cmds, unpackReason(err))
@@ -627,7 +630,7 @@ func (s *session) report(cmds []*command, unpackFailure string) error {
 // summarized and left to the caller's log.
 func unpackReason(err error) string {
 	switch {
-	case errors.Is(err, pack.ErrTooLarge), errors.Is(err, pack.ErrCorrupt), errors.Is(err, pack.ErrMissingObject):
+	case errors.Is(err, pack.ErrTooLarge), errors.Is(err, pack.ErrObjectTooLarge), errors.Is(err, pack.ErrCorrupt), errors.Is(err, pack.ErrMissingObject):
 		return truncate(oneLine(err.Error()), 200)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "interrupted"

@@ -315,6 +315,9 @@ func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte,
 	if !first {
 		return rw.buf, nil
 	}
+	if rw.buf != nil {
+		rw.h.Write(rw.buf)
+	}
 	o.typ, o.depth, o.hash = bo.typ, bo.depth+1, rw.h.Sum()
 	if o.typ != plumbing.BlobObject {
 		if err := in.links.record(w.links, o.typ, rw.buf); err != nil {
@@ -334,19 +337,20 @@ func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte,
 	return rw.buf, nil
 }
 
-// resultWriter hashes a delta's result and keeps it when buf is not nil;
-// it is never grown, the result's size being known beforehand.
+// resultWriter keeps a delta's result when buf is not nil (it is never
+// grown, the result's size being known beforehand), else hashes it as it
+// goes when h is set. A kept result is hashed whole afterwards: one
+// large write hashes faster than many small ones.
 type resultWriter struct {
 	h   plumbing.Hasher
 	buf []byte
 }
 
 func (rw *resultWriter) Write(p []byte) (int, error) {
-	if rw.h.Hash != nil {
-		rw.h.Write(p)
-	}
 	if rw.buf != nil {
 		rw.buf = append(rw.buf, p...)
+	} else if rw.h.Hash != nil {
+		rw.h.Write(p)
 	}
 	return len(p), nil
 }

@@ -254,3 +254,45 @@ func TestReceiveCancelStopsResolving(t *testing.T) {
 	}
 	assertUnchanged(t, repo, before)
 }
+
+// TestReceiveDeltaTreeOverBudget resolves a bushy tree of deltas, OFS and
+// REF, with no memory for bases at all: every base dropped and needed
+// again is rebuilt from the nearest one kept, and every object comes out
+// right.
+func TestReceiveDeltaTreeOverBudget(t *testing.T) {
+	const n = 300
+	datas := [][]byte{bytes.Repeat([]byte("base line\n"), 200)}
+	entries := []packtest.Entry{packtest.Whole(plumbing.BlobObject, datas[0])}
+	x := uint32(7)
+	for i := 1; i < n; i++ {
+		x = x*1103515245 + 12345
+		b := int(x>>8) % i
+		if i > 3 && x&0x30000 != 0 {
+			b = i - 1 - int(x>>20)%3 // mostly near the end: deep chains
+		}
+		tail := fmt.Appendf(nil, "object %d on %d\n", i, b)
+		base := datas[b]
+		delta := packtest.Delta(int64(len(base)), int64(len(base)+len(tail)), packtest.Copy(0, int64(len(base))), packtest.Insert(tail))
+		if x&0x100000 != 0 {
+			entries = append(entries, packtest.REF(plumbing.ComputeHash(plumbing.BlobObject, base), delta))
+		} else {
+			entries = append(entries, packtest.OFS(b, delta))
+		}
+		datas = append(datas, append(bytes.Clone(base), tail...))
+	}
+	repo := bareRepo(t, "", "")
+	in, err := receive(t, repo, packtest.New(entries...).Bytes(), pack.Options{DeltaBaseCacheLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range datas {
+		id := plumbing.ComputeHash(plumbing.BlobObject, d).String()
+		if typ, err := in.Type(id); err != nil || typ != plumbing.BlobObject {
+			t.Fatalf("object %d (%s): %v %v", i, id, typ, err)
+		}
+	}
+	if err := in.Install(); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, nil, "verify-pack", installedPacks(t, repo)[0])
+}

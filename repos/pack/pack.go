@@ -50,14 +50,16 @@ const (
 // Fixed bounds on the objects that are parsed whole (and so held whole),
 // whatever Options.MaxObjectSize allows above them.
 const (
-	// MaxCommitSize bounds a commit or tag. Real ones are kilobytes (the
-	// longest messages in linux.git are tens of KiB, signatures a few
-	// KiB); 4 MiB leaves room for generated messages.
+	// MaxCommitSize bounds a commit or tag. Real ones are kilobytes, a
+	// signature adds a few; 4 MiB leaves room for the longest generated
+	// messages (squashed histories, changelogs).
 	MaxCommitSize = 4 << 20
 	// MaxTreeSize bounds a tree, that is one directory listing. An entry
 	// takes about 30 bytes plus its name, so 32 MiB is around half a
-	// million entries in one directory: several times the largest trees
-	// of big monorepos (a few MiB), and more than git handles comfortably.
+	// million entries in one directory. It is generous on purpose: a
+	// generated directory in a monorepo can hold tens of thousands of
+	// files (a few MiB), and refusing a real tree would block a push for
+	// good, while a tree of 32 MiB costs no more memory than a blob.
 	MaxTreeSize = 32 << 20
 	// maxDeltaDepth bounds a chain of deltas: the most git's pack-objects
 	// writes (pack.depth is capped at 4095). A deeper chain is refused as

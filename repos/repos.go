@@ -103,9 +103,7 @@ func (s *Service) Dir(owner, name string) (string, error) {
 // there, so it is refused until an administrator decides (`gatehouse
 // check` lists such directories).
 //
-// It matches gatehouse.ErrConflict (the name is taken), and
-// gatehouse.ErrLimit, whose message the SSH front end shows to the
-// client: like a limit, only an administrator can lift it.
+// It matches gatehouse.ErrConflict: the name is taken.
 type UnregisteredError struct {
 	Repo string // OWNER/NAME
 }
@@ -115,7 +113,7 @@ func (e *UnregisteredError) Error() string {
 }
 
 func (e *UnregisteredError) Is(target error) bool {
-	return target == gatehouse.ErrConflict || target == gatehouse.ErrLimit
+	return target == gatehouse.ErrConflict
 }
 
 // CreateRepo stores r and creates its bare repository on disk, with HEAD

@@ -210,6 +210,11 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 		case errors.Is(err, gatehouse.ErrLimit):
 			reason = "limit: " + err.Error()
 			msg = "ERROR: " + err.Error()
+		case errors.Is(err, gatehouse.ErrConflict):
+			// Only a create can conflict, and only in a namespace the
+			// actor may create in (a folder left on disk, say).
+			reason = "conflict: " + err.Error()
+			msg = "ERROR: " + err.Error()
 		case errors.Is(err, gatehouse.ErrForbidden):
 			reason = "write access denied"
 			msg = fmt.Sprintf("ERROR: you may read %s but not push to it", full)

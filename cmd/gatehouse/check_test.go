@@ -76,7 +76,7 @@ func TestPushOverUnregisteredFolder(t *testing.T) {
 		t.Fatalf("check after the fix:\n%s", out)
 	}
 
-	// A dead push's quarantine is reported, and removed by --fix only.
+	// A dead push's quarantine is reported, and removed by --repair only.
 	dead := filepath.Join(s.RepoDir("alice/ghost"), "objects", "tmp_objdir-incoming-dead")
 	if err := os.Mkdir(dead, 0o755); err != nil {
 		t.Fatal(err)
@@ -85,13 +85,13 @@ func TestPushOverUnregisteredFolder(t *testing.T) {
 		t.Fatalf("check with a dead quarantine: %v\n%s", err, out)
 	}
 	if _, err := os.Stat(dead); err != nil {
-		t.Fatalf("check without --fix removed it: %v", err)
+		t.Fatalf("check without --repair removed it: %v", err)
 	}
-	if out := s.MustCLI("check", "--fix"); !strings.Contains(out, "removed  quarantine  "+dead) {
-		t.Fatalf("check --fix said:\n%s", out)
+	if out := s.MustCLI("check", "--repair"); !strings.Contains(out, "removed  quarantine  "+dead) {
+		t.Fatalf("check --repair said:\n%s", out)
 	}
 	if _, err := os.Stat(dead); !os.IsNotExist(err) {
-		t.Fatalf("check --fix left it: %v", err)
+		t.Fatalf("check --repair left it: %v", err)
 	}
 	s.Fsck("alice/ghost")
 }

@@ -37,7 +37,7 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   audit [--user U] [--repo OWNER/NAME] [--since TIME|DURATION] [--limit N]
   token create USER [--name N] [--expires 720h] [--scope read|write|admin] | list USER | rm USER ID
   login-link USER [--url BASE]            a one-time web panel login link
-  check [--fix]                           unregistered or missing repositories, leftovers of killed pushes
+  check [--repair]                           unregistered or missing repositories, leftovers of killed pushes
   hostkeys                                print the host key fingerprints
   version
 `

@@ -16,9 +16,9 @@ var errCheckFailed = errors.New("check found problems")
 // metadata, and what pushes and repacks killed midway left.
 func init() {
 	commands["check"] = command{args: 0, flags: func(fs *flag.FlagSet) {
-		fs.Bool("fix", false, "remove what killed pushes and repacks left (never what a live one uses)")
+		fs.Bool("repair", false, "remove what killed pushes and repacks left (never what a live one uses)")
 	}, run: func(ctx context.Context, c *cli, a []string) error {
-		rep, err := c.repos.Check(ctx, c.flagBool("fix"))
+		rep, err := c.repos.Check(ctx, c.flagBool("repair"))
 		if err != nil {
 			return err
 		}
@@ -39,7 +39,7 @@ func init() {
 			if !rep.Problems() {
 				fmt.Fprintln(w, "no problems found")
 			} else if len(rep.Leftovers) > 0 && !rep.Swept {
-				fmt.Fprintln(w, "leftovers are removed at the next start, by maintenance, or now by check --fix")
+				fmt.Fprintln(w, "leftovers are removed at the next start, by maintenance, or now by check --repair")
 			}
 		}); err != nil {
 			return err

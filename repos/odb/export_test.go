@@ -1,0 +1,22 @@
+package odb
+
+import (
+	"bytes"
+	"io"
+)
+
+// ApplyDelta rebuilds an object from its base and a git delta, the way
+// Reader applies one, for the fuzz target.
+func ApplyDelta(base, delta []byte, max int64) ([]byte, error) {
+	d, err := newDeltaReader(base, io.NopCloser(bytes.NewReader(delta)), max)
+	if err != nil {
+		return nil, err
+	}
+	return readWhole(d, d.size)
+}
+
+// ParseEntryHeader parses a pack entry header, for the fuzz target.
+func ParseEntryHeader(b []byte) (typ, size int64, n int, err error) {
+	h, err := parseEntryHeader(b)
+	return int64(h.typ), h.size, h.len, err
+}

@@ -1,0 +1,531 @@
+package odb
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/packidx"
+)
+
+// Defaults for the zero Limits fields.
+const (
+	// DefaultMaxObjectSize bounds one object's size, as its header or its
+	// delta declares it, like repos/pack's bound on delta objects.
+	DefaultMaxObjectSize = 512 << 20
+	// DefaultBaseCacheSize bounds the delta bases a Reader keeps, like
+	// git's core.deltaBaseCacheLimit.
+	DefaultBaseCacheSize = 96 << 20
+	// MaxDeltaDepth bounds a delta chain, counted from the object down
+	// to its undeltified base. It is git's own hard bound (pack-objects
+	// caps --depth at 4095) and what a push may bring (repos/pack); a
+	// deeper chain, or a cycle of REF_DELTAs, is reported as ErrCorrupt.
+	MaxDeltaDepth = 4095
+)
+
+// Errors, wrapped with detail. An object that is not there wraps
+// plumbing.ErrObjectNotFound, as go-git's stores report it.
+var (
+	// ErrTooLarge: the object is larger than Limits.MaxObjectSize.
+	ErrTooLarge = errors.New("object too large")
+	// ErrCorrupt: a pack, its index or a loose object does not decode,
+	// or a delta chain is deeper than MaxDeltaDepth.
+	ErrCorrupt = errors.New("corrupt object database")
+)
+
+// Limits bound what a Reader holds in memory.
+type Limits struct {
+	// MaxObjectSize bounds every object read, checked against its header
+	// (or its delta's declared result) before anything is allocated;
+	// 0 means DefaultMaxObjectSize.
+	MaxObjectSize int64
+	// BaseCacheSize bounds, in bytes, the delta bases kept between
+	// reads; 0 means DefaultBaseCacheSize, negative none.
+	BaseCacheSize int64
+}
+
+// Reader reads a bare repository's objects: packed ones through their
+// mapped .idx (repos/packidx) and loose ones. Reading an object is linear
+// in the depth of its delta chain: the chain is followed down to its base
+// by headers alone, then the deltas are applied outward, each result
+// replacing its base, so memory is about twice the largest object of the
+// chain plus the base cache, never the chain's depth times its size.
+// Undeltified objects are streamed from disk without being held.
+//
+// The pack list is read on first use and read again, once, when an
+// object is not found or a pack has vanished (a concurrent repack), before
+// the object is believed missing. Files appearing and disappearing while
+// the directory is listed are tolerated.
+//
+// A Reader is safe for concurrent use.
+type Reader struct {
+	objDir string
+	max    int64
+	cache  *baseCache
+
+	mu      sync.Mutex // guards the fields below
+	scanned bool
+	packs   []*packFile // the current listing
+	retired []*packFile // dropped from the listing, closed on Close
+	closed  bool
+}
+
+// OpenReader returns a Reader of the repository at gitDir. Nothing is
+// read until the first object is asked for. The caller closes it.
+func OpenReader(gitDir string, lim Limits) *Reader {
+	if lim.MaxObjectSize <= 0 {
+		lim.MaxObjectSize = DefaultMaxObjectSize
+	}
+	if lim.BaseCacheSize == 0 {
+		lim.BaseCacheSize = DefaultBaseCacheSize
+	}
+	return &Reader{
+		objDir: filepath.Join(gitDir, "objects"),
+		max:    lim.MaxObjectSize,
+		cache:  newBaseCache(max(lim.BaseCacheSize, 0)),
+	}
+}
+
+// Close releases the packs. Streams returned by Read must be closed
+// first.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range append(r.packs, r.retired...) {
+		p.close()
+	}
+	r.packs, r.retired, r.closed = nil, nil, true
+	r.cache.clear()
+	return nil
+}
+
+// Header returns an object's type and size without reading its content
+// (for a delta, only the start of the delta and the headers of the
+// chain below it). Errors: not found (wraps plumbing.ErrObjectNotFound),
+// ErrTooLarge, ErrCorrupt, or an I/O error.
+func (r *Reader) Header(id plumbing.Hash) (plumbing.ObjectType, int64, error) {
+	var typ plumbing.ObjectType
+	var size int64
+	err := r.retry(func() (err error) {
+		loc, err := r.find(id)
+		if err != nil {
+			return err
+		}
+		typ, size, err = r.header(loc)
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("odb: object %s: %w", id, err)
+	}
+	return typ, size, nil
+}
+
+// Read returns an object's type, size and content. The content is
+// streamed: an undeltified object straight from the pack or loose file,
+// a delta by applying it to its (held) base as it is read. The stream
+// reports ErrCorrupt if the content does not match its header. The
+// caller closes it. Errors are Header's.
+func (r *Reader) Read(id plumbing.Hash) (plumbing.ObjectType, int64, io.ReadCloser, error) {
+	var o stream
+	err := r.retry(func() (err error) {
+		loc, err := r.find(id)
+		if err != nil {
+			return err
+		}
+		o, err = r.open(loc)
+		return err
+	})
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("odb: object %s: %w", id, err)
+	}
+	return o.typ, o.size, o.rc, nil
+}
+
+// errStale reports a pack or loose file that vanished after it was
+// listed: the listing is out of date.
+var errStale = errors.New("object file vanished")
+
+// retry runs f, and once more after listing the packs again if it did
+// not find an object or found a file gone: a concurrent repack moves
+// objects between packs and loose files.
+func (r *Reader) retry(f func() error) error {
+	err := f()
+	if errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, errStale) {
+		if err := r.rescan(); err != nil {
+			return err
+		}
+		err = f()
+	}
+	if errors.Is(err, errStale) {
+		return fmt.Errorf("%w: %w", plumbing.ErrObjectNotFound, err)
+	}
+	return err
+}
+
+// location is where an object is: in a pack at an offset, or loose.
+type location struct {
+	pack  *packFile
+	off   uint64
+	loose plumbing.Hash // set when pack is nil
+}
+
+// find locates an object in the listed packs or as a loose object.
+func (r *Reader) find(id plumbing.Hash) (location, error) {
+	packs, err := r.listing()
+	if err != nil {
+		return location{}, err
+	}
+	var stale error
+	for _, p := range packs {
+		i, ok := p.idx.Find(id)
+		if !ok {
+			continue
+		}
+		off, err := p.idx.Offset(i)
+		if err != nil {
+			return location{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, filepath.Base(p.path), err)
+		}
+		// Open the pack now, so that it cannot vanish before it is read;
+		// one already gone is passed over, as git does, for the others.
+		if _, _, err := p.file(); errors.Is(err, errStale) {
+			stale = err
+			continue
+		} else if err != nil {
+			return location{}, err
+		}
+		return location{pack: p, off: off}, nil
+	}
+	if _, err := os.Lstat(r.loosePath(id)); err == nil {
+		return location{loose: id}, nil
+	}
+	if stale != nil {
+		return location{}, stale
+	}
+	return location{}, plumbing.ErrObjectNotFound
+}
+
+// listing returns the packs, listing them on first use.
+func (r *Reader) listing() ([]*packFile, error) {
+	r.mu.Lock()
+	scanned, packs := r.scanned, r.packs
+	r.mu.Unlock()
+	if scanned {
+		return packs, nil
+	}
+	if err := r.rescan(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.packs, nil
+}
+
+// rescan lists objects/pack again. Packs already open are kept; those
+// gone from the directory leave the listing but stay open until Close,
+// for streams still reading them. An index that vanishes between the
+// listing and its opening is skipped, as is a pack without its index
+// (being installed, or left by a crash), which is what git does.
+func (r *Reader) rescan() error {
+	dir := filepath.Join(r.objDir, "pack")
+	// os.ReadDir reads names only (no lstat of each entry), so a file
+	// removed while the directory is read cannot fail the listing.
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("odb: list packs: %w", err)
+	}
+	names := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		names[e.Name()] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("odb: reader closed")
+	}
+	old := make(map[string]*packFile, len(r.packs))
+	for _, p := range r.packs {
+		old[p.path] = p
+	}
+	var packs []*packFile
+	for _, e := range ents {
+		base, ok := strings.CutSuffix(e.Name(), ".idx")
+		if !ok || !strings.HasPrefix(base, "pack-") || !names[base+".pack"] {
+			continue
+		}
+		path := filepath.Join(dir, base+".pack")
+		if p := old[path]; p != nil {
+			delete(old, path)
+			packs = append(packs, p)
+			continue
+		}
+		idx, err := packidx.Open(filepath.Join(dir, base+".idx"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("odb: %w: %w", ErrCorrupt, err)
+		}
+		packs = append(packs, &packFile{path: path, idx: idx})
+	}
+	for _, p := range old {
+		r.retired = append(r.retired, p)
+	}
+	r.packs, r.scanned = packs, true
+	return nil
+}
+
+// stream is an object being read.
+type stream struct {
+	typ  plumbing.ObjectType
+	size int64
+	rc   io.ReadCloser
+}
+
+// open starts reading the object at loc.
+func (r *Reader) open(loc location) (stream, error) {
+	if loc.pack == nil {
+		return r.openLoose(loc.loose)
+	}
+	h, err := loc.pack.header(loc.off)
+	if err != nil {
+		return stream{}, err
+	}
+	if !h.delta() {
+		if h.size > r.max {
+			return stream{}, r.tooLarge(h.size)
+		}
+		rc, err := loc.pack.inflate(loc.off, h)
+		return stream{h.typ, h.size, rc}, err
+	}
+	// The delta itself is applied as it is read; only its base is held.
+	baseLoc, err := r.base(loc, h)
+	if err != nil {
+		return stream{}, err
+	}
+	typ, base, err := r.materialize(baseLoc, 1)
+	if err != nil {
+		return stream{}, err
+	}
+	rc, err := loc.pack.inflate(loc.off, h)
+	if err != nil {
+		return stream{}, err
+	}
+	d, err := newDeltaReader(base, rc, r.max)
+	if err != nil {
+		rc.Close()
+		return stream{}, err
+	}
+	return stream{typ, d.size, d}, nil
+}
+
+// link is one delta of a chain being resolved.
+type link struct {
+	loc location
+	h   entryHeader
+}
+
+// materialize returns the whole content of the object at loc, which is
+// depth deltas above the object first asked for. It follows the chain
+// down by headers to a base it has (cached) or can read whole, then
+// applies the deltas outward, caching each result the cache can take.
+func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []byte, error) {
+	var chain []link
+	var typ plumbing.ObjectType
+	var data []byte
+	for {
+		if loc.pack == nil {
+			// A loose object is never a delta, and is not cached: it is
+			// one file away.
+			o, err := r.openLoose(loc.loose)
+			if err != nil {
+				return 0, nil, err
+			}
+			typ = o.typ
+			data, err = readWhole(o.rc, o.size)
+			if err != nil {
+				return 0, nil, err
+			}
+			break
+		}
+		if c, ok := r.cache.get(loc.pack, loc.off); ok {
+			typ, data = c.typ, c.data
+			break
+		}
+		h, err := loc.pack.header(loc.off)
+		if err != nil {
+			return 0, nil, err
+		}
+		if !h.delta() {
+			if h.size > r.max {
+				return 0, nil, r.tooLarge(h.size)
+			}
+			rc, err := loc.pack.inflate(loc.off, h)
+			if err != nil {
+				return 0, nil, err
+			}
+			typ = h.typ
+			if data, err = readWhole(rc, h.size); err != nil {
+				return 0, nil, err
+			}
+			r.cache.put(loc.pack, loc.off, typ, data)
+			break
+		}
+		if depth+len(chain) >= MaxDeltaDepth {
+			return 0, nil, fmt.Errorf("%w: delta chain deeper than %d", ErrCorrupt, MaxDeltaDepth)
+		}
+		chain = append(chain, link{loc, h})
+		if loc, err = r.base(loc, h); err != nil {
+			return 0, nil, err
+		}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		l := chain[i]
+		rc, err := l.loc.pack.inflate(l.loc.off, l.h)
+		if err != nil {
+			return 0, nil, err
+		}
+		d, err := newDeltaReader(data, rc, r.max)
+		if err != nil {
+			rc.Close()
+			return 0, nil, err
+		}
+		// data, the base, is dropped here unless the cache holds it.
+		if data, err = readWhole(d, d.size); err != nil {
+			return 0, nil, err
+		}
+		r.cache.put(l.loc.pack, l.loc.off, typ, data)
+	}
+	return typ, data, nil
+}
+
+// header returns the type and size of the object at loc, following a
+// delta chain down by headers for the type.
+func (r *Reader) header(loc location) (plumbing.ObjectType, int64, error) {
+	if loc.pack == nil {
+		o, err := r.openLoose(loc.loose)
+		if err != nil {
+			return 0, 0, err
+		}
+		o.rc.Close()
+		return o.typ, o.size, nil
+	}
+	h, err := loc.pack.header(loc.off)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !h.delta() {
+		if h.size > r.max {
+			return 0, 0, r.tooLarge(h.size)
+		}
+		return h.typ, h.size, nil
+	}
+	size, err := r.deltaSize(loc, h)
+	if err != nil {
+		return 0, 0, err
+	}
+	for depth := 1; ; depth++ {
+		if depth >= MaxDeltaDepth {
+			return 0, 0, fmt.Errorf("%w: delta chain deeper than %d", ErrCorrupt, MaxDeltaDepth)
+		}
+		if loc, err = r.base(loc, h); err != nil {
+			return 0, 0, err
+		}
+		if loc.pack == nil {
+			o, err := r.openLoose(loc.loose)
+			if err != nil {
+				return 0, 0, err
+			}
+			o.rc.Close()
+			return o.typ, size, nil
+		}
+		if c, ok := r.cache.get(loc.pack, loc.off); ok {
+			return c.typ, size, nil
+		}
+		if h, err = loc.pack.header(loc.off); err != nil {
+			return 0, 0, err
+		}
+		if !h.delta() {
+			return h.typ, size, nil
+		}
+	}
+}
+
+// deltaSize reads the result size a delta declares, checked against the
+// bound.
+func (r *Reader) deltaSize(loc location, h entryHeader) (int64, error) {
+	rc, err := loc.pack.inflate(loc.off, h)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	br := byteReader{r: rc}
+	if _, err := readVarint(&br); err != nil {
+		return 0, err
+	}
+	size, err := readVarint(&br)
+	if err != nil {
+		return 0, err
+	}
+	if size > r.max {
+		return 0, r.tooLarge(size)
+	}
+	return size, nil
+}
+
+// base locates the base of the delta at loc: an earlier entry of the
+// same pack (OFS_DELTA), or an object named by id (REF_DELTA), looked
+// for in the same pack first.
+func (r *Reader) base(loc location, h entryHeader) (location, error) {
+	if h.typ == plumbing.OFSDeltaObject {
+		if h.baseRel == 0 || h.baseRel > loc.off {
+			return location{}, fmt.Errorf("%w: %s: delta at %d points outside the pack", ErrCorrupt, filepath.Base(loc.pack.path), loc.off)
+		}
+		return location{pack: loc.pack, off: loc.off - h.baseRel}, nil
+	}
+	if i, ok := loc.pack.idx.Find(h.baseID); ok {
+		off, err := loc.pack.idx.Offset(i)
+		if err != nil {
+			return location{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, filepath.Base(loc.pack.path), err)
+		}
+		return location{pack: loc.pack, off: off}, nil
+	}
+	return r.find(h.baseID)
+}
+
+func (r *Reader) tooLarge(size int64) error {
+	return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, r.max)
+}
+
+// readWhole reads exactly size bytes of rc, and its end, and closes it.
+// The caller has bounded size.
+func readWhole(rc io.ReadCloser, size int64) ([]byte, error) {
+	defer rc.Close()
+	data := make([]byte, size)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, shortRead(err)
+	}
+	var one [1]byte
+	if n, err := rc.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("%w: object longer than its header says", ErrCorrupt)
+		}
+		return nil, err
+	}
+	return data, nil
+}
+
+// shortRead reports a stream ending before its declared size as
+// corruption.
+func shortRead(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: object shorter than its header says", ErrCorrupt)
+	}
+	return err
+}

@@ -1,8 +1,13 @@
-// Package odb opens a bare repository's object database through go-git,
-// the one way every part of the Git engine reads objects.
+// Package odb reads a bare repository's objects. Reader is the engine's
+// own object reader: packs through their mapped index, entry headers,
+// delta chains resolved iteratively with one bounded base cache, and loose
+// objects, with every size bounded before it is allocated. Open gives
+// go-git's object store, for the parts of the engine still built on it.
 package odb
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +27,7 @@ import (
 //
 // The caller closes it.
 func Open(gitDir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(indexedPacksOnly{osfs.New(gitDir, osfs.WithBoundOS())},
+	return filesystem.NewStorageWithOptions(indexedPacksOnly{osfs.New(gitDir, osfs.WithBoundOS()), gitDir},
 		cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{LargeObjectThreshold: 1 << 20})
 }
 
@@ -30,7 +35,7 @@ func Open(gitDir string) *filesystem.Storage {
 // pack files stay open between reads instead of being opened for each
 // object, and the cache of delta bases is larger. The caller closes it.
 func OpenForScan(gitDir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(indexedPacksOnly{osfs.New(gitDir, osfs.WithBoundOS())},
+	return filesystem.NewStorageWithOptions(indexedPacksOnly{osfs.New(gitDir, osfs.WithBoundOS()), gitDir},
 		cache.NewObjectLRU(64*cache.MiByte), filesystem.Options{LargeObjectThreshold: 1 << 20, KeepDescriptors: true})
 }
 
@@ -39,23 +44,46 @@ func OpenForScan(gitDir string) *filesystem.Storage {
 // has no .idx, which is normal for a moment while git or an install puts a
 // pack in place (pack first, index last) and lasts forever after a crash
 // in between; git itself skips such packs, and so do we.
-type indexedPacksOnly struct{ billy.Filesystem }
+//
+// It also lists objects/pack itself, tolerating files that vanish while
+// it is read: billy's ReadDir lstat's every entry and fails on one a
+// concurrent repack removed in between, and go-git takes that failure for
+// a repository without packs.
+type indexedPacksOnly struct {
+	billy.Filesystem
+	gitDir string
+}
 
 func (f indexedPacksOnly) ReadDir(path string) ([]os.FileInfo, error) {
-	infos, err := f.Filesystem.ReadDir(path)
-	if err != nil || filepath.Base(path) != "pack" {
-		return infos, err
+	if filepath.Clean(path) != filepath.Join("objects", "pack") {
+		return f.Filesystem.ReadDir(path)
 	}
-	have := make(map[string]bool, len(infos))
-	for _, fi := range infos {
-		have[fi.Name()] = true
+	dir := filepath.Join(f.gitDir, "objects", "pack")
+	if fi, err := os.Lstat(dir); err == nil && !fi.IsDir() {
+		// A symlink: leave it to the bound filesystem to judge.
+		return f.Filesystem.ReadDir(path)
 	}
-	out := infos[:0]
-	for _, fi := range infos {
-		if base, ok := strings.CutSuffix(fi.Name(), ".pack"); ok && !have[base+".idx"] {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		have[e.Name()] = true
+	}
+	infos := make([]os.FileInfo, 0, len(ents))
+	for _, e := range ents {
+		if base, ok := strings.CutSuffix(e.Name(), ".pack"); ok && !have[base+".idx"] {
 			continue
 		}
-		out = append(out, fi)
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, fi)
 	}
-	return out, nil
+	return infos, nil
 }

@@ -351,20 +351,28 @@ func (in *Incoming) repository() *filesystem.Storage {
 	return in.repo
 }
 
-// retry runs a lookup in the repository again after a failure other than
-// "not found": a pack removed by a concurrent repack between go-git's
-// listing and its opening fails the whole lookup and leaves go-git's pack
-// list half loaded until Reindex.
+// retry runs a lookup in the repository again after listing its packs
+// anew: a concurrent repack moves objects into new packs and removes the
+// old ones, so a failure, "not found" included, may only mean that
+// go-git's pack list is out of date. "Not found" is believed after one
+// re-scan; other failures are tried a few times.
 func (in *Incoming) retry(f func() error) error {
 	var err error
+	rescanned := false
 	for attempt := 0; attempt < 4; attempt++ {
 		if attempt > 0 {
 			in.repository().Reindex()
 			time.Sleep(time.Duration(attempt*attempt) * 20 * time.Millisecond)
 		}
 		err = f()
-		if err == nil || errors.Is(err, plumbing.ErrObjectNotFound) {
-			return err
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			if rescanned {
+				return err
+			}
+			rescanned = true
 		}
 	}
 	return err

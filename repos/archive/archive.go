@@ -7,16 +7,24 @@
 // Like git with uploadArchive.allowUnreachable unset, only refs may be
 // archived (NAME or NAME:PATH), never a bare object id, so nothing a ref
 // does not reach can be read. Formats: tar, tar.gz (tgz) and zip. The
-// archive's size is checked against a bound before anything is sent.
+// archive's size, and each file's, is checked against a bound before
+// anything is sent.
+//
+// Objects are read through odb.Reader, which streams files from the packs
+// and holds at most a delta's base while rebuilding one, so memory is a
+// few times the largest file allowed (Options.MaxObjectSize), whatever
+// the repository holds.
 package archive
 
 import (
 	"archive/tar"
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +35,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"gatehouse"
 	"gatehouse/repos/odb"
@@ -37,6 +44,16 @@ import (
 
 // DefaultMaxSize bounds the file bytes of one archive unless configured.
 const DefaultMaxSize = 1 << 30
+
+// DefaultMaxObjectSize bounds one file or tree of an archive unless
+// configured. A file stored as a delta is rebuilt from its base, and both
+// are held while that happens.
+const DefaultMaxObjectSize = 256 << 20
+
+// baseCacheSize bounds the delta bases kept while an archive is written.
+// It is small: the objects of one tree seldom share a delta chain, and a
+// chain of large objects not cached costs only two buffers.
+const baseCacheSize = 1 << 20
 
 // Limits on the request, which git keeps small too.
 const (
@@ -49,6 +66,9 @@ type Options struct {
 	// MaxSize bounds the sum of the archived files' sizes, before
 	// compression; 0 means DefaultMaxSize.
 	MaxSize int64
+	// MaxObjectSize bounds each file and tree read; 0 means the smaller
+	// of DefaultMaxObjectSize and MaxSize.
+	MaxObjectSize int64
 }
 
 // request is the parsed argument list.
@@ -65,16 +85,21 @@ type entry struct {
 	name string // with the prefix; directories end in "/"
 	mode filemode.FileMode
 	id   plumbing.Hash
+	size int64 // of a file
 }
 
 // Serve runs one upload-archive conversation for the bare repository at
 // gitDir. Errors: the client's arguments were refused (it was sent NACK
 // and the reason; wraps gatehouse.ErrInvalid); the client hung up; the
 // repository could not be read (the client got "internal server error"
-// on the error channel); writing failed.
+// on the error channel, or that an object is over the bound); writing
+// failed.
 func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts Options) error {
 	if opts.MaxSize <= 0 {
 		opts.MaxSize = DefaultMaxSize
+	}
+	if opts.MaxObjectSize <= 0 {
+		opts.MaxObjectSize = min(DefaultMaxObjectSize, opts.MaxSize)
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
 	defer bw.Flush()
@@ -93,21 +118,28 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 	if err != nil {
 		return nack("%v", err)
 	}
-	st := odb.Open(gitDir)
+	st := odb.OpenReader(gitDir, odb.Limits{MaxObjectSize: opts.MaxObjectSize, BaseCacheSize: baseCacheSize})
 	defer st.Close()
+	tooLarge := fmt.Sprintf("object larger than the server's limit of %d bytes", opts.MaxObjectSize)
 	tree, when, comment, err := resolve(gitDir, st, req.treeish)
 	if err != nil {
 		if errors.Is(err, gatehouse.ErrInvalid) {
 			return nack("%v", err)
 		}
+		if errors.Is(err, odb.ErrTooLarge) {
+			return nack("%s", tooLarge)
+		}
 		pw.Linef("NACK internal server error")
 		pw.Flush()
 		return fmt.Errorf("upload-archive: %w", err)
 	}
-	entries, err := list(ctx, st, tree, req, opts.MaxSize)
+	entries, err := list(ctx, st, tree, req, opts.MaxSize, opts.MaxObjectSize)
 	if err != nil {
 		if errors.Is(err, gatehouse.ErrInvalid) {
 			return nack("%v", err)
+		}
+		if errors.Is(err, odb.ErrTooLarge) {
+			return nack("%s", tooLarge)
 		}
 		pw.Linef("NACK internal server error")
 		pw.Flush()
@@ -122,7 +154,12 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 	}
 	if err != nil {
 		if pw.Err() == nil && ctx.Err() == nil {
-			pktline.NewBand(pw, pktline.BandError, pktline.MaxLine).Write([]byte("upload-archive: internal server error\n"))
+			msg := "internal server error"
+			if errors.Is(err, odb.ErrTooLarge) {
+				// A delta base over the bound, under a file within it.
+				msg = tooLarge
+			}
+			pktline.NewBand(pw, pktline.BandError, pktline.MaxLine).Write([]byte("upload-archive: " + msg + "\n"))
 		}
 		pw.Flush()
 		return fmt.Errorf("upload-archive: %w", err)
@@ -214,57 +251,163 @@ func parseArgs(args []string) (*request, error) {
 // resolve finds the tree of "REF" or "REF:PATH", with the commit time for
 // the entries' dates (now for a tag of a tree, as git does) and the
 // commit id git stores in the archive's comment.
-func resolve(gitDir string, st *filesystem.Storage, treeish string) (*object.Tree, time.Time, string, error) {
+func resolve(gitDir string, st *odb.Reader, treeish string) (plumbing.Hash, time.Time, string, error) {
 	name, sub, _ := strings.Cut(treeish, ":")
 	id, err := resolveRef(gitDir, name)
 	if err != nil {
-		return nil, time.Time{}, "", err
+		return plumbing.ZeroHash, time.Time{}, "", err
 	}
 	when, comment := time.Now(), ""
-	var tree *object.Tree
-	for i := 0; tree == nil; i++ {
+	for i := 0; ; i++ {
 		if i == 64 {
-			return nil, time.Time{}, "", fmt.Errorf("tag chain too long at %s", id)
+			return plumbing.ZeroHash, time.Time{}, "", fmt.Errorf("tag chain too long at %s", id)
 		}
-		o, err := st.EncodedObject(plumbing.AnyObject, id)
+		typ, _, rc, err := st.Read(id)
 		if err != nil {
-			return nil, time.Time{}, "", err
+			return plumbing.ZeroHash, time.Time{}, "", err
 		}
-		switch o.Type() {
-		case plumbing.TagObject:
-			t, err := object.DecodeTag(st, o)
-			if err != nil {
-				return nil, time.Time{}, "", err
-			}
-			id = t.Target
-		case plumbing.CommitObject:
-			c, err := object.DecodeCommit(st, o)
-			if err != nil {
-				return nil, time.Time{}, "", err
-			}
-			when, comment = c.Committer.When, c.Hash.String()
-			id = c.TreeHash
-		case plumbing.TreeObject:
-			if tree, err = object.DecodeTree(st, o); err != nil {
-				return nil, time.Time{}, "", err
-			}
-		default:
-			return nil, time.Time{}, "", refuse("not a tree object: %s", clip(name))
+		if typ == plumbing.TreeObject {
+			rc.Close()
+			break
+		}
+		if typ != plumbing.TagObject && typ != plumbing.CommitObject {
+			rc.Close()
+			return plumbing.ZeroHash, time.Time{}, "", refuse("not a tree object: %s", clip(name))
+		}
+		h, err := readHeaders(rc)
+		rc.Close()
+		if err != nil {
+			return plumbing.ZeroHash, time.Time{}, "", fmt.Errorf("%s %s: %w", typ, id, err)
+		}
+		next := h["object"]
+		if typ == plumbing.CommitObject {
+			next = h["tree"]
+			var sig object.Signature
+			sig.Decode([]byte(h["committer"]))
+			when, comment = sig.When, id.String()
+		}
+		if id, err = parseID(next); err != nil {
+			return plumbing.ZeroHash, time.Time{}, "", fmt.Errorf("%s %s: %w", typ, id, err)
 		}
 	}
 	if sub = strings.Trim(sub, "/"); sub != "" {
 		// A tree of a commit is archived as a bare tree: no commit id,
 		// and the time now, as git does.
 		when, comment = time.Now(), ""
-		e, err := tree.FindEntry(sub)
-		if err != nil || e.Mode != filemode.Dir {
-			return nil, time.Time{}, "", refuse("current working directory is untracked: no directory '%s' in %s", clip(sub), clip(name))
-		}
-		if tree, err = object.GetTree(st, e.Hash); err != nil {
-			return nil, time.Time{}, "", err
+		for _, part := range strings.Split(sub, "/") {
+			found := false
+			err := readTree(st, id, func(e treeEntry) bool {
+				if e.name == part && e.mode == filemode.Dir {
+					id, found = e.id, true
+				}
+				return !found
+			})
+			if err != nil {
+				return plumbing.ZeroHash, time.Time{}, "", err
+			}
+			if !found {
+				return plumbing.ZeroHash, time.Time{}, "", refuse("current working directory is untracked: no directory '%s' in %s", clip(sub), clip(name))
+			}
 		}
 	}
-	return tree, when, comment, nil
+	return id, when, comment, nil
+}
+
+// maxHeaderLine bounds a commit's or tag's header line that is read;
+// longer ones (a signature's continuation, say) are skipped.
+const maxHeaderLine = 64 << 10
+
+// readHeaders reads the header lines of a commit or tag, up to the blank
+// line, and returns the first value of each name.
+func readHeaders(r io.Reader) (map[string]string, error) {
+	br := bufio.NewReaderSize(r, maxHeaderLine)
+	h := make(map[string]string)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Too long to be one we read: skip to its end.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if len(line) == 0 || line[0] == '\n' {
+			return h, nil
+		}
+		k, v, _ := strings.Cut(strings.TrimSuffix(string(line), "\n"), " ")
+		if _, seen := h[k]; !seen && k != "" {
+			h[k] = v
+		}
+		if err != nil {
+			return h, nil
+		}
+	}
+}
+
+func parseID(s string) (plumbing.Hash, error) {
+	var id plumbing.Hash
+	if len(s) != 2*len(id) {
+		return id, fmt.Errorf("bad object id %q", clip(s))
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, fmt.Errorf("bad object id %q", clip(s))
+	}
+	return id, nil
+}
+
+// treeEntry is one entry of a tree object.
+type treeEntry struct {
+	name string
+	mode filemode.FileMode
+	id   plumbing.Hash
+}
+
+// maxTreeName bounds an entry's name, well above any file system's.
+const maxTreeName = 4096
+
+// readTree streams the entries of the tree id, in stored order, to f
+// until it returns false: "MODE NAME\0" and 20 bytes of id each.
+func readTree(st *odb.Reader, id plumbing.Hash, f func(treeEntry) bool) error {
+	typ, _, rc, err := st.Read(id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if typ != plumbing.TreeObject {
+		return fmt.Errorf("%s is a %s, not a tree", id, typ)
+	}
+	br := bufio.NewReaderSize(rc, maxTreeName+32)
+	bad := func(what string) error { return fmt.Errorf("tree %s: %s", id, what) }
+	for {
+		mode, err := br.ReadSlice(' ')
+		if errors.Is(err, io.EOF) && len(mode) == 0 {
+			return nil
+		}
+		if err != nil {
+			return bad("bad entry mode")
+		}
+		m, err := filemode.New(string(mode[:len(mode)-1]))
+		if err != nil {
+			return bad("bad entry mode")
+		}
+		name, err := br.ReadSlice(0)
+		if err != nil || len(name) == 1 {
+			return bad("bad entry name")
+		}
+		e := treeEntry{name: string(name[:len(name)-1]), mode: m}
+		if _, err := io.ReadFull(br, e.id[:]); err != nil {
+			return bad("entry cut short")
+		}
+		if !f(e) {
+			return nil
+		}
+	}
 }
 
 // resolveRef finds a ref the way git's dwim does for archive: NAME as
@@ -298,8 +441,9 @@ func resolveRef(gitDir, name string) (plumbing.Hash, error) {
 }
 
 // list walks the tree in git's order and returns what the archive holds,
-// refusing a path that matches nothing and an archive over maxSize.
-func list(ctx context.Context, st *filesystem.Storage, root *object.Tree, req *request, maxSize int64) ([]entry, error) {
+// refusing a path that matches nothing, a file over maxObject and an
+// archive over maxSize.
+func list(ctx context.Context, st *odb.Reader, root plumbing.Hash, req *request, maxSize, maxObject int64) ([]entry, error) {
 	matched := make([]bool, len(req.paths))
 	// want reports whether p is inside a requested path, and whether it
 	// leads to one (a directory above it).
@@ -322,48 +466,73 @@ func list(ctx context.Context, st *filesystem.Storage, root *object.Tree, req *r
 	if req.prefix != "" && strings.HasSuffix(req.prefix, "/") {
 		out = append(out, entry{name: req.prefix, mode: filemode.Dir})
 	}
-	var walk func(t *object.Tree, dir string) error
-	walk = func(t *object.Tree, dir string) error {
+	var walk func(id plumbing.Hash, dir string) error
+	walk = func(id plumbing.Hash, dir string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for _, e := range t.Entries {
-			p := dir + e.Name
-			inside, above := want(p)
+		// The tree is read whole before its subtrees, so that only one
+		// tree is open at a time; what is kept of it is bounded by
+		// maxEntries.
+		type kept struct {
+			treeEntry
+			inside bool
+		}
+		var keep []kept
+		var tooMany bool
+		err := readTree(st, id, func(e treeEntry) bool {
+			inside, above := want(dir + e.name)
 			if !inside && !above {
-				continue
+				return true
 			}
-			if len(out) == maxEntries {
-				return refuse("archive has more than %d entries", maxEntries)
+			if len(out)+len(keep) >= maxEntries {
+				tooMany = true
+				return false
 			}
-			switch e.Mode {
+			keep = append(keep, kept{e, inside})
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if tooMany {
+			return refuse("archive has more than %d entries", maxEntries)
+		}
+		for _, e := range keep {
+			p := dir + e.name
+			switch e.mode {
 			case filemode.Dir:
-				out = append(out, entry{name: req.prefix + p + "/", mode: e.Mode, id: e.Hash})
-				sub, err := object.GetTree(st, e.Hash)
-				if err != nil {
-					return fmt.Errorf("tree %s: %w", e.Hash, err)
-				}
-				if err := walk(sub, p+"/"); err != nil {
+				out = append(out, entry{name: req.prefix + p + "/", mode: e.mode, id: e.id})
+				if err := walk(e.id, p+"/"); err != nil {
 					return err
 				}
 			case filemode.Submodule:
 				// Another repository's commit: an empty directory, as git
 				// writes it.
-				if inside {
+				if e.inside {
 					out = append(out, entry{name: req.prefix + p + "/", mode: filemode.Dir})
 				}
 			default:
-				if !inside {
+				if !e.inside {
 					continue
 				}
-				n, err := st.EncodedObjectSize(e.Hash)
+				typ, n, err := st.Header(e.id)
+				if errors.Is(err, odb.ErrTooLarge) && maxObject < maxSize {
+					return refuse("file '%s' is larger than the server's limit of %d bytes per file", clip(p), maxObject)
+				}
+				if errors.Is(err, odb.ErrTooLarge) {
+					return refuse("archive larger than the server's limit of %d bytes", maxSize)
+				}
 				if err != nil {
-					return fmt.Errorf("blob %s: %w", e.Hash, err)
+					return fmt.Errorf("blob %s: %w", e.id, err)
+				}
+				if typ != plumbing.BlobObject {
+					return fmt.Errorf("%s is a %s, not a blob", e.id, typ)
 				}
 				if size += n; size > maxSize {
 					return refuse("archive larger than the server's limit of %d bytes", maxSize)
 				}
-				out = append(out, entry{name: req.prefix + p, mode: e.Mode, id: e.Hash})
+				out = append(out, entry{name: req.prefix + p, mode: e.mode, id: e.id, size: n})
 			}
 		}
 		return nil
@@ -380,7 +549,7 @@ func list(ctx context.Context, st *filesystem.Storage, root *object.Tree, req *r
 }
 
 // write streams the archive. Modes follow git's defaults (tar.umask 002).
-func write(ctx context.Context, st *filesystem.Storage, w io.Writer, req *request, entries []entry, when time.Time, comment string) error {
+func write(ctx context.Context, st *odb.Reader, w io.Writer, req *request, entries []entry, when time.Time, comment string) error {
 	switch req.format {
 	case "zip":
 		return writeZip(ctx, st, w, req, entries, when, comment)
@@ -401,7 +570,7 @@ func write(ctx context.Context, st *filesystem.Storage, w io.Writer, req *reques
 	return writeTar(ctx, st, w, entries, when, comment)
 }
 
-func writeTar(ctx context.Context, st *filesystem.Storage, w io.Writer, entries []entry, when time.Time, comment string) error {
+func writeTar(ctx context.Context, st *odb.Reader, w io.Writer, entries []entry, when time.Time, comment string) error {
 	tw := tar.NewWriter(w)
 	if comment != "" {
 		// git records the commit id in a pax global header, which
@@ -420,7 +589,7 @@ func writeTar(ctx context.Context, st *filesystem.Storage, w io.Writer, entries 
 		case filemode.Dir:
 			h.Typeflag, h.Mode = tar.TypeDir, 0o775
 		case filemode.Symlink:
-			b, err := readBlob(st, e.id)
+			b, err := readBlob(st, e.id, e.size)
 			if err != nil {
 				return err
 			}
@@ -430,17 +599,13 @@ func writeTar(ctx context.Context, st *filesystem.Storage, w io.Writer, entries 
 			if e.mode == filemode.Executable {
 				h.Mode = 0o775
 			}
-			n, err := st.EncodedObjectSize(e.id)
-			if err != nil {
-				return err
-			}
-			h.Size = n
+			h.Size = e.size
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
 		if h.Typeflag == tar.TypeReg {
-			if err := copyBlob(st, tw, e.id); err != nil {
+			if err := copyBlob(st, tw, e.id, e.size); err != nil {
 				return err
 			}
 		}
@@ -448,7 +613,7 @@ func writeTar(ctx context.Context, st *filesystem.Storage, w io.Writer, entries 
 	return tw.Close()
 }
 
-func writeZip(ctx context.Context, st *filesystem.Storage, w io.Writer, req *request, entries []entry, when time.Time, comment string) error {
+func writeZip(ctx context.Context, st *odb.Reader, w io.Writer, req *request, entries []entry, when time.Time, comment string) error {
 	zw := zip.NewWriter(w)
 	if req.level >= 0 {
 		level := req.level
@@ -482,7 +647,7 @@ func writeZip(ctx context.Context, st *filesystem.Storage, w io.Writer, req *req
 			return err
 		}
 		if e.mode != filemode.Dir {
-			if err := copyBlob(st, fw, e.id); err != nil {
+			if err := copyBlob(st, fw, e.id, e.size); err != nil {
 				return err
 			}
 		}
@@ -490,26 +655,29 @@ func writeZip(ctx context.Context, st *filesystem.Storage, w io.Writer, req *req
 	return zw.Close()
 }
 
-func copyBlob(st *filesystem.Storage, w io.Writer, id plumbing.Hash) error {
-	o, err := st.EncodedObject(plumbing.BlobObject, id)
+// copyBlob streams the blob id, whose size list found, to w.
+func copyBlob(st *odb.Reader, w io.Writer, id plumbing.Hash, size int64) error {
+	_, n, r, err := st.Read(id)
 	if err != nil {
-		return fmt.Errorf("blob %s: %w", id, err)
-	}
-	r, err := o.Reader()
-	if err != nil {
-		return fmt.Errorf("blob %s: %w", id, err)
+		return err
 	}
 	defer r.Close()
-	_, err = io.Copy(w, r)
-	return err
+	if n != size {
+		return fmt.Errorf("blob %s changed size from %d to %d", id, size, n)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("blob %s: %w", id, err)
+	}
+	return nil
 }
 
-func readBlob(st *filesystem.Storage, id plumbing.Hash) ([]byte, error) {
-	var b strings.Builder
-	if err := copyBlob(st, &b, id); err != nil {
+func readBlob(st *odb.Reader, id plumbing.Hash, size int64) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(int(size))
+	if err := copyBlob(st, &b, id, size); err != nil {
 		return nil, err
 	}
-	return []byte(b.String()), nil
+	return b.Bytes(), nil
 }
 
 // refused is a request refused for a reason the client may read.

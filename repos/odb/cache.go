@@ -44,15 +44,18 @@ func (c *baseCache) get(p *packFile, off uint64) (*cached, bool) {
 	return e.Value.(*cached), true
 }
 
-func (c *baseCache) put(p *packFile, off uint64, typ plumbing.ObjectType, data []byte) {
+// put keeps data, unless it is larger than the budget, and says whether
+// it did. Kept data must not be modified.
+func (c *baseCache) put(p *packFile, off uint64, typ plumbing.ObjectType, data []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := cacheKey{p, off}
 	if int64(len(data)) > c.limit {
-		return
+		return false
 	}
 	if _, ok := c.byKey[k]; ok {
-		return
+		// Another reader resolved it meanwhile; ours is its own copy.
+		return false
 	}
 	c.byKey[k] = c.order.PushFront(&cached{key: k, typ: typ, data: data})
 	c.used += int64(len(data))
@@ -63,6 +66,7 @@ func (c *baseCache) put(p *packFile, off uint64, typ plumbing.ObjectType, data [
 		delete(c.byKey, v.key)
 		c.used -= int64(len(v.data))
 	}
+	return true
 }
 
 func (c *baseCache) clear() {

@@ -12,7 +12,8 @@ func ApplyDelta(base, delta []byte, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readWhole(d, d.size)
+	out := make([]byte, d.size)
+	return out, readWhole(d, out)
 }
 
 // ParseEntryHeader parses a pack entry header, for the fuzz target.

@@ -335,10 +335,14 @@ type link struct {
 // depth deltas above the object first asked for. It follows the chain
 // down by headers to a base it has (cached) or can read whole, then
 // applies the deltas outward, caching each result the cache can take.
+// A result the cache does not keep becomes the buffer of the next but
+// one, so that a chain of large objects costs two buffers, not one per
+// level for the garbage collector to catch up with.
 func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []byte, error) {
 	var chain []link
 	var typ plumbing.ObjectType
 	var data []byte
+	shared := false // whether data is in the cache
 	for {
 		if loc.pack == nil {
 			// A loose object is never a delta, and is not cached: it is
@@ -348,14 +352,14 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 				return 0, nil, err
 			}
 			typ = o.typ
-			data, err = readWhole(o.rc, o.size)
-			if err != nil {
+			data = make([]byte, o.size)
+			if err := readWhole(o.rc, data); err != nil {
 				return 0, nil, err
 			}
 			break
 		}
 		if c, ok := r.cache.get(loc.pack, loc.off); ok {
-			typ, data = c.typ, c.data
+			typ, data, shared = c.typ, c.data, true
 			break
 		}
 		h, err := loc.pack.header(loc.off)
@@ -370,11 +374,11 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 			if err != nil {
 				return 0, nil, err
 			}
-			typ = h.typ
-			if data, err = readWhole(rc, h.size); err != nil {
+			typ, data = h.typ, make([]byte, h.size)
+			if err := readWhole(rc, data); err != nil {
 				return 0, nil, err
 			}
-			r.cache.put(loc.pack, loc.off, typ, data)
+			shared = r.cache.put(loc.pack, loc.off, typ, data)
 			break
 		}
 		if depth+len(chain) >= MaxDeltaDepth {
@@ -385,6 +389,7 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 			return 0, nil, err
 		}
 	}
+	var spare []byte // a buffer no one else holds
 	for i := len(chain) - 1; i >= 0; i-- {
 		l := chain[i]
 		rc, err := l.loc.pack.inflate(l.loc.off, l.h)
@@ -396,11 +401,20 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 			rc.Close()
 			return 0, nil, err
 		}
-		// data, the base, is dropped here unless the cache holds it.
-		if data, err = readWhole(d, d.size); err != nil {
+		out := spare
+		if int64(cap(out)) < d.size {
+			out = make([]byte, d.size)
+		}
+		out = out[:d.size]
+		if err := readWhole(d, out); err != nil {
 			return 0, nil, err
 		}
-		r.cache.put(l.loc.pack, l.loc.off, typ, data)
+		spare = nil
+		if !shared {
+			spare = data
+		}
+		data = out
+		shared = r.cache.put(l.loc.pack, l.loc.off, typ, data)
 	}
 	return typ, data, nil
 }
@@ -503,22 +517,21 @@ func (r *Reader) tooLarge(size int64) error {
 	return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, r.max)
 }
 
-// readWhole reads exactly size bytes of rc, and its end, and closes it.
-// The caller has bounded size.
-func readWhole(rc io.ReadCloser, size int64) ([]byte, error) {
+// readWhole fills data from rc, checks that rc ends there, and closes
+// it.
+func readWhole(rc io.ReadCloser, data []byte) error {
 	defer rc.Close()
-	data := make([]byte, size)
 	if _, err := io.ReadFull(rc, data); err != nil {
-		return nil, shortRead(err)
+		return shortRead(err)
 	}
 	var one [1]byte
 	if n, err := rc.Read(one[:]); n != 0 || err != io.EOF {
 		if err == nil || err == io.EOF {
 			err = fmt.Errorf("%w: object longer than its header says", ErrCorrupt)
 		}
-		return nil, err
+		return err
 	}
-	return data, nil
+	return nil
 }
 
 // shortRead reports a stream ending before its declared size as

@@ -24,10 +24,17 @@ import (
 // git runs git in dir with a fixed environment, failing the test on error.
 func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
+	return gitIn(t, dir, nil, args...)
+}
+
+// gitIn is git with stdin.
+func gitIn(t testing.TB, dir string, stdin []byte, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(stdin)
 	home := t.TempDir()
 	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "GIT_CONFIG_NOSYSTEM=1",
 		"GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=C", "GIT_COMMITTER_EMAIL=c@example.com",
@@ -67,61 +74,41 @@ func versions(seed uint64, size, n int) [][]byte {
 }
 
 // chainRepo makes a bare repository whose main has n commits, each
-// changing data.txt (a version from versions), a small file and a
-// nested tree, packed with delta chains up to depth deep (REF_DELTAs
-// instead of OFS_DELTAs if ref), then two more commits left loose. It
-// returns the repository and the id of data.txt's last packed version.
+// changing data.txt (a version from versions), a small file in a nested
+// tree, with a symlink and an annotated tag, packed by git repack with
+// delta chains up to depth deep (REF_DELTAs instead of OFS_DELTAs if
+// ref), then two more commits left loose. It returns the repository and
+// the id of data.txt's last packed version.
 func chainRepo(t testing.TB, size, n, depth int, ref bool) (string, plumbing.Hash) {
 	t.Helper()
-	dir := t.TempDir()
-	work := filepath.Join(dir, "work")
-	git(t, dir, "init", "-q", "-b", "main", work)
-	os.MkdirAll(filepath.Join(work, "a", "b"), 0o755)
+	repo := filepath.Join(t.TempDir(), "repo.git")
+	git(t, "", "init", "-q", "--bare", "-b", "main", repo)
 	vs := versions(uint64(size), size, n+2)
-	for i, v := range vs {
-		os.WriteFile(filepath.Join(work, "data.txt"), v, 0o644)
-		os.WriteFile(filepath.Join(work, "a", "b", "small.txt"), []byte(fmt.Sprintf("version %d\n", i)), 0o644)
-		if i == 0 {
-			os.Symlink("data.txt", filepath.Join(work, "link"))
+	// fast-import writes the history in one go; it leaves fewer objects
+	// than fastimport.unpackLimit (100) loose.
+	importVersions := func(from, to int) {
+		var in bytes.Buffer
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&in, "commit refs/heads/main\ncommitter C <c@example.com> %d +0000\ndata 3\nv%d\n", 1700000000+i, i%10)
+			if i == from && from > 0 {
+				in.WriteString("from refs/heads/main^0\n")
+			}
+			fmt.Fprintf(&in, "M 100644 inline data.txt\ndata %d\n%s\n", len(vs[i]), vs[i])
+			small := fmt.Sprintf("version %d\n", i)
+			fmt.Fprintf(&in, "M 100644 inline a/b/small.txt\ndata %d\n%s\n", len(small), small)
+			fmt.Fprintf(&in, "M 120000 inline link\ndata 8\ndata.txt\n\n")
+			if i == 1 {
+				fmt.Fprintf(&in, "tag v1\nfrom refs/heads/main\ntagger C <c@example.com> 1700000000 +0000\ndata 6\na tag\n\n")
+			}
 		}
-		git(t, work, "add", "-A")
-		git(t, work, "commit", "-q", "-m", fmt.Sprintf("version %d", i))
-		if i == 1 {
-			git(t, work, "tag", "-a", "-m", "a tag", "v1")
-		}
-		if i == n-1 {
-			git(t, work, "-c", "repack.useDeltaBaseOffset="+strconv.FormatBool(!ref), "-c", "pack.threads=1",
-				"repack", "-adfq", "--depth="+strconv.Itoa(depth), "--window=250")
-		}
+		gitIn(t, repo, in.Bytes(), "fast-import", "--quiet")
 	}
-	last := git(t, work, "rev-parse", "HEAD~2:data.txt")
-	bare := filepath.Join(dir, "repo.git")
-	git(t, dir, "init", "-q", "--bare", "-b", "main", bare)
-	// The packed objects as git packed them, the last commits loose.
-	copyDir(t, filepath.Join(work, ".git", "objects"), filepath.Join(bare, "objects"))
-	copyDir(t, filepath.Join(work, ".git", "refs"), filepath.Join(bare, "refs"))
-	return bare, plumbing.NewHash(last)
-}
-
-func copyDir(t testing.TB, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o444)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	importVersions(0, n)
+	git(t, repo, "-c", "repack.useDeltaBaseOffset="+strconv.FormatBool(!ref), "-c", "pack.threads=1",
+		"repack", "-adfq", "--depth="+strconv.Itoa(depth), "--window=250")
+	last := git(t, repo, "rev-parse", "main:data.txt")
+	importVersions(n, n+2)
+	return repo, plumbing.NewHash(last)
 }
 
 // maxDepth is the deepest delta chain git reports in the repository's
@@ -185,6 +172,9 @@ func TestReaderMatchesGit(t *testing.T) {
 		repo, _ := chainRepo(t, 64<<10, 60, 50, ref)
 		if d := maxDepth(t, repo); d < 40 {
 			t.Fatalf("deepest chain is %d, want a deep one", d)
+		}
+		if loose, _ := filepath.Glob(filepath.Join(repo, "objects", "??", "*")); len(loose) == 0 {
+			t.Fatal("no loose objects")
 		}
 		want := catFileAll(t, repo)
 		for _, cache := range []int64{-1, 256 << 10, 0} {

@@ -31,8 +31,12 @@ import (
 // cloners and fetchers over protocol v2 and v0, a 20 MB push whose client
 // is killed at random moments) while `gatehouse repo gc` runs every few
 // seconds and the server is stopped every ~30 s by SIGTERM or SIGKILL and
-// started again on the same port and data. It is the acceptance test for
-// "pushes, reads, repacks and shutdowns never make each other fail".
+// started again on the same port and data. Just before each SIGTERM a
+// few `git ls-remote` arrive, two over a slow link, so that some are in
+// their handshake when it comes; before some repacks the record of packs
+// replaced earlier is aged past the 15-minute grace, so that repacks also
+// delete packs under running reads and pushes. It is the acceptance test
+// for "pushes, reads, repacks and shutdowns never make each other fail".
 //
 // It runs when GATEHOUSE_SOAK is a duration (.ci/run sets it; so does
 // bench/soak.sh). What it requires:
@@ -213,6 +217,16 @@ func (s *soak) setup() {
 			"GIT_SSH_COMMAND="+shellJoin(ssh))
 	}
 	s.env[""] = append(soakBaseEnv(), "HOME="+s.home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	// A slow client: its connection is accepted at once, but what it
+	// sends reaches the server a second late (a relay in bash, the other
+	// way unhindered), so its handshake takes that long.
+	relay := `bash -c 'exec 3<>/dev/tcp/127.0.0.1/` + s.port + ` 4<&0; { sleep 1; cat <&4 >&3; } </dev/null >/dev/null 2>&1 & exec cat <&3'`
+	for _, kv := range s.env["dev"] {
+		if v, ok := strings.CutPrefix(kv, "GIT_SSH_COMMAND="); ok {
+			kv = "GIT_SSH_COMMAND=" + v + " " + shellJoin([]string{"-o", "ProxyCommand=" + relay})
+		}
+		s.env["dev-slow"] = append(s.env["dev-slow"], kv)
+	}
 
 	l, err := s.start()
 	if err != nil {
@@ -490,20 +504,21 @@ func (s *soak) busyMoment(l *soakLife, max time.Duration, preferRepack bool) str
 
 // ---------------------------------------------------------------- run
 
-// arrivals starts four `git ls-remote` in the 450 ms before a SIGTERM,
-// so that some are in their SSH handshake when it comes: a connection
-// the server accepted before it stopped listening is to be served.
+// arrivals starts `git ls-remote` in the second before a SIGTERM, two
+// of them through a slow link (a handshake of over a second), so that
+// some are in their SSH handshake when it comes: a connection the server
+// accepted before it stopped listening is to be served.
 func (s *soak) arrivals() {
-	for i := 0; i < 4; i++ {
+	for i, user := range []string{"dev", "dev", "dev-slow", "dev-slow"} {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			time.Sleep(mrand.N(400 * time.Millisecond))
-			r := s.exec("dev", "", 0, "git", "ls-remote", s.url("admin/soak"))
+			time.Sleep(mrand.N(map[string]time.Duration{"dev": 700, "dev-slow": 500}[user] * time.Millisecond))
+			r := s.exec(user, "", 0, "git", "ls-remote", s.url("admin/soak"))
 			s.record("ls-remote", fmt.Sprintf("arrival-%d", i), r, "")
 		}()
 	}
-	time.Sleep(450 * time.Millisecond)
+	time.Sleep(900 * time.Millisecond)
 }
 
 func (s *soak) run() {
@@ -1105,7 +1120,7 @@ func (s *soak) checks() {
 var soakDisconnect = regexp.MustCompile(`(?i)EOF|broken pipe|reset by peer|closed network connection|context canceled|connection closed|channel closed`)
 
 // errorLines are the server log's level=ERROR lines; disconnects are
-// those about a client that went away.
+// those of a connection (conn=) whose error says the client went away.
 func (s *soak) errorLines() (all []string, disconnects int) {
 	b, err := os.ReadFile(s.logPath)
 	if err != nil {
@@ -1115,7 +1130,7 @@ func (s *soak) errorLines() (all []string, disconnects int) {
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.Contains(line, "level=ERROR") {
 			all = append(all, line)
-			if soakDisconnect.MatchString(line) {
+			if strings.Contains(line, " conn=") && soakDisconnect.MatchString(line) {
 				disconnects++
 			}
 		}
@@ -1305,6 +1320,14 @@ func (s *soak) report() {
 		fmt.Fprintf(&detail, "=== %s (%s, %dx): %s\n%s\n\n", g.kind, g.class, g.n, g.msg, g.out)
 	}
 	os.WriteFile(filepath.Join(s.art, "failures.txt"), []byte(detail.String()), 0o644)
+	// Every operation, for a closer look.
+	var tsv strings.Builder
+	fmt.Fprintf(&tsv, "start_s\tseconds\tkind\tclient\toutcome\tclass\taccepted\tfirst line\n")
+	for _, op := range s.ops {
+		fmt.Fprintf(&tsv, "%.3f\t%.3f\t%s\t%s\t%s\t%s\t%v\t%s\n", op.start.Sub(s.t0).Seconds(), op.end.Sub(op.start).Seconds(),
+			op.kind, op.client, op.outcome, s.class(op), op.banner, firstLine(op.out))
+	}
+	os.WriteFile(filepath.Join(s.art, "ops.tsv"), []byte(tsv.String()), 0o644)
 	os.WriteFile(filepath.Join(s.art, "report.txt"), []byte(w.String()), 0o644)
 	fmt.Print("\n" + w.String())
 	if len(problems) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io/fs"
@@ -48,9 +49,10 @@ import (
 //     commit or a descendant;
 //   - every repository is `git fsck --full` clean, and a repack runs once
 //     the clients are done;
-//   - SIGTERM: exit 0 within the grace period;
-//   - once idle, no quarantine or temporary files and no lock older than
-//     the last restart under DATA/repos;
+//   - SIGTERM: exit 0 within the grace period (and 5 s to close);
+//   - once idle (clients stopped, a repack run), nothing temporary under
+//     DATA/repos: no quarantine, no temporary file, no lock file older
+//     than the last restart (or younger and still there 30 s on);
 //   - no level=ERROR line in the server log about a client going away
 //     (all ERROR lines are listed).
 //
@@ -328,7 +330,9 @@ func (s *soak) mustLocal(dir string, args ...string) string {
 
 // local runs git on the client side only.
 func (s *soak) local(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
+	ctx, cancel := context.WithTimeout(context.Background(), soakOpTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
 	cmd.Env = s.env[""]
 	out, err := cmd.CombinedOutput()
@@ -1033,20 +1037,6 @@ func (s *soak) checks() {
 	l := s.lives[len(s.lives)-1]
 	repos := []string{"admin/soak", "admin/big"}
 
-	// Once idle, nothing temporary is left and no lock survives.
-	var found []string
-	for deadline := time.Now().Add(soakIdleWait); ; {
-		var old int
-		found, old = s.leftovers(l.up)
-		if len(found) == old || time.Now().After(deadline) {
-			break // what is left predates the restart: it will not go
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	for _, f := range found {
-		s.problem("leftover under DATA/repos %s idle after the last restart: %s", soakIdleWait, f)
-	}
-
 	// A repack runs once the clients are done (a background one may be
 	// finishing: "already running" is tried again for a while).
 	for _, repo := range repos {
@@ -1061,6 +1051,20 @@ func (s *soak) checks() {
 		if r.err != nil {
 			s.problem("gatehouse repo gc %s, idle at the end: %v: %s", repo, r.err, firstLine(r.out))
 		}
+	}
+
+	// Once idle (and repacked), nothing temporary is left and no lock survives.
+	var found []string
+	for deadline := time.Now().Add(soakIdleWait); ; {
+		var old int
+		found, old = s.leftovers(l.up)
+		if len(found) == old || time.Now().After(deadline) {
+			break // what is left predates the restart: it will not go
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, f := range found {
+		s.problem("leftover under DATA/repos once idle (after the last restart and a repack): %s", f)
 	}
 
 	// Every acknowledged push is there: its branch is at it or beyond.

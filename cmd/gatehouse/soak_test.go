@@ -533,7 +533,7 @@ func (s *soak) run() {
 	kill := mrand.IntN(2) == 0 // stops alternate between SIGTERM and SIGKILL
 	for {
 		next := l.up.Add(22*time.Second + mrand.N(10*time.Second))
-		last := next.After(end.Add(-5 * time.Second))
+		last := next.After(end.Add(-10 * time.Second)) // the last lifetime serves a while
 		if last {
 			next = end
 		}

@@ -900,15 +900,16 @@ func (s *soak) bigPusher(name string) error {
 }
 
 // gc runs `gatehouse repo gc` every few seconds, admin/big every third
-// time. "Already running" (a background repack of the server) is fine
-// here; the checks at the end want a repack to run once all is quiet.
+// time, every other run after ageSuperseded. "Already running" (a
+// background repack of the server) is fine here; the checks at the end
+// want a repack to run once all is quiet.
 func (s *soak) gc(name string) error {
 	for n := 0; !s.done.Load(); n++ {
 		repo := "admin/soak"
 		if n%3 == 2 {
 			repo = "admin/big"
 		}
-		if repo == "admin/soak" && n%2 == 0 {
+		if n%2 == 0 {
 			s.ageSuperseded(s.repoDir(repo))
 		}
 		r := s.exec("", "", 0, s.bin, "repo", "gc", repo, "--data", s.data)
@@ -1038,8 +1039,10 @@ func (s *soak) checks() {
 	repos := []string{"admin/soak", "admin/big"}
 
 	// A repack runs once the clients are done (a background one may be
-	// finishing: "already running" is tried again for a while).
+	// finishing: "already running" is tried again for a while). It
+	// deletes the packs replaced before, so fsck reads each object once.
 	for _, repo := range repos {
+		s.ageSuperseded(s.repoDir(repo))
 		var r soakRun
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			r = s.exec("", "", 0, s.bin, "repo", "gc", repo, "--data", s.data)
@@ -1052,6 +1055,8 @@ func (s *soak) checks() {
 			s.problem("gatehouse repo gc %s, idle at the end: %v: %s", repo, r.err, firstLine(r.out))
 		}
 	}
+
+	s.logf("checks: final repacks done")
 
 	// Once idle (and repacked), nothing temporary is left and no lock survives.
 	var found []string
@@ -1066,6 +1071,8 @@ func (s *soak) checks() {
 	for _, f := range found {
 		s.problem("leftover under DATA/repos once idle (after the last restart and a repack): %s", f)
 	}
+
+	s.logf("checks: %d leftovers", len(found))
 
 	// Every acknowledged push is there: its branch is at it or beyond.
 	tips := map[string]map[string]bool{} // repo\x00branch -> commits reachable
@@ -1091,11 +1098,14 @@ func (s *soak) checks() {
 		s.problem("acknowledged pushes lost: %s: %d commits not reachable, first %s", b, len(shas), shas[0])
 	}
 
+	s.logf("checks: %d acknowledged pushes looked for", len(s.acks))
 	for _, repo := range repos {
 		if _, err := s.local(s.repoDir(repo), "fsck", "--full", "--no-dangling", "--no-progress"); err != nil {
 			s.problem("git fsck --full %s: %s", repo, strings.Join(firstLines(err.Error(), 6), " | "))
 		}
 	}
+
+	s.logf("checks: fsck done")
 
 	// The last stop: SIGTERM on an idle server.
 	s.stopServer(l, "SIGTERM")

@@ -74,6 +74,9 @@ func (s *Service) maybeRepack(r *gatehouse.Repo, dir string) {
 			log.Info("repack skipped: already running")
 		case err != nil && !exists(dir):
 			log.Info("repack abandoned: the repository was removed", "err", err)
+		case err != nil && m.ctx.Err() != nil:
+			// Shutdown cancelled it: nothing is wrong, the next push asks again.
+			log.Info("repack cancelled by shutdown", "err", err)
 		case err != nil:
 			log.Error("repack failed", "err", err)
 		default:

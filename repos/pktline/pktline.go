@@ -121,6 +121,9 @@ func parseLength(h [4]byte) (int, error) {
 type Writer struct {
 	w   io.Writer
 	err error
+	// buf holds the packet being written, so that it goes out in one
+	// write; it grows to the largest packet written and is then reused.
+	buf []byte
 }
 
 // NewWriter returns a Writer over w.
@@ -131,32 +134,45 @@ func (p *Writer) Err() error { return p.err }
 
 // Write writes payload as one pkt-line; longer payloads are an error.
 func (p *Writer) Write(payload []byte) (int, error) {
-	if p.err != nil {
-		return 0, p.err
-	}
-	if len(payload) > MaxPayload {
-		p.err = fmt.Errorf("pktline: payload of %d bytes is too long", len(payload))
-		return 0, p.err
-	}
-	var hdr [4]byte
-	n := len(payload) + 4
-	const hex = "0123456789abcdef"
-	hdr[0], hdr[1], hdr[2], hdr[3] = hex[n>>12&15], hex[n>>8&15], hex[n>>4&15], hex[n&15]
-	// One write per packet keeps packets whole on the wire.
-	buf := make([]byte, 0, n)
-	buf = append(append(buf, hdr[:]...), payload...)
-	if _, err := p.w.Write(buf); err != nil {
-		p.err = err
+	if err := writePacket(p, noBand, payload); err != nil {
 		return 0, err
 	}
 	return len(payload), nil
 }
 
-// WriteString writes s as one pkt-line.
-func (p *Writer) WriteString(s string) error {
-	_, err := p.Write([]byte(s))
-	return err
+// noBand is the band argument of writePacket for a packet without a
+// side-band byte.
+const noBand = -1
+
+// writePacket writes one pkt-line: the length, the side-band byte when
+// band is not noBand, then payload. One write per packet keeps packets
+// whole on the wire.
+func writePacket[T []byte | string](p *Writer, band int, payload T) error {
+	if p.err != nil {
+		return p.err
+	}
+	n := 4 + len(payload)
+	if band != noBand {
+		n++
+	}
+	if n > MaxLine {
+		p.err = fmt.Errorf("pktline: payload of %d bytes is too long", n-4)
+		return p.err
+	}
+	const hex = "0123456789abcdef"
+	p.buf = append(p.buf[:0], hex[n>>12&15], hex[n>>8&15], hex[n>>4&15], hex[n&15])
+	if band != noBand {
+		p.buf = append(p.buf, byte(band))
+	}
+	p.buf = append(p.buf, payload...)
+	if _, err := p.w.Write(p.buf); err != nil {
+		p.err = err
+	}
+	return p.err
 }
+
+// WriteString writes s as one pkt-line.
+func (p *Writer) WriteString(s string) error { return writePacket(p, noBand, s) }
 
 // Linef writes a formatted text line, adding the LF.
 func (p *Writer) Linef(format string, args ...any) error {
@@ -197,7 +213,6 @@ type Band struct {
 	w       *Writer
 	channel byte
 	max     int
-	buf     []byte
 }
 
 // NewBand returns a Band writing to channel on w with packets of at most
@@ -206,7 +221,7 @@ func NewBand(w *Writer, channel byte, max int) *Band {
 	if max > MaxLine {
 		max = MaxLine
 	}
-	return &Band{w: w, channel: channel, max: max, buf: make([]byte, 0, max-4)}
+	return &Band{w: w, channel: channel, max: max}
 }
 
 func (b *Band) Write(p []byte) (int, error) {
@@ -217,9 +232,7 @@ func (b *Band) Write(p []byte) (int, error) {
 	chunk := b.max - 5
 	for len(p) > 0 {
 		c := min(len(p), chunk)
-		b.buf = append(b.buf[:0], b.channel)
-		b.buf = append(b.buf, p[:c]...)
-		if _, err := b.w.Write(b.buf); err != nil {
+		if err := writePacket(b.w, int(b.channel), p[:c]); err != nil {
 			return n - len(p), err
 		}
 		p = p[c:]

@@ -1,8 +1,3 @@
-// Package repos keeps repositories: their metadata (through a RepoStore),
-// their bare Git directories under one root folder, the access decision
-// applied to them, and the Git protocol served from them. The protocol
-// engine lives in sub-packages: pktline, refs, pack, uploadpack and
-// receivepack.
 package repos
 
 import (

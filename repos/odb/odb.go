@@ -1,8 +1,16 @@
-// Package odb reads a bare repository's objects. Reader is the engine's
-// own object reader: packs through their mapped index, entry headers,
-// delta chains resolved iteratively with one bounded base cache, and loose
-// objects, with every size bounded before it is allocated. Open gives
-// go-git's object store, for the parts of the engine still built on it.
+// Package odb reads a bare repository's objects, in two ways.
+//
+// Reader (OpenReader) is the engine's own object reader: packs through
+// their mapped index, entry headers, delta chains resolved iteratively
+// with one bounded base cache, and loose objects, with every size bounded
+// before it is allocated. repos/archive reads through it.
+//
+// Open and OpenForScan give go-git's object store, bound to the
+// repository and blind to packs not yet indexed, for the parts of the
+// engine still built on it: repos/pack (thin-pack bases, connectivity
+// walks), repos/packwrite (the objects it must write whole) and
+// repos/maintain (the repack's walk). repos/uploadpack uses neither; it
+// keeps a store of its own over the mapped indexes.
 package odb
 
 import (

@@ -1,0 +1,51 @@
+// Package repos keeps repositories: their metadata (through a RepoStore),
+// their bare Git directories under one root folder, the access decision
+// applied to them, and the Git protocol served from them by the engine in
+// its sub-packages, on go-git's plumbing:
+//
+//	push ──► receivepack ──► pack ──────────► refs ──────────► maintenance
+//	         commands,       quarantine,      compare-and-swap  trigger
+//	         report-status   sizes bounded,   (.lock per ref,   (maybeRepack)
+//	                         deltas resolved, atomic: all or        │
+//	                         connectivity     none)                 ▼
+//	                                                            maintain
+//	fetch ─► uploadpack ───► packwrite                          repack ─► packidx
+//	         advertisement,  stored entries                            ─► bitmap
+//	         negotiation,    copied, delta                             ─► commitgraph
+//	         shallow,        headers rewritten                  Sweep (lockfile)
+//	         filters ◄────── bitmap, commitgraph
+//
+//	archive ─► odb.Reader     receivepack, uploadpack, archive ─► pktline
+//
+// A push (ReceivePack) holds the repository's push lock while it runs.
+// receivepack reads the ref commands and hands the pack to pack, which
+// does index-pack's job: the pack streams into a locked quarantine
+// directory, every size and count from the wire is bounded before it is
+// allocated, deltas are resolved (thin packs completed from the
+// repository), and the new tips are checked to be connected, against what
+// the refs reached before the push. Only then is the pack installed, and
+// the refs move by compare-and-swap on their old ids (package refs);
+// an atomic push moves all of them or none. After a push a background
+// repack starts if Service.Maintenance says one is needed.
+//
+// A fetch or clone (UploadPack) goes to uploadpack: ref advertisement
+// (protocol v0 or v2), negotiation over the client's haves, shallow and
+// deepen requests, partial-clone filters. Reachability is answered from
+// the pack bitmap and the commit-graph where they exist. The pack is then
+// written by packwrite, which does pack-objects' job the cheap way: entries
+// stored in the repository's packs are copied, not recompressed.
+//
+// maintain repacks everything into one pack with its index (packidx),
+// reachability bitmap and commit-graph, leaving the old packs for a grace
+// period. Its Sweep removes what dead pushes and repacks left behind
+// (quarantines, lock files, temporary files), telling dead from live by
+// locks that die with their holder (lockfile), never by age.
+//
+// An archive (UploadArchive, `git archive --remote`) reads trees and blobs
+// through odb.Reader, the engine's own bounded object reader. uploadpack
+// reads through a store of its own (go-git's pack decoder over the mapped
+// indexes); pack, packwrite and maintain read the repository through
+// go-git's object store as odb.Open gives it. pktline frames every
+// exchange and multiplexes the side-band channels; pack/packtest builds
+// the hostile packs and pushes the tests send.
+package repos

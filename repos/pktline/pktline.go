@@ -216,10 +216,14 @@ type Band struct {
 }
 
 // NewBand returns a Band writing to channel on w with packets of at most
-// max bytes in all.
+// max bytes in all; max is clamped to what a packet can be, and to at
+// least one byte of payload.
 func NewBand(w *Writer, channel byte, max int) *Band {
 	if max > MaxLine {
 		max = MaxLine
+	}
+	if max < 6 {
+		max = 6
 	}
 	return &Band{w: w, channel: channel, max: max}
 }

@@ -131,3 +131,18 @@ func BenchmarkWriter(b *testing.B) {
 		}
 	})
 }
+
+// TestBandTinyMax: a band asked for packets too small to carry a byte
+// still writes, one byte a packet, rather than looping forever.
+func TestBandTinyMax(t *testing.T) {
+	for _, max := range []int{-1, 0, 5} {
+		var out bytes.Buffer
+		b := pktline.NewBand(pktline.NewWriter(&out), pktline.BandProgress, max)
+		if n, err := b.Write([]byte("ab")); n != 2 || err != nil {
+			t.Fatalf("max %d: Write = %d, %v", max, n, err)
+		}
+		if got, want := out.String(), "0006\x02a0006\x02b"; got != want {
+			t.Errorf("max %d: wrote %q, want %q", max, got, want)
+		}
+	}
+}

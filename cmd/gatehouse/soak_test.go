@@ -914,7 +914,7 @@ func (s *soak) gc(name string) error {
 		}
 		r := s.exec("", "", 0, s.bin, "repo", "gc", repo, "--data", s.data)
 		outcome := ""
-		if r.err != nil && !r.timedOut && strings.Contains(r.out, "already running") {
+		if r.err != nil && !r.timedOut && strings.Contains(r.out, " is busy: ") {
 			outcome = "busy"
 		}
 		s.record("gc", name, r, outcome)
@@ -1046,7 +1046,7 @@ func (s *soak) checks() {
 		var r soakRun
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			r = s.exec("", "", 0, s.bin, "repo", "gc", repo, "--data", s.data)
-			if r.err == nil || !strings.Contains(r.out, "already running") || time.Now().After(deadline) {
+			if r.err == nil || !strings.Contains(r.out, " is busy: ") || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(time.Second)

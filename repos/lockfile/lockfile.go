@@ -60,6 +60,15 @@ func TryLockDir(dir string) (*Lock, error) {
 	return openDir(dir, false)
 }
 
+// TryLock takes an exclusive lock on the existing file at path (a
+// temporary file its creator holds while writing it) without waiting;
+// Release leaves the file where it is.
+//
+// Errors: as TryLockDir's.
+func TryLock(path string) (*Lock, error) {
+	return openDir(path, false)
+}
+
 // LockDirShared takes a shared lock on the directory dir, waiting while
 // someone holds it exclusively. Shared holders do not exclude each other.
 //

@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/repos/lockfile"
 	"gatehouse/repos/pack"
+	"gatehouse/repos/uploadpack"
 )
 
 // What a push or a repack killed midway (SIGKILL, power loss) leaves in a
@@ -26,12 +27,14 @@ import (
 //     repository at that moment is not covered: its lock files live for
 //     milliseconds, and git itself leaves them behind when killed;
 //   - a repack's temporary files, and its lock file, are removed only by
-//     whoever holds the repack lock (lockName).
+//     whoever holds the repack lock (lockName);
+//   - the clone cache's temporary files are locked by the clone writing
+//     them (uploadpack.SweepCache).
 
 // Leftover is a file or directory a dead push or repack left behind.
 type Leftover struct {
 	Path  string `json:"path"`
-	Kind  string `json:"kind"` // LeftQuarantine, LeftRefLock or LeftRepack
+	Kind  string `json:"kind"` // LeftQuarantine, LeftRefLock, LeftRepack or LeftCloneCache
 	Bytes int64  `json:"bytes"`
 }
 
@@ -40,6 +43,7 @@ const (
 	LeftQuarantine = "quarantine"
 	LeftRefLock    = "ref lock"
 	LeftRepack     = "repack temporary"
+	LeftCloneCache = "clone cache temporary"
 )
 
 // HoldPush takes the repository's push lock shared and returns it; a
@@ -71,6 +75,13 @@ func Sweep(gitDir string, remove bool) ([]Leftover, error) {
 	left, err := sweepPushes(gitDir, remove)
 	if err != nil {
 		return left, err
+	}
+	cached, err := uploadpack.SweepCache(gitDir, remove)
+	for _, t := range cached {
+		left = append(left, Leftover{Path: t.Path, Kind: LeftCloneCache, Bytes: t.Bytes})
+	}
+	if err != nil {
+		return left, fmt.Errorf("maintain: %w", err)
 	}
 	lockPath := filepath.Join(gitDir, lockName)
 	if !remove {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/lockfile"
 )
 
 // The full-clone cache keeps the pack sent for a clone (no haves, no
@@ -44,9 +47,9 @@ const (
 	cacheKeep = 2
 	// cacheMaxBytes bounds one cached pack; a larger clone is not kept.
 	cacheMaxBytes = 4 << 30
-	// cacheTmpAge is how old a temporary file must be before a prune
-	// takes it for the leftover of a crashed server.
-	cacheTmpAge = time.Hour
+	// cacheTmpPattern names the temporary files packs are written to;
+	// each is locked by its writer while it writes (see SweepCache).
+	cacheTmpPattern = "tmp-*.pack"
 )
 
 var errCacheCorrupt = errors.New("uploadpack: cached pack is damaged")
@@ -131,6 +134,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type cacheWriter struct {
 	w    io.Writer
 	tmp  *os.File
+	lock *lockfile.Lock // on tmp, held until it is installed or dropped
 	buf  *bufio.Writer
 	n    int64  // bytes copied
 	crc  uint32 // CRC-32C of the copy
@@ -143,11 +147,18 @@ func newCacheWriter(gitDir string, w io.Writer) *cacheWriter {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil
 	}
-	tmp, err := os.CreateTemp(dir, "tmp-*.pack")
+	tmp, err := os.CreateTemp(dir, cacheTmpPattern)
 	if err != nil {
 		return nil
 	}
-	return &cacheWriter{w: w, tmp: tmp, buf: bufio.NewWriterSize(tmp, 256<<10)}
+	// A sweep may take the file for a dead writer's between its creation
+	// and this lock; then it is gone, and this clone is not cached.
+	lock, err := lockfile.TryLock(tmp.Name())
+	if err != nil {
+		tmp.Close()
+		return nil
+	}
+	return &cacheWriter{w: w, tmp: tmp, lock: lock, buf: bufio.NewWriterSize(tmp, 256<<10)}
 }
 
 func (c *cacheWriter) Write(p []byte) (int, error) {
@@ -168,6 +179,7 @@ func (c *cacheWriter) Write(p []byte) (int, error) {
 func (c *cacheWriter) abort() {
 	c.tmp.Close()
 	os.Remove(c.tmp.Name())
+	c.lock.Release()
 }
 
 // install puts the copy in place under key, then prunes the cache.
@@ -183,15 +195,17 @@ func (c *cacheWriter) install(gitDir, key string) {
 		return
 	}
 	if err := os.Rename(c.tmp.Name(), cachePath(gitDir, key)); err != nil {
-		os.Remove(c.tmp.Name())
+		c.abort()
 		return
 	}
+	c.lock.Release()
 	pruneCache(gitDir)
 }
 
 // pruneCache keeps the cacheKeep most recently used packs and removes
-// temporary files old enough to be leftovers. A clone still streaming a
-// removed pack keeps reading it: the file lives until closed.
+// the temporary files of writers that are gone (SweepCache). A clone
+// still streaming a removed pack keeps reading it: the file lives until
+// closed.
 func pruneCache(gitDir string) {
 	dir := filepath.Join(gitDir, cacheDir)
 	ents, err := os.ReadDir(dir)
@@ -210,9 +224,7 @@ func pruneCache(gitDir string) {
 		}
 		switch {
 		case strings.HasPrefix(e.Name(), "tmp-"):
-			if time.Since(fi.ModTime()) > cacheTmpAge {
-				os.Remove(filepath.Join(dir, e.Name()))
-			}
+			removeIfDead(filepath.Join(dir, e.Name()))
 		case strings.HasPrefix(e.Name(), "clone-"):
 			packs = append(packs, packFile{e.Name(), fi.ModTime()})
 		}
@@ -220,5 +232,60 @@ func pruneCache(gitDir string) {
 	slices.SortFunc(packs, func(a, b packFile) int { return b.mtime.Compare(a.mtime) })
 	for _, p := range packs[min(len(packs), cacheKeep):] {
 		os.Remove(filepath.Join(dir, p.name))
+	}
+}
+
+// CacheTemp is a temporary file of the clone cache whose writer is gone
+// (a server killed while a clone streamed).
+type CacheTemp struct {
+	Path  string
+	Bytes int64
+}
+
+// SweepCache lists the clone cache's temporary files in the repository at
+// gitDir whose writer is gone, and removes them when remove is set. A
+// writer locks its file for as long as it writes (lockfile), so one that
+// can be locked is dead, whatever its age; one still written, by this
+// process or another, is left alone.
+//
+// Errors: I/O errors; what was found before one is returned with it.
+func SweepCache(gitDir string, remove bool) ([]CacheTemp, error) {
+	if !lockfile.Supported {
+		return nil, nil
+	}
+	paths, err := filepath.Glob(filepath.Join(gitDir, cacheDir, cacheTmpPattern))
+	if err != nil {
+		return nil, err
+	}
+	var dead []CacheTemp
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		l, err := lockfile.TryLock(p)
+		if errors.Is(err, lockfile.ErrBusy) || errors.Is(err, lockfile.ErrGone) || errors.Is(err, fs.ErrNotExist) {
+			continue // being written, or removed meanwhile
+		}
+		if err != nil {
+			return dead, fmt.Errorf("uploadpack: clone cache: %w", err)
+		}
+		if remove {
+			err = os.Remove(p)
+		}
+		l.Release()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return dead, fmt.Errorf("uploadpack: clone cache: %w", err)
+		}
+		dead = append(dead, CacheTemp{Path: p, Bytes: fi.Size()})
+	}
+	return dead, nil
+}
+
+// removeIfDead removes the temporary file at path if its writer is gone.
+func removeIfDead(path string) {
+	if l, err := lockfile.TryLock(path); err == nil {
+		os.Remove(path)
+		l.Release()
 	}
 }

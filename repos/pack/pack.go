@@ -28,6 +28,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -147,9 +148,12 @@ type Incoming struct {
 	ndeltas  int
 	local    int // thin-pack bases completed from the repository
 
-	repo  *filesystem.Storage // opened on first use
-	cache *baseCache          // resolved commits, and what content reads
-	main  *worker             // inflates for content outside resolve's workers
+	repo *filesystem.Storage // opened on first use
+	// repoMu serialises the resolving workers' reads of repo (thin-pack
+	// bases): go-git's store is not safe for concurrent use.
+	repoMu sync.Mutex
+	cache  *baseCache // resolved commits, and what content reads
+	main   *worker    // inflates for content outside resolve's workers
 	// links is what the pack's objects name, checked once by checkLinks.
 	links        linkSet
 	linksChecked bool

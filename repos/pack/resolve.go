@@ -435,21 +435,34 @@ func (in *Incoming) load(w *worker, i int32) ([]byte, error) {
 	if !o.external || o.appended {
 		return in.inflateAt(w, o)
 	}
-	eo, err := in.lookup(plumbing.AnyObject, o.hash)
+	// Read whole under retry: go-git opens a pack only when the reader
+	// is asked for, and a repack may have removed it since the lookup.
+	var data []byte
+	var trailing int
+	in.repoMu.Lock()
+	defer in.repoMu.Unlock()
+	err := in.retry(func() error {
+		eo, err := in.repository().EncodedObject(plumbing.AnyObject, o.hash)
+		if err != nil {
+			return err
+		}
+		r, err := eo.Reader()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		data = make([]byte, o.size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return err
+		}
+		trailing, _ = r.Read(make([]byte, 1))
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
-	}
-	r, err := eo.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
-	}
-	defer r.Close()
-	data := make([]byte, o.size)
-	if _, err := io.ReadFull(r, data); err != nil {
 		return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
 	}
 	// The repository's copy is trusted only as far as its id.
-	if n, _ := r.Read(make([]byte, 1)); n != 0 || plumbing.ComputeHash(o.typ, data) != o.hash {
+	if trailing != 0 || plumbing.ComputeHash(o.typ, data) != o.hash {
 		return nil, fmt.Errorf("pack: repository object %s is corrupt", o.hash)
 	}
 	return data, nil

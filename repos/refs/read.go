@@ -202,7 +202,7 @@ func CheckName(name string) error {
 	if !strings.HasPrefix(name, "refs/") {
 		return bad("is not under refs/")
 	}
-	if len(name) > 1024 {
+	if len(name) > MaxNameLen {
 		return bad("is too long")
 	}
 	if strings.HasSuffix(name, "/") || strings.HasSuffix(name, ".") {

@@ -10,6 +10,9 @@ import "errors"
 // ZeroID is the all-zero object id git uses for "no object".
 const ZeroID = "0000000000000000000000000000000000000000"
 
+// MaxNameLen bounds a ref name in bytes; CheckName refuses longer ones.
+const MaxNameLen = 1024
+
 // Ref is one reference.
 type Ref struct {
 	Name string // "refs/heads/main"

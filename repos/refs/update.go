@@ -26,69 +26,13 @@ func Lock(gitDir string) (unlock func()) {
 	return mu.Unlock
 }
 
-// Apply makes one compare-and-swap update: it creates "<ref>.lock"
-// exclusively, checks that the ref's current value is u.Old (ZeroID: it
-// must not exist), then writes u.New and renames the lock over the ref, or,
-// when u.New is ZeroID, deletes the ref (from packed-refs too).
+// Apply makes one compare-and-swap update; it is ApplyBatch of one.
 //
 // Errors: ErrInvalidName for a bad name or ids, ErrLocked when another
 // update holds the ref's lock, ErrStale when the ref is not at u.Old or a
 // ref in the way (D/F conflict) exists. On any error nothing has changed.
 func Apply(gitDir string, u Update) error {
-	if err := CheckName(u.Name); err != nil {
-		return err
-	}
-	if !isID(u.Old) || !isID(u.New) || (u.Old == ZeroID && u.New == ZeroID) {
-		return fmt.Errorf("%w: %s: bad old or new id", ErrInvalidName, u.Name)
-	}
-	path := filepath.Join(gitDir, filepath.FromSlash(u.Name))
-	if u.Old == ZeroID {
-		if err := checkNoConflict(gitDir, u.Name); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrStale, u.Name, err)
-		}
-	}
-	lock, err := createLock(path + ".lock")
-	if err != nil {
-		return fmt.Errorf("%s: %w", u.Name, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			lock.Close()
-			os.Remove(lock.Name())
-		}
-	}()
-	cur, err := Resolve(gitDir, u.Name)
-	if err != nil {
-		return err
-	}
-	if cur == "" {
-		cur = ZeroID
-	}
-	if cur != u.Old {
-		return fmt.Errorf("%w: %s is at %s, not %s", ErrStale, u.Name, short(cur), short(u.Old))
-	}
-	if u.New == ZeroID {
-		if err := removePacked(gitDir, u.Name); err != nil {
-			return err
-		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("refs: delete %s: %w", u.Name, err)
-		}
-		lock.Close()
-		os.Remove(lock.Name())
-		done = true
-		pruneDirs(gitDir, filepath.Dir(path))
-		return nil
-	}
-	done = true // commitLock cleans up after itself
-	if err := commitLock(lock, u.New+"\n", path); err != nil {
-		return fmt.Errorf("refs: update %s: %w", u.Name, err)
-	}
-	return nil
+	return ApplyBatch(gitDir, []Update{u}, true)[0]
 }
 
 // SetHead points HEAD at target (a full ref name), atomically.
@@ -143,66 +87,6 @@ func createLock(path string) (*os.File, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// checkNoConflict refuses a new ref whose name is a directory of an
-// existing ref or has an existing ref as a directory (refs/heads/a against
-// refs/heads/a/b), which git cannot store side by side.
-func checkNoConflict(gitDir, name string) error {
-	all, err := List(gitDir)
-	if err != nil {
-		return err
-	}
-	for _, r := range all {
-		if strings.HasPrefix(r.Name, name+"/") || strings.HasPrefix(name, r.Name+"/") {
-			return fmt.Errorf("%w: %s conflicts with existing %s", ErrStale, name, r.Name)
-		}
-	}
-	return nil
-}
-
-// removePacked rewrites packed-refs without name, under packed-refs.lock.
-func removePacked(gitDir, name string) error {
-	packed, err := readPacked(gitDir)
-	if err != nil || !containsRef(packed, name) {
-		return err
-	}
-	path := filepath.Join(gitDir, "packed-refs")
-	lock, err := createLock(path + ".lock")
-	if err != nil {
-		return fmt.Errorf("packed-refs: %w", err)
-	}
-	// Read again under the lock: another delete may have rewritten it.
-	if packed, err = readPacked(gitDir); err != nil {
-		lock.Close()
-		os.Remove(lock.Name())
-		return err
-	}
-	var b strings.Builder
-	// No traits header: we cannot vouch that the old file was sorted or
-	// fully peeled, so git reads it without assuming either.
-	for _, r := range packed {
-		if r.Name == name {
-			continue
-		}
-		b.WriteString(r.ID + " " + r.Name + "\n")
-		if r.Peeled != "" {
-			b.WriteString("^" + r.Peeled + "\n")
-		}
-	}
-	if err := commitLock(lock, b.String(), path); err != nil {
-		return fmt.Errorf("refs: rewrite packed-refs: %w", err)
-	}
-	return nil
-}
-
-func containsRef(rs []Ref, name string) bool {
-	for _, r := range rs {
-		if r.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // pruneDirs removes directories emptied by a delete, up to refs/x.

@@ -1,0 +1,45 @@
+package refs
+
+import "os"
+
+// syncEach is how many written lock files are synced one by one; a larger
+// batch syncs the whole file system once where it can (syncBatch), since
+// thousands of fsyncs cost seconds.
+const syncEach = 16
+
+// syncWritten makes the new values in the lock files of hs durable before
+// they are renamed into place.
+func syncWritten(gitDir string, hs []held) error {
+	n := 0
+	for _, h := range hs {
+		if !h.delete {
+			n++
+		}
+	}
+	if n > syncEach {
+		if ok, err := syncBatch(gitDir); ok {
+			return err
+		}
+	}
+	for _, h := range hs {
+		if h.delete {
+			continue
+		}
+		if err := syncFile(h.lock); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -28,6 +28,10 @@ const DefaultMaxPushSize = 2 << 30
 // configured.
 const DefaultMaxObjectSize = pack.DefaultMaxObjectSize
 
+// DefaultMaxRefUpdates bounds the ref updates of one push unless
+// configured.
+const DefaultMaxRefUpdates = receivepack.DefaultMaxCommands
+
 // Service implements gatehouse.RepoService and gatehouse.GitService. The
 // embedded RepoStore answers metadata questions; the methods here that
 // also change the disk override it.
@@ -44,6 +48,9 @@ type Service struct {
 	// MaxObjectSize bounds one object of an incoming pack in bytes; 0
 	// means pack.DefaultMaxObjectSize.
 	MaxObjectSize int64
+	// MaxRefUpdates bounds the ref updates of one push; 0 means
+	// receivepack.DefaultMaxCommands.
+	MaxRefUpdates int
 	// MaxArchiveSize bounds the files of one `git archive --remote`
 	// (before compression); 0 means archive.DefaultMaxSize.
 	MaxArchiveSize int64
@@ -321,7 +328,7 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 	if err != nil {
 		return nil, err
 	}
-	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, MaxObjectSize: s.MaxObjectSize, CheckRef: s.refChecker(ctx, r)})
+	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, MaxObjectSize: s.MaxObjectSize, MaxCommands: s.MaxRefUpdates, CheckRef: s.refChecker(ctx, r)})
 	push.Release()
 	if res != nil && res.Head != "" {
 		head := res.Head

@@ -44,6 +44,7 @@ type Config struct {
 	NoCompatMACs  bool
 	MaxPushSize   int64
 	MaxObjectSize int64
+	MaxRefUpdates int
 	ShutdownGrace time.Duration
 
 	// Limits (see sshd.Default* for the defaults).
@@ -98,6 +99,7 @@ func NewMain() *Main {
 			HTTPAddr:      "127.0.0.1:8080",
 			MaxPushSize:   repos.DefaultMaxPushSize,
 			MaxObjectSize: repos.DefaultMaxObjectSize,
+			MaxRefUpdates: repos.DefaultMaxRefUpdates,
 			ShutdownGrace: 30 * time.Second,
 
 			AuthTimeout:        sshd.DefaultAuthTimeout,
@@ -140,6 +142,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&c.NoCompatMACs, "no-compat-macs", c.NoCompatMACs, "drop the non-ETM hmac-sha2 MACs kept for libssh2 1.10 clients")
 	fs.Int64Var(&c.MaxPushSize, "max-push-size", c.MaxPushSize, "largest pack a push may send, in bytes")
 	fs.Int64Var(&c.MaxObjectSize, "max-object-size", c.MaxObjectSize, "largest object (file) a push may add, in bytes; commits, tags and trees have smaller fixed bounds")
+	fs.IntVar(&c.MaxRefUpdates, "max-ref-updates", c.MaxRefUpdates, "most ref updates (branches, tags) one push may make; a push over it is refused whole")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long running operations may finish on SIGTERM")
 	limitFlags(fs, c)
 	webFlags(fs, c)
@@ -155,6 +158,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if c.MaxObjectSize <= 0 {
 		return fmt.Errorf("--max-object-size must be positive")
+	}
+	if c.MaxRefUpdates <= 0 {
+		return fmt.Errorf("--max-ref-updates must be positive")
 	}
 	if err := checkLimits(c); err != nil {
 		return err
@@ -196,6 +202,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Repos.Agent = "gatehouse/" + Version
 	m.Repos.MaxPushSize = c.MaxPushSize
 	m.Repos.MaxObjectSize = c.MaxObjectSize
+	m.Repos.MaxRefUpdates = c.MaxRefUpdates
 	m.Repos.MaxReposPerUser = c.MaxReposPerUser
 	m.Repos.Protection = keys.NewProtectionService(db)
 	m.Repos.Audit = audit

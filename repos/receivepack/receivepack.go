@@ -31,8 +31,9 @@ import (
 	"gatehouse/repos/refs"
 )
 
-// DefaultMaxCommands bounds the ref updates of one push.
-const DefaultMaxCommands = 10000
+// DefaultMaxCommands bounds the ref updates of one push: enough for a
+// mirror of a large repository's branches, tags and pull refs.
+const DefaultMaxCommands = 100000
 
 // maxPushOptions bounds the push options of one push; each is one
 // pkt-line, so at most 65516 bytes.
@@ -58,6 +59,10 @@ type Options struct {
 // ErrProtocol: the client broke the protocol. Serve has told the client
 // when it still could; nothing was changed.
 var ErrProtocol = errors.New("receive-pack: protocol error")
+
+// ErrRefused: the push as a whole was over a limit (too many ref updates,
+// a name too long). The client was told; nothing was changed.
+var ErrRefused = errors.New("receive-pack: push refused")
 
 // Reasons reported for refused refs, worded like git's where git has one.
 const (
@@ -102,6 +107,7 @@ type session struct {
 
 	advertised map[string]string // ref name -> id, as advertised
 	headUnborn bool              // HEAD pointed at no ref and no branch existed
+	refusal    string            // why the whole push is refused; "" if it is not
 }
 
 // Serve runs receive-pack on the bare repository gitDir over in and out.
@@ -129,7 +135,10 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 	}
 	br := pktline.NewBufferedReader(in)
 	pr := pktline.NewReader(br)
-	cmds, err := s.readCommands(pr)
+	cmds, withPack, err := s.readCommands(pr)
+	if err == nil && s.refusal != "" {
+		return &gatehouse.PushResult{}, s.refuse(br, pr, withPack)
+	}
 	if err != nil || len(cmds) == 0 {
 		// No commands: the client only listed refs or had nothing to push.
 		return &gatehouse.PushResult{}, err
@@ -225,29 +234,35 @@ func (s *session) advertise() error {
 // client's capabilities from the first. "shallow" lines from a shallow
 // client are skipped; its history is then judged by the connectivity
 // check. A client hanging up before any command is not an error.
-func (s *session) readCommands(pr *pktline.Reader) ([]*command, error) {
-	var cmds []*command
+//
+// A command holds its line and little more, and names are bounded by
+// refs.MaxNameLen, so the commands of one push take at most about
+// MaxCommands times 1.2 KiB. Past MaxCommands, or at a name over the
+// bound, the push is refused: s.refusal says why, and the rest of the
+// commands are read only to learn whether a pack follows (pack).
+func (s *session) readCommands(pr *pktline.Reader) (cmds []*command, pack bool, err error) {
 	shallow := 0
 	for n := 0; ; n++ {
-		kind, line, err := pr.ReadLine()
+		kind, b, err := pr.Read()
 		if err == io.EOF && n == 0 {
-			return nil, nil
+			return nil, false, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: reading commands: %v", ErrProtocol, err)
+			return nil, false, fmt.Errorf("%w: reading commands: %v", ErrProtocol, err)
 		}
 		if kind == pktline.FlushPkt {
 			break
 		}
 		if kind != pktline.Data {
-			return nil, s.fatal("unexpected packet among commands")
+			return nil, false, s.fatal("unexpected packet among commands")
 		}
+		b = bytes.TrimSuffix(b, []byte("\n"))
 		// The capabilities ride on the first command, after any shallow
 		// lines a shallow clone sends first.
-		if len(cmds) == 0 && !strings.HasPrefix(line, "shallow ") {
-			var caps string
-			line, caps, _ = strings.Cut(line, "\x00")
-			for _, c := range strings.Fields(caps) {
+		if len(cmds) == 0 && s.refusal == "" && !bytes.HasPrefix(b, []byte("shallow ")) {
+			var caps []byte
+			b, caps, _ = bytes.Cut(b, []byte{0})
+			for _, c := range strings.Fields(string(caps)) {
 				switch c {
 				case "report-status":
 					s.reportStatus = true
@@ -262,25 +277,76 @@ func (s *session) readCommands(pr *pktline.Reader) ([]*command, error) {
 				}
 			}
 		}
-		if id, ok := strings.CutPrefix(line, "shallow "); ok && len(cmds) == 0 {
-			if !isID(id) {
-				return nil, s.fatal("bad shallow line")
+		if id, ok := bytes.CutPrefix(b, []byte("shallow ")); ok && len(cmds) == 0 && s.refusal == "" {
+			if !isID(string(id)) {
+				return nil, false, s.fatal("bad shallow line")
 			}
 			if shallow++; shallow > s.opts.MaxCommands {
-				return nil, s.fatal("too many shallow lines")
+				return nil, false, s.fatal("too many shallow lines")
 			}
 			continue
 		}
-		c, ok := parseCommand(line)
-		if !ok {
-			return nil, s.fatal(fmt.Sprintf("expected old/new/ref, got %q", truncate(line, 100)))
+		if len(b) < 83 || b[40] != ' ' || b[81] != ' ' {
+			return nil, false, s.fatal(fmt.Sprintf("expected old/new/ref, got %q", truncate(string(b[:min(len(b), 120)]), 100)))
 		}
-		if len(cmds) == s.opts.MaxCommands {
-			return nil, s.fatal(fmt.Sprintf("more than %d ref updates in one push", s.opts.MaxCommands))
+		pack = pack || string(b[41:81]) != refs.ZeroID
+		switch {
+		case s.refusal != "":
+			continue
+		case len(b)-82 > refs.MaxNameLen:
+			s.refusal = fmt.Sprintf("ref name of %d bytes, over the limit of %d", len(b)-82, refs.MaxNameLen)
+			continue
+		case len(cmds) == s.opts.MaxCommands:
+			s.refusal = fmt.Sprintf("push has more than %d ref updates (--max-ref-updates)", s.opts.MaxCommands)
+			continue
+		}
+		c, ok := parseCommand(string(b))
+		if !ok {
+			return nil, false, s.fatal(fmt.Sprintf("expected old/new/ref, got %q", truncate(string(b), 100)))
 		}
 		cmds = append(cmds, c)
 	}
-	return cmds, nil
+	if s.refusal != "" {
+		cmds = nil
+	}
+	return cmds, pack, nil
+}
+
+// refuse turns down a whole push in order: it reads what the client
+// still sends (push options, then the pack, up to MaxPackSize) so that
+// the client is listening, then answers with an ERR packet where the
+// client expects its report, which git shows as
+// "fatal: remote error: <why>". It returns ErrRefused.
+func (s *session) refuse(br io.Reader, pr *pktline.Reader, pack bool) error {
+	var err error
+	if s.pushOptions {
+		err = s.readOptions(pr)
+	}
+	if err == nil && pack {
+		var r io.Reader = br
+		if s.opts.MaxPackSize > 0 {
+			r = io.LimitReader(br, s.opts.MaxPackSize)
+		}
+		_, err = io.Copy(io.Discard, r)
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, s.refusal), err)
+	}
+	if s.sideBand {
+		var buf bytes.Buffer
+		pktline.NewWriter(&buf).Error(s.refusal)
+		pktline.NewBand(s.pw, pktline.BandData, pktline.MaxLine).Write(buf.Bytes())
+		s.pw.Flush()
+	} else {
+		s.pw.Error(s.refusal)
+	}
+	if err := s.pw.Err(); err != nil {
+		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, s.refusal), err)
+	}
+	if err := s.out.Flush(); err != nil {
+		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, s.refusal), err)
+	}
+	return fmt.Errorf("%w: %s", ErrRefused, s.refusal)
 }
 
 // readOptions reads the push options up to their flush.
@@ -474,36 +540,28 @@ func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushRes
 			return res, err
 		}
 	}
-	var created []string
-	order := cmds
-	if s.atomic {
-		// One lock order (by name) for every atomic push, and a way back
-		// if a ref fails half-way (another process holds its lock).
-		order = slices.Clone(cmds)
-		slices.SortFunc(order, func(a, b *command) int { return strings.Compare(a.name, b.name) })
-		if !s.applyAtomic(order) {
-			for _, c := range order {
-				if c.reason == "" {
-					res.Updated = append(res.Updated, c.update())
-				}
-			}
-			return res, nil
+	// One batch: the refs are read once and, for an atomic push, every
+	// lock is taken before any ref moves, so a failure leaves all as they
+	// were.
+	var batch []*command
+	var us []refs.Update
+	for _, c := range cmds {
+		if c.reason == "" {
+			batch = append(batch, c)
+			us = append(us, refs.Update{Name: c.name, Old: c.old, New: c.new})
 		}
 	}
-	for _, c := range order {
-		if c.reason != "" {
-			continue
-		}
-		var err error
-		if !s.atomic {
-			err = refs.Apply(s.gitDir, refs.Update{Name: c.name, Old: c.old, New: c.new})
-		}
+	var created []string
+	for i, err := range refs.ApplyBatch(s.gitDir, us, s.atomic) {
+		c := batch[i]
 		switch {
 		case err == nil:
 			res.Updated = append(res.Updated, c.update())
 			if c.old == refs.ZeroID && strings.HasPrefix(c.name, "refs/heads/") {
 				created = append(created, c.name)
 			}
+		case errors.Is(err, refs.ErrAborted):
+			c.reason = reasonAtomic
 		case errors.Is(err, refs.ErrStale):
 			c.reason = reasonStale
 		case errors.Is(err, refs.ErrLocked):
@@ -516,43 +574,6 @@ func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushRes
 		res.Head = s.chooseHead(created)
 	}
 	return res, nil
-}
-
-// applyAtomic applies every command in order, or, when one fails, puts
-// back those already applied and refuses them all. It reports whether all
-// were applied. A command that cannot be put back keeps its new value and
-// is reported as applied; with refs changed only under the repository
-// lock here, that needs another process writing the same ref at the same
-// moment.
-func (s *session) applyAtomic(order []*command) bool {
-	for i, c := range order {
-		err := refs.Apply(s.gitDir, refs.Update{Name: c.name, Old: c.old, New: c.new})
-		if err == nil {
-			continue
-		}
-		switch {
-		case errors.Is(err, refs.ErrStale):
-			c.reason = reasonStale
-		case errors.Is(err, refs.ErrLocked):
-			c.reason = reasonLocked
-		default:
-			c.reason = reasonFailed
-		}
-		for j := i - 1; j >= 0; j-- {
-			done := order[j]
-			back := refs.Update{Name: done.name, Old: done.new, New: done.old}
-			if rerr := refs.Apply(s.gitDir, back); rerr != nil {
-				// It stays applied: reported as such rather than lied about.
-				continue
-			}
-			done.reason = reasonAtomic
-		}
-		for _, o := range order[i+1:] {
-			o.reason = reasonAtomic
-		}
-		return false
-	}
-	return true
 }
 
 // chooseHead points a still unborn HEAD at a created branch: main, else

@@ -155,11 +155,12 @@ func TestWire(t *testing.T) {
 			main:   c1,
 		},
 		{
-			name:   "too many commands",
-			stdin:  pkt(c1+" "+zero+" refs/heads/a\x00report-status side-band-64k", c1+" "+zero+" refs/heads/b", c1+" "+zero+" refs/heads/c", ""),
-			env:    []string{"GATEHOUSE_TEST_MAXCMDS=2"},
-			report: []string{"\x03protocol error: more than 2 ref updates in one push\n"},
-			errSub: "protocol error",
+			name:  "too many commands",
+			stdin: pkt(c1+" "+zero+" refs/heads/a\x00report-status side-band-64k", c1+" "+zero+" refs/heads/b", c1+" "+zero+" refs/heads/c", ""),
+			env:   []string{"GATEHOUSE_TEST_MAXCMDS=2"},
+			// Refused whole, with no pack to wait for: all deletes.
+			report: []string{"\x01" + string(pkt("ERR push has more than 2 ref updates (--max-ref-updates)\n")), ""},
+			errSub: "more than 2 ref updates",
 			main:   c1,
 		},
 		{

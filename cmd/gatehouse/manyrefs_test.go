@@ -1,0 +1,111 @@
+package main_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	main "gatehouse/cmd/gatehouse"
+)
+
+// manyRefs makes a working repository with two commits on main and n
+// more refs, a third each under refs/heads/, refs/tags/ and
+// refs/pull/N/head, written straight into packed-refs (git update-ref
+// would take longer than the push). It returns the repository and git's
+// own listing of its refs, "id name" lines.
+func manyRefs(tb testing.TB, n int) (dir string, want []string) {
+	tb.Helper()
+	dir = Work(tb, "main", 2)
+	ids := []string{run(tb, dir, "git", "rev-parse", "HEAD~1"), run(tb, dir, "git", "rev-parse", "HEAD")}
+	var lines []string
+	for i := range n {
+		var name string
+		switch i % 3 {
+		case 0:
+			name = fmt.Sprintf("refs/heads/topic/b%05d", i)
+		case 1:
+			name = fmt.Sprintf("refs/tags/v%05d", i)
+		default:
+			name = fmt.Sprintf("refs/pull/%d/head", i)
+		}
+		lines = append(lines, ids[i%2]+" "+name)
+	}
+	slices.SortFunc(lines, func(a, b string) int { return strings.Compare(a[41:], b[41:]) })
+	packed := "# pack-refs with: peeled fully-peeled sorted \n" + strings.Join(lines, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, ".git", "packed-refs"), []byte(packed), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	want = strings.Split(run(tb, dir, "git", "for-each-ref", "--format=%(objectname) %(refname)"), "\n")
+	if len(want) != n+1 {
+		tb.Fatalf("made %d refs, want %d", len(want), n+1)
+	}
+	return dir, want
+}
+
+// TestPushMirrorManyRefs: a mirror push of 20,000 refs goes in whole, in
+// one push, and the server holds every one of them with its id.
+func TestPushMirrorManyRefs(t *testing.T) {
+	s := MustRunMain(t)
+	alice := s.User("alice")
+	s.MustCLI("repo", "create", "alice/big")
+	work, want := manyRefs(t, 20000)
+
+	s.MustGit(alice, work, "push", "--quiet", "--mirror", s.URL("alice/big"))
+
+	// What the server holds, as git itself reads it.
+	got := strings.Split(run(t, s.RepoDir("alice/big"), "git", "for-each-ref", "--format=%(objectname) %(refname)"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("server holds %d refs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("server ref %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+	s.Fsck("alice/big")
+	// No lock file is left behind.
+	var locks []string
+	filepath.WalkDir(s.RepoDir("alice/big"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".lock") {
+			locks = append(locks, p)
+		}
+		return nil
+	})
+	if len(locks) > 0 {
+		t.Fatalf("lock files left: %v", locks)
+	}
+}
+
+// TestPushOverMaxRefUpdates: a push of more refs than --max-ref-updates
+// is refused whole, the client is told why (not "hung up"), and nothing
+// changes.
+func TestPushOverMaxRefUpdates(t *testing.T) {
+	s := MustRunMain(t, func(c *main.Config) { c.MaxRefUpdates = 100 })
+	alice := s.User("alice")
+	s.MustCLI("repo", "create", "alice/r")
+	work, _ := manyRefs(t, 150)
+	s.MustGit(alice, work, "push", s.URL("alice/r"), "main~1:refs/heads/main")
+	before := run(t, s.RepoDir("alice/r"), "git", "for-each-ref", "--format=%(objectname) %(refname)")
+	objects := run(t, s.RepoDir("alice/r"), "git", "count-objects", "-v")
+
+	out, err := s.Git(alice, work, "push", "--mirror", s.URL("alice/r"))
+	if err == nil {
+		t.Fatalf("push of 151 refs went through:\n%s", out)
+	}
+	if !strings.Contains(out, "push has more than 100 ref updates (--max-ref-updates)") || strings.Contains(out, "hung up") {
+		t.Fatalf("client output:\n%s", out)
+	}
+	if got := run(t, s.RepoDir("alice/r"), "git", "for-each-ref", "--format=%(objectname) %(refname)"); got != before {
+		t.Fatalf("refs changed:\n%s\nwant\n%s", got, before)
+	}
+	if got := run(t, s.RepoDir("alice/r"), "git", "count-objects", "-v"); got != objects {
+		t.Fatalf("objects changed:\n%s\nwant\n%s", got, objects)
+	}
+	s.Fsck("alice/r")
+
+	// Within the limit the same client gets through.
+	s.MustGit(alice, work, "push", s.URL("alice/r"), "main", "refs/tags/v00001")
+}

@@ -213,3 +213,59 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyBatch: one batch mixes creates, moves and deletes of packed
+// and loose refs; a failing update leaves the others going ahead, or,
+// atomic, leaves everything as it was.
+func TestApplyBatch(t *testing.T) {
+	z := refs.ZeroID
+	dir, c1, c2 := mustRepo(t)
+	git(t, dir, "pack-refs", "--all")
+	git(t, dir, "update-ref", "refs/heads/loose", c1)
+	before := forEachRef(t, dir)
+
+	// Atomic, with one ref's lock held by someone else: nothing moves.
+	held := filepath.Join(dir, "refs", "heads", "old.lock")
+	os.WriteFile(held, nil, 0o644)
+	errs := refs.ApplyBatch(dir, []refs.Update{
+		{"refs/heads/new", z, c1},
+		{"refs/heads/old", c1, c2},
+		{"refs/tags/light", c1, z},
+	}, true)
+	if !errors.Is(errs[0], refs.ErrAborted) || !errors.Is(errs[1], refs.ErrLocked) || !errors.Is(errs[2], refs.ErrAborted) {
+		t.Fatalf("atomic errs = %v", errs)
+	}
+	if got := forEachRef(t, dir); got != before {
+		t.Fatalf("atomic batch changed refs:\n%s\nwant\n%s", got, before)
+	}
+	if _, err := os.Stat(held); err != nil {
+		t.Fatal("someone else's lock file was removed")
+	}
+	os.Remove(held)
+
+	// Not atomic: the stale update and the conflicting create fail alone.
+	errs = refs.ApplyBatch(dir, []refs.Update{
+		{"refs/heads/new", z, c1},
+		{"refs/heads/new/sub", z, c1},                       // conflicts with new, created here
+		{"refs/heads/main", c1, c1},                         // stale: main is at c2
+		{"refs/heads/old", c1, c2},                          // packed, moves
+		{"refs/tags/light", c1, z},                          // packed, deleted
+		{"refs/tags/v1", git(t, dir, "rev-parse", "v1"), z}, // packed with a peeled line
+		{"refs/heads/loose", c1, z},                         // loose, deleted
+	}, false)
+	if errs[0] != nil || !errors.Is(errs[1], refs.ErrStale) || !errors.Is(errs[2], refs.ErrStale) || errs[3] != nil || errs[4] != nil || errs[5] != nil || errs[6] != nil {
+		t.Fatalf("errs = %v", errs)
+	}
+	want := strings.Join([]string{c2 + " refs/heads/main", c1 + " refs/heads/new", c2 + " refs/heads/old"}, "\n")
+	if got := forEachRef(t, dir); got != want {
+		t.Fatalf("git sees\n%s\nwant\n%s", got, want)
+	}
+	if got := listString(t, dir); got != want {
+		t.Fatalf("List\n%s\nwant\n%s", got, want)
+	}
+	git(t, dir, "fsck", "--full", "--strict")
+	locks, _ := filepath.Glob(filepath.Join(dir, "refs", "*", "*.lock"))
+	if pl, _ := filepath.Glob(filepath.Join(dir, "*.lock")); len(pl)+len(locks) > 0 {
+		t.Fatalf("lock files left: %v %v", pl, locks)
+	}
+}

@@ -3,6 +3,7 @@ package main_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -66,6 +67,35 @@ func TestPushMirrorManyRefs(t *testing.T) {
 		}
 	}
 	s.Fsck("alice/big")
+	// And what clients are shown, in both protocols.
+	for _, proto := range []string{"2", "0"} {
+		// stdout apart from stderr: ssh makes its stderr non-blocking,
+		// which would make git's writes to a shared pipe lose data.
+		cmd := exec.Command("git", "-c", "protocol.version="+proto, "ls-remote", s.URL("alice/big"))
+		cmd.Dir, cmd.Env = work, s.gitEnv(alice)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		stdout, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("ls-remote v%s: %v\n%s", proto, err, stderr.String())
+		}
+		out := string(stdout)
+		var listed []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			id, name, _ := strings.Cut(l, "\t")
+			if name != "HEAD" {
+				listed = append(listed, id+" "+name)
+			}
+		}
+		if len(listed) != len(want) {
+			t.Fatalf("ls-remote v%s lists %d refs, want %d", proto, len(listed), len(want))
+		}
+		for i := range want {
+			if listed[i] != want[i] {
+				t.Fatalf("ls-remote v%s ref %d = %q, want %q", proto, i, listed[i], want[i])
+			}
+		}
+	}
 	// No lock file is left behind.
 	var locks []string
 	filepath.WalkDir(s.RepoDir("alice/big"), func(p string, d os.DirEntry, err error) error {

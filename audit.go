@@ -49,6 +49,10 @@ type AuditFilter struct {
 type AuditService interface {
 	// RecordEvent stores e, filling ID and, if zero, Time.
 	RecordEvent(ctx context.Context, e *AuditEvent) error
+	// RecordEvents stores events in one go, in their order, filling each
+	// one's ID and, if zero, Time: all of them or, on error, none. A nil
+	// event is ErrInvalid; an empty list records nothing.
+	RecordEvents(ctx context.Context, events []*AuditEvent) error
 	// FindAuditEvents returns matching events, oldest first.
 	FindAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 }

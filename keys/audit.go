@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -28,31 +29,58 @@ func NewAuditService(db *DB) *AuditService {
 
 // RecordEvent stores e, filling ID and, if zero, Time.
 func (s *AuditService) RecordEvent(ctx context.Context, e *gatehouse.AuditEvent) error {
+	return s.RecordEvents(ctx, []*gatehouse.AuditEvent{e})
+}
+
+// RecordEvents stores events in one transaction, in their order, filling
+// each one's ID and, if zero, Time (the same for all of them). On error
+// nothing is stored and no event is changed. A nil event is
+// gatehouse.ErrInvalid.
+func (s *AuditService) RecordEvents(ctx context.Context, events []*gatehouse.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if i := slices.Index(events, nil); i >= 0 {
+		return fmt.Errorf("audit event %d is nil: %w", i, gatehouse.ErrInvalid)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_log (time, actor, action, repo, detail, address)
+		VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return translate(err, "audit log")
+	}
+	defer stmt.Close()
 	// Callers may stamp an event with when it happened (a push that took
-	// minutes); otherwise it is when it was recorded.
-	if e.Time.IsZero() {
-		e.Time = tx.now
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO audit_log (time, actor, action, repo, detail, address)
-		VALUES (?, ?, ?, ?, ?, ?)`,
-		formatTime(e.Time), e.Actor, e.Action, e.Repo, e.Detail, e.Address)
-	if err != nil {
-		return translate(err, "audit event "+quote(e.Action))
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
+	// minutes); otherwise it is when it was recorded. The events are only
+	// changed once all of them are committed.
+	ids := make([]int64, len(events))
+	for i, e := range events {
+		t := e.Time
+		if t.IsZero() {
+			t = tx.now
+		}
+		res, err := stmt.ExecContext(ctx, formatTime(t), e.Actor, e.Action, e.Repo, e.Detail, e.Address)
+		if err != nil {
+			return translate(err, "audit event "+quote(e.Action))
+		}
+		if ids[i], err = res.LastInsertId(); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return translate(err, "audit event "+quote(e.Action))
+		return translate(err, "audit log")
 	}
-	e.ID = id
+	for i, e := range events {
+		e.ID = ids[i]
+		if e.Time.IsZero() {
+			e.Time = tx.now
+		}
+	}
 	return nil
 }
 

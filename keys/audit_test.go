@@ -2,7 +2,10 @@ package keys_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +40,93 @@ func TestAuditService_RecordEvent(t *testing.T) {
 	}
 	if len(events) != 2 || !events[0].Time.Equal(given) || *events[1] != *e {
 		t.Fatalf("events %+v %+v", events[0], events[1])
+	}
+}
+
+// TestAuditService_RecordEvents: a batch is stored in its order with
+// IDs and times filled, and in one transaction: an insert refused half way
+// leaves no row and no event changed.
+func TestAuditService_RecordEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	db := MustOpenDBPath(t, path)
+	now := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	db.Now = func() time.Time { return now }
+	as := keys.NewAuditService(db)
+	ctx := context.Background()
+
+	given := time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC)
+	batch := func(n int) []*gatehouse.AuditEvent {
+		var events []*gatehouse.AuditEvent
+		for i := range n {
+			e := &gatehouse.AuditEvent{Actor: "alice", Action: gatehouse.AuditPush, Repo: "alice/project",
+				Detail: fmt.Sprintf("refs/heads/b%d", i), Address: "192.0.2.1:5555"}
+			if i == 1 {
+				e.Time = given
+			}
+			events = append(events, e)
+		}
+		return events
+	}
+
+	if err := as.RecordEvents(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := as.RecordEvents(ctx, []*gatehouse.AuditEvent{{Action: gatehouse.AuditLogin}, nil}); !errors.Is(err, gatehouse.ErrInvalid) {
+		t.Fatalf("nil event: %v", err)
+	}
+
+	// A trigger refuses one insert in the middle of the batch.
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.detail = 'refs/heads/b3'
+		BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	refused := batch(5)
+	if err := as.RecordEvents(ctx, refused); err == nil {
+		t.Fatal("batch with a refused insert recorded")
+	}
+	for i, e := range refused {
+		if e.ID != 0 || (i != 1 && !e.Time.IsZero()) {
+			t.Fatalf("event %d changed by a failed batch: %+v", i, e)
+		}
+	}
+	if events, err := as.FindAuditEvents(ctx, gatehouse.AuditFilter{}); err != nil || len(events) != 0 {
+		t.Fatalf("after a failed batch: %d events, %v", len(events), err)
+	}
+	if _, err := raw.Exec(`DROP TRIGGER refuse`); err != nil {
+		t.Fatal(err)
+	}
+
+	events := batch(300)
+	if err := as.RecordEvents(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range events {
+		want := now
+		if i == 1 {
+			want = given
+		}
+		if (i > 0 && e.ID <= events[i-1].ID) || e.ID == 0 || !e.Time.Equal(want) {
+			t.Fatalf("event %d recorded as %+v", i, e)
+		}
+	}
+	got, err := as.FindAuditEvents(ctx, gatehouse.AuditFilter{Limit: keys.MaxAuditLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(events) {
+		t.Fatalf("%d events stored, want %d", len(got), len(events))
+	}
+	// Oldest first: the one stamped earlier, then the rest in their order.
+	want := append([]*gatehouse.AuditEvent{events[1], events[0]}, events[2:]...)
+	for i := range want {
+		if *got[i] != *want[i] {
+			t.Fatalf("stored event %d = %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }
 

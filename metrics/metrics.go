@@ -110,6 +110,21 @@ type auditService struct {
 }
 
 func (a auditService) RecordEvent(ctx context.Context, e *gatehouse.AuditEvent) error {
+	a.count(e)
+	return a.AuditService.RecordEvent(ctx, e)
+}
+
+func (a auditService) RecordEvents(ctx context.Context, events []*gatehouse.AuditEvent) error {
+	for _, e := range events {
+		a.count(e)
+	}
+	return a.AuditService.RecordEvents(ctx, events)
+}
+
+func (a auditService) count(e *gatehouse.AuditEvent) {
+	if e == nil {
+		return
+	}
 	switch e.Action {
 	case gatehouse.AuditLogin:
 		a.m.sshAuth.WithLabelValues("accepted").Inc()
@@ -118,7 +133,6 @@ func (a auditService) RecordEvent(ctx context.Context, e *gatehouse.AuditEvent) 
 	case gatehouse.AuditLimit:
 		a.m.sshRefused.WithLabelValues().Inc()
 	}
-	return a.AuditService.RecordEvent(ctx, e)
 }
 
 // Git returns next counting operations, their duration and their bytes.

@@ -37,6 +37,8 @@ type nopAudit struct{ gatehouse.AuditService }
 
 func (nopAudit) RecordEvent(context.Context, *gatehouse.AuditEvent) error { return nil }
 
+func (nopAudit) RecordEvents(context.Context, []*gatehouse.AuditEvent) error { return nil }
+
 func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
@@ -56,7 +58,8 @@ func TestDecorators(t *testing.T) {
 	audit := m.Audit(nopAudit{})
 	audit.RecordEvent(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLogin})
 	audit.RecordEvent(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLoginRefused})
-	audit.RecordEvent(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLoginRefused})
+	// A batch counts each of its events.
+	audit.RecordEvents(ctx, []*gatehouse.AuditEvent{{Action: gatehouse.AuditPush}, {Action: gatehouse.AuditLoginRefused}})
 	h := m.HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }),
 		func(*http.Request) string { return "/api/v1/repos/{owner}/{name}" })
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("BREW", "/api/v1/repos/a/b", nil))

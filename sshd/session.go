@@ -249,13 +249,16 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 	}
 	res, err := s.Git.ReceivePack(ctx, repo, gs)
 	if res != nil {
+		// One row per updated ref, written together.
+		events := make([]*gatehouse.AuditEvent, 0, len(res.Updated))
 		for _, u := range res.Updated {
 			detail := fmt.Sprintf("%s %s %s", u.Name, u.Old, u.New)
 			if u.Forced {
 				detail += " forced"
 			}
-			s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditPush, Repo: full, Detail: detail, Address: addr})
+			events = append(events, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditPush, Repo: full, Detail: detail, Address: addr})
 		}
+		s.auditAll(ctx, events)
 	}
 	if err != nil {
 		se.log.Info("receive-pack failed", logErr, err)

@@ -11,9 +11,9 @@ import (
 )
 
 // apiScopes is the token scope each API route needs, by method and chi
-// pattern under /api/v1, without a trailing slash (see requireScope). A scope caps the kind of operation only: the
-// handler still asks the same access checks (Decide for repositories) as
-// for any other caller. A route missing here is refused to every token,
+// pattern under /api/v1, without a trailing slash (see requireScope). A
+// scope caps the kind of operation only: the handler still asks the same
+// access checks (Decide for repositories) as for any other caller. A route missing here is refused to every token,
 // so a new route has to be placed before anyone can call it.
 //
 //   - read: every GET, which shows only what the user may see anyway.

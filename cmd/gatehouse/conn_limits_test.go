@@ -50,6 +50,23 @@ func floodUntilClosed(c *gossh.Client, flood func()) bool {
 	}
 }
 
+// dialSession logs in as k and opens one session channel; the
+// connection is closed when the test ends.
+func dialSession(t *testing.T, s *Server, k *Key) (*gossh.Client, gossh.Channel) {
+	t.Helper()
+	c, err := s.dial(t, gossh.PublicKeys(k.Signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ch, reqs, err := c.OpenChannel("session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gossh.DiscardRequests(reqs)
+	return c, ch
+}
+
 // Session channels count from their opening, before any command: the
 // eleventh open one is rejected, a closed one frees its slot, and a
 // client that goes on opening is disconnected.
@@ -119,17 +136,7 @@ func TestLimitChannelsPerConn(t *testing.T) {
 // a few entries for the connection, then it is closed.
 func TestLimitRefusalsPerConn(t *testing.T) {
 	s := MustRunMain(t)
-	alice := s.User("alice")
-	c, err := s.dial(t, gossh.PublicKeys(alice.Signer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ch, reqs, err := c.OpenChannel("session", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gossh.DiscardRequests(reqs)
+	c, ch := dialSession(t, s, s.User("alice"))
 	var sent atomic.Int64
 	closed := floodUntilClosed(c, func() {
 		for i := range 6000 {
@@ -173,17 +180,7 @@ func TestLimitRefusalsPerConn(t *testing.T) {
 // instead of having every copy kept.
 func TestLimitRepeatedEnv(t *testing.T) {
 	s := MustRunMain(t)
-	alice := s.User("alice")
-	c, err := s.dial(t, gossh.PublicKeys(alice.Signer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ch, reqs, err := c.OpenChannel("session", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gossh.DiscardRequests(reqs)
+	c, ch := dialSession(t, s, s.User("alice"))
 	env := gossh.Marshal(struct{ Key, Value string }{"GIT_PROTOCOL", "version=2"})
 	if ok, err := ch.SendRequest("env", true, env); err != nil || !ok {
 		t.Fatalf("first GIT_PROTOCOL: %v %v", ok, err)

@@ -3,13 +3,13 @@
 // applied to them, and the Git protocol served from them by the engine in
 // its sub-packages, on go-git's plumbing:
 //
-//	push ──► receivepack ──► pack ──────────► refs ──────────► maintenance
+//	push ──► receivepack ──► indexpack ─────► refs ──────────► maintenance
 //	         commands,       quarantine,      compare-and-swap  trigger
 //	         report-status   sizes bounded,   (.lock per ref,   (maybeRepack)
 //	                         deltas resolved, atomic: all or        │
 //	                         connectivity     none)                 ▼
 //	                                                            maintain
-//	fetch ─► uploadpack ───► packwrite                          repack ─► packidx
+//	fetch ─► uploadpack ───► packobjects                        repack ─► packidx
 //	         advertisement,  stored entries                            ─► bitmap
 //	         negotiation,    copied, delta                             ─► commitgraph
 //	         shallow,        headers rewritten                  Sweep (lockfile)
@@ -18,7 +18,7 @@
 //	archive ─► odb.Reader     receivepack, uploadpack, archive ─► pktline
 //
 // A push (ReceivePack) holds the repository's push lock while it runs.
-// receivepack reads the ref commands and hands the pack to pack, which
+// receivepack reads the ref commands and hands the pack to indexpack, which
 // does index-pack's job: the pack streams into a locked quarantine
 // directory, every size and count from the wire is bounded before it is
 // allocated, deltas are resolved (thin packs completed from the
@@ -32,7 +32,7 @@
 // (protocol v0 or v2), negotiation over the client's haves, shallow and
 // deepen requests, partial-clone filters. Reachability is answered from
 // the pack bitmap and the commit-graph where they exist. The pack is then
-// written by packwrite, which does pack-objects' job the cheap way: entries
+// written by packobjects, which does pack-objects' job the cheap way: entries
 // stored in the repository's packs are copied, not recompressed.
 //
 // maintain repacks everything into one pack with its index (packidx),
@@ -44,8 +44,8 @@
 // An archive (UploadArchive, `git archive --remote`) reads trees and blobs
 // through odb.Reader, the engine's own bounded object reader. uploadpack
 // reads through a store of its own (go-git's pack decoder over the mapped
-// indexes); pack, packwrite and maintain read the repository through
+// indexes); indexpack, packobjects and maintain read the repository through
 // go-git's object store as odb.Open gives it. pktline frames every
-// exchange and multiplexes the side-band channels; pack/packtest builds
+// exchange and multiplexes the side-band channels; indexpack/packtest builds
 // the hostile packs and pushes the tests send.
 package repos

@@ -14,8 +14,8 @@ import (
 
 	"gatehouse"
 	"gatehouse/repos/archive"
+	"gatehouse/repos/indexpack"
 	"gatehouse/repos/maintain"
-	"gatehouse/repos/pack"
 	"gatehouse/repos/receivepack"
 	"gatehouse/repos/refs"
 	"gatehouse/repos/uploadpack"
@@ -26,7 +26,7 @@ const DefaultMaxPushSize = 2 << 30
 
 // DefaultMaxObjectSize bounds one object of an incoming pack unless
 // configured.
-const DefaultMaxObjectSize = pack.DefaultMaxObjectSize
+const DefaultMaxObjectSize = indexpack.DefaultMaxObjectSize
 
 // DefaultMaxRefUpdates bounds the ref updates of one push unless
 // configured.
@@ -46,7 +46,7 @@ type Service struct {
 	// MaxPushSize bounds an incoming pack in bytes.
 	MaxPushSize int64
 	// MaxObjectSize bounds one object of an incoming pack in bytes; 0
-	// means pack.DefaultMaxObjectSize.
+	// means indexpack.DefaultMaxObjectSize.
 	MaxObjectSize int64
 	// MaxRefUpdates bounds the ref updates of one push; 0 means
 	// receivepack.DefaultMaxCommands.

@@ -13,7 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	main "gatehouse/cmd/gatehouse"
-	"gatehouse/repos/pack/packtest"
+	"gatehouse/repos/indexpack/packtest"
 )
 
 // TestMaxObjectSize: a file over --max-object-size is refused with the

@@ -35,7 +35,7 @@ import (
 	"gatehouse/repos/lockfile"
 	"gatehouse/repos/odb"
 	"gatehouse/repos/packidx"
-	"gatehouse/repos/packwrite"
+	"gatehouse/repos/packobjects"
 	"gatehouse/repos/refs"
 )
 
@@ -519,13 +519,13 @@ func (r *repack) tempFile(suffix string) (*os.File, error) {
 }
 
 // writePack writes the new pack to a temporary file.
-func (r *repack) writePack(order []plumbing.Hash) (string, []packwrite.Placed, error) {
+func (r *repack) writePack(order []plumbing.Hash) (string, []packobjects.Placed, error) {
 	f, err := r.tempFile(".pack")
 	if err != nil {
 		return "", nil, err
 	}
 	defer f.Close()
-	placed, ws, err := packwrite.WriteOrdered(r.ctx, r.gitDir, order, f)
+	placed, ws, err := packobjects.WriteOrdered(r.ctx, r.gitDir, order, f)
 	if err != nil {
 		return "", nil, fmt.Errorf("maintain: write pack: %w", err)
 	}
@@ -541,7 +541,7 @@ func (r *repack) writePack(order []plumbing.Hash) (string, []packwrite.Placed, e
 // of every entry for the index, and every object's type for the bitmap
 // (a delta's is its base's, which comes before it). It returns the
 // objects in pack order, their CRCs, and the pack's checksum.
-func scanPack(path string, placed []packwrite.Placed) ([]bitmap.PackObject, []uint32, plumbing.Hash, error) {
+func scanPack(path string, placed []packobjects.Placed) ([]bitmap.PackObject, []uint32, plumbing.Hash, error) {
 	var sum plumbing.Hash
 	f, err := os.Open(path)
 	if err != nil {
@@ -588,7 +588,7 @@ func scanPack(path string, placed []packwrite.Placed) ([]bitmap.PackObject, []ui
 			return nil, nil, sum, bad(p.Offset, err.Error())
 		}
 		if rel != 0 {
-			j, ok := slices.BinarySearchFunc(placed[:i], p.Offset-rel, func(q packwrite.Placed, off uint64) int {
+			j, ok := slices.BinarySearchFunc(placed[:i], p.Offset-rel, func(q packobjects.Placed, off uint64) int {
 				return cmp.Compare(q.Offset, off)
 			})
 			if !ok || rel > p.Offset {
@@ -650,7 +650,7 @@ func entryType(b []byte) (plumbing.ObjectType, uint64, error) {
 	return 0, 0, fmt.Errorf("unexpected entry type %d", typ)
 }
 
-func (r *repack) writeIndex(placed []packwrite.Placed, crcs []uint32, sum plumbing.Hash) (string, error) {
+func (r *repack) writeIndex(placed []packobjects.Placed, crcs []uint32, sum plumbing.Hash) (string, error) {
 	f, err := r.tempFile(".idx")
 	if err != nil {
 		return "", err

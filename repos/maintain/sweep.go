@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"gatehouse/repos/indexpack"
 	"gatehouse/repos/lockfile"
-	"gatehouse/repos/pack"
 	"gatehouse/repos/uploadpack"
 )
 
@@ -18,7 +18,7 @@ import (
 // never decides; a lock that dies with its holder does (repos/lockfile):
 //
 //   - a quarantine (objects/tmp_objdir-incoming-*) is locked by its
-//     receiver for its whole life (repos/pack);
+//     receiver for its whole life (repos/indexpack);
 //   - ref lock files (HEAD.lock, packed-refs.lock, refs/**/*.lock) are
 //     made by pushes, and every push holds the repository's push lock
 //     (HoldPush) shared while it runs; Sweep removes them only while it
@@ -118,7 +118,7 @@ func Sweep(gitDir string, remove bool) ([]Leftover, error) {
 // sweepPushes sweeps what dead pushes left: quarantines, and ref lock
 // files when no push is running.
 func sweepPushes(gitDir string, remove bool) ([]Leftover, error) {
-	qs, err := pack.SweepQuarantines(gitDir, remove)
+	qs, err := indexpack.SweepQuarantines(gitDir, remove)
 	var left []Leftover
 	for _, q := range qs {
 		left = append(left, Leftover{Path: q.Path, Kind: LeftQuarantine, Bytes: q.Bytes})

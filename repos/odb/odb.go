@@ -7,8 +7,8 @@
 //
 // Open and OpenForScan give go-git's object store, bound to the
 // repository and blind to packs not yet indexed, for the parts of the
-// engine still built on it: repos/pack (thin-pack bases, connectivity
-// walks), repos/packwrite (the objects it must write whole) and
+// engine still built on it: repos/indexpack (thin-pack bases, connectivity
+// walks), repos/packobjects (the objects it must write whole) and
 // repos/maintain (the repack's walk). repos/uploadpack uses neither; it
 // keeps a store of its own over the mapped indexes.
 package odb

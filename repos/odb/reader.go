@@ -18,14 +18,14 @@ import (
 // Defaults for the zero Limits fields.
 const (
 	// DefaultMaxObjectSize bounds one object's size, as its header or its
-	// delta declares it, like repos/pack's bound on delta objects.
+	// delta declares it, like repos/indexpack's bound on delta objects.
 	DefaultMaxObjectSize = 512 << 20
 	// DefaultBaseCacheSize bounds the delta bases a Reader keeps, like
 	// git's core.deltaBaseCacheLimit.
 	DefaultBaseCacheSize = 96 << 20
 	// MaxDeltaDepth bounds a delta chain, counted from the object down
 	// to its undeltified base. It is git's own hard bound (pack-objects
-	// caps --depth at 4095) and what a push may bring (repos/pack); a
+	// caps --depth at 4095) and what a push may bring (repos/indexpack); a
 	// deeper chain, or a cycle of REF_DELTAs, is reported as ErrCorrupt.
 	MaxDeltaDepth = 4095
 )

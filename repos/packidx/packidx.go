@@ -1,9 +1,9 @@
 // Package packidx writes and reads version 2 pack indexes (.idx files),
 // the table of contents of a pack: each object's id, the CRC-32 of its
-// raw entry and its offset in the pack. Incoming packs (repos/pack) and
+// raw entry and its offset in the pack. Incoming packs (repos/indexpack) and
 // repacks (repos/maintain) write them; repacks read them whole to list
 // the objects of the packs they replace, and the serving side
-// (repos/uploadpack, repos/packwrite) maps them (Open).
+// (repos/uploadpack, repos/packobjects) maps them (Open).
 package packidx
 
 import (

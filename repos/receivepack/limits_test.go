@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/pack/packtest"
+	"gatehouse/repos/indexpack/packtest"
 )
 
 // TestPushDeltaBomb: a pack of under 200 bytes whose one delta would

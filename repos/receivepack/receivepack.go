@@ -26,7 +26,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"gatehouse"
-	"gatehouse/repos/pack"
+	"gatehouse/repos/indexpack"
 	"gatehouse/repos/pktline"
 	"gatehouse/repos/refs"
 )
@@ -46,7 +46,7 @@ type Options struct {
 	// MaxPackSize bounds the pack in bytes; 0 means no bound.
 	MaxPackSize int64
 	// MaxObjectSize bounds one object of the pack in bytes; 0 means
-	// pack.DefaultMaxObjectSize.
+	// indexpack.DefaultMaxObjectSize.
 	MaxObjectSize int64
 	// MaxCommands bounds the ref updates in one push; 0 means
 	// DefaultMaxCommands.
@@ -150,13 +150,13 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		}
 	}
 
-	var inc *pack.Incoming
+	var inc *indexpack.Incoming
 	if slices.ContainsFunc(cmds, func(c *command) bool { return !c.isDelete() }) {
 		var progress io.Writer
 		if s.sideBand && !s.quiet {
 			progress = &flushingWriter{w: pktline.NewBand(s.pw, pktline.BandProgress, pktline.MaxLine), bw: bw}
 		}
-		inc, err = pack.Receive(ctx, gitDir, br, pack.Options{MaxSize: opts.MaxPackSize, MaxObjectSize: opts.MaxObjectSize, Progress: progress})
+		inc, err = indexpack.Receive(ctx, gitDir, br, indexpack.Options{MaxSize: opts.MaxPackSize, MaxObjectSize: opts.MaxObjectSize, Progress: progress})
 		if err != nil {
 			s.failAll(cmds)
 			rerr := s.report(cmds, unpackReason(err))
@@ -409,7 +409,7 @@ func (s *session) fatal(msg string) error {
 // check refuses the commands that cannot be applied whatever the refs
 // hold, and computes Forced for the rest. It runs before the repository
 // lock is taken: it only reads, and CheckRef may be slow.
-func (s *session) check(cmds []*command, inc *pack.Incoming) {
+func (s *session) check(cmds []*command, inc *indexpack.Incoming) {
 	count := make(map[string]int, len(cmds))
 	for _, c := range cmds {
 		count[c.name]++
@@ -448,7 +448,7 @@ func (s *session) check(cmds []*command, inc *pack.Incoming) {
 // checkNew checks an update's new object: it exists, it is a commit when
 // the ref is a branch, and it and all it reaches are present. It also
 // sets Forced.
-func (s *session) checkNew(c *command, inc *pack.Incoming) string {
+func (s *session) checkNew(c *command, inc *indexpack.Incoming) string {
 	typ, err := inc.Type(c.new)
 	if err != nil {
 		return reasonMissing
@@ -458,9 +458,9 @@ func (s *session) checkNew(c *command, inc *pack.Incoming) string {
 	}
 	if err := inc.CheckConnected(s.ctx, []string{c.new}); err != nil {
 		switch {
-		case errors.Is(err, pack.ErrTooLarge):
+		case errors.Is(err, indexpack.ErrTooLarge):
 			return reasonTooLong
-		case errors.Is(err, pack.ErrMissingObject), errors.Is(err, pack.ErrCorrupt):
+		case errors.Is(err, indexpack.ErrMissingObject), errors.Is(err, indexpack.ErrCorrupt):
 			return reasonMissing
 		}
 		return reasonFailed
@@ -489,7 +489,7 @@ func (c *command) update() gatehouse.RefUpdate {
 // (which also guards against other processes). A first push into an
 // empty repository also points HEAD at a branch it created. The returned
 // error is an install failure, after which nothing changed.
-func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushResult, error) {
+func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.PushResult, error) {
 	res := &gatehouse.PushResult{}
 	if !slices.ContainsFunc(cmds, func(c *command) bool { return c.reason == "" }) {
 		return res, nil
@@ -531,7 +531,7 @@ func (s *session) apply(cmds []*command, inc *pack.Incoming) (*gatehouse.PushRes
 	if needPack && inc != nil {
 		err := inc.Install()
 		switch {
-		case errors.Is(err, pack.ErrMissingObject), errors.Is(err, pack.ErrCorrupt), errors.Is(err, pack.ErrTooLarge):
+		case errors.Is(err, indexpack.ErrMissingObject), errors.Is(err, indexpack.ErrCorrupt), errors.Is(err, indexpack.ErrTooLarge):
 			// The pack's links do not hold, so it is dropped. Every update
 			// that needed it was refused for that already; the others,
 			// to objects the repository has, go ahead without it.
@@ -651,7 +651,7 @@ func (s *session) report(cmds []*command, unpackFailure string) error {
 // summarized and left to the caller's log.
 func unpackReason(err error) string {
 	switch {
-	case errors.Is(err, pack.ErrTooLarge), errors.Is(err, pack.ErrObjectTooLarge), errors.Is(err, pack.ErrCorrupt), errors.Is(err, pack.ErrMissingObject):
+	case errors.Is(err, indexpack.ErrTooLarge), errors.Is(err, indexpack.ErrObjectTooLarge), errors.Is(err, indexpack.ErrCorrupt), errors.Is(err, indexpack.ErrMissingObject):
 		return truncate(oneLine(err.Error()), 200)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "interrupted"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/packwrite"
+	"gatehouse/repos/packobjects"
 )
 
 // benchRepo returns the repository the benchmarks serve: the one named by
@@ -106,7 +106,7 @@ func BenchmarkFullClone(b *testing.B) {
 			b.Fatal(err)
 		}
 		runtime.GC()
-		st, err := packwrite.Write(s.ctx, dir, objs, packwrite.Options{OfsDelta: true}, io.Discard)
+		st, err := packobjects.Write(s.ctx, dir, objs, packobjects.Options{OfsDelta: true}, io.Discard)
 		if err != nil {
 			b.Fatal(err)
 		}

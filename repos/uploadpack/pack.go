@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/packwrite"
+	"gatehouse/repos/packobjects"
 	"gatehouse/repos/pktline"
 )
 
@@ -47,7 +47,7 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 	if err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: list objects: %w", err))
 	}
-	opts := packwrite.Options{OfsDelta: req.ofsDelta}
+	opts := packobjects.Options{OfsDelta: req.ofsDelta}
 	// A client that asked for a thin pack may get deltas against the
 	// trees and blobs it has at the boundary, copied as stored, where a
 	// complete pack would inflate and send those objects whole. Not to a
@@ -71,7 +71,7 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 	// The stored entries are copied as they are (deltas included), so a
 	// clone costs about a file read. Without ofs-delta the client gets
 	// deltas naming their base by id.
-	st, err := packwrite.Write(s.ctx, s.dir, objs, opts, data)
+	st, err := packobjects.Write(s.ctx, s.dir, objs, opts, data)
 	if err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: write pack: %w", err))
 	}

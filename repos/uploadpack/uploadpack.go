@@ -26,7 +26,7 @@
 // it has, so a push landing mid-conversation is served whole. A clone of
 // whole history is listed with the repository's reachability bitmap when
 // it has one (bitmapwalk.go) and kept in a cache keyed by the tips
-// (clonecache.go); the pack is written by package packwrite, which copies
+// (clonecache.go); the pack is written by package packobjects, which copies
 // the stored entries. go-git's transport/server and packp server helpers
 // are not used, because they neither negotiate nor check that a want is
 // reachable.

@@ -1,4 +1,4 @@
-package packwrite_test
+package packobjects_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
 	"gatehouse/repos/odb"
-	"gatehouse/repos/packwrite"
+	"gatehouse/repos/packobjects"
 )
 
 // receive indexes pack in the repository client as a fetching git would,
@@ -84,13 +84,13 @@ func TestWrite(t *testing.T) {
 			src := tt.repo(t)
 			want := objects(t, src, tt.revs...)
 			var have map[plumbing.Hash]bool
-			opts := packwrite.Options{OfsDelta: tt.ofs}
+			opts := packobjects.Options{OfsDelta: tt.ofs}
 			if tt.thin {
 				have = hashSet(objects(t, src, tt.base))
 				opts.ClientHas = func(h plumbing.Hash) bool { return have[h] }
 			}
 			var buf bytes.Buffer
-			st, err := packwrite.Write(context.Background(), src, want, opts, &buf)
+			st, err := packobjects.Write(context.Background(), src, want, opts, &buf)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +218,7 @@ func TestWriteDuplicates(t *testing.T) {
 	src := gcRepo(t)
 	want := objects(t, src, "HEAD~290")
 	var buf bytes.Buffer
-	st, err := packwrite.Write(context.Background(), src, append(want, want...), packwrite.Options{OfsDelta: true}, &buf)
+	st, err := packobjects.Write(context.Background(), src, append(want, want...), packobjects.Options{OfsDelta: true}, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestWriteNotFound(t *testing.T) {
 	src := gcRepo(t)
 	want := append(objects(t, src, "HEAD~290"), plumbing.NewHash(strings.Repeat("ab", 20)))
 	var buf bytes.Buffer
-	_, err := packwrite.Write(context.Background(), src, want, packwrite.Options{}, &buf)
+	_, err := packobjects.Write(context.Background(), src, want, packobjects.Options{}, &buf)
 	if !errors.Is(err, plumbing.ErrObjectNotFound) {
 		t.Fatalf("err = %v, want ErrObjectNotFound", err)
 	}
@@ -266,8 +266,8 @@ func TestWriteCorruptIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	_, err = packwrite.Write(context.Background(), src, objects(t, gcRepo(t), "HEAD~290"), packwrite.Options{}, &buf)
-	if !errors.Is(err, packwrite.ErrCorrupt) || buf.Len() != 0 {
+	_, err = packobjects.Write(context.Background(), src, objects(t, gcRepo(t), "HEAD~290"), packobjects.Options{}, &buf)
+	if !errors.Is(err, packobjects.ErrCorrupt) || buf.Len() != 0 {
 		t.Fatalf("err = %v with %d bytes written, want ErrCorrupt and none", err, buf.Len())
 	}
 }
@@ -312,8 +312,8 @@ func testCorruptEntry(t *testing.T, orig string, large bool) {
 	}
 
 	var buf bytes.Buffer
-	_, err = packwrite.Write(context.Background(), src, objects(t, src, "--all"), packwrite.Options{OfsDelta: true}, &buf)
-	if !errors.Is(err, packwrite.ErrCorrupt) || !strings.Contains(err.Error(), "CRC") {
+	_, err = packobjects.Write(context.Background(), src, objects(t, src, "--all"), packobjects.Options{OfsDelta: true}, &buf)
+	if !errors.Is(err, packobjects.ErrCorrupt) || !strings.Contains(err.Error(), "CRC") {
 		t.Fatalf("err = %v, want a CRC mismatch", err)
 	}
 	// The output has the on-disk layout; nothing of the damaged entry
@@ -337,7 +337,7 @@ func TestWriteMemory(t *testing.T) {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	st, err := packwrite.Write(context.Background(), src, want, packwrite.Options{OfsDelta: true}, io.Discard)
+	st, err := packobjects.Write(context.Background(), src, want, packobjects.Options{OfsDelta: true}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func TestWriteCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var buf bytes.Buffer
-	if _, err := packwrite.Write(ctx, src, want, packwrite.Options{}, &buf); !errors.Is(err, context.Canceled) {
+	if _, err := packobjects.Write(ctx, src, want, packobjects.Options{}, &buf); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled before: err = %v", err)
 	}
 	if buf.Len() != 0 {
@@ -389,7 +389,7 @@ func TestWriteCancel(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	w := &cancelAfter{n: 1, cancel: cancel}
-	_, err := packwrite.Write(ctx, src, want, packwrite.Options{}, w)
+	_, err := packobjects.Write(ctx, src, want, packobjects.Options{}, w)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled during: err = %v", err)
 	}
@@ -403,7 +403,7 @@ func TestWriteProgress(t *testing.T) {
 	src := gcRepo(t)
 	var prog bytes.Buffer
 	want := objects(t, src, "HEAD~280")
-	if _, err := packwrite.Write(context.Background(), src, want, packwrite.Options{Progress: &prog}, io.Discard); err != nil {
+	if _, err := packobjects.Write(context.Background(), src, want, packobjects.Options{Progress: &prog}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasSuffix(prog.String(), "Writing objects: 100% ("+strconv.Itoa(len(want))+"/"+strconv.Itoa(len(want))+"), done.\n") {
@@ -420,7 +420,7 @@ func BenchmarkWrite(b *testing.B) {
 		b.ReportAllocs()
 		var size int64
 		for b.Loop() {
-			st, err := packwrite.Write(context.Background(), src, want, packwrite.Options{OfsDelta: true}, io.Discard)
+			st, err := packobjects.Write(context.Background(), src, want, packobjects.Options{OfsDelta: true}, io.Discard)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package packwrite_test
+package packobjects_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gatehouse/repos/packwrite"
+	"gatehouse/repos/packobjects"
 )
 
 // TestWriteLargeOffsets writes all of a pack whose index keeps its
@@ -31,7 +31,7 @@ func TestWriteLargeOffsets(t *testing.T) {
 		t.Fatalf("index without a large-offset table: %v", err)
 	}
 	var buf bytes.Buffer
-	st, err := packwrite.Write(context.Background(), src, objects(t, src, "--all"), packwrite.Options{OfsDelta: true}, &buf)
+	st, err := packobjects.Write(context.Background(), src, objects(t, src, "--all"), packobjects.Options{OfsDelta: true}, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pack_test
+package indexpack_test
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/pack"
-	"gatehouse/repos/pack/packtest"
+	"gatehouse/repos/indexpack"
+	"gatehouse/repos/indexpack/packtest"
 )
 
 // allocated returns the bytes allocated while f ran (all goroutines).
@@ -67,22 +67,22 @@ func TestReceiveObjectTooLarge(t *testing.T) {
 	tests := []struct {
 		name string
 		pack *packtest.Pack
-		opts pack.Options
+		opts indexpack.Options
 		want string
 	}{
 		// 64 KiB of zeros and one delta copying it 8192 times: about
 		// 170 bytes that once made the server build 512 MiB.
-		{"delta bomb", bomb(plumbing.BlobObject, make([]byte, 64<<10), 512<<20), pack.Options{},
+		{"delta bomb", bomb(plumbing.BlobObject, make([]byte, 64<<10), 512<<20), indexpack.Options{},
 			"builds an object of 512 MiB, over the 100 MiB limit"},
 		// Within the blob limit, over the tree limit: known only once
 		// the base's type is, in resolve.
-		{"tree delta bomb", bomb(plumbing.TreeObject, bigTree(2000), 64<<20), pack.Options{},
+		{"tree delta bomb", bomb(plumbing.TreeObject, bigTree(2000), 64<<20), indexpack.Options{},
 			"is 64 MiB, over the 32 MiB limit"},
-		{"huge commit", hugeCommit, pack.Options{}, "commit at offset 12 is 300 MiB, over the 4 MiB limit"},
-		{"huge blob", hugeBlob, pack.Options{}, "blob at offset 12 is 200 MiB, over the 100 MiB limit"},
-		{"huge delta data", hugeDelta, pack.Options{}, "is 150 MiB, over the 100 MiB limit"},
+		{"huge commit", hugeCommit, indexpack.Options{}, "commit at offset 12 is 300 MiB, over the 4 MiB limit"},
+		{"huge blob", hugeBlob, indexpack.Options{}, "blob at offset 12 is 200 MiB, over the 100 MiB limit"},
+		{"huge delta data", hugeDelta, indexpack.Options{}, "is 150 MiB, over the 100 MiB limit"},
 		{"blob over a lower limit", packtest.New(packtest.Whole(plumbing.BlobObject, make([]byte, 2000))),
-			pack.Options{MaxObjectSize: 1000}, "blob at offset 12 is 2000 bytes, over the 1000 bytes limit"},
+			indexpack.Options{MaxObjectSize: 1000}, "blob at offset 12 is 2000 bytes, over the 1000 bytes limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,14 +92,14 @@ func TestReceiveObjectTooLarge(t *testing.T) {
 			defer r.Close()
 			var err error
 			alloc := allocated(func() {
-				var in *pack.Incoming
-				in, err = pack.Receive(context.Background(), repo, r, tt.opts)
+				var in *indexpack.Incoming
+				in, err = indexpack.Receive(context.Background(), repo, r, tt.opts)
 				if err == nil {
 					in.Abort()
 				}
 			})
 			t.Logf("%v; allocated %d KiB", err, alloc>>10)
-			if !errors.Is(err, pack.ErrObjectTooLarge) || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, indexpack.ErrObjectTooLarge) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want ErrObjectTooLarge saying %q", err, tt.want)
 			}
 			if alloc > 64<<20 {
@@ -147,12 +147,12 @@ func TestReceiveDeepChain(t *testing.T) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	type result struct {
-		in  *pack.Incoming
+		in  *indexpack.Incoming
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		in, err := pack.Receive(ctx, repo, bytes.NewReader(data), pack.Options{DeltaBaseCacheLimit: size / 2})
+		in, err := indexpack.Receive(ctx, repo, bytes.NewReader(data), indexpack.Options{DeltaBaseCacheLimit: size / 2})
 		done <- result{in, err}
 	}()
 	var res result
@@ -199,9 +199,9 @@ func TestReceiveChainDepth(t *testing.T) {
 			data, last := chain(tt.depth, 16)
 			repo := bareRepo(t, "", "")
 			before := objectsListing(t, repo)
-			in, err := receive(t, repo, data, pack.Options{})
+			in, err := receive(t, repo, data, indexpack.Options{})
 			if !tt.ok {
-				if !errors.Is(err, pack.ErrCorrupt) || !strings.Contains(err.Error(), "deeper than 4095") {
+				if !errors.Is(err, indexpack.ErrCorrupt) || !strings.Contains(err.Error(), "deeper than 4095") {
 					t.Fatalf("err = %v, want ErrCorrupt for the depth", err)
 				}
 				assertUnchanged(t, repo, before)
@@ -236,7 +236,7 @@ func TestReceiveCancelStopsResolving(t *testing.T) {
 	defer stop.Stop()
 	var err error
 	alloc := allocated(func() {
-		_, err = pack.Receive(ctx, repo, bytes.NewReader(data), pack.Options{MaxObjectSize: 1 << 30})
+		_, err = indexpack.Receive(ctx, repo, bytes.NewReader(data), indexpack.Options{MaxObjectSize: 1 << 30})
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -281,7 +281,7 @@ func TestReceiveDeltaTreeOverBudget(t *testing.T) {
 		datas = append(datas, append(bytes.Clone(base), tail...))
 	}
 	repo := bareRepo(t, "", "")
-	in, err := receive(t, repo, packtest.New(entries...).Bytes(), pack.Options{DeltaBaseCacheLimit: 1})
+	in, err := receive(t, repo, packtest.New(entries...).Bytes(), indexpack.Options{DeltaBaseCacheLimit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

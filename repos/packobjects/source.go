@@ -1,4 +1,4 @@
-package packwrite
+package packobjects
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package pack_test
+package indexpack_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"gatehouse/repos/pack"
+	"gatehouse/repos/indexpack"
 )
 
 // BenchmarkReceive indexes a whole pack pushed into an empty repository
@@ -59,7 +59,7 @@ func BenchmarkReceive(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		in, err := pack.Receive(context.Background(), repo, f, pack.Options{})
+		in, err := indexpack.Receive(context.Background(), repo, f, indexpack.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package packwrite_test
+package packobjects_test
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 var fixtureRoot string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "packwrite-test-")
+	dir, err := os.MkdirTemp("", "packobjects-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

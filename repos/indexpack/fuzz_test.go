@@ -1,4 +1,4 @@
-package pack_test
+package indexpack_test
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/pack"
-	"gatehouse/repos/pack/packtest"
+	"gatehouse/repos/indexpack"
+	"gatehouse/repos/indexpack/packtest"
 )
 
 // refApply is a second, plain reading of a delta, to check Receive's:
@@ -107,7 +107,7 @@ func FuzzReceiveDelta(f *testing.F) {
 			d = packtest.REF(plumbing.ComputeHash(plumbing.BlobObject, base), delta)
 		}
 		data := packtest.New(packtest.Whole(plumbing.BlobObject, base), d).Bytes()
-		in, err := pack.Receive(context.Background(), repo, bytes.NewReader(data), pack.Options{MaxObjectSize: 1 << 20})
+		in, err := indexpack.Receive(context.Background(), repo, bytes.NewReader(data), indexpack.Options{MaxObjectSize: 1 << 20})
 		want, ok := refApply(base, delta)
 		if ok && bytes.Equal(want, base) {
 			ok = false // the same object twice
@@ -116,7 +116,7 @@ func FuzzReceiveDelta(f *testing.F) {
 			if ok {
 				t.Fatalf("refused a good delta: %v", err)
 			}
-			if !errors.Is(err, pack.ErrCorrupt) && !errors.Is(err, pack.ErrObjectTooLarge) {
+			if !errors.Is(err, indexpack.ErrCorrupt) && !errors.Is(err, indexpack.ErrObjectTooLarge) {
 				t.Fatalf("err = %v", err)
 			}
 			return

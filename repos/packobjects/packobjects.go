@@ -1,4 +1,4 @@
-// Package packwrite writes the pack a fetch or clone sends, reusing the
+// Package packobjects writes the pack a fetch or clone sends, reusing the
 // compressed entries and deltas already in the repository's packs instead
 // of recomputing them, and streaming the result with bounded memory.
 //
@@ -9,7 +9,7 @@
 // client) is copied with only its header and base reference rewritten.
 // Only a delta whose base is neither sent nor held, and loose objects,
 // are inflated and written whole.
-package packwrite
+package packobjects
 
 import (
 	"bufio"
@@ -70,13 +70,13 @@ type Stats struct {
 func Write(ctx context.Context, gitDir string, objs []plumbing.Hash, opts Options, w io.Writer) (Stats, error) {
 	packs, err := openPacks(gitDir)
 	if err != nil {
-		return Stats{}, fmt.Errorf("packwrite: open packs: %w", err)
+		return Stats{}, fmt.Errorf("pack-objects: open packs: %w", err)
 	}
 	defer closePacks(packs)
 	wr := &writer{ctx: ctx, gitDir: gitDir, packs: packs, opts: opts}
 	defer wr.close()
 	if err := wr.plan(objs); err != nil {
-		return Stats{}, fmt.Errorf("packwrite: %w", err)
+		return Stats{}, fmt.Errorf("pack-objects: %w", err)
 	}
 	err = wr.write(w)
 	return wr.stats, err
@@ -349,7 +349,7 @@ func (wr *writer) write(w io.Writer) error {
 				}
 			}
 			if err := wr.emit(e); err != nil {
-				return fmt.Errorf("packwrite: object %s: %w", wr.id(e), err)
+				return fmt.Errorf("pack-objects: object %s: %w", wr.id(e), err)
 			}
 			e.state = stateDone
 			stack = stack[:len(stack)-1]
@@ -362,7 +362,7 @@ func (wr *writer) write(w io.Writer) error {
 		return err
 	}
 	if err := wr.out.Flush(); err != nil {
-		return fmt.Errorf("packwrite: write: %w", err)
+		return fmt.Errorf("pack-objects: write: %w", err)
 	}
 	wr.stats.Objects = len(wr.ents)
 	wr.stats.Bytes = int64(wr.n)
@@ -375,7 +375,7 @@ func (wr *writer) put(b []byte) error {
 	wr.sum.Write(b)
 	wr.n += uint64(len(b))
 	if _, err := wr.out.Write(b); err != nil {
-		return fmt.Errorf("packwrite: write: %w", err)
+		return fmt.Errorf("pack-objects: write: %w", err)
 	}
 	return nil
 }

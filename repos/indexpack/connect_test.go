@@ -1,4 +1,4 @@
-package pack_test
+package indexpack_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/pack"
+	"gatehouse/repos/indexpack"
 )
 
 // plant copies one object from src into the repository dst as a loose
@@ -81,7 +81,7 @@ func TestCheckConnectedOldRefs(t *testing.T) {
 			tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
 			aboveHoley := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", w.holey, "-m", "above holey")
 			plant(t, w.f.dir, w.repo, aboveHoley)
-			in, err := receive(t, w.repo, emptyPack(t, w.f), pack.Options{})
+			in, err := receive(t, w.repo, emptyPack(t, w.f), indexpack.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ func TestCheckConnectedOldRefs(t *testing.T) {
 					}
 					continue
 				}
-				if !errors.Is(err, pack.ErrMissingObject) || !strings.Contains(err.Error(), tc.missing) {
+				if !errors.Is(err, indexpack.ErrMissingObject) || !strings.Contains(err.Error(), tc.missing) {
 					t.Errorf("%s: err = %v, want ErrMissingObject naming %s", tc.why, err, tc.missing)
 				}
 			}
@@ -134,7 +134,7 @@ func TestCheckConnectedWalks(t *testing.T) {
 			if graph {
 				git(t, repo, nil, "commit-graph", "write", "--reachable")
 			}
-			in, err := receive(t, repo, emptyPack(t, f), pack.Options{})
+			in, err := receive(t, repo, emptyPack(t, f), indexpack.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,29 +154,29 @@ func TestInstallRefusesUnconnectedPack(t *testing.T) {
 	w := newConnectWorld(t, false)
 	data := w.f.packOf(t, w.above+"\n^"+w.orphan+"\n", "--revs")
 	before := objectsListing(t, w.repo)
-	in, err := receive(t, w.repo, data, pack.Options{})
+	in, err := receive(t, w.repo, data, indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := in.CheckConnected(context.Background(), []string{w.above}); !errors.Is(err, pack.ErrMissingObject) {
+	if err := in.CheckConnected(context.Background(), []string{w.above}); !errors.Is(err, indexpack.ErrMissingObject) {
 		t.Fatalf("CheckConnected = %v, want ErrMissingObject", err)
 	}
 	// A tip the refs hold is still fine beside it.
 	if err := in.CheckConnected(context.Background(), []string{w.f.c1}); err != nil {
 		t.Fatalf("CheckConnected(c1) = %v", err)
 	}
-	if err := in.Install(); !errors.Is(err, pack.ErrMissingObject) {
+	if err := in.Install(); !errors.Is(err, indexpack.ErrMissingObject) {
 		t.Fatalf("Install = %v, want ErrMissingObject", err)
 	}
 	in.Abort()
 	assertUnchanged(t, w.repo, before)
 
 	// Install alone checks too.
-	in2, err := receive(t, w.repo, data, pack.Options{})
+	in2, err := receive(t, w.repo, data, indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := in2.Install(); !errors.Is(err, pack.ErrMissingObject) {
+	if err := in2.Install(); !errors.Is(err, indexpack.ErrMissingObject) {
 		t.Fatalf("Install without CheckConnected = %v, want ErrMissingObject", err)
 	}
 	in2.Abort()
@@ -194,12 +194,12 @@ func TestCheckConnectedThroughBrokenPack(t *testing.T) {
 	z := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", y, "-m", "z")
 	plant(t, w.f.dir, w.repo, y)
 	plant(t, w.f.dir, w.repo, z)
-	in, err := receive(t, w.repo, w.f.packOf(t, p+"\n"), pack.Options{})
+	in, err := receive(t, w.repo, w.f.packOf(t, p+"\n"), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tip := range []string{y, z, y} {
-		if err := in.CheckConnected(context.Background(), []string{tip}); !errors.Is(err, pack.ErrMissingObject) {
+		if err := in.CheckConnected(context.Background(), []string{tip}); !errors.Is(err, indexpack.ErrMissingObject) {
 			t.Errorf("CheckConnected(%s) = %v, want ErrMissingObject", tip, err)
 		}
 	}
@@ -224,7 +224,7 @@ func TestCheckConnectedTrees(t *testing.T) {
 		{"same directory as the parent", "040000 tree " + sub + "\tsub\n", nil},
 		{"renamed directory", "040000 tree " + sub + "\tmoved\n", nil},
 		{"complete directory from elsewhere", "040000 tree " + sub + "\tsub\n040000 tree " + sub + "\tsub2\n040000 tree " + tree1 + "\tsub3\n", nil},
-		{"present directory with a blob missing", "040000 tree " + w.holeyTree + "\tsub\n", pack.ErrMissingObject},
+		{"present directory with a blob missing", "040000 tree " + w.holeyTree + "\tsub\n", indexpack.ErrMissingObject},
 		{"the parent's whole tree as a directory", "040000 tree " + tree1 + "\told\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,7 +237,7 @@ func TestCheckConnectedTrees(t *testing.T) {
 			in, err := receive(t, w.repo, buildPack(
 				rawObject{typ: plumbing.TreeObject, data: rootData},
 				rawObject{typ: plumbing.CommitObject, data: commit},
-			), pack.Options{})
+			), indexpack.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,7 +268,7 @@ func TestCheckConnectedTrees(t *testing.T) {
 		rawObject{typ: plumbing.BlobObject, data: blob},
 		rawObject{typ: plumbing.TreeObject, data: rootData},
 		rawObject{typ: plumbing.CommitObject, data: commit},
-	), pack.Options{})
+	), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,14 +293,14 @@ func TestCheckConnectedThinBaseCommit(t *testing.T) {
 		rawObject{typ: plumbing.CommitObject, data: above},
 		rawObject{typ: plumbing.REFDeltaObject, ref: plumbing.NewHash(w.orphan), data: insertDelta(orphanSize, good)},
 	)
-	in, err := receive(t, w.repo, data, pack.Options{})
+	in, err := receive(t, w.repo, data, indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if in.Len() != 3 {
 		t.Fatalf("Len = %d, want 2 objects and the thin base", in.Len())
 	}
-	if err := in.CheckConnected(context.Background(), []string{w.above}); !errors.Is(err, pack.ErrMissingObject) {
+	if err := in.CheckConnected(context.Background(), []string{w.above}); !errors.Is(err, indexpack.ErrMissingObject) {
 		t.Fatalf("CheckConnected = %v, want ErrMissingObject", err)
 	}
 }
@@ -354,7 +354,7 @@ func BenchmarkCheckConnected(b *testing.B) {
 			name := map[bool]string{false: "", true: "graph/"}[graph] + map[string]string{"main": "fast-forward", "main~4000": "new-branch-4000-back"}[base]
 			b.Run(name, func(b *testing.B) {
 				for b.Loop() {
-					in, err := pack.Receive(context.Background(), repo, bytes.NewReader(data), pack.Options{})
+					in, err := indexpack.Receive(context.Background(), repo, bytes.NewReader(data), indexpack.Options{})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -1,4 +1,4 @@
-package pack_test
+package indexpack_test
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/pack"
+	"gatehouse/repos/indexpack"
 )
 
 // gitEnv is a clean, fixed environment for real git.
@@ -141,9 +141,9 @@ func installedPacks(t *testing.T, gitDir string) []string {
 	return m
 }
 
-func receive(t *testing.T, gitDir string, data []byte, opts pack.Options) (*pack.Incoming, error) {
+func receive(t *testing.T, gitDir string, data []byte, opts indexpack.Options) (*indexpack.Incoming, error) {
 	t.Helper()
-	in, err := pack.Receive(context.Background(), gitDir, bytes.NewReader(data), opts)
+	in, err := indexpack.Receive(context.Background(), gitDir, bytes.NewReader(data), opts)
 	if err == nil {
 		t.Cleanup(in.Abort)
 	}
@@ -153,7 +153,7 @@ func receive(t *testing.T, gitDir string, data []byte, opts pack.Options) (*pack
 func TestReceiveFullPack(t *testing.T) {
 	f := newFixture(t)
 	repo := bareRepo(t, "", "")
-	in, err := receive(t, repo, f.packOf(t, "main\n", "--revs"), pack.Options{})
+	in, err := receive(t, repo, f.packOf(t, "main\n", "--revs"), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestReceiveThinPack(t *testing.T) {
 		t.Fatalf("fixture pack has %d objects, want a thin pack of 3", n)
 	}
 	var progress bytes.Buffer
-	in, err := receive(t, repo, data, pack.Options{Progress: &progress})
+	in, err := receive(t, repo, data, indexpack.Options{Progress: &progress})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,8 +242,8 @@ func TestReceiveThinPackMissingBase(t *testing.T) {
 	f := newFixture(t)
 	repo := bareRepo(t, "", "")
 	before := objectsListing(t, repo)
-	_, err := receive(t, repo, f.packOf(t, f.c2+"\n^"+f.c1+"\n", "--revs", "--thin"), pack.Options{})
-	if !errors.Is(err, pack.ErrMissingObject) {
+	_, err := receive(t, repo, f.packOf(t, f.c2+"\n^"+f.c1+"\n", "--revs", "--thin"), indexpack.Options{})
+	if !errors.Is(err, indexpack.ErrMissingObject) {
 		t.Fatalf("err = %v, want ErrMissingObject", err)
 	}
 	assertUnchanged(t, repo, before)
@@ -267,18 +267,18 @@ func TestReceiveRefused(t *testing.T) {
 	tests := []struct {
 		name string
 		data []byte
-		opts pack.Options
+		opts indexpack.Options
 		want error
 	}{
-		{"empty", nil, pack.Options{}, pack.ErrCorrupt},
-		{"garbage", []byte("this is not a pack at all, not even close"), pack.Options{}, pack.ErrCorrupt},
-		{"bad version", append([]byte("PACK\x00\x00\x00\x04"), good[8:]...), pack.Options{}, pack.ErrCorrupt},
-		{"truncated", good[:len(good)/2], pack.Options{}, pack.ErrCorrupt},
-		{"no trailer", good[:len(good)-20], pack.Options{}, pack.ErrCorrupt},
-		{"corrupt checksum", flip(len(good) - 1), pack.Options{}, pack.ErrCorrupt},
-		{"corrupt data", flip(len(good) / 2), pack.Options{}, pack.ErrCorrupt},
-		{"too large", good, pack.Options{MaxSize: int64(len(good) / 2)}, pack.ErrTooLarge},
-		{"too many objects", good, pack.Options{MaxObjects: 3}, pack.ErrTooLarge},
+		{"empty", nil, indexpack.Options{}, indexpack.ErrCorrupt},
+		{"garbage", []byte("this is not a pack at all, not even close"), indexpack.Options{}, indexpack.ErrCorrupt},
+		{"bad version", append([]byte("PACK\x00\x00\x00\x04"), good[8:]...), indexpack.Options{}, indexpack.ErrCorrupt},
+		{"truncated", good[:len(good)/2], indexpack.Options{}, indexpack.ErrCorrupt},
+		{"no trailer", good[:len(good)-20], indexpack.Options{}, indexpack.ErrCorrupt},
+		{"corrupt checksum", flip(len(good) - 1), indexpack.Options{}, indexpack.ErrCorrupt},
+		{"corrupt data", flip(len(good) / 2), indexpack.Options{}, indexpack.ErrCorrupt},
+		{"too large", good, indexpack.Options{MaxSize: int64(len(good) / 2)}, indexpack.ErrTooLarge},
+		{"too many objects", good, indexpack.Options{MaxObjects: 3}, indexpack.ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -297,7 +297,7 @@ func TestReceiveRefused(t *testing.T) {
 func TestReceiveExactSize(t *testing.T) {
 	f := newFixture(t)
 	data := f.packOf(t, "main\n", "--revs")
-	if _, err := receive(t, bareRepo(t, "", ""), data, pack.Options{MaxSize: int64(len(data))}); err != nil {
+	if _, err := receive(t, bareRepo(t, "", ""), data, indexpack.Options{MaxSize: int64(len(data))}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -313,7 +313,7 @@ func TestReceiveStopsAtPackEnd(t *testing.T) {
 	go pw.Write(data)
 	done := make(chan error, 1)
 	go func() {
-		in, err := pack.Receive(context.Background(), repo, pr, pack.Options{})
+		in, err := indexpack.Receive(context.Background(), repo, pr, indexpack.Options{})
 		if err == nil {
 			in.Abort()
 		}
@@ -349,7 +349,7 @@ func TestReceiveCancelled(t *testing.T) {
 	before := objectsListing(t, repo)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := pack.Receive(ctx, repo, &cancelReader{r: bytes.NewReader(f.packOf(t, "main\n", "--revs")), cancel: cancel}, pack.Options{})
+	_, err := indexpack.Receive(ctx, repo, &cancelReader{r: bytes.NewReader(f.packOf(t, "main\n", "--revs")), cancel: cancel}, indexpack.Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -360,7 +360,7 @@ func TestAbortRemovesEverything(t *testing.T) {
 	f := newFixture(t)
 	repo := bareRepo(t, "", "")
 	before := objectsListing(t, repo)
-	in, err := receive(t, repo, f.packOf(t, "main\n", "--revs"), pack.Options{})
+	in, err := receive(t, repo, f.packOf(t, "main\n", "--revs"), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,17 +373,17 @@ func TestCheckConnectedMissing(t *testing.T) {
 	f := newFixture(t)
 	repo := bareRepo(t, "", "")
 	// Only the commit: its tree and parent are nowhere.
-	in, err := receive(t, repo, f.packOf(t, f.c2+"\n"), pack.Options{})
+	in, err := receive(t, repo, f.packOf(t, f.c2+"\n"), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := in.CheckConnected(context.Background(), []string{f.c2}); !errors.Is(err, pack.ErrMissingObject) {
+	if err := in.CheckConnected(context.Background(), []string{f.c2}); !errors.Is(err, indexpack.ErrMissingObject) {
 		t.Fatalf("err = %v, want ErrMissingObject", err)
 	}
 	// An existing object needs nothing from the pack.
 	repo2 := bareRepo(t, f.dir, f.c1)
 	before := objectsListing(t, repo2)
-	in2, err := receive(t, repo2, f.packOf(t, ""), pack.Options{})
+	in2, err := receive(t, repo2, f.packOf(t, ""), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestCheckConnectedMissing(t *testing.T) {
 	if err := in2.CheckConnected(context.Background(), []string{f.c1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := in2.CheckConnected(context.Background(), []string{f.c2}); !errors.Is(err, pack.ErrMissingObject) {
+	if err := in2.CheckConnected(context.Background(), []string{f.c2}); !errors.Is(err, indexpack.ErrMissingObject) {
 		t.Fatalf("err = %v", err)
 	}
 	if err := in2.Install(); err != nil {
@@ -469,11 +469,11 @@ func TestReceiveObjectChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := bareRepo(t, "", "")
-			_, err := receive(t, repo, buildPack(tt.obj), pack.Options{})
+			_, err := receive(t, repo, buildPack(tt.obj), indexpack.Options{})
 			if tt.ok && err != nil {
 				t.Fatal(err)
 			}
-			if !tt.ok && !errors.Is(err, pack.ErrCorrupt) {
+			if !tt.ok && !errors.Is(err, indexpack.ErrCorrupt) {
 				t.Fatalf("err = %v, want ErrCorrupt", err)
 			}
 		})
@@ -493,15 +493,15 @@ func TestReceiveDeltas(t *testing.T) {
 		want error
 	}{
 		{"chain out of order", []rawObject{bang, hello, {typ: plumbing.BlobObject}}, nil},
-		{"bad base size", []rawObject{{typ: plumbing.BlobObject}, {typ: plumbing.REFDeltaObject, ref: empty, data: []byte("\x01\x05\x05hello")}}, pack.ErrCorrupt},
-		{"copy out of bounds", []rawObject{{typ: plumbing.BlobObject, data: []byte("ab")}, {typ: plumbing.REFDeltaObject, ref: plumbing.ComputeHash(plumbing.BlobObject, []byte("ab")), data: []byte("\x02\x05\x90\x05")}}, pack.ErrCorrupt},
-		{"missing base", []rawObject{hello}, pack.ErrMissingObject},
-		{"duplicate", []rawObject{{typ: plumbing.BlobObject}, {typ: plumbing.BlobObject}}, pack.ErrCorrupt},
+		{"bad base size", []rawObject{{typ: plumbing.BlobObject}, {typ: plumbing.REFDeltaObject, ref: empty, data: []byte("\x01\x05\x05hello")}}, indexpack.ErrCorrupt},
+		{"copy out of bounds", []rawObject{{typ: plumbing.BlobObject, data: []byte("ab")}, {typ: plumbing.REFDeltaObject, ref: plumbing.ComputeHash(plumbing.BlobObject, []byte("ab")), data: []byte("\x02\x05\x90\x05")}}, indexpack.ErrCorrupt},
+		{"missing base", []rawObject{hello}, indexpack.ErrMissingObject},
+		{"duplicate", []rawObject{{typ: plumbing.BlobObject}, {typ: plumbing.BlobObject}}, indexpack.ErrCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := bareRepo(t, "", "")
-			in, err := receive(t, repo, buildPack(tt.objs...), pack.Options{})
+			in, err := receive(t, repo, buildPack(tt.objs...), indexpack.Options{})
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -533,7 +533,7 @@ func TestReceiveThinPackBesideHalfInstalledPack(t *testing.T) {
 	if err := os.WriteFile(stray, []byte("PACK"), 0o444); err != nil {
 		t.Fatal(err)
 	}
-	in, err := receive(t, repo, f.packOf(t, f.c2+"\n^"+f.c1+"\n", "--revs", "--thin"), pack.Options{})
+	in, err := receive(t, repo, f.packOf(t, f.c2+"\n^"+f.c1+"\n", "--revs", "--thin"), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +588,7 @@ func TestReceiveLargePackBoundedMemory(t *testing.T) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	in, err := pack.Receive(context.Background(), repo, randomBlobPack(size), pack.Options{})
+	in, err := indexpack.Receive(context.Background(), repo, randomBlobPack(size), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,18 +642,18 @@ func TestCheckConnectedLinks(t *testing.T) {
 			{typ: plumbing.TreeObject, data: goodTree},
 			{typ: plumbing.TreeObject, data: wrongTree},
 			{typ: plumbing.CommitObject, data: wrongCommit},
-		}, plumbing.ComputeHash(plumbing.CommitObject, wrongCommit), pack.ErrCorrupt},
+		}, plumbing.ComputeHash(plumbing.CommitObject, wrongCommit), indexpack.ErrCorrupt},
 		{"unreachable object with a missing link", []rawObject{
 			{typ: plumbing.BlobObject, data: blobData},
 			{typ: plumbing.TreeObject, data: goodTree},
 			{typ: plumbing.CommitObject, data: goodCommit},
 			{typ: plumbing.TreeObject, data: strayTree},
-		}, goodCommitID, pack.ErrMissingObject},
+		}, goodCommitID, indexpack.ErrMissingObject},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := bareRepo(t, "", "")
-			in, err := receive(t, repo, buildPack(tt.objs...), pack.Options{})
+			in, err := receive(t, repo, buildPack(tt.objs...), indexpack.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-// Package pack takes in the pack a client sends with a push, the way
+// Package indexpack takes in the pack a client sends with a push, the way
 // `git index-pack --stdin --fix-thin --strict` does, and keeps it out of
 // sight until the caller decides to keep it.
 //
@@ -17,7 +17,7 @@
 // or by what its headers claim: the pack itself goes to disk as it
 // arrives, blobs are hashed as they stream, and every size is checked
 // before memory is allocated for it.
-package pack
+package indexpack
 
 import (
 	"context"

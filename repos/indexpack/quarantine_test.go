@@ -1,4 +1,4 @@
-package pack_test
+package indexpack_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"gatehouse/repos/indexpack"
 	"gatehouse/repos/maintain"
-	"gatehouse/repos/pack"
 )
 
 // A sweep running while a receive is midway (its input blocked) leaves
@@ -24,12 +24,12 @@ func TestSweepSparesLiveQuarantine(t *testing.T) {
 	}
 	pr, pw := io.Pipe()
 	type result struct {
-		in  *pack.Incoming
+		in  *indexpack.Incoming
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		in, err := pack.Receive(context.Background(), repo, pr, pack.Options{})
+		in, err := indexpack.Receive(context.Background(), repo, pr, indexpack.Options{})
 		if err != nil {
 			pr.CloseWithError(err) // so the test's writes end
 		}

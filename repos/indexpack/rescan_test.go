@@ -1,4 +1,4 @@
-package pack_test
+package indexpack_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gatehouse/repos/pack"
+	"gatehouse/repos/indexpack"
 )
 
 // TestLookupRescansOnMiss: an object in a pack installed after the
@@ -37,7 +37,7 @@ func TestLookupRescansOnMiss(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pack-objects: %v", err)
 	}
-	in, err := pack.Receive(context.Background(), repo, bytes.NewReader(incoming), pack.Options{})
+	in, err := indexpack.Receive(context.Background(), repo, bytes.NewReader(incoming), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package packwrite
+package packobjects
 
 import (
 	"cmp"
@@ -27,13 +27,13 @@ type Placed struct {
 func WriteOrdered(ctx context.Context, gitDir string, objs []plumbing.Hash, w io.Writer) ([]Placed, Stats, error) {
 	packs, err := openPacks(gitDir)
 	if err != nil {
-		return nil, Stats{}, fmt.Errorf("packwrite: open packs: %w", err)
+		return nil, Stats{}, fmt.Errorf("pack-objects: open packs: %w", err)
 	}
 	defer closePacks(packs)
 	wr := &writer{ctx: ctx, gitDir: gitDir, packs: packs, opts: Options{OfsDelta: true}}
 	defer wr.close()
 	if err := wr.plan(objs); err != nil {
-		return nil, Stats{}, fmt.Errorf("packwrite: %w", err)
+		return nil, Stats{}, fmt.Errorf("pack-objects: %w", err)
 	}
 	// plan visited the entries in source order; write them in ours.
 	order := wr.order[:0]

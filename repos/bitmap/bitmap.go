@@ -23,14 +23,17 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // ErrNone reports that the repository has no usable bitmap: none at all,
 // more than one, or one for a pack that is gone.
 var ErrNone = errors.New("bitmap: no bitmap index")
 
-// ErrCorrupt reports a damaged .bitmap or .idx file.
-var ErrCorrupt = errors.New("bitmap: corrupt")
+// ErrCorrupt reports a damaged .bitmap or .idx file; it matches
+// odb.ErrCorrupt too.
+var ErrCorrupt = odb.CorruptKind("bitmap: corrupt")
 
 const (
 	optFullDAG = 1 // required: bitmaps are closed under reachability

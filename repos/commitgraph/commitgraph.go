@@ -25,14 +25,17 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // ErrNone reports that the repository has no usable commit-graph: none
 // at all, or one in a version or hash this package does not read.
 var ErrNone = errors.New("commitgraph: no commit-graph")
 
-// ErrCorrupt reports a damaged commit-graph file or chain.
-var ErrCorrupt = errors.New("commitgraph: corrupt")
+// ErrCorrupt reports a damaged commit-graph file or chain; it matches
+// odb.ErrCorrupt too.
+var ErrCorrupt = odb.CorruptKind("commitgraph: corrupt")
 
 const (
 	hashSize   = 20

@@ -102,8 +102,9 @@ var (
 	// build, is over its size limit (see Options.MaxObjectSize).
 	ErrObjectTooLarge = errors.New("object too large")
 	// ErrCorrupt: the pack is cut short, fails its checksum, or holds an
-	// object that does not decode or is not well formed.
-	ErrCorrupt = errors.New("corrupt pack")
+	// object that does not decode or is not well formed. It matches
+	// odb.ErrCorrupt too.
+	ErrCorrupt = odb.CorruptKind("corrupt pack")
 	// ErrMissingObject: a delta base (thin pack) or an object a new tip
 	// reaches is neither in the pack nor in the repository.
 	ErrMissingObject = errors.New("missing object")

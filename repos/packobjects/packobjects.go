@@ -18,7 +18,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
@@ -28,11 +27,14 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"gatehouse/repos/odb"
 )
 
 // ErrCorrupt reports a damaged pack, index or loose object in the
-// repository. Nothing damaged is ever sent: the write stops before it.
-var ErrCorrupt = errors.New("corrupt object store")
+// repository (it matches odb.ErrCorrupt too). Nothing damaged is ever
+// sent: the write stops before it.
+var ErrCorrupt = odb.CorruptKind("corrupt object store")
 
 // Options says what the client can take.
 type Options struct {

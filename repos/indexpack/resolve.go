@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // resolve is the second pass: it applies every delta, depth first from
@@ -683,6 +685,7 @@ func (in *Incoming) completeThin() error {
 	bw := bufio.NewWriterSize(io.NewOffsetWriter(in.pack, end), 64<<10)
 	cw := &countingWriter{w: bw, off: end, crc: crc32.NewIEEE()}
 	zw := zlib.NewWriter(cw)
+	var hdr [odb.MaxEntryHeader]byte
 	for i := range in.objs {
 		o := &in.objs[i]
 		if !o.external {
@@ -694,7 +697,7 @@ func (in *Incoming) completeThin() error {
 		}
 		o.offset = cw.off
 		cw.crc.Reset()
-		if _, err := cw.Write(entryHeader(o.typ, int64(len(data)))); err != nil {
+		if _, err := cw.Write(hdr[:odb.PutEntryHeader(hdr[:], o.typ, uint64(len(data)))]); err != nil {
 			return err
 		}
 		o.dataOff = cw.off
@@ -746,18 +749,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("pack: fix thin pack: %w", err)
 	}
 	return n, nil
-}
-
-// entryHeader encodes an entry's type and size (see readEntryHeader).
-func entryHeader(t plumbing.ObjectType, size int64) []byte {
-	b := []byte{byte(t)<<4 | byte(size&15)}
-	size >>= 4
-	for size > 0 {
-		b[len(b)-1] |= 0x80
-		b = append(b, byte(size&0x7f))
-		size >>= 7
-	}
-	return b
 }
 
 // baseCache keeps recently resolved objects for the deltas built on them,

@@ -17,6 +17,8 @@ import (
 	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // streamReader is the pack as it arrives. It hands bytes to the parser
@@ -141,32 +143,31 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 		}
 		s.crc.Reset()
 		o := object{offset: s.off, base: -1}
-		typ, size, err := readEntryHeader(s)
+		h, err := odb.ReadEntryHeader(s)
 		if err != nil {
+			if errors.Is(err, odb.ErrCorrupt) && !errors.Is(err, ErrCorrupt) {
+				return fmt.Errorf("%w: object at %d: %v", ErrCorrupt, o.offset, err)
+			}
 			return err
 		}
+		typ, size := h.Type, h.Size
 		o.kind, o.size = typ, size
 		switch typ {
 		case plumbing.OFSDeltaObject:
-			rel, err := readOfsDistance(s)
-			if err != nil {
-				return err
+			bi, ok := int32(0), false
+			if h.BaseRel > 0 && h.BaseRel <= uint64(o.offset) {
+				bi, ok = in.atOffset(o.offset - int64(h.BaseRel))
 			}
-			bi, ok := in.atOffset(o.offset - rel)
-			if rel <= 0 || rel > o.offset || !ok {
+			if !ok {
 				return fmt.Errorf("%w: object at %d: delta base offset points at no object", ErrCorrupt, o.offset)
 			}
 			o.base = bi
 			in.ndeltas++
 		case plumbing.REFDeltaObject:
-			if _, err := io.ReadFull(s, o.ref[:]); err != nil {
-				return err
-			}
+			o.ref = h.BaseID
 			in.ndeltas++
-		case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
-			o.typ = typ
 		default:
-			return fmt.Errorf("%w: object at %d has bad type %d", ErrCorrupt, o.offset, typ)
+			o.typ = typ
 		}
 		// Sizes are checked from the header, before anything is made.
 		if limit := in.limit(o.typ); size > limit {
@@ -291,47 +292,6 @@ func (in *Incoming) addHash(h plumbing.Hash, i int32) error {
 	}
 	in.byHash[h] = i
 	return nil
-}
-
-// readEntryHeader reads an entry's type and inflated size: 3 bits of type
-// and 4 of size, then 7 bits of size per byte while the high bit is set.
-func readEntryHeader(r io.ByteReader) (plumbing.ObjectType, int64, error) {
-	c, err := r.ReadByte()
-	if err != nil {
-		return 0, 0, err
-	}
-	typ := plumbing.ObjectType(c >> 4 & 7)
-	size := int64(c & 15)
-	for shift := 4; c&0x80 != 0; shift += 7 {
-		if shift > 56 {
-			return 0, 0, fmt.Errorf("%w: object size overflows", ErrCorrupt)
-		}
-		if c, err = r.ReadByte(); err != nil {
-			return 0, 0, err
-		}
-		size |= int64(c&0x7f) << shift
-	}
-	return typ, size, nil
-}
-
-// readOfsDistance reads an OFS_DELTA's distance back to its base, in git's
-// "offset encoding" where each continuation adds one before shifting.
-func readOfsDistance(r io.ByteReader) (int64, error) {
-	c, err := r.ReadByte()
-	if err != nil {
-		return 0, err
-	}
-	n := int64(c & 0x7f)
-	for c&0x80 != 0 {
-		if n >= 1<<55 {
-			return 0, fmt.Errorf("%w: delta offset overflows", ErrCorrupt)
-		}
-		if c, err = r.ReadByte(); err != nil {
-			return 0, err
-		}
-		n = (n+1)<<7 | int64(c&0x7f)
-	}
-	return n, nil
 }
 
 // inflateExactly copies zr to w and insists on exactly size bytes and a

@@ -15,9 +15,3 @@ func ApplyDelta(base, delta []byte, max int64) ([]byte, error) {
 	out := make([]byte, d.size)
 	return out, readWhole(d, out)
 }
-
-// ParseEntryHeader parses a pack entry header, for the fuzz target.
-func ParseEntryHeader(b []byte) (typ, size int64, n int, err error) {
-	h, err := parseEntryHeader(b)
-	return int64(h.typ), h.size, h.len, err
-}

@@ -110,7 +110,8 @@ func FuzzEntryHeader(f *testing.F) {
 	f.Add(append([]byte{0x7f}, make([]byte, 20)...))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		typ, size, n, err := odb.ParseEntryHeader(b)
+		h, err := odb.ParseEntryHeader(b)
+		typ, size, n := int64(h.Type), h.Size, h.Len
 		if err != nil {
 			if !errors.Is(err, odb.ErrCorrupt) {
 				t.Fatalf("%v, want ErrCorrupt", err)

@@ -297,12 +297,12 @@ func (r *Reader) open(loc location) (stream, error) {
 	if err != nil {
 		return stream{}, err
 	}
-	if !h.delta() {
-		if h.size > r.max {
-			return stream{}, r.tooLarge(h.size)
+	if !h.Delta() {
+		if h.Size > r.max {
+			return stream{}, r.tooLarge(h.Size)
 		}
 		rc, err := loc.pack.inflate(loc.off, h)
-		return stream{h.typ, h.size, rc}, err
+		return stream{h.Type, h.Size, rc}, err
 	}
 	// The delta itself is applied as it is read; only its base is held.
 	baseLoc, err := r.base(loc, h)
@@ -328,7 +328,7 @@ func (r *Reader) open(loc location) (stream, error) {
 // link is one delta of a chain being resolved.
 type link struct {
 	loc location
-	h   entryHeader
+	h   EntryHeader
 }
 
 // materialize returns the whole content of the object at loc, which is
@@ -366,15 +366,15 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 		if err != nil {
 			return 0, nil, err
 		}
-		if !h.delta() {
-			if h.size > r.max {
-				return 0, nil, r.tooLarge(h.size)
+		if !h.Delta() {
+			if h.Size > r.max {
+				return 0, nil, r.tooLarge(h.Size)
 			}
 			rc, err := loc.pack.inflate(loc.off, h)
 			if err != nil {
 				return 0, nil, err
 			}
-			typ, data = h.typ, make([]byte, h.size)
+			typ, data = h.Type, make([]byte, h.Size)
 			if err := readWhole(rc, data); err != nil {
 				return 0, nil, err
 			}
@@ -434,11 +434,11 @@ func (r *Reader) header(loc location) (plumbing.ObjectType, int64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if !h.delta() {
-		if h.size > r.max {
-			return 0, 0, r.tooLarge(h.size)
+	if !h.Delta() {
+		if h.Size > r.max {
+			return 0, 0, r.tooLarge(h.Size)
 		}
-		return h.typ, h.size, nil
+		return h.Type, h.Size, nil
 	}
 	size, err := r.deltaSize(loc, h)
 	if err != nil {
@@ -465,15 +465,15 @@ func (r *Reader) header(loc location) (plumbing.ObjectType, int64, error) {
 		if h, err = loc.pack.header(loc.off); err != nil {
 			return 0, 0, err
 		}
-		if !h.delta() {
-			return h.typ, size, nil
+		if !h.Delta() {
+			return h.Type, size, nil
 		}
 	}
 }
 
 // deltaSize reads the result size a delta declares, checked against the
 // bound.
-func (r *Reader) deltaSize(loc location, h entryHeader) (int64, error) {
+func (r *Reader) deltaSize(loc location, h EntryHeader) (int64, error) {
 	rc, err := loc.pack.inflate(loc.off, h)
 	if err != nil {
 		return 0, err
@@ -496,21 +496,21 @@ func (r *Reader) deltaSize(loc location, h entryHeader) (int64, error) {
 // base locates the base of the delta at loc: an earlier entry of the
 // same pack (OFS_DELTA), or an object named by id (REF_DELTA), looked
 // for in the same pack first.
-func (r *Reader) base(loc location, h entryHeader) (location, error) {
-	if h.typ == plumbing.OFSDeltaObject {
-		if h.baseRel == 0 || h.baseRel > loc.off {
+func (r *Reader) base(loc location, h EntryHeader) (location, error) {
+	if h.Type == plumbing.OFSDeltaObject {
+		if h.BaseRel == 0 || h.BaseRel > loc.off {
 			return location{}, fmt.Errorf("%w: %s: delta at %d points outside the pack", ErrCorrupt, filepath.Base(loc.pack.path), loc.off)
 		}
-		return location{pack: loc.pack, off: loc.off - h.baseRel}, nil
+		return location{pack: loc.pack, off: loc.off - h.BaseRel}, nil
 	}
-	if i, ok := loc.pack.idx.Find(h.baseID); ok {
+	if i, ok := loc.pack.idx.Find(h.BaseID); ok {
 		off, err := loc.pack.idx.Offset(i)
 		if err != nil {
 			return location{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, filepath.Base(loc.pack.path), err)
 		}
 		return location{pack: loc.pack, off: off}, nil
 	}
-	return r.find(h.baseID)
+	return r.find(h.BaseID)
 }
 
 func (r *Reader) tooLarge(size int64) error {

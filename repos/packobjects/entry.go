@@ -16,113 +16,20 @@ import (
 	"gatehouse/repos/odb"
 )
 
-// Pack entry types (the same numbers as plumbing.ObjectType).
-const (
-	typeCommit   = 1
-	typeTree     = 2
-	typeBlob     = 3
-	typeTag      = 4
-	typeOfsDelta = 6
-	typeRefDelta = 7
-)
-
-// entryHeader is what precedes an entry's zlib data.
-type entryHeader struct {
-	typ     byte
-	size    uint64 // inflated size: of the object, or of the delta
-	len     int    // header bytes, base reference included
-	baseRel uint64 // OFS_DELTA: distance back to the base
-	baseID  plumbing.Hash
-}
-
-func (h entryHeader) delta() bool { return h.typ == typeOfsDelta || h.typ == typeRefDelta }
-
 // header parses the header of the entry at [off, end).
-func (wr *writer) header(p *srcPack, off, end uint64) (entryHeader, error) {
-	var h entryHeader
-	bad := func(what string) error {
-		return fmt.Errorf("%w: %s: entry at %d: %s", ErrCorrupt, filepath.Base(p.path), off, what)
-	}
+func (wr *writer) header(p *srcPack, off, end uint64) (odb.EntryHeader, error) {
 	if end <= off {
-		return h, bad("empty")
+		return odb.EntryHeader{}, fmt.Errorf("%w: %s: entry at %d: empty", ErrCorrupt, filepath.Base(p.path), off)
 	}
-	// 10 bytes of type and size, then at most 20 of base reference.
-	b, err := wr.win.get(p, off, int(min(end-off, 32)))
+	b, err := wr.win.get(p, off, int(min(end-off, odb.MaxEntryHeader)))
 	if err != nil {
-		return h, fmt.Errorf("read %s: %w", p.path, err)
+		return odb.EntryHeader{}, fmt.Errorf("read %s: %w", p.path, err)
 	}
-	i := 0
-	c := b[i]
-	i++
-	h.typ = (c >> 4) & 7
-	h.size = uint64(c & 15)
-	for shift := 4; c&0x80 != 0; shift += 7 {
-		if i >= len(b) || shift > 57 {
-			return h, bad("bad size")
-		}
-		c = b[i]
-		i++
-		h.size |= uint64(c&0x7f) << shift
+	h, err := odb.ParseEntryHeader(b)
+	if err != nil {
+		return odb.EntryHeader{}, fmt.Errorf("%w: %s: entry at %d: %v", ErrCorrupt, filepath.Base(p.path), off, err)
 	}
-	switch h.typ {
-	case typeCommit, typeTree, typeBlob, typeTag:
-	case typeOfsDelta:
-		if i >= len(b) {
-			return h, bad("cut short")
-		}
-		c = b[i]
-		i++
-		rel := uint64(c & 0x7f)
-		for c&0x80 != 0 {
-			if i >= len(b) || rel >= 1<<56 {
-				return h, bad("bad base offset")
-			}
-			c = b[i]
-			i++
-			rel = (rel+1)<<7 | uint64(c&0x7f)
-		}
-		h.baseRel = rel
-	case typeRefDelta:
-		if i+20 > len(b) {
-			return h, bad("cut short")
-		}
-		copy(h.baseID[:], b[i:i+20])
-		i += 20
-	default:
-		return h, bad("unknown type")
-	}
-	h.len = i
 	return h, nil
-}
-
-// putHeader encodes an entry's type and size and returns its length.
-func putHeader(b []byte, typ byte, size uint64) int {
-	c := typ<<4 | byte(size&15)
-	size >>= 4
-	n := 0
-	for size != 0 {
-		b[n] = c | 0x80
-		n++
-		c = byte(size & 0x7f)
-		size >>= 7
-	}
-	b[n] = c
-	return n + 1
-}
-
-// putOfs encodes an OFS_DELTA's base distance: big-endian groups of 7
-// bits, each group but the last stored minus one, so that every distance
-// has exactly one encoding.
-func putOfs(b []byte, rel uint64) int {
-	var tmp [10]byte
-	i := len(tmp) - 1
-	tmp[i] = byte(rel & 0x7f)
-	for rel >>= 7; rel != 0; rel >>= 7 {
-		rel--
-		i--
-		tmp[i] = 0x80 | byte(rel&0x7f)
-	}
-	return copy(b, tmp[i:])
 }
 
 // statLoose checks that a loose copy of h exists.
@@ -164,7 +71,7 @@ func (wr *writer) writeLoose(id plumbing.Hash) error {
 	}
 	kind, sizeText, ok := bytes.Cut(head[:len(head)-1], []byte{' '})
 	size, serr := strconv.ParseUint(string(sizeText), 10, 63)
-	typ := map[string]byte{"commit": typeCommit, "tree": typeTree, "blob": typeBlob, "tag": typeTag}[string(kind)]
+	typ := map[string]plumbing.ObjectType{"commit": plumbing.CommitObject, "tree": plumbing.TreeObject, "blob": plumbing.BlobObject, "tag": plumbing.TagObject}[string(kind)]
 	if !ok || serr != nil || typ == 0 {
 		return fmt.Errorf("%w: loose object header %q", ErrCorrupt, head)
 	}
@@ -199,13 +106,13 @@ func (wr *writer) writeResolved(id plumbing.Hash) error {
 		return err
 	}
 	defer r.Close()
-	return wr.writeWhole(byte(obj.Type()), uint64(obj.Size()), r)
+	return wr.writeWhole(obj.Type(), uint64(obj.Size()), r)
 }
 
 // writeWhole writes an entry of the given type and size, compressing the
 // size bytes read from r.
-func (wr *writer) writeWhole(typ byte, size uint64, r io.Reader) error {
-	if err := wr.put(wr.hdr[:putHeader(wr.hdr[:], typ, size)]); err != nil {
+func (wr *writer) writeWhole(typ plumbing.ObjectType, size uint64, r io.Reader) error {
+	if err := wr.put(wr.hdr[:odb.PutEntryHeader(wr.hdr[:], typ, size)]); err != nil {
 		return err
 	}
 	sink := putWriter{wr}

@@ -123,7 +123,7 @@ type writer struct {
 	loose  []plumbing.Hash // ids of the loose objects sent, sorted
 	stats  Stats
 	win    window
-	hdr    [32]byte // scratch for entry headers (a local would escape to the heap)
+	hdr    [odb.MaxEntryHeader]byte // scratch for entry headers (a local would escape to the heap)
 
 	out   *bufio.Writer
 	sum   hash.Hash
@@ -210,7 +210,7 @@ func (wr *writer) plan(objs []plumbing.Hash) error {
 		if err != nil {
 			return err
 		}
-		if !h.delta() {
+		if !h.Delta() {
 			e.mode = modeCopy
 			continue
 		}
@@ -278,14 +278,14 @@ func (wr *writer) id(e *entry) plumbing.Hash { return e.hash }
 
 // baseID returns the id of a delta's base: given in a REF_DELTA, looked
 // up by offset for an OFS_DELTA (whose base is always in the same pack).
-func (wr *writer) baseID(p *srcPack, off uint64, h entryHeader) (plumbing.Hash, error) {
-	if h.typ == typeRefDelta {
-		return h.baseID, nil
+func (wr *writer) baseID(p *srcPack, off uint64, h odb.EntryHeader) (plumbing.Hash, error) {
+	if h.Type == plumbing.REFDeltaObject {
+		return h.BaseID, nil
 	}
-	if h.baseRel == 0 || h.baseRel > off {
+	if h.BaseRel == 0 || h.BaseRel > off {
 		return plumbing.ZeroHash, fmt.Errorf("%w: %s: bad delta base offset at %d", ErrCorrupt, p.path, off)
 	}
-	rank, ok := p.rankOf(off - h.baseRel)
+	rank, ok := p.rankOf(off - h.BaseRel)
 	if !ok {
 		return plumbing.ZeroHash, fmt.Errorf("%w: %s: delta at %d has no base entry", ErrCorrupt, p.path, off)
 	}
@@ -412,15 +412,15 @@ func (wr *writer) copyEntry(e *entry) error {
 	var n int
 	switch e.mode {
 	case modeCopy:
-		n = putHeader(nh, h.typ, h.size)
+		n = odb.PutEntryHeader(nh, h.Type, uint64(h.Size))
 		wr.stats.Reused++
 	case modeDelta:
 		base := &wr.ents[e.base]
 		if wr.opts.OfsDelta {
-			n = putHeader(nh, typeOfsDelta, h.size)
-			n += putOfs(nh[n:], e.outOff-base.outOff)
+			n = odb.PutEntryHeader(nh, plumbing.OFSDeltaObject, uint64(h.Size))
+			n += odb.PutOfsDistance(nh[n:], e.outOff-base.outOff)
 		} else {
-			n = putHeader(nh, typeRefDelta, h.size)
+			n = odb.PutEntryHeader(nh, plumbing.REFDeltaObject, uint64(h.Size))
 			id := wr.id(base)
 			n += copy(nh[n:], id[:])
 		}
@@ -430,7 +430,7 @@ func (wr *writer) copyEntry(e *entry) error {
 		if err != nil {
 			return err
 		}
-		n = putHeader(nh, typeRefDelta, h.size)
+		n = odb.PutEntryHeader(nh, plumbing.REFDeltaObject, uint64(h.Size))
 		n += copy(nh[n:], id[:])
 		wr.stats.Thin++
 	}
@@ -448,7 +448,7 @@ func (wr *writer) copyEntry(e *entry) error {
 		if err := wr.put(nh[:n]); err != nil {
 			return err
 		}
-		return wr.put(raw[h.len:])
+		return wr.put(raw[h.Len:])
 	}
 
 	// A large entry is read twice: once to check it, once to send it, so
@@ -464,7 +464,7 @@ func (wr *writer) copyEntry(e *entry) error {
 	if err := wr.put(nh[:n]); err != nil {
 		return err
 	}
-	return wr.readRange(p, off+uint64(h.len), end, wr.put)
+	return wr.readRange(p, off+uint64(h.Len), end, wr.put)
 }
 
 // readRange passes [from, to) of a pack to fn in window-sized pieces,

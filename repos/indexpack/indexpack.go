@@ -153,8 +153,8 @@ type Incoming struct {
 	// repoMu serialises the resolving workers' reads of repo (thin-pack
 	// bases): go-git's store is not safe for concurrent use.
 	repoMu sync.Mutex
-	cache  *baseCache // resolved commits, and what content reads
-	main   *worker    // inflates for content outside resolve's workers
+	cache  *odb.BaseCache[int32] // by entry: resolved commits, and what content reads
+	main   *worker               // inflates for content outside resolve's workers
 	// links is what the pack's objects name, checked once by checkLinks.
 	links        linkSet
 	linksChecked bool
@@ -204,7 +204,7 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 		tmpLck: tmpLck,
 		opts:   opts,
 		byHash: make(map[plumbing.Hash]int32),
-		cache:  newBaseCache(commitCacheSize),
+		cache:  odb.NewBaseCache[int32](commitCacheSize),
 	}
 	defer func() {
 		if err != nil {
@@ -345,7 +345,7 @@ func (in *Incoming) Abort() {
 	}
 	// Released once the quarantine is gone: a sweep never sees it unheld.
 	in.tmpLck.Release()
-	in.cache = newBaseCache(0)
+	in.cache = odb.NewBaseCache[int32](0)
 }
 
 // repository returns the repository's object store, opened on first use.

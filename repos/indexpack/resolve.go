@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/zlib"
-	"container/list"
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
@@ -299,36 +298,43 @@ func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	res, err := in.checkDelta(delta, bo.typ, len(base), o.offset)
+	d, err := w.openDelta(in, base, delta, bo.typ, o.offset)
 	if err != nil {
 		return nil, err
 	}
-	rw := &resultWriter{}
-	if keep || bo.typ != plumbing.BlobObject {
-		rw.buf = make([]byte, 0, res.size)
-	}
+	var buf []byte
 	first := o.typ == 0 // not being built again for its deltas
+	var h plumbing.Hasher
 	if first {
-		rw.h = plumbing.NewHasher(bo.typ, res.size)
+		h = plumbing.NewHasher(bo.typ, d.Size())
 	}
-	if err := applyDelta(w.ctx, base, delta[res.start:], res.size, rw); err != nil {
-		return nil, deltaErr(err, o.offset)
+	switch {
+	case keep || bo.typ != plumbing.BlobObject:
+		buf = make([]byte, d.Size())
+		err = w.readDelta(d, buf, o.offset)
+		if first && err == nil {
+			// One large write hashes faster than many small ones.
+			h.Write(buf)
+		}
+	case first:
+		// A blob nobody builds on only goes through the hasher.
+		err = w.hashDelta(d, h, o.offset)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if !first {
-		return rw.buf, nil
+		return buf, nil
 	}
-	if rw.buf != nil {
-		rw.h.Write(rw.buf)
-	}
-	o.typ, o.depth, o.hash = bo.typ, bo.depth+1, rw.h.Sum()
+	o.typ, o.depth, o.hash = bo.typ, bo.depth+1, h.Sum()
 	if o.typ != plumbing.BlobObject {
-		if err := in.links.record(w.links, o.typ, rw.buf); err != nil {
+		if err := in.links.record(w.links, o.typ, buf); err != nil {
 			return nil, fmt.Errorf("%w: %s %s: %v", ErrCorrupt, o.typ, o.hash, err)
 		}
 	}
 	if o.typ == plumbing.CommitObject {
 		// Kept for the ancestry walks, which read commits only.
-		in.cache.put(k, rw.buf)
+		in.cache.Put(k, o.typ, buf)
 	}
 	r.mu.Lock()
 	err = in.addHash(o.hash, k)
@@ -336,34 +342,83 @@ func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	return rw.buf, nil
+	return buf, nil
 }
 
-// resultWriter keeps a delta's result when buf is not nil (it is never
-// grown, the result's size being known beforehand), else hashes it as it
-// goes when h is set. A kept result is hashed whole afterwards: one
-// large write hashes faster than many small ones.
-type resultWriter struct {
-	h   plumbing.Hasher
-	buf []byte
-}
-
-func (rw *resultWriter) Write(p []byte) (int, error) {
-	if rw.buf != nil {
-		rw.buf = append(rw.buf, p...)
-	} else if rw.h.Hash != nil {
-		rw.h.Write(p)
+// openDelta starts applying delta to base with w's applier, once the
+// delta's header is checked against the base and the size limit for
+// objects of type t, before anything is made.
+func (w *worker) openDelta(in *Incoming, base, delta []byte, t plumbing.ObjectType, at int64) (*odb.DeltaReader, error) {
+	src, dst, _, err := odb.DeltaSizes(delta)
+	if err != nil {
+		return nil, fmt.Errorf("%w: delta at %d: %v", ErrCorrupt, at, err)
 	}
-	return len(p), nil
+	if src != int64(len(base)) {
+		return nil, fmt.Errorf("%w: delta at %d: base is %d bytes, delta wants %d", ErrCorrupt, at, len(base), src)
+	}
+	if limit := in.limit(t); dst > limit {
+		return nil, fmt.Errorf("%w: %s rebuilt from the delta at offset %d is %s, over the %s limit", ErrObjectTooLarge, t, at, sizeText(dst), sizeText(limit))
+	}
+	w.src.Reset(delta)
+	if err := w.delta.Reset(base, &w.src, dst); err != nil {
+		return nil, deltaErr(err, at)
+	}
+	return &w.delta, nil
+}
+
+// readDelta reads d's whole result into buf, a megabyte at a time so
+// that a long application stops soon after a cancel.
+func (w *worker) readDelta(d *odb.DeltaReader, buf []byte, at int64) error {
+	for n := 0; n < len(buf); {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		m, err := io.ReadFull(d, buf[n:min(len(buf), n+1<<20)])
+		n += m
+		if err != nil {
+			return deltaErr(err, at)
+		}
+	}
+	if err := d.Done(); err != nil {
+		return deltaErr(err, at)
+	}
+	return nil
+}
+
+// hashDelta passes d's result to h without holding it.
+func (w *worker) hashDelta(d *odb.DeltaReader, h plumbing.Hasher, at int64) error {
+	if w.scratch == nil {
+		w.scratch = make([]byte, 64<<10)
+	}
+	var n int
+	for {
+		m, err := d.Read(w.scratch)
+		h.Write(w.scratch[:m])
+		if n += m; n >= 1<<20 {
+			n = 0
+			if err := w.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return deltaErr(err, at)
+		}
+	}
 }
 
 // worker is what one resolving goroutine has of its own: the context it
 // checks and an inflater it resets for every entry.
 type worker struct {
-	ctx   context.Context
-	links *linkFilter
-	br    *bufio.Reader
-	zr    io.ReadCloser
+	ctx     context.Context
+	links   *linkFilter
+	br      *bufio.Reader
+	zr      io.ReadCloser
+	delta   odb.DeltaReader
+	src     bytes.Reader // of delta
+	scratch []byte       // for a delta's result passed on unheld
 }
 
 // addExternal takes a thin pack's base from the repository.
@@ -395,14 +450,14 @@ func (in *Incoming) content(i int32) ([]byte, error) {
 	if in.main == nil {
 		in.main = &worker{ctx: context.Background()}
 	}
-	if b, ok := in.cache.get(i); ok {
+	if _, b, ok := in.cache.Get(i); ok {
 		return b, nil
 	}
 	o := &in.objs[i]
 	if !o.isDelta() || o.appended {
 		data, err := in.load(in.main, i)
 		if err == nil {
-			in.cache.put(i, data)
+			in.cache.Put(i, in.objs[i].typ, data)
 		}
 		return data, err
 	}
@@ -417,16 +472,16 @@ func (in *Incoming) content(i int32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := in.checkDelta(delta, o.typ, len(base), o.offset)
+	d, err := in.main.openDelta(in, base, delta, o.typ, o.offset)
 	if err != nil {
 		return nil, err
 	}
-	rw := &resultWriter{buf: make([]byte, 0, res.size)}
-	if err := applyDelta(in.main.ctx, base, delta[res.start:], res.size, rw); err != nil {
-		return nil, deltaErr(err, o.offset)
+	data := make([]byte, d.Size())
+	if err := in.main.readDelta(d, data, o.offset); err != nil {
+		return nil, err
 	}
-	in.cache.put(i, rw.buf)
-	return rw.buf, nil
+	in.cache.Put(i, in.objs[i].typ, data)
+	return data, nil
 }
 
 // load returns the content of an object that is not a delta: inflated
@@ -534,141 +589,13 @@ func readExactly(ctx context.Context, zr io.Reader, buf []byte, at int64) error 
 	}
 }
 
-// deltaResult is what a delta's header says of its result.
-type deltaResult struct {
-	size  int64 // the result's size
-	start int   // where the instructions begin
-}
-
-// checkDelta reads a delta's header and checks it against its base (of
-// baseSize bytes) and the size limit for objects of type t, before
-// anything is made.
-func (in *Incoming) checkDelta(delta []byte, t plumbing.ObjectType, baseSize int, at int64) (deltaResult, error) {
-	src, dst, start, err := deltaSizes(delta)
-	if err != nil {
-		return deltaResult{}, fmt.Errorf("%w: delta at %d: %v", ErrCorrupt, at, err)
-	}
-	if src != int64(baseSize) {
-		return deltaResult{}, fmt.Errorf("%w: delta at %d: base is %d bytes, delta wants %d", ErrCorrupt, at, baseSize, src)
-	}
-	if limit := in.limit(t); dst > limit {
-		return deltaResult{}, fmt.Errorf("%w: %s rebuilt from the delta at offset %d is %s, over the %s limit", ErrObjectTooLarge, t, at, sizeText(dst), sizeText(limit))
-	}
-	return deltaResult{size: dst, start: start}, nil
-}
-
-// errShortDelta: the delta ends inside its header.
-var errShortDelta = errors.New("delta header cut short")
-
-// deltaSizes reads a delta's header: the base's size and the result's,
-// each little-endian base-128, and returns where the instructions begin.
-func deltaSizes(delta []byte) (src, dst int64, start int, err error) {
-	p := 0
-	varint := func() (int64, error) {
-		var n int64
-		for shift := 0; ; shift += 7 {
-			if p >= len(delta) {
-				return 0, errShortDelta
-			}
-			if shift > 56 {
-				return 0, errors.New("delta size overflows")
-			}
-			c := delta[p]
-			p++
-			n |= int64(c&0x7f) << shift
-			if c&0x80 == 0 {
-				return n, nil
-			}
-		}
-	}
-	if src, err = varint(); err != nil {
-		return 0, 0, 0, err
-	}
-	if dst, err = varint(); err != nil {
-		return 0, 0, 0, err
-	}
-	return src, dst, p, nil
-}
-
-// errDelta marks applyDelta's complaints about the delta itself.
-type errDelta string
-
-func (e errDelta) Error() string { return string(e) }
-
-// deltaErr reports a bad delta as corruption and passes ctx's error on.
+// deltaErr reports a bad delta as corruption and passes the context's
+// error on.
 func deltaErr(err error, at int64) error {
-	var bad errDelta
-	if errors.As(err, &bad) {
+	if errors.Is(err, odb.ErrCorrupt) {
 		return fmt.Errorf("%w: delta at %d: %v", ErrCorrupt, at, err)
 	}
 	return err
-}
-
-// applyDelta writes to w the result of a git delta's instructions (what
-// follows the header) on base: each copies a run of the base or inserts
-// literal bytes. Every bound is checked; the result must be exactly size
-// bytes. ctx is looked at every megabyte written, so a long application
-// stops soon after a cancel.
-func applyDelta(ctx context.Context, base, ins []byte, size int64, w io.Writer) error {
-	var out, check int64
-	p := 0
-	for p < len(ins) {
-		cmd := ins[p]
-		p++
-		var chunk []byte
-		switch {
-		case cmd&0x80 != 0:
-			// Copy from base: which offset and size bytes follow is
-			// given by the low seven bits.
-			var off, n int64
-			for bit := 0; bit < 4; bit++ {
-				if cmd&(1<<bit) != 0 {
-					if p >= len(ins) {
-						return errDelta("truncated copy")
-					}
-					off |= int64(ins[p]) << (8 * bit)
-					p++
-				}
-			}
-			for bit := 0; bit < 3; bit++ {
-				if cmd&(0x10<<bit) != 0 {
-					if p >= len(ins) {
-						return errDelta("truncated copy")
-					}
-					n |= int64(ins[p]) << (8 * bit)
-					p++
-				}
-			}
-			if n == 0 {
-				n = 0x10000
-			}
-			if off+n > int64(len(base)) || out+n > size {
-				return errDelta("copy out of bounds")
-			}
-			chunk = base[off : off+n]
-		case cmd != 0:
-			n := int(cmd)
-			if p+n > len(ins) || out+int64(n) > size {
-				return errDelta("insert out of bounds")
-			}
-			chunk = ins[p : p+n]
-			p += n
-		default:
-			return errDelta("reserved instruction 0")
-		}
-		w.Write(chunk)
-		out += int64(len(chunk))
-		if out-check >= 1<<20 {
-			check = out
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	if out != size {
-		return errDelta(fmt.Sprintf("result is %d bytes, delta promised %d", out, size))
-	}
-	return nil
 }
 
 // completeThin appends the thin pack's bases to the pack, whole and
@@ -749,55 +676,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("pack: fix thin pack: %w", err)
 	}
 	return n, nil
-}
-
-// baseCache keeps recently resolved objects for the deltas built on them,
-// least recently used out first, within a byte budget.
-type baseCache struct {
-	mu          sync.Mutex // guards the rest: resolve's workers share the cache
-	limit, used int64
-	order       *list.List // of *cached, most recent at the front
-	byIndex     map[int32]*list.Element
-}
-
-type cached struct {
-	i    int32
-	data []byte
-}
-
-func newBaseCache(limit int64) *baseCache {
-	return &baseCache{limit: limit, order: list.New(), byIndex: make(map[int32]*list.Element)}
-}
-
-func (c *baseCache) get(i int32) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.byIndex[i]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(e)
-	return e.Value.(*cached).data, true
-}
-
-func (c *baseCache) put(i int32, data []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if int64(len(data)) > c.limit {
-		return
-	}
-	if _, ok := c.byIndex[i]; ok {
-		return
-	}
-	c.byIndex[i] = c.order.PushFront(&cached{i: i, data: data})
-	c.used += int64(len(data))
-	for c.used > c.limit {
-		e := c.order.Back()
-		v := e.Value.(*cached)
-		c.order.Remove(e)
-		delete(c.byIndex, v.i)
-		c.used -= int64(len(v.data))
-	}
 }
 
 // progress writes git-style progress lines, at most a few per second.

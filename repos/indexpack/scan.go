@@ -265,8 +265,8 @@ func (d *deltaHeader) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	d.n += copy(d.head[d.n:], p)
-	_, dst, _, err := deltaSizes(d.head[:d.n])
-	if err == errShortDelta && d.n < len(d.head) {
+	_, dst, _, err := odb.DeltaSizes(d.head[:d.n])
+	if errors.Is(err, io.ErrUnexpectedEOF) && d.n < len(d.head) {
 		return len(p), nil
 	}
 	// A bad header is resolve's to report, with the base at hand.

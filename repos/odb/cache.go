@@ -7,49 +7,48 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// baseCache keeps recently resolved pack entries for the deltas built on
-// them, least recently used out first, within a byte budget. An entry
-// larger than the whole budget is not kept. Entries are never modified,
-// so a reader may go on using one the cache has dropped.
-type baseCache struct {
+// BaseCache keeps resolved objects for the deltas built on them (a
+// Reader's by pack and offset, index-pack's by entry), least recently
+// used out first, within a byte budget. An object larger than the whole
+// budget is not kept. Kept data is never modified, so a reader may go on
+// using data the cache has dropped. It is safe for concurrent use.
+type BaseCache[K comparable] struct {
 	mu          sync.Mutex // guards the fields below
 	limit, used int64
-	order       *list.List // of *cached, most recent at the front
-	byKey       map[cacheKey]*list.Element
+	order       *list.List // of *cached[K], most recent at the front
+	byKey       map[K]*list.Element
 }
 
-type cacheKey struct {
-	pack *packFile
-	off  uint64
-}
-
-type cached struct {
-	key  cacheKey
+type cached[K comparable] struct {
+	key  K
 	typ  plumbing.ObjectType
 	data []byte
 }
 
-func newBaseCache(limit int64) *baseCache {
-	return &baseCache{limit: limit, order: list.New(), byKey: make(map[cacheKey]*list.Element)}
+// NewBaseCache returns a cache holding at most limit bytes.
+func NewBaseCache[K comparable](limit int64) *BaseCache[K] {
+	return &BaseCache[K]{limit: limit, order: list.New(), byKey: make(map[K]*list.Element)}
 }
 
-func (c *baseCache) get(p *packFile, off uint64) (*cached, bool) {
+// Get returns what is kept under k, and counts it as used.
+func (c *BaseCache[K]) Get(k K) (plumbing.ObjectType, []byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.byKey[cacheKey{p, off}]
+	e, ok := c.byKey[k]
 	if !ok {
-		return nil, false
+		return 0, nil, false
 	}
 	c.order.MoveToFront(e)
-	return e.Value.(*cached), true
+	v := e.Value.(*cached[K])
+	return v.typ, v.data, true
 }
 
-// put keeps data, unless it is larger than the budget, and says whether
-// it did. Kept data must not be modified.
-func (c *baseCache) put(p *packFile, off uint64, typ plumbing.ObjectType, data []byte) bool {
+// Put keeps data under k, unless it is larger than the budget or k is
+// kept already, and says whether it did; the least recently used go to
+// make room. Kept data must not be modified.
+func (c *BaseCache[K]) Put(k K, typ plumbing.ObjectType, data []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := cacheKey{p, off}
 	if int64(len(data)) > c.limit {
 		return false
 	}
@@ -57,11 +56,11 @@ func (c *baseCache) put(p *packFile, off uint64, typ plumbing.ObjectType, data [
 		// Another reader resolved it meanwhile; ours is its own copy.
 		return false
 	}
-	c.byKey[k] = c.order.PushFront(&cached{key: k, typ: typ, data: data})
+	c.byKey[k] = c.order.PushFront(&cached[K]{key: k, typ: typ, data: data})
 	c.used += int64(len(data))
 	for c.used > c.limit {
 		e := c.order.Back()
-		v := e.Value.(*cached)
+		v := e.Value.(*cached[K])
 		c.order.Remove(e)
 		delete(c.byKey, v.key)
 		c.used -= int64(len(v.data))
@@ -69,10 +68,17 @@ func (c *baseCache) put(p *packFile, off uint64, typ plumbing.ObjectType, data [
 	return true
 }
 
-func (c *baseCache) clear() {
+// Clear drops everything.
+func (c *BaseCache[K]) Clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.order.Init()
 	clear(c.byKey)
 	c.used = 0
+}
+
+// cacheKey is where a Reader found an object.
+type cacheKey struct {
+	pack *packFile
+	off  uint64
 }

@@ -2,49 +2,79 @@ package odb
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 )
 
-// deltaReader applies a git delta to its base as the result is read, so
-// the result is never held: two sizes (base, result) in little-endian
-// base-128, then instructions that copy a run of the base or insert
-// literal bytes. Every bound is checked against the declared sizes.
-type deltaReader struct {
+// A git delta rebuilds an object from a base: two sizes (base, result)
+// in little-endian base-128, then instructions that copy a run of the
+// base or insert literal bytes. Every bound is checked against the
+// declared sizes. Errors about the delta itself match ErrCorrupt and read
+// as their detail alone ("delta copies out of bounds"), for the caller to
+// say which delta it was; a result over the bound is ErrTooLarge.
+
+// DeltaReader applies a delta to its base as the result is read, so the
+// result need not be held.
+type DeltaReader struct {
 	base    []byte
-	src     *bufio.Reader // the delta's instructions
-	closer  io.Closer     // of the delta stream
-	size    int64         // of the result
-	left    int64         // result bytes not yet decoded into an instruction
-	pending []byte        // the rest of a copy from base
-	insert  int           // bytes of an insert still to pass on from src
-	err     error         // sticky
+	src     deltaSource // the delta's instructions
+	closer  io.Closer   // of the delta stream, if it has one
+	size    int64       // of the result
+	left    int64       // result bytes not yet decoded into an instruction
+	pending []byte      // the rest of a copy from base
+	insert  int         // bytes of an insert still to pass on from src
+	err     error       // sticky
 }
 
-// newDeltaReader reads the delta's sizes from src and checks them: the
-// base size must be len(base), the result at most max (ErrTooLarge).
-// Closing the reader closes src.
-func newDeltaReader(base []byte, src io.ReadCloser, max int64) (*deltaReader, error) {
-	d := &deltaReader{base: base, src: bufio.NewReaderSize(src, 4<<10), closer: src}
-	baseSize, err := readVarint(d.src)
-	if err != nil {
+// deltaSource is what DeltaReader reads a delta through.
+type deltaSource interface {
+	io.Reader
+	io.ByteReader
+}
+
+// NewDeltaReader reads the delta's sizes from delta and checks them: the
+// base size must be len(base), the result at most max (ErrTooLarge). A
+// delta that reads single bytes itself (a *bytes.Reader, a
+// *bufio.Reader) is read directly, any other through a buffer. Closing
+// the DeltaReader closes delta if it is an io.Closer.
+func NewDeltaReader(base []byte, delta io.Reader, max int64) (*DeltaReader, error) {
+	d := new(DeltaReader)
+	if err := d.Reset(base, delta, max); err != nil {
 		return nil, err
 	}
-	if baseSize != int64(len(base)) {
-		return nil, fmt.Errorf("%w: delta for a base of %d bytes applied to one of %d", ErrCorrupt, baseSize, len(base))
-	}
-	if d.size, err = readVarint(d.src); err != nil {
-		return nil, err
-	}
-	if d.size > max {
-		return nil, fmt.Errorf("%w: delta result of %d bytes, the limit is %d", ErrTooLarge, d.size, max)
-	}
-	d.left = d.size
 	return d, nil
 }
 
-func (d *deltaReader) Read(p []byte) (int, error) {
+// Reset makes d apply delta to base, as NewDeltaReader does, so a
+// DeltaReader can be used again. It does not close what d read before.
+func (d *DeltaReader) Reset(base []byte, delta io.Reader, max int64) error {
+	*d = DeltaReader{base: base}
+	if s, ok := delta.(deltaSource); ok {
+		d.src = s
+	} else {
+		d.src = bufio.NewReaderSize(delta, 4<<10)
+	}
+	d.closer, _ = delta.(io.Closer)
+	baseSize, size, err := readDeltaSizes(d.src)
+	if err != nil {
+		return err
+	}
+	if baseSize != int64(len(base)) {
+		return corruptf("delta for a base of %d bytes applied to one of %d", baseSize, len(base))
+	}
+	if size > max {
+		return fmt.Errorf("%w: delta result of %d bytes, the limit is %d", ErrTooLarge, size, max)
+	}
+	d.size, d.left = size, size
+	return nil
+}
+
+// Size is the result's size, as the delta declares it.
+func (d *DeltaReader) Size() int64 { return d.size }
+
+func (d *DeltaReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) && d.err == nil {
 		switch {
@@ -55,20 +85,13 @@ func (d *deltaReader) Read(p []byte) (int, error) {
 		case d.insert > 0:
 			k := min(d.insert, len(p)-n)
 			if _, err := io.ReadFull(d.src, p[n:n+k]); err != nil {
-				d.err = shortRead(err)
+				d.err = cutShort(err)
 				break
 			}
 			d.insert -= k
 			n += k
 		case d.left == 0:
-			// The result is complete: the instructions must end too.
-			if _, err := d.src.ReadByte(); err == nil {
-				d.err = fmt.Errorf("%w: delta longer than its result", ErrCorrupt)
-			} else if errors.Is(err, io.EOF) {
-				d.err = io.EOF
-			} else {
-				d.err = err
-			}
+			d.err = d.end()
 		default:
 			d.err = d.next()
 		}
@@ -79,11 +102,24 @@ func (d *deltaReader) Read(p []byte) (int, error) {
 	return 0, d.err
 }
 
+// end checks, once the result is complete, that the instructions end
+// too: io.EOF if they do.
+func (d *DeltaReader) end() error {
+	_, err := d.src.ReadByte()
+	switch {
+	case err == nil:
+		return corruptf("delta longer than its result")
+	case errors.Is(err, io.EOF):
+		return io.EOF
+	}
+	return err
+}
+
 // next decodes one instruction.
-func (d *deltaReader) next() error {
+func (d *DeltaReader) next() error {
 	cmd, err := d.src.ReadByte()
 	if err != nil {
-		return fmt.Errorf("%w: delta ends before its result", ErrCorrupt)
+		return cutShort(err)
 	}
 	switch {
 	case cmd&0x80 != 0:
@@ -96,7 +132,7 @@ func (d *deltaReader) next() error {
 			}
 			c, err := d.src.ReadByte()
 			if err != nil {
-				return fmt.Errorf("%w: delta cut short", ErrCorrupt)
+				return cutShort(err)
 			}
 			if bit < 4 {
 				off |= int64(c) << (8 * bit)
@@ -108,20 +144,124 @@ func (d *deltaReader) next() error {
 			size = 0x10000
 		}
 		if off+size > int64(len(d.base)) || size > d.left {
-			return fmt.Errorf("%w: delta copies out of bounds", ErrCorrupt)
+			return corruptf("delta copies out of bounds")
 		}
 		d.pending = d.base[off : off+size]
 		d.left -= size
 	case cmd != 0:
 		if int64(cmd) > d.left {
-			return fmt.Errorf("%w: delta inserts out of bounds", ErrCorrupt)
+			return corruptf("delta inserts out of bounds")
 		}
 		d.insert = int(cmd)
 		d.left -= int64(cmd)
 	default:
-		return fmt.Errorf("%w: delta has reserved instruction 0", ErrCorrupt)
+		return corruptf("delta has reserved instruction 0")
 	}
 	return nil
 }
 
-func (d *deltaReader) Close() error { return d.closer.Close() }
+// Close closes the delta stream, if it has a Close.
+func (d *DeltaReader) Close() error {
+	if d.closer == nil {
+		return nil
+	}
+	return d.closer.Close()
+}
+
+// ApplyDelta rebuilds an object from its base and a whole delta. The
+// result's size is checked against max (ErrTooLarge) before anything is
+// allocated.
+func ApplyDelta(base, delta []byte, max int64) ([]byte, error) {
+	d, err := NewDeltaReader(base, bytes.NewReader(delta), max)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, d.size)
+	if err := d.ReadAll(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadAll reads the whole result into buf, of exactly Size bytes, and
+// checks that the delta ends with it.
+func (d *DeltaReader) ReadAll(buf []byte) error {
+	if int64(len(buf)) != d.size {
+		return fmt.Errorf("odb: a buffer of %d bytes for a delta result of %d", len(buf), d.size)
+	}
+	if _, err := io.ReadFull(d, buf); err != nil {
+		return cutShort(err)
+	}
+	return d.Done()
+}
+
+// Done checks, once Size bytes are read, that the delta ends there.
+func (d *DeltaReader) Done() error {
+	if d.err == nil && len(d.pending) == 0 && d.insert == 0 && d.left == 0 {
+		d.err = d.end()
+	}
+	switch {
+	case d.err == io.EOF:
+		return nil
+	case d.err != nil:
+		return d.err
+	}
+	return corruptf("delta result not read to its end")
+}
+
+// DeltaSizes reads a whole delta's header: the sizes of its base and of
+// its result, and where its instructions begin. A delta ending inside
+// its header is ErrCorrupt wrapping io.ErrUnexpectedEOF (more bytes may
+// yet complete it).
+func DeltaSizes(delta []byte) (base, result int64, n int, err error) {
+	s := sliceReader{b: delta}
+	base, result, err = readDeltaSizes(&s)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return base, result, s.i, nil
+}
+
+// readDeltaSizes reads a delta's two sizes.
+func readDeltaSizes(r io.ByteReader) (base, result int64, err error) {
+	if base, err = readVarint(r); err != nil {
+		return 0, 0, err
+	}
+	if result, err = readVarint(r); err != nil {
+		return 0, 0, err
+	}
+	return base, result, nil
+}
+
+// readVarint reads one of a delta's two sizes: little-endian groups of
+// 7 bits while the high bit is set. Errors: ErrCorrupt, or r's.
+func readVarint(r io.ByteReader) (int64, error) {
+	var n uint64
+	for shift := 0; ; shift += 7 {
+		if shift > 56 {
+			return 0, corruptf("delta size overflows")
+		}
+		c, err := r.ReadByte()
+		if err != nil {
+			return 0, cutShort(err)
+		}
+		n |= uint64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return int64(n), nil
+		}
+	}
+}
+
+// cutShort reports a delta ending early as corruption (wrapping
+// io.ErrUnexpectedEOF) and passes other errors through.
+func cutShort(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || err == errCutShort {
+		return fmt.Errorf("%w: %w", corruptf("delta cut short"), io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// corruptf is ErrCorrupt in the words of its detail.
+func corruptf(format string, args ...any) error {
+	return &corruption{fmt.Sprintf(format, args...)}
+}

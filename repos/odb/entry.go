@@ -214,22 +214,3 @@ func (b *byteReader) ReadByte() (byte, error) {
 	}
 	return b.one[0], nil
 }
-
-// readVarint reads one of a delta's two sizes: little-endian groups of
-// 7 bits while the high bit is set. Errors: ErrCorrupt, or r's.
-func readVarint(r io.ByteReader) (int64, error) {
-	var n uint64
-	for shift := 0; ; shift += 7 {
-		if shift > 56 {
-			return 0, fmt.Errorf("%w: delta size overflows", ErrCorrupt)
-		}
-		c, err := r.ReadByte()
-		if err != nil {
-			return 0, shortRead(err)
-		}
-		n |= uint64(c&0x7f) << shift
-		if c&0x80 == 0 {
-			return int64(n), nil
-		}
-	}
-}

@@ -68,7 +68,7 @@ type Limits struct {
 type Reader struct {
 	objDir string
 	max    int64
-	cache  *baseCache
+	cache  *BaseCache[cacheKey]
 
 	mu      sync.Mutex // guards the fields below
 	scanned bool
@@ -89,7 +89,7 @@ func OpenReader(gitDir string, lim Limits) *Reader {
 	return &Reader{
 		objDir: filepath.Join(gitDir, "objects"),
 		max:    lim.MaxObjectSize,
-		cache:  newBaseCache(max(lim.BaseCacheSize, 0)),
+		cache:  NewBaseCache[cacheKey](max(lim.BaseCacheSize, 0)),
 	}
 }
 
@@ -102,7 +102,7 @@ func (r *Reader) Close() error {
 		p.close()
 	}
 	r.packs, r.retired, r.closed = nil, nil, true
-	r.cache.clear()
+	r.cache.Clear()
 	return nil
 }
 
@@ -317,7 +317,7 @@ func (r *Reader) open(loc location) (stream, error) {
 	if err != nil {
 		return stream{}, err
 	}
-	d, err := newDeltaReader(base, rc, r.max)
+	d, err := NewDeltaReader(base, rc, r.max)
 	if err != nil {
 		rc.Close()
 		return stream{}, err
@@ -358,8 +358,8 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 			}
 			break
 		}
-		if c, ok := r.cache.get(loc.pack, loc.off); ok {
-			typ, data, shared = c.typ, c.data, true
+		if t, b, ok := r.cache.Get(cacheKey{loc.pack, loc.off}); ok {
+			typ, data, shared = t, b, true
 			break
 		}
 		h, err := loc.pack.header(loc.off)
@@ -378,7 +378,7 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 			if err := readWhole(rc, data); err != nil {
 				return 0, nil, err
 			}
-			shared = r.cache.put(loc.pack, loc.off, typ, data)
+			shared = r.cache.Put(cacheKey{loc.pack, loc.off}, typ, data)
 			break
 		}
 		if depth+len(chain) >= MaxDeltaDepth {
@@ -396,7 +396,7 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 		if err != nil {
 			return 0, nil, err
 		}
-		d, err := newDeltaReader(data, rc, r.max)
+		d, err := NewDeltaReader(data, rc, r.max)
 		if err != nil {
 			rc.Close()
 			return 0, nil, err
@@ -414,7 +414,7 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 			spare = data
 		}
 		data = out
-		shared = r.cache.put(l.loc.pack, l.loc.off, typ, data)
+		shared = r.cache.Put(cacheKey{l.loc.pack, l.loc.off}, typ, data)
 	}
 	return typ, data, nil
 }
@@ -459,8 +459,8 @@ func (r *Reader) header(loc location) (plumbing.ObjectType, int64, error) {
 			o.rc.Close()
 			return o.typ, size, nil
 		}
-		if c, ok := r.cache.get(loc.pack, loc.off); ok {
-			return c.typ, size, nil
+		if t, _, ok := r.cache.Get(cacheKey{loc.pack, loc.off}); ok {
+			return t, size, nil
 		}
 		if h, err = loc.pack.header(loc.off); err != nil {
 			return 0, 0, err

@@ -21,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"gatehouse/repos/odb"
+	"gatehouse/repos/pktline"
 )
 
 // resolve is the second pass: it applies every delta, depth first from
@@ -70,7 +71,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			fill[o.base]++
 		}
 	}
-	r.p = newProgress(in.opts.Progress, "Resolving deltas", in.ndeltas)
+	r.p = pktline.NewProgress(in.opts.Progress, 250*time.Millisecond, nil)
 	var failed error
 	nw := min(runtime.GOMAXPROCS(0), max(1, in.ndeltas/256), max(1, len(roots)))
 	r.budget = in.opts.DeltaBaseCacheLimit / int64(nw)
@@ -133,7 +134,11 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			return fmt.Errorf("%w: object at %d: delta never resolved", ErrCorrupt, in.objs[i].offset)
 		}
 	}
-	r.p.finish(int(r.done.Load()), in.local)
+	tail := "done."
+	if in.local > 0 {
+		tail = fmt.Sprintf("completed with %d local object%s.", in.local, plural(in.local))
+	}
+	r.p.PercentDone("Resolving deltas", int(r.done.Load()), in.ndeltas, tail)
 	return nil
 }
 
@@ -146,7 +151,7 @@ type resolver struct {
 
 	mu      sync.Mutex // guards refKids, in.byHash, p
 	refKids map[plumbing.Hash][]int32
-	p       *progress
+	p       *pktline.Progress
 
 	done atomic.Int64
 	stop atomic.Bool // set when a worker failed
@@ -212,7 +217,7 @@ func (r *resolver) descend(w *worker, root int32) error {
 		}
 		if n := r.done.Add(1); n&255 == 0 {
 			r.mu.Lock()
-			r.p.update(int(n))
+			r.p.Percent("Resolving deltas", int(n), in.ndeltas)
 			r.mu.Unlock()
 		}
 		kids := r.takeKids(k)
@@ -676,37 +681,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("pack: fix thin pack: %w", err)
 	}
 	return n, nil
-}
-
-// progress writes git-style progress lines, at most a few per second.
-type progress struct {
-	w     io.Writer
-	title string
-	total int
-	last  time.Time
-}
-
-func newProgress(w io.Writer, title string, total int) *progress {
-	return &progress{w: w, title: title, total: total, last: time.Now()}
-}
-
-func (p *progress) update(n int) {
-	if p.w == nil || time.Since(p.last) < 250*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	fmt.Fprintf(p.w, "%s: %3d%% (%d/%d)\r", p.title, n*100/max(p.total, 1), n, p.total)
-}
-
-func (p *progress) finish(n, local int) {
-	if p.w == nil {
-		return
-	}
-	tail := "done."
-	if local > 0 {
-		tail = fmt.Sprintf("completed with %d local object%s.", local, plural(local))
-	}
-	fmt.Fprintf(p.w, "%s: %3d%% (%d/%d), %s\n", p.title, n*100/max(p.total, 1), n, p.total, tail)
 }
 
 func plural(n int) string {

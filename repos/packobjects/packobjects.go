@@ -29,6 +29,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"gatehouse/repos/odb"
+	"gatehouse/repos/pktline"
 )
 
 // ErrCorrupt reports a damaged pack, index or loose object in the
@@ -130,7 +131,7 @@ type writer struct {
 	n     uint64 // bytes written so far
 	zw    *zlib.Writer
 	store *filesystem.Storage // opened only to resolve deltas
-	prog  progress
+	prog  *pktline.Progress
 }
 
 func (wr *writer) close() {
@@ -299,7 +300,7 @@ func (wr *writer) baseID(p *srcPack, off uint64, h odb.EntryHeader) (plumbing.Ha
 func (wr *writer) write(w io.Writer) error {
 	wr.sum = sha1.New()
 	wr.out = bufio.NewWriterSize(w, 64<<10)
-	wr.prog = progress{w: wr.opts.Progress, total: len(wr.ents), last: time.Now()}
+	wr.prog = pktline.NewProgress(wr.opts.Progress, time.Second, nil)
 
 	var hdr [12]byte
 	copy(hdr[:], "PACK\x00\x00\x00\x02")
@@ -356,7 +357,7 @@ func (wr *writer) write(w io.Writer) error {
 			e.state = stateDone
 			stack = stack[:len(stack)-1]
 			done++
-			wr.prog.update(done)
+			wr.prog.Percent("Writing objects", done, len(wr.ents))
 		}
 	}
 
@@ -368,7 +369,7 @@ func (wr *writer) write(w io.Writer) error {
 	}
 	wr.stats.Objects = len(wr.ents)
 	wr.stats.Bytes = int64(wr.n)
-	wr.prog.finish()
+	wr.prog.PercentDone("Writing objects", len(wr.ents), len(wr.ents), "done.")
 	return nil
 }
 
@@ -485,34 +486,4 @@ func (wr *writer) readRange(p *srcPack, from, to uint64, fn func([]byte) error) 
 		from += n
 	}
 	return nil
-}
-
-// progress writes "Writing objects" lines at most once a second.
-type progress struct {
-	w     io.Writer
-	total int
-	last  time.Time
-}
-
-func (p *progress) update(n int) {
-	if p.w == nil {
-		return
-	}
-	if now := time.Now(); now.Sub(p.last) >= time.Second {
-		p.last = now
-		fmt.Fprintf(p.w, "Writing objects: %3d%% (%d/%d)\r", percent(n, p.total), n, p.total)
-	}
-}
-
-func (p *progress) finish() {
-	if p.w != nil {
-		fmt.Fprintf(p.w, "Writing objects: 100%% (%d/%d), done.\n", p.total, p.total)
-	}
-}
-
-func percent(n, total int) int {
-	if total == 0 {
-		return 100
-	}
-	return n * 100 / total
 }

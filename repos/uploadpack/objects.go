@@ -8,6 +8,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"gatehouse/repos/pktline"
 )
 
 // walk lists the objects to send, the way `git rev-list --objects wants
@@ -21,7 +23,7 @@ import (
 type walk struct {
 	ctx      context.Context
 	g        *graph
-	prog     *progress
+	prog     *pktline.Progress
 	out      []plumbing.Hash
 	inPack   map[plumbing.Hash]bool
 	excluded map[plumbing.Hash]bool // trees and blobs the client has
@@ -39,7 +41,7 @@ type walk struct {
 }
 
 // objectsToSend returns the ids to pack for req, given the common haves.
-func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *progress) ([]plumbing.Hash, error) {
+func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *pktline.Progress) ([]plumbing.Hash, error) {
 	objs, _, err := g.listObjects(ctx, req, adv, haves, size, prog)
 	return objs, err
 }
@@ -48,7 +50,7 @@ func (g *graph) objectsToSend(ctx context.Context, req *request, adv *advertisem
 // left out because the client has them: those of the commits at the
 // boundary with the client's history, nil for a clone. They are the
 // bases a thin pack may name.
-func (g *graph) listObjects(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *progress) ([]plumbing.Hash, map[plumbing.Hash]bool, error) {
+func (g *graph) listObjects(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *pktline.Progress) ([]plumbing.Hash, map[plumbing.Hash]bool, error) {
 	objs, w, err := g.enumerate(ctx, req, adv, haves, size, prog)
 	if err != nil {
 		return nil, nil, err
@@ -56,7 +58,7 @@ func (g *graph) listObjects(ctx context.Context, req *request, adv *advertisemen
 	return objs, w.excluded, nil
 }
 
-func (g *graph) enumerate(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *progress) ([]plumbing.Hash, *walk, error) {
+func (g *graph) enumerate(ctx context.Context, req *request, adv *advertisement, haves []plumbing.Hash, size func(plumbing.Hash) (int64, error), prog *pktline.Progress) ([]plumbing.Hash, *walk, error) {
 	w := &walk{ctx: ctx, g: g, prog: prog, inPack: make(map[plumbing.Hash]bool), excluded: make(map[plumbing.Hash]bool),
 		filter: req.filter, size: size, treeDepth: make(map[plumbing.Hash]int64)}
 	if len(haves) == 0 && len(req.edges) == 0 && len(req.shallow) == 0 && !req.deepens() && req.filter.kind == filterNone {
@@ -402,7 +404,7 @@ func (w *walk) add(id plumbing.Hash) {
 	}
 	w.inPack[id] = true
 	w.out = append(w.out, id)
-	w.prog.update("Enumerating objects", len(w.out))
+	w.prog.Count("Enumerating objects", len(w.out))
 }
 
 // tick checks for cancellation now and then; ctx.Err takes a lock.

@@ -1,7 +1,6 @@
 package uploadpack
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"runtime"
@@ -19,12 +18,12 @@ import (
 func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.Hash) error {
 	var data io.Writer = s.bw
 	var bandData *bandWriter
-	var prog *progress
+	var prog *pktline.Progress
 	if req.band > 0 {
 		bandData = newBandWriter(s.bw, pktline.BandData, req.band)
 		data = bandData
 		if !req.noProgress {
-			prog = newProgress(pktline.NewBand(s.w, pktline.BandProgress, req.band), s.bw)
+			prog = pktline.NewProgress(pktline.NewBand(s.w, pktline.BandProgress, req.band), time.Second, s.bw.Flush)
 		}
 	}
 	// A full clone of tips served before is the pack sent then.
@@ -55,7 +54,7 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 	if req.thinPack && req.filter.kind == filterNone && len(clientHas) > 0 {
 		opts.ClientHas = func(id plumbing.Hash) bool { return clientHas[id] }
 	}
-	prog.done("Enumerating objects", len(objs))
+	prog.CountDone("Enumerating objects", len(objs))
 	if cacheable && len(objs) >= bigClone {
 		// The pack writer reads the packs itself. Dropping the object
 		// store (its offset tables and object cache) and the
@@ -84,13 +83,13 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 
 // endPack flushes the pack and ends the pack phase with the summary
 // line total.
-func (s *session) endPack(req *request, bandData *bandWriter, prog *progress, total string) error {
+func (s *session) endPack(req *request, bandData *bandWriter, prog *pktline.Progress, total string) error {
 	if bandData != nil {
 		if err := bandData.Flush(); err != nil {
 			return fmt.Errorf("uploadpack: write pack: %w", err)
 		}
 	}
-	prog.printf("%s\n", total)
+	prog.Printf("%s\n", total)
 	if req.band > 0 {
 		s.w.Flush()
 	}
@@ -154,41 +153,4 @@ func (s *session) packError(req *request, err error) error {
 		pktline.NewBand(s.w, pktline.BandError, req.band).Write([]byte("upload-pack: internal server error\n"))
 	}
 	return err
-}
-
-// progress writes git-style progress lines ("Enumerating objects: 12,
-// done."). Updates come at most once a second, the first after a second,
-// so quick fetches show only the final lines. A nil *progress is quiet.
-type progress struct {
-	w    io.Writer
-	out  *bufio.Writer // flushed so a line reaches the client now
-	last time.Time
-}
-
-func newProgress(w io.Writer, out *bufio.Writer) *progress {
-	return &progress{w: w, out: out, last: time.Now()}
-}
-
-func (p *progress) update(title string, n int) {
-	if p == nil {
-		return
-	}
-	if now := time.Now(); now.Sub(p.last) >= time.Second {
-		p.last = now
-		p.printf("%s: %d\r", title, n)
-	}
-}
-
-func (p *progress) done(title string, n int) {
-	p.printf("%s: %d, done.\n", title, n)
-}
-
-// printf writes one line. Errors are left for the pack writes to find
-// (they share the writer, whose errors stick).
-func (p *progress) printf(format string, args ...any) {
-	if p == nil {
-		return
-	}
-	fmt.Fprintf(p.w, format, args...)
-	p.out.Flush()
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // ErrIncomplete reports that the history given to Write names an object
@@ -469,30 +471,26 @@ func (b *builder) walkTree(s Set, root plumbing.Hash) error {
 		}
 		b.treeBuf = data
 		b.stats.TreesRead++
-		for len(data) > 0 {
-			sp := bytes.IndexByte(data, ' ')
-			nul := bytes.IndexByte(data, 0)
-			if sp <= 0 || nul < sp || nul+21 > len(data) {
-				return fmt.Errorf("tree %s: malformed entry", id)
-			}
-			mode := data[:sp]
-			var eid plumbing.Hash
-			copy(eid[:], data[nul+1:nul+21])
-			data = data[nul+21:]
-			if string(mode) == "160000" {
+		entries := odb.NewTreeIter(data)
+		var e odb.TreeEntry
+		for entries.Next(&e) {
+			if e.Mode == odb.ModeGitlink {
 				continue // a gitlink names a commit of another repository
 			}
-			ebit, ok := b.find(eid)
+			ebit, ok := b.find(e.ID)
 			if !ok {
-				return fmt.Errorf("%w: %s in tree %s", ErrIncomplete, eid, id)
+				return fmt.Errorf("%w: %s in tree %s", ErrIncomplete, e.ID, id)
 			}
 			if s.Has(ebit) {
 				continue
 			}
 			s.Add(ebit)
-			if string(mode) == "40000" {
-				b.stack = append(b.stack, eid)
+			if e.Mode == odb.ModeDir {
+				b.stack = append(b.stack, e.ID)
 			}
+		}
+		if entries.Err() != nil {
+			return fmt.Errorf("tree %s: malformed entry", id)
 		}
 	}
 	return nil

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // commitInfo is what the walks need of a commit.
@@ -142,50 +145,27 @@ func parseID(s string) (plumbing.Hash, error) {
 	return h, nil
 }
 
-// Tree entry modes, as git writes them.
-const (
-	modeDir     = 0o40000
-	modeFile    = 0o100644
-	modeExec    = 0o100755
-	modeSymlink = 0o120000
-	modeGitlink = 0o160000
-)
-
-// walkTree checks a tree's entries ("mode name\0" and 20 bytes of id) and
+// walkTree checks a tree's entries: their form (odb.TreeIter), that each
+// mode is one git writes and each name one a checkout may write; and
 // calls fn for each.
 func walkTree(data []byte, fn func(mode uint32, name []byte, id plumbing.Hash) error) error {
-	for len(data) > 0 {
-		sp := bytes.IndexByte(data, ' ')
-		if sp <= 0 || sp > 7 {
-			return errors.New("bad tree entry mode")
-		}
-		mode, err := strconv.ParseUint(string(data[:sp]), 8, 32)
-		if err != nil {
-			return errors.New("bad tree entry mode")
-		}
-		switch mode {
-		case modeDir, modeFile, modeExec, modeSymlink, modeGitlink, 0o100664:
+	entries := odb.NewTreeIter(data)
+	var e odb.TreeEntry
+	for entries.Next(&e) {
+		switch e.Mode {
+		case odb.ModeDir, odb.ModeFile, odb.ModeExec, odb.ModeSymlink, odb.ModeGitlink, 0o100664:
 			// 100664 comes from very old git and is still accepted by fsck.
 		default:
-			return errors.New("bad tree entry mode " + string(data[:sp]))
+			return fmt.Errorf("bad tree entry mode %o", e.Mode)
 		}
-		data = data[sp+1:]
-		nul := bytes.IndexByte(data, 0)
-		if nul < 0 || len(data) < nul+1+20 {
-			return errors.New("truncated tree entry")
-		}
-		name := data[:nul]
-		if err := checkEntryName(name); err != nil {
+		if err := checkEntryName(e.Name); err != nil {
 			return err
 		}
-		var id plumbing.Hash
-		copy(id[:], data[nul+1:nul+21])
-		if err := fn(uint32(mode), name, id); err != nil {
+		if err := fn(e.Mode, e.Name, e.ID); err != nil {
 			return err
 		}
-		data = data[nul+21:]
 	}
-	return nil
+	return entries.Err()
 }
 
 // checkEntryName refuses the names a checkout must never write: ones that

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // linkShards spreads the link set over locks, so the resolving workers
@@ -83,9 +85,9 @@ func (s *linkSet) record(f *linkFilter, t plumbing.ObjectType, data []byte) erro
 	case plumbing.TreeObject:
 		return walkTree(data, func(mode uint32, _ []byte, id plumbing.Hash) error {
 			switch mode {
-			case modeGitlink:
+			case odb.ModeGitlink:
 				// A submodule's commit lives in another repository.
-			case modeDir:
+			case odb.ModeDir:
 				s.add(f, id, plumbing.TreeObject)
 			default:
 				s.add(f, id, plumbing.BlobObject)
@@ -253,7 +255,7 @@ func (in *Incoming) connectTrees(ctx context.Context, trees map[plumbing.Hash]st
 				return err
 			}
 			err = walkTree(ours, func(mode uint32, name []byte, id plumbing.Hash) error {
-				if mode != modeDir {
+				if mode != odb.ModeDir {
 					return nil
 				}
 				if t, ok := theirs.byName[string(name)]; ok {
@@ -300,7 +302,7 @@ func (in *Incoming) treeEntries(id plumbing.Hash) (subdirs, error) {
 	}
 	d := subdirs{byName: make(map[string]plumbing.Hash), ids: make(map[plumbing.Hash]struct{})}
 	walkTree(data, func(mode uint32, name []byte, id plumbing.Hash) error {
-		if mode == modeDir {
+		if mode == odb.ModeDir {
 			d.byName[string(name)] = id
 			d.ids[id] = struct{}{}
 		}

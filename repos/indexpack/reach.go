@@ -422,8 +422,8 @@ func (in *Incoming) checkTree(ctx context.Context, id plumbing.Hash) (usesPack b
 		var linkErr error
 		err = walkTree(data, func(mode uint32, _ []byte, e plumbing.Hash) error {
 			switch mode {
-			case modeGitlink:
-			case modeDir:
+			case odb.ModeGitlink:
+			case odb.ModeDir:
 				stack = append(stack, e)
 			default:
 				if in.inPack(e) {

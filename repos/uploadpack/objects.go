@@ -6,9 +6,8 @@ import (
 	"fmt"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"gatehouse/repos/odb"
 	"gatehouse/repos/pktline"
 )
 
@@ -38,6 +37,7 @@ type walk struct {
 	filter    filter
 	size      func(plumbing.Hash) (int64, error)
 	treeDepth map[plumbing.Hash]int64
+	treeBuf   []byte // the tree being walked
 }
 
 // objectsToSend returns the ids to pack for req, given the common haves.
@@ -294,49 +294,51 @@ func (w *walk) addTree(root plumbing.Hash, explicit bool) error {
 		}
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		o, err := w.g.s.EncodedObject(plumbing.TreeObject, it.id)
+		data, err := readTree(w.g.s, it.id, w.treeBuf)
 		if err != nil {
 			return fmt.Errorf("tree %s: %w", it.id, err)
 		}
-		var t object.Tree
-		if err := t.Decode(o); err != nil {
-			return fmt.Errorf("tree %s: %w", it.id, err)
-		}
+		w.treeBuf = data
 		d := it.depth + 1
-		for _, e := range t.Entries {
-			if e.Mode == filemode.Submodule || w.excluded[e.Hash] {
+		entries := odb.NewTreeIter(data)
+		var e odb.TreeEntry
+		for entries.Next(&e) {
+			if e.Mode == odb.ModeGitlink || w.excluded[e.ID] {
 				continue
 			}
 			if byDepth && d >= w.filter.limit {
 				continue
 			}
-			if e.Mode == filemode.Dir {
+			if e.Mode == odb.ModeDir {
 				// Without a depth limit a tree is walked once; with one,
 				// again when met nearer the root, as its entries now fit.
-				if prev, ok := w.treeDepth[e.Hash]; ok && (!byDepth || prev <= d) {
+				if prev, ok := w.treeDepth[e.ID]; ok && (!byDepth || prev <= d) {
 					continue
 				}
-				w.treeDepth[e.Hash] = d
-				w.add(e.Hash)
-				stack = append(stack, item{e.Hash, d})
+				w.treeDepth[e.ID] = d
+				w.add(e.ID)
+				stack = append(stack, item{e.ID, d})
 				continue
 			}
-			if w.inPack[e.Hash] {
+			if w.inPack[e.ID] {
 				continue
 			}
 			switch w.filter.kind {
 			case filterBlobNone:
 				continue
 			case filterBlobLimit:
-				n, err := w.size(e.Hash)
+				n, err := w.size(e.ID)
 				if err != nil {
-					return fmt.Errorf("blob %s: %w", e.Hash, err)
+					return fmt.Errorf("blob %s: %w", e.ID, err)
 				}
 				if n >= w.filter.limit {
 					continue
 				}
 			}
-			w.add(e.Hash)
+			w.add(e.ID)
+		}
+		if err := entries.Err(); err != nil {
+			return fmt.Errorf("tree %s: %w", it.id, err)
 		}
 	}
 	return nil
@@ -377,22 +379,24 @@ func (w *walk) walkTree(root plumbing.Hash, skip func(plumbing.Hash) bool, visit
 		}
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		o, err := w.g.s.EncodedObject(plumbing.TreeObject, id)
+		data, err := readTree(w.g.s, id, w.treeBuf)
 		if err != nil {
 			return fmt.Errorf("tree %s: %w", id, err)
 		}
-		var t object.Tree
-		if err := t.Decode(o); err != nil {
-			return fmt.Errorf("tree %s: %w", id, err)
-		}
-		for _, e := range t.Entries {
-			if e.Mode == filemode.Submodule || skip(e.Hash) {
+		w.treeBuf = data
+		entries := odb.NewTreeIter(data)
+		var e odb.TreeEntry
+		for entries.Next(&e) {
+			if e.Mode == odb.ModeGitlink || skip(e.ID) {
 				continue
 			}
-			visit(e.Hash)
-			if e.Mode == filemode.Dir {
-				stack = append(stack, e.Hash)
+			visit(e.ID)
+			if e.Mode == odb.ModeDir {
+				stack = append(stack, e.ID)
 			}
+		}
+		if err := entries.Err(); err != nil {
+			return fmt.Errorf("tree %s: %w", id, err)
 		}
 	}
 	return nil

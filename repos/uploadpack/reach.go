@@ -3,10 +3,11 @@ package uploadpack
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"gatehouse/repos/odb"
 )
 
 // checkWants accepts wants of advertised ids at once, including ids an
@@ -127,28 +128,54 @@ func (s *session) reachTree(root plumbing.Hash, visit func(plumbing.Hash) bool, 
 		return nil
 	}
 	stack := []plumbing.Hash{root}
+	var buf []byte
 	for len(stack) > 0 && len(left) > 0 {
 		if err := s.ctx.Err(); err != nil {
 			return err
 		}
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		o, err := s.g.s.EncodedObject(plumbing.TreeObject, id)
+		data, err := readTree(s.g.s, id, buf)
 		if err != nil {
 			return fmt.Errorf("tree %s: %w", id, err)
 		}
-		var t object.Tree
-		if err := t.Decode(o); err != nil {
-			return fmt.Errorf("tree %s: %w", id, err)
-		}
-		for _, e := range t.Entries {
-			if e.Mode == filemode.Submodule || !visit(e.Hash) {
+		buf = data
+		entries := odb.NewTreeIter(data)
+		var e odb.TreeEntry
+		for entries.Next(&e) {
+			if e.Mode == odb.ModeGitlink || !visit(e.ID) {
 				continue
 			}
-			if e.Mode == filemode.Dir {
-				stack = append(stack, e.Hash)
+			if e.Mode == odb.ModeDir {
+				stack = append(stack, e.ID)
 			}
+		}
+		if err := entries.Err(); err != nil {
+			return fmt.Errorf("tree %s: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// readTree returns the content of tree id, read into buf if it is large
+// enough.
+func readTree(s objectReader, id plumbing.Hash, buf []byte) ([]byte, error) {
+	o, err := s.EncodedObject(plumbing.TreeObject, id)
+	if err != nil {
+		return nil, err
+	}
+	size := o.Size()
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	r, err := o.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }

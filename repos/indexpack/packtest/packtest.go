@@ -13,6 +13,8 @@ import (
 	"io"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // Entry is one object of a pack.
@@ -148,22 +150,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // EntryHeader encodes an entry's type and declared size.
 func EntryHeader(t plumbing.ObjectType, size int64) []byte {
-	b := []byte{byte(t)<<4 | byte(size&15)}
-	for size >>= 4; size > 0; size >>= 7 {
-		b[len(b)-1] |= 0x80
-		b = append(b, byte(size&0x7f))
-	}
-	return b
+	var b [odb.MaxEntryHeader]byte
+	return b[:odb.PutEntryHeader(b[:], t, uint64(size))]
 }
 
 // OfsDistance encodes an OFS_DELTA's distance back to its base.
 func OfsDistance(d int64) []byte {
-	b := []byte{byte(d & 0x7f)}
-	for d >>= 7; d > 0; d >>= 7 {
-		d--
-		b = append([]byte{0x80 | byte(d&0x7f)}, b...)
-	}
-	return b
+	var b [odb.MaxEntryHeader]byte
+	return b[:odb.PutOfsDistance(b[:], uint64(d))]
 }
 
 // Op is one delta instruction.

@@ -214,15 +214,25 @@ func (d *DeltaReader) Done() error {
 // its header is ErrCorrupt wrapping io.ErrUnexpectedEOF (more bytes may
 // yet complete it).
 func DeltaSizes(delta []byte) (base, result int64, n int, err error) {
-	s := sliceReader{b: delta}
-	base, result, err = readDeltaSizes(&s)
-	if err != nil {
-		return 0, 0, 0, err
+	var sizes [2]int64
+	for k := range sizes {
+		var v varint
+		done := false
+		for !done {
+			if n == len(delta) {
+				return 0, 0, 0, cutShort(io.ErrUnexpectedEOF)
+			}
+			if done, err = v.add(delta[n]); err != nil {
+				return 0, 0, 0, err
+			}
+			n++
+		}
+		sizes[k] = int64(v.n)
 	}
-	return base, result, s.i, nil
+	return sizes[0], sizes[1], n, nil
 }
 
-// readDeltaSizes reads a delta's two sizes.
+// readDeltaSizes reads a delta's two sizes from r.
 func readDeltaSizes(r io.ByteReader) (base, result int64, err error) {
 	if base, err = readVarint(r); err != nil {
 		return 0, 0, err
@@ -233,29 +243,45 @@ func readDeltaSizes(r io.ByteReader) (base, result int64, err error) {
 	return base, result, nil
 }
 
-// readVarint reads one of a delta's two sizes: little-endian groups of
-// 7 bits while the high bit is set. Errors: ErrCorrupt, or r's.
+// readVarint reads one of a delta's two sizes from r. Errors:
+// ErrCorrupt, or r's.
 func readVarint(r io.ByteReader) (int64, error) {
-	var n uint64
-	for shift := 0; ; shift += 7 {
-		if shift > 56 {
-			return 0, corruptf("delta size overflows")
-		}
+	var v varint
+	for {
 		c, err := r.ReadByte()
 		if err != nil {
 			return 0, cutShort(err)
 		}
-		n |= uint64(c&0x7f) << shift
-		if c&0x80 == 0 {
-			return int64(n), nil
+		if done, err := v.add(c); done || err != nil {
+			return int64(v.n), err
 		}
 	}
+}
+
+// varint decodes one of a delta's sizes a byte at a time: little-endian
+// groups of 7 bits while the high bit is set.
+type varint struct {
+	n     uint64
+	shift int
+}
+
+// add takes the next byte and says whether the size is complete.
+func (v *varint) add(c byte) (bool, error) {
+	v.n |= uint64(c&0x7f) << v.shift
+	v.shift += 7
+	if c&0x80 == 0 {
+		return true, nil
+	}
+	if v.shift > 56 {
+		return false, corruptf("delta size overflows")
+	}
+	return false, nil
 }
 
 // cutShort reports a delta ending early as corruption (wrapping
 // io.ErrUnexpectedEOF) and passes other errors through.
 func cutShort(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || err == errCutShort {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: %w", corruptf("delta cut short"), io.ErrUnexpectedEOF)
 	}
 	return err

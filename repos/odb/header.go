@@ -29,12 +29,13 @@ const MaxEntryHeader = 32
 // ParseEntryHeader reads an entry header from the start of b (see
 // ReadEntryHeader). A header running past b is ErrCorrupt.
 func ParseEntryHeader(b []byte) (EntryHeader, error) {
-	s := sliceReader{b: b}
-	h, err := ReadEntryHeader(&s)
-	if err == errCutShort {
-		return EntryHeader{}, headerErr("cut short")
+	var d entryDecoder
+	for _, c := range b {
+		if done, err := d.add(c); done || err != nil {
+			return d.h, err
+		}
 	}
-	return h, err
+	return EntryHeader{}, headerErr("cut short")
 }
 
 // ReadEntryHeader reads an entry header from r: 3 bits of type and 4 of
@@ -44,56 +45,92 @@ func ParseEntryHeader(b []byte) (EntryHeader, error) {
 // reads no byte past the header. Errors: ErrCorrupt for an unknown type
 // or a size or distance that overflows, or r's own error as it is.
 func ReadEntryHeader(r io.ByteReader) (EntryHeader, error) {
-	var h EntryHeader
-	c, err := r.ReadByte()
-	if err != nil {
-		return EntryHeader{}, err
-	}
-	n := 1
-	h.Type = plumbing.ObjectType(c >> 4 & 7)
-	size := uint64(c & 15)
-	for shift := 4; c&0x80 != 0; shift += 7 {
-		if shift > 56 {
-			return EntryHeader{}, headerErr("size overflows")
-		}
-		if c, err = r.ReadByte(); err != nil {
+	var d entryDecoder
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
 			return EntryHeader{}, err
 		}
-		n++
-		size |= uint64(c&0x7f) << shift
+		if done, err := d.add(c); done || err != nil {
+			return d.h, err
+		}
 	}
-	h.Size = int64(size)
-	switch h.Type {
-	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
-	case plumbing.OFSDeltaObject:
-		if c, err = r.ReadByte(); err != nil {
-			return EntryHeader{}, err
+}
+
+// entryDecoder decodes an entry header a byte at a time, so that bytes
+// in hand and bytes from a stream are read by the same code.
+type entryDecoder struct {
+	h     EntryHeader
+	next  uint8 // what the next byte is
+	size  uint64
+	shift int // of the next size byte
+	ofs   int // distance bytes seen
+	ref   int // base id bytes seen
+}
+
+// What an entry header's next byte is.
+const (
+	nextFirst = iota
+	nextSize
+	nextOfs
+	nextRef
+)
+
+// add takes the header's next byte and says whether the header is
+// complete.
+func (d *entryDecoder) add(c byte) (bool, error) {
+	d.h.Len++
+	switch d.next {
+	case nextFirst:
+		d.h.Type = plumbing.ObjectType(c >> 4 & 7)
+		d.size, d.shift, d.next = uint64(c&15), 4, nextSize
+		return d.sizeDone(c)
+	case nextSize:
+		d.size |= uint64(c&0x7f) << d.shift
+		d.shift += 7
+		return d.sizeDone(c)
+	case nextOfs:
+		if d.ofs == 0 {
+			d.h.BaseRel = uint64(c & 0x7f)
+		} else {
+			d.h.BaseRel = (d.h.BaseRel+1)<<7 | uint64(c&0x7f)
 		}
-		n++
-		rel := uint64(c & 0x7f)
-		for c&0x80 != 0 {
-			if rel >= 1<<56 {
-				return EntryHeader{}, headerErr("base offset overflows")
-			}
-			if c, err = r.ReadByte(); err != nil {
-				return EntryHeader{}, err
-			}
-			n++
-			rel = (rel+1)<<7 | uint64(c&0x7f)
+		d.ofs++
+		if c&0x80 == 0 {
+			return true, nil
 		}
-		h.BaseRel = rel
-	case plumbing.REFDeltaObject:
-		for i := range h.BaseID {
-			if h.BaseID[i], err = r.ReadByte(); err != nil {
-				return EntryHeader{}, err
-			}
+		if d.h.BaseRel >= 1<<56 {
+			return false, headerErr("base offset overflows")
 		}
-		n += len(h.BaseID)
+		return false, nil
 	default:
-		return EntryHeader{}, headerErr("unknown type " + strconv.Itoa(int(h.Type)))
+		d.h.BaseID[d.ref] = c
+		d.ref++
+		return d.ref == len(d.h.BaseID), nil
 	}
-	h.Len = n
-	return h, nil
+}
+
+// sizeDone follows a byte of the size: another comes if its high bit is
+// set; if not, the type says what follows.
+func (d *entryDecoder) sizeDone(c byte) (bool, error) {
+	if c&0x80 != 0 {
+		if d.shift > 56 {
+			return false, headerErr("size overflows")
+		}
+		return false, nil
+	}
+	d.h.Size = int64(d.size)
+	switch d.h.Type {
+	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
+		return true, nil
+	case plumbing.OFSDeltaObject:
+		d.next = nextOfs
+	case plumbing.REFDeltaObject:
+		d.next = nextRef
+	default:
+		return false, headerErr("unknown type " + strconv.Itoa(int(d.h.Type)))
+	}
+	return false, nil
 }
 
 // PutEntryHeader encodes an entry's type and size at the start of b (10
@@ -131,21 +168,3 @@ func PutOfsDistance(b []byte, rel uint64) int {
 
 // headerErr is a bad entry header, for the caller to say where it is.
 func headerErr(what string) error { return &corruption{"entry header: " + what} }
-
-// errCutShort: a sliceReader ran out of bytes.
-var errCutShort = &corruption{"cut short"}
-
-// sliceReader reads the bytes of b one at a time.
-type sliceReader struct {
-	b []byte
-	i int
-}
-
-func (s *sliceReader) ReadByte() (byte, error) {
-	if s.i >= len(s.b) {
-		return 0, errCutShort
-	}
-	c := s.b[s.i]
-	s.i++
-	return c, nil
-}

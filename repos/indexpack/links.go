@@ -74,12 +74,12 @@ func (s *linkSet) add(f *linkFilter, id plumbing.Hash, t plumbing.ObjectType) {
 func (s *linkSet) record(f *linkFilter, t plumbing.ObjectType, data []byte) error {
 	switch t {
 	case plumbing.CommitObject:
-		c, err := parseCommit(data)
+		c, err := odb.ParseCommit(data)
 		if err != nil {
 			return err
 		}
-		s.add(f, c.tree, plumbing.TreeObject)
-		for _, p := range c.parents {
+		s.add(f, c.Tree, plumbing.TreeObject)
+		for _, p := range c.Parents {
 			s.add(f, p, plumbing.CommitObject)
 		}
 	case plumbing.TreeObject:
@@ -95,7 +95,7 @@ func (s *linkSet) record(f *linkFilter, t plumbing.ObjectType, data []byte) erro
 			return nil
 		})
 	case plumbing.TagObject:
-		target, tt, err := parseTag(data)
+		target, tt, err := odb.ParseTag(data)
 		if err != nil {
 			return err
 		}
@@ -216,11 +216,11 @@ func (in *Incoming) connectTrees(ctx context.Context, trees map[plumbing.Hash]st
 		if err != nil {
 			return err
 		}
-		c, err := parseCommit(data)
+		c, err := odb.ParseCommit(data)
 		if err != nil {
 			return fmt.Errorf("%w: commit %s: %v", ErrCorrupt, o.hash, err)
 		}
-		for _, p := range c.parents {
+		for _, p := range c.Parents {
 			if in.inPack(p) {
 				continue
 			}
@@ -230,7 +230,7 @@ func (in *Incoming) connectTrees(ctx context.Context, trees map[plumbing.Hash]st
 			if err != nil {
 				return err
 			}
-			stack = append(stack, pair{c.tree, pn.tree})
+			stack = append(stack, pair{c.Tree, pn.tree})
 		}
 		for len(stack) > 0 {
 			pr := stack[len(stack)-1]

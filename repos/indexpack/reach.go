@@ -83,7 +83,7 @@ func (in *Incoming) reachState() (*reach, error) {
 	}
 	for _, ref := range all {
 		for _, id := range []string{ref.ID, ref.Peeled} {
-			if h, err := parseID(id); err == nil {
+			if h, err := odb.ParseID(id); err == nil {
 				r.oldIDs[h] = struct{}{}
 			}
 		}
@@ -155,7 +155,7 @@ func (in *Incoming) connectTip(ctx context.Context, h plumbing.Hash) (usesPack b
 			if err != nil {
 				return false, err
 			}
-			target, _, err := parseTag(data)
+			target, _, err := odb.ParseTag(data)
 			if err != nil {
 				return false, fmt.Errorf("%w: tag %s: %v", ErrCorrupt, h, err)
 			}
@@ -295,7 +295,7 @@ func (in *Incoming) seedOld() error {
 			if err != nil {
 				break
 			}
-			if h, _, err = parseTag(data); err != nil {
+			if h, _, err = odb.ParseTag(data); err != nil {
 				break
 			}
 		}
@@ -378,11 +378,11 @@ func (in *Incoming) reachNode(id plumbing.Hash) (*reachNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		ci, err := parseCommit(data)
+		ci, err := odb.ParseCommit(data)
 		if err != nil {
 			return nil, fmt.Errorf("%w: commit %s: %v", ErrCorrupt, id, err)
 		}
-		n.tree, n.parents, n.when = ci.tree, ci.parents, ci.when
+		n.tree, n.parents, n.when = ci.Tree, ci.Parents, ci.When
 	}
 	r.nodes[id] = n
 	return n, nil

@@ -8,13 +8,15 @@ import (
 	"io"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/repos/odb"
 )
 
 // Type returns the type of the object id, looking in the pack and then in
 // the repository. Errors: ErrMissingObject when neither has it, or an
 // I/O error.
 func (in *Incoming) Type(id string) (plumbing.ObjectType, error) {
-	h, err := parseID(id)
+	h, err := odb.ParseID(id)
 	if err != nil {
 		return 0, fmt.Errorf("pack: %q: %w", id, err)
 	}
@@ -57,7 +59,7 @@ func (in *Incoming) Type(id string) (plumbing.ObjectType, error) {
 // its bounds), ctx's error, or an I/O error.
 func (in *Incoming) CheckConnected(ctx context.Context, tips []string) error {
 	for _, t := range tips {
-		h, err := parseID(t)
+		h, err := odb.ParseID(t)
 		if err != nil {
 			return fmt.Errorf("pack: tip %q: %w", t, err)
 		}
@@ -89,11 +91,11 @@ const (
 // more than that can make it answer false; it informs, it does not guard.
 // Errors: ErrMissingObject, ErrCorrupt, ctx's error, or an I/O error.
 func (in *Incoming) IsAncestor(ctx context.Context, ancestor, descendant string) (bool, error) {
-	a, err := parseID(ancestor)
+	a, err := odb.ParseID(ancestor)
 	if err != nil {
 		return false, fmt.Errorf("pack: %q: %w", ancestor, err)
 	}
-	d, err := parseID(descendant)
+	d, err := odb.ParseID(descendant)
 	if err != nil {
 		return false, fmt.Errorf("pack: %q: %w", descendant, err)
 	}
@@ -118,10 +120,10 @@ func (in *Incoming) IsAncestor(ctx context.Context, ancestor, descendant string)
 			}
 		}
 		c := heap.Pop(q).(queued)
-		if c.info.when < ac.when-clockSlop {
+		if c.info.When < ac.When-clockSlop {
 			return false, nil
 		}
-		for _, p := range c.info.parents {
+		for _, p := range c.info.Parents {
 			if p == a {
 				return true, nil
 			}
@@ -140,35 +142,35 @@ func (in *Incoming) IsAncestor(ctx context.Context, ancestor, descendant string)
 }
 
 // commit reads a commit from the pack or the repository.
-func (in *Incoming) commit(h plumbing.Hash) (commitInfo, error) {
+func (in *Incoming) commit(h plumbing.Hash) (odb.Commit, error) {
 	var data []byte
 	if i, ok := in.byHash[h]; ok {
 		if in.objs[i].typ != plumbing.CommitObject {
-			return commitInfo{}, fmt.Errorf("%w: %s is a %s, not a commit", ErrCorrupt, h, in.objs[i].typ)
+			return odb.Commit{}, fmt.Errorf("%w: %s is a %s, not a commit", ErrCorrupt, h, in.objs[i].typ)
 		}
 		var err error
 		if data, err = in.content(i); err != nil {
-			return commitInfo{}, err
+			return odb.Commit{}, err
 		}
 	} else {
 		eo, err := in.lookup(plumbing.CommitObject, h)
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
-			return commitInfo{}, fmt.Errorf("%w: commit %s", ErrMissingObject, h)
+			return odb.Commit{}, fmt.Errorf("%w: commit %s", ErrMissingObject, h)
 		}
 		if err != nil {
-			return commitInfo{}, fmt.Errorf("pack: read %s: %w", h, err)
+			return odb.Commit{}, fmt.Errorf("pack: read %s: %w", h, err)
 		}
 		r, err := eo.Reader()
 		if err != nil {
-			return commitInfo{}, fmt.Errorf("pack: read %s: %w", h, err)
+			return odb.Commit{}, fmt.Errorf("pack: read %s: %w", h, err)
 		}
 		data, err = io.ReadAll(r)
 		r.Close()
 		if err != nil {
-			return commitInfo{}, fmt.Errorf("pack: read %s: %w", h, err)
+			return odb.Commit{}, fmt.Errorf("pack: read %s: %w", h, err)
 		}
 	}
-	c, err := parseCommit(data)
+	c, err := odb.ParseCommit(data)
 	if err != nil {
 		return c, fmt.Errorf("%w: commit %s: %v", ErrCorrupt, h, err)
 	}
@@ -180,11 +182,11 @@ type commitQueue []queued
 
 type queued struct {
 	h    plumbing.Hash
-	info commitInfo
+	info odb.Commit
 }
 
 func (q commitQueue) Len() int           { return len(q) }
-func (q commitQueue) Less(i, j int) bool { return q[i].info.when > q[j].info.when }
+func (q commitQueue) Less(i, j int) bool { return q[i].info.When > q[j].info.When }
 func (q commitQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
 func (q *commitQueue) Push(x any)        { *q = append(*q, x.(queued)) }
 func (q *commitQueue) Pop() any {

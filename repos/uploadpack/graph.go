@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"gatehouse/repos/commitgraph"
+	"gatehouse/repos/odb"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -55,6 +56,7 @@ type graph struct {
 	// then read from the object store).
 	cg       *commitgraph.Graph
 	cgOpened bool
+	buf      []byte // the commit being read
 }
 
 // objectReader reads objects: an *objectStore, possibly wrapped.
@@ -108,11 +110,19 @@ func (g *graph) commitFrom(o plumbing.EncodedObject) (*node, error) {
 	if n := g.nodes[o.Hash()]; n != nil {
 		return n, nil
 	}
-	var c object.Commit
-	if err := c.Decode(o); err != nil {
+	if o.Type() != plumbing.CommitObject {
+		return nil, fmt.Errorf("commit %s: %w", o.Hash(), object.ErrUnsupportedObject)
+	}
+	data, err := readObject(o, g.buf)
+	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", o.Hash(), err)
 	}
-	n := &node{id: c.Hash, when: c.Committer.When.Unix(), tree: c.TreeHash, parentIDs: c.ParentHashes}
+	g.buf = data
+	c, err := odb.ParseCommit(data)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", o.Hash(), err)
+	}
+	n := &node{id: o.Hash(), when: c.When, tree: c.Tree, parentIDs: c.Parents}
 	g.nodes[n.id] = n
 	return n, nil
 }
@@ -144,11 +154,18 @@ func (g *graph) cutParents(n *node) {
 
 // tagTarget decodes a tag object and returns what it points at.
 func tagTarget(o plumbing.EncodedObject) (plumbing.Hash, plumbing.ObjectType, error) {
-	var t object.Tag
-	if err := t.Decode(o); err != nil {
+	if o.Type() != plumbing.TagObject {
+		return plumbing.ZeroHash, 0, fmt.Errorf("tag %s: %w", o.Hash(), object.ErrUnsupportedObject)
+	}
+	data, err := readObject(o, nil)
+	if err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("tag %s: %w", o.Hash(), err)
 	}
-	return t.Target, t.TargetType, nil
+	target, typ, err := odb.ParseTag(data)
+	if err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("tag %s: %w", o.Hash(), err)
+	}
+	return target, typ, nil
 }
 
 // queue holds commits newest first, like git's date-ordered walks, so a

@@ -164,6 +164,11 @@ func readTree(s objectReader, id plumbing.Hash, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readObject(o, buf)
+}
+
+// readObject returns o's content, read into buf if it is large enough.
+func readObject(o plumbing.EncodedObject, buf []byte) ([]byte, error) {
 	size := o.Size()
 	if int64(cap(buf)) < size {
 		buf = make([]byte, size)

@@ -31,8 +31,10 @@ const MaxEntryHeader = 32
 func ParseEntryHeader(b []byte) (EntryHeader, error) {
 	var d entryDecoder
 	for _, c := range b {
-		if done, err := d.add(c); done || err != nil {
-			return d.h, err
+		if done, err := d.add(c); err != nil {
+			return EntryHeader{}, err
+		} else if done {
+			return d.h, nil
 		}
 	}
 	return EntryHeader{}, headerErr("cut short")
@@ -51,8 +53,10 @@ func ReadEntryHeader(r io.ByteReader) (EntryHeader, error) {
 		if err != nil {
 			return EntryHeader{}, err
 		}
-		if done, err := d.add(c); done || err != nil {
-			return d.h, err
+		if done, err := d.add(c); err != nil {
+			return EntryHeader{}, err
+		} else if done {
+			return d.h, nil
 		}
 	}
 }

@@ -79,37 +79,9 @@ type Server struct {
 	AnonRead bool
 	// NoCompatMACs drops the non-ETM hmac-sha2 MACs.
 	NoCompatMACs bool
-	// AuthTimeout bounds the handshake and authentication.
-	AuthTimeout time.Duration
-	// IdleTimeout closes a connection with no traffic for this long; a
-	// clone that is moving data is never cut, since every read and write
-	// pushes the deadline back.
-	IdleTimeout time.Duration
-
-	// Limits. Zero means the Default* value; a negative count means no
-	// limit (not advised).
-	//
-	// MaxAuthTries bounds the keys one connection may try.
-	MaxAuthTries int
-	// MaxAuthFailures bounds failed authentications per client address per
-	// minute; past it the address is refused for AuthBan. Failures past
-	// half the budget are answered after AuthFailDelay, slowing a guesser.
-	MaxAuthFailures int
-	AuthBan         time.Duration
-	AuthFailDelay   time.Duration
-	// MaxConnsPerAddr bounds concurrent connections from one address.
-	MaxConnsPerAddr int
-	// MaxSessionsPerUser and MaxSessions bound concurrent sessions of one
-	// user (or deploy key, or anonymous address) and of everyone.
-	MaxSessionsPerUser int
-	MaxSessions        int
-	// MaxChannelsPerConn bounds the session channels one connection has
-	// open, counted from the channel's opening (not its command); more are
-	// rejected. MaxRefusalsPerConn bounds the requests one connection may
-	// have refused (channels, forwarding, env, pty...); past it the
-	// connection is closed.
-	MaxChannelsPerConn int
-	MaxRefusalsPerConn int
+	// Limits bound what clients may use; Open sets the zero ones to
+	// their defaults.
+	Limits
 	// Version is the server's version, shown in the SSH banner.
 	Version string
 
@@ -154,17 +126,7 @@ func (s *Server) Open() error {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	setDefault(&s.AuthTimeout, DefaultAuthTimeout)
-	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
-	setDefault(&s.AuthBan, DefaultAuthBan)
-	setDefault(&s.AuthFailDelay, DefaultAuthFailDelay)
-	setDefault(&s.MaxAuthTries, DefaultMaxAuthTries)
-	setDefault(&s.MaxAuthFailures, DefaultMaxAuthFailures)
-	setDefault(&s.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
-	setDefault(&s.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
-	setDefault(&s.MaxSessions, DefaultMaxSessions)
-	setDefault(&s.MaxChannelsPerConn, DefaultMaxChannelsPerConn)
-	setDefault(&s.MaxRefusalsPerConn, DefaultMaxRefusalsPerConn)
+	s.Limits = s.Limits.withDefaults()
 	s.limits = newLimiter(s.MaxAuthFailures, s.AuthBan, s.MaxConnsPerAddr, s.MaxSessions, s.MaxSessionsPerUser)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -522,14 +484,6 @@ func (s *Server) acquireSession(ctx context.Context, se *session) (release func(
 		return nil, false
 	}
 	return func() { s.limits.closeSession(who) }, true
-}
-
-// setDefault sets *v to def when it is zero.
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 func (s *Server) audit(ctx context.Context, e *gatehouse.AuditEvent) {

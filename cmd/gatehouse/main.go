@@ -47,19 +47,10 @@ type Config struct {
 	MaxRefUpdates int
 	ShutdownGrace time.Duration
 
-	// Limits (see sshd.Default* for the defaults).
-	AuthTimeout        time.Duration
-	IdleTimeout        time.Duration
-	MaxAuthTries       int
-	MaxAuthFailures    int
-	AuthBan            time.Duration
-	AuthFailDelay      time.Duration
-	MaxConnsPerAddr    int
-	MaxSessionsPerUser int
-	MaxSessions        int
-	MaxChannelsPerConn int
-	MaxRefusalsPerConn int
-	MaxReposPerUser    int
+	// Limits of the SSH server (sshd.DefaultLimits for the defaults).
+	sshd.Limits
+	// MaxReposPerUser bounds the repositories one owner may have.
+	MaxReposPerUser int
 	// KeyBlocklist is the compromised-key fingerprint file; empty means
 	// DATA/key-blocklist if it exists.
 	KeyBlocklist string
@@ -102,18 +93,8 @@ func NewMain() *Main {
 			MaxRefUpdates: repos.DefaultMaxRefUpdates,
 			ShutdownGrace: 30 * time.Second,
 
-			AuthTimeout:        sshd.DefaultAuthTimeout,
-			IdleTimeout:        sshd.DefaultIdleTimeout,
-			MaxAuthTries:       sshd.DefaultMaxAuthTries,
-			MaxAuthFailures:    sshd.DefaultMaxAuthFailures,
-			AuthBan:            sshd.DefaultAuthBan,
-			AuthFailDelay:      sshd.DefaultAuthFailDelay,
-			MaxConnsPerAddr:    sshd.DefaultMaxConnsPerAddr,
-			MaxSessionsPerUser: sshd.DefaultMaxSessionsPerUser,
-			MaxSessions:        sshd.DefaultMaxSessions,
-			MaxChannelsPerConn: sshd.DefaultMaxChannelsPerConn,
-			MaxRefusalsPerConn: sshd.DefaultMaxRefusalsPerConn,
-			MaxReposPerUser:    DefaultMaxReposPerUser,
+			Limits:          sshd.DefaultLimits(),
+			MaxReposPerUser: DefaultMaxReposPerUser,
 		},
 		Stdout: os.Stdout,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -223,17 +204,7 @@ func (m *Main) Run(ctx context.Context) error {
 		NoCompatMACs: c.NoCompatMACs,
 		Version:      Version,
 
-		AuthTimeout:        c.AuthTimeout,
-		IdleTimeout:        c.IdleTimeout,
-		MaxAuthTries:       c.MaxAuthTries,
-		MaxAuthFailures:    c.MaxAuthFailures,
-		AuthBan:            c.AuthBan,
-		AuthFailDelay:      c.AuthFailDelay,
-		MaxConnsPerAddr:    c.MaxConnsPerAddr,
-		MaxSessionsPerUser: c.MaxSessionsPerUser,
-		MaxSessions:        c.MaxSessions,
-		MaxChannelsPerConn: c.MaxChannelsPerConn,
-		MaxRefusalsPerConn: c.MaxRefusalsPerConn,
+		Limits: c.Limits,
 
 		Keys:         keySvc,
 		DeployKeys:   deployKeys,

@@ -111,6 +111,7 @@ type Server struct {
 	OnConnection func()
 
 	limits   *limiter
+	handler  handler // see sessionHandler
 	srv      *ssh.Server
 	ln       net.Listener
 	serveErr chan error
@@ -127,6 +128,7 @@ func (s *Server) Open() error {
 		s.Logger = slog.Default()
 	}
 	s.Limits = s.Limits.withDefaults()
+	s.handler = s.sessionHandler()
 	s.limits = newLimiter(s.MaxAuthFailures, s.AuthBan, s.MaxConnsPerAddr, s.MaxSessions, s.MaxSessionsPerUser)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -467,23 +469,6 @@ func (s *Server) identifyOther(ctx ssh.Context, key gossh.PublicKey, fp string) 
 		return gatehouse.Actor{}, nil
 	}
 	return gatehouse.Actor{}, fmt.Errorf("key %s: %w", fp, gatehouse.ErrNotFound)
-}
-
-// acquireSession counts a session against the session limits. It returns
-// the release function, or refuses with a message for the client.
-func (s *Server) acquireSession(ctx context.Context, se *session) (release func(), ok bool) {
-	who := se.name()
-	if who == "" {
-		who = "anonymous@" + addrKey(se.RemoteAddr()).String()
-	}
-	if limit := s.limits.openSession(who); limit != "" {
-		se.log.Warn("session refused", "limit", limit)
-		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLimit, Address: se.RemoteAddr().String(),
-			Detail: "sessions: too many " + limit})
-		fmt.Fprintf(se.Stderr(), "ERROR: too many %s; try again later\n", limit)
-		return nil, false
-	}
-	return func() { s.limits.closeSession(who) }, true
 }
 
 func (s *Server) audit(ctx context.Context, e *gatehouse.AuditEvent) {

@@ -106,9 +106,9 @@ type Server struct {
 	// to the web panel at PanelURL (like "http://127.0.0.1:8080").
 	Logins   gatehouse.LoginLinker
 	PanelURL string
-	// OnConnection, when set, is called once for every TCP connection
-	// accepted, before any check: the metrics hook.
-	OnConnection func()
+	// Observer, when set, is told of every connection, login and limit
+	// refusal as it happens (see Observer).
+	Observer Observer
 
 	limits   *limiter
 	handler  handler // see sessionHandler
@@ -126,6 +126,9 @@ func (s *Server) Open() error {
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
+	}
+	if s.Observer == nil {
+		s.Observer = noObserver{}
 	}
 	s.Limits = s.Limits.withDefaults()
 	s.handler = s.sessionHandler()
@@ -284,9 +287,7 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 // onConnect drops connections from outside AllowCIDR, tags the rest and
 // bounds their time to authenticate.
 func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
-	if s.OnConnection != nil {
-		s.OnConnection()
-	}
+	s.Observer.Connection()
 	id := fmt.Sprintf("%08x", connSeq.next())
 	if s.fromProxy(c.RemoteAddr()) {
 		pc, err := readProxyHeader(c, s.AuthTimeout)
@@ -410,6 +411,7 @@ func (s *Server) refuseLogin(ctx ssh.Context, fp, why string) {
 	addr := ctx.RemoteAddr().String()
 	ip := addrKey(ctx.RemoteAddr())
 	n, banned := s.limits.fail(ip)
+	s.Observer.LoginRefused(why)
 	s.Logger.Info("ssh login refused", logConn, ctx.Value(keyConnID), logAddr, addr, logFP, fp, "reason", why, "failures", n)
 	// During a flood only the first refusals of a minute per address are
 	// audited one by one; the ban below is always recorded.
@@ -417,6 +419,7 @@ func (s *Server) refuseLogin(ctx ssh.Context, fp, why string) {
 		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLoginRefused, Detail: fp + " " + why, Address: addr})
 	}
 	if banned {
+		s.Observer.LimitRefused("auth-ban")
 		s.Logger.Warn("address banned after failed logins", logAddr, addr, "failures", n, "ban", s.AuthBan)
 		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLimit, Address: addr,
 			Detail: fmt.Sprintf("auth-ban: %d failed logins in a minute; refused for %s", n, s.AuthBan)})
@@ -435,6 +438,7 @@ func (s *Server) refuseLogin(ctx ssh.Context, fp, why string) {
 func (s *Server) refuseConn(ctx ssh.Context, c net.Conn, id, limit, msg string) {
 	addr := c.RemoteAddr().String()
 	s.Logger.Info("ssh connection refused", logConn, id, logAddr, addr, "limit", limit)
+	s.Observer.LimitRefused(limit)
 	if s.limits.noteOnce(limit + " " + addrKey(c.RemoteAddr()).String()) {
 		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLimit, Address: addr, Detail: limit + ": " + msg})
 	}

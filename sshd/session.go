@@ -155,6 +155,7 @@ func (s *Server) identify(ctx context.Context, se *session) error {
 			se.log.Warn("record deploy key use failed", logErr, err)
 		}
 	}
+	s.Observer.LoginAccepted()
 	s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLogin, Detail: fp, Address: se.RemoteAddr().String()})
 	return nil
 }
@@ -169,6 +170,7 @@ func (s *Server) limitSessions(next handler) handler {
 		}
 		if limit := s.limits.openSession(who); limit != "" {
 			se.log.Warn("session refused", "limit", limit)
+			s.Observer.LimitRefused(limit)
 			s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLimit, Address: se.RemoteAddr().String(),
 				Detail: "sessions: too many " + limit})
 			fmt.Fprintf(se.Stderr(), "ERROR: too many %s; try again later\n", limit)

@@ -192,7 +192,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.bootstrap(ctx, users, keySvc, audit); err != nil {
 		return err
 	}
-	sshAudit, sshGit, err := m.prepareWeb(audit)
+	sshGit, err := m.prepareWeb()
 	if err != nil {
 		return err
 	}
@@ -206,20 +206,20 @@ func (m *Main) Run(ctx context.Context) error {
 
 		Limits: c.Limits,
 
-		Keys:         keySvc,
-		DeployKeys:   deployKeys,
-		KeyBlocked:   keySvc.Blocklist.Blocked,
-		ProxyFrom:    c.ProxyFrom,
-		UserCAs:      userCAs,
-		CertRevoked:  certRevoked,
-		Users:        users,
-		Repos:        m.Repos,
-		Git:          sshGit,
-		Audit:        sshAudit,
-		Logger:       m.Logger.With("subsystem", "sshd"),
-		Logins:       keys.NewLoginService(db),
-		PanelURL:     m.web.panelURL,
-		OnConnection: m.web.metrics.SSHConnection,
+		Keys:        keySvc,
+		DeployKeys:  deployKeys,
+		KeyBlocked:  keySvc.Blocklist.Blocked,
+		ProxyFrom:   c.ProxyFrom,
+		UserCAs:     userCAs,
+		CertRevoked: certRevoked,
+		Users:       users,
+		Repos:       m.Repos,
+		Git:         sshGit,
+		Audit:       audit,
+		Logger:      m.Logger.With("subsystem", "sshd"),
+		Logins:      keys.NewLoginService(db),
+		PanelURL:    m.web.panelURL,
+		Observer:    m.web.metrics.SSH(),
 	}
 	if err := m.SSH.Open(); err != nil {
 		return err

@@ -30,25 +30,26 @@ func webFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.PublicHost, "public-host", c.PublicHost, "host name in the clone URLs the panel shows (default the SSH listen host, or localhost)")
 }
 
-// prepareWeb makes the metrics decorators for what sshd is given and opens
-// the HTTP listener early: sshd's `login` command needs the panel's
-// address, and with --http-addr 127.0.0.1:0 it is only known once bound.
-func (m *Main) prepareWeb(audit gatehouse.AuditService) (gatehouse.AuditService, gatehouse.GitService, error) {
+// prepareWeb makes the metrics decorator for the Git service sshd is
+// given and opens the HTTP listener early: sshd's `login` command needs
+// the panel's address, and with --http-addr 127.0.0.1:0 it is only known
+// once bound.
+func (m *Main) prepareWeb() (gatehouse.GitService, error) {
 	m.web.metrics = metrics.New()
-	sshAudit, sshGit := m.web.metrics.Audit(audit), m.web.metrics.Git(m.Repos)
+	sshGit := m.web.metrics.Git(m.Repos)
 	if m.Config.HTTPAddr == "" {
-		return sshAudit, sshGit, nil
+		return sshGit, nil
 	}
 	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("http listen: %w", err)
+		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	m.web.ln = ln
 	m.web.panelURL = strings.TrimSuffix(m.Config.PublicURL, "/")
 	if m.web.panelURL == "" {
 		m.web.panelURL = "http://" + publicAddr(ln.Addr().String(), "")
 	}
-	return sshAudit, sshGit, nil
+	return sshGit, nil
 }
 
 // openWeb starts the panel and API on the listener prepareWeb opened.

@@ -27,7 +27,6 @@ type session struct {
 	ssh.Session
 	log   *slog.Logger    // set by logSession, narrowed by those after it
 	actor gatehouse.Actor // set by identifySession
-	key   gossh.PublicKey // the key that signed, set by identifySession
 	cmd   Command         // set by parseCommand
 	// refused is set by the middleware that refused the session, having
 	// logged why; such a session does not log "session done".
@@ -51,7 +50,8 @@ type middleware func(next handler) handler
 //  1. logSession: the connection's logger; "session done" at the end
 //  2. trackSession: refused once the server is closed, else counted as
 //     in-flight work until it ends
-//  3. identifySession: the actor, from the key that signed
+//  3. identifySession: the actor, from the key that signed (compared
+//     with the offered one by ssh.KeysEqual)
 //  4. limitSessions: counted against the session limits
 //  5. parseCommand: the command parsed; text commands answered
 //  6. serveGit: Git commands authorized and served
@@ -127,7 +127,6 @@ func (s *Server) identify(ctx context.Context, se *session) error {
 		se.log.Warn("offered key differs from the signing key; acting as the signer")
 	}
 	fp := gossh.FingerprintSHA256(vk)
-	se.key = vk
 	k, u, err := s.Keys.FindKeyByFingerprint(ctx, fp)
 	switch {
 	case err == nil && u.Disabled:

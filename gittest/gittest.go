@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -47,6 +48,9 @@ type Cmd struct {
 	Dir string
 	// Stdin is git's standard input.
 	Stdin string
+	// Input, when not nil, is read as git's standard input instead of
+	// Stdin, for input streamed rather than held in memory.
+	Input io.Reader
 	// Env holds extra VAR=value entries added after Env's, so they win.
 	Env []string
 }
@@ -86,6 +90,9 @@ func (c Cmd) Exec(tb testing.TB, args ...string) (stdout, stderr string, err err
 	}
 	cmd.Env = Env(tb, c.Env...)
 	cmd.Stdin = strings.NewReader(c.Stdin)
+	if c.Input != nil {
+		cmd.Stdin = c.Input
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()

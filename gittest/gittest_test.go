@@ -27,6 +27,9 @@ func TestStdinEnvAndOutput(t *testing.T) {
 	dir := t.TempDir()
 	gittest.Run(t, dir, "init", "-q", "--bare")
 	id := gittest.Cmd{Dir: dir, Stdin: "hello\n"}.Run(t, "hash-object", "-w", "--stdin")
+	if again := (gittest.Cmd{Dir: dir, Input: strings.NewReader("hello\n")}).Run(t, "hash-object", "--stdin"); again != id {
+		t.Fatalf("streamed input: %s, want %s", again, id)
+	}
 	out, _ := gittest.Cmd{Dir: dir}.Output(t, "cat-file", "blob", id)
 	if out != "hello\n" {
 		t.Fatalf("untrimmed output %q", out)

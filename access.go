@@ -37,6 +37,29 @@ func ParseAccessLevel(s string) (AccessLevel, error) {
 	return AccessNone, fmt.Errorf("access level %q must be read, write or admin: %w", s, ErrInvalid)
 }
 
+// ParseGrantLevel reads a level to grant a collaborator or team: read,
+// write or admin ("none" is removal, not a level).
+func ParseGrantLevel(s string) (AccessLevel, error) {
+	lvl, err := ParseAccessLevel(s)
+	if err != nil || lvl == AccessNone {
+		return AccessNone, fmt.Errorf("level %q must be read, write or admin: %w", s, ErrInvalid)
+	}
+	return lvl, nil
+}
+
+// ParseDefaultLevel reads an organization's default member level: read
+// or none; empty is read, the usual default.
+func ParseDefaultLevel(s string) (AccessLevel, error) {
+	if s == "" {
+		return AccessRead, nil
+	}
+	lvl, err := ParseAccessLevel(s)
+	if err != nil || lvl > AccessRead {
+		return AccessNone, fmt.Errorf("default level %q must be read or none: %w", s, ErrInvalid)
+	}
+	return lvl, nil
+}
+
 // MarshalText writes the level's name.
 func (l AccessLevel) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 

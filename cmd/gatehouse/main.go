@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gatehouse"
+	"gatehouse/backend"
 	"gatehouse/keys"
 	"gatehouse/repos"
 	"gatehouse/sshd"
@@ -165,31 +166,18 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	users, keySvc, audit := keys.NewUserService(db), keys.NewKeyService(db), keys.NewAuditService(db)
-	deployKeys := keys.NewDeployKeyService(db)
 	userCAs, certRevoked, err := loadCertConfig(&c)
 	if err != nil {
 		return err
 	}
-	if c.KeyBlocklist != "" {
-		bl, err := keys.NewBlocklist(c.KeyBlocklist, true)
-		if err != nil {
-			return err
-		}
-		keySvc.Blocklist, deployKeys.Blocklist = bl, bl
+	svc, err := newServices(db, &c, m.Logger)
+	if err != nil {
+		return err
 	}
-	m.Repos = repos.NewService(keys.NewRepoStore(db), filepath.Join(c.Data, "repos"))
-	m.Repos.AnonRead = c.AnonRead
-	m.Repos.Agent = "gatehouse/" + Version
-	m.Repos.MaxPushSize = c.MaxPushSize
-	m.Repos.MaxObjectSize = c.MaxObjectSize
-	m.Repos.MaxRefUpdates = c.MaxRefUpdates
-	m.Repos.MaxReposPerUser = c.MaxReposPerUser
-	m.Repos.Protection = keys.NewProtectionService(db)
-	m.Repos.Audit = audit
-	m.Repos.Logger = m.Logger.With("subsystem", "repos")
+	users, keySvc, deployKeys, audit := svc.users, svc.keys, svc.deployKeys, svc.audit
+	m.Repos = svc.repos
 	m.Repos.SweepInBackground() // what pushes and repacks killed midway left
-	if err := m.bootstrap(ctx, users, keySvc, audit); err != nil {
+	if err := m.bootstrap(ctx, svc.backend); err != nil {
 		return err
 	}
 	sshGit, err := m.prepareWeb()
@@ -217,7 +205,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Git:         sshGit,
 		Audit:       audit,
 		Logger:      m.Logger.With("subsystem", "sshd"),
-		Logins:      keys.NewLoginService(db),
+		Logins:      svc.logins,
 		PanelURL:    m.web.panelURL,
 		Observer:    m.web.metrics.SSH(),
 	}
@@ -225,7 +213,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "gatehouse %s: SSH listening on %s\n", Version, m.SSH.ListenAddr())
-	if err := m.openWeb(ctx, db, audit, hostKeys); err != nil {
+	if err := m.openWeb(ctx, svc, hostKeys); err != nil {
 		return err
 	}
 	for _, k := range sshd.DescribeHostKeys(hostKeys) {
@@ -235,17 +223,18 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// bootstrap makes the first admin when there is no user yet.
-func (m *Main) bootstrap(ctx context.Context, users gatehouse.UserService, keySvc gatehouse.KeyService, audit gatehouse.AuditService) error {
-	n, err := users.CountUsers(ctx)
+// bootstrap makes the first admin when there is no user yet, as the
+// local operator "serve".
+func (m *Main) bootstrap(ctx context.Context, b *backend.Backend) error {
+	n, err := b.Users.CountUsers(ctx)
 	if err != nil || n > 0 {
 		return err
 	}
+	ctx = gatehouse.NewContextWithActor(ctx, gatehouse.LocalActor("serve"))
 	u := &gatehouse.User{Name: "admin", Admin: true}
-	if err := users.CreateUser(ctx, u); err != nil {
+	if err := b.CreateUser(ctx, u); err != nil {
 		return fmt.Errorf("create first admin: %w", err)
 	}
-	record(ctx, audit, m.Logger, "serve", gatehouse.AuditUserCreate, "", "admin (first start)")
 	if m.Config.AdminKey == "" {
 		m.web.adminLink = true // printed once the panel is up
 		fmt.Fprintf(m.Stdout, "created admin user \"admin\" with no key; add one with: gatehouse key add admin KEYFILE --data %s\n", m.Config.Data)
@@ -255,11 +244,10 @@ func (m *Main) bootstrap(ctx context.Context, users gatehouse.UserService, keySv
 	if err != nil {
 		return fmt.Errorf("--admin-key: %w", err)
 	}
-	k, err := keySvc.AddKey(ctx, "admin", text)
+	k, err := b.AddKey(ctx, "admin", text)
 	if err != nil {
 		return fmt.Errorf("--admin-key: %w", err)
 	}
-	record(ctx, audit, m.Logger, "serve", gatehouse.AuditKeyAdd, "", "admin "+k.Fingerprint)
 	fmt.Fprintf(m.Stdout, "created admin user \"admin\" with key %s\n", k.Fingerprint)
 	return nil
 }

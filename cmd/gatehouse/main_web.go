@@ -10,7 +10,6 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"gatehouse"
-	"gatehouse/keys"
 	"gatehouse/metrics"
 	"gatehouse/sshd"
 	"gatehouse/web"
@@ -53,7 +52,7 @@ func (m *Main) prepareWeb() (gatehouse.GitService, error) {
 }
 
 // openWeb starts the panel and API on the listener prepareWeb opened.
-func (m *Main) openWeb(ctx context.Context, db *keys.DB, audit gatehouse.AuditService, hostKeys []gossh.Signer) error {
+func (m *Main) openWeb(ctx context.Context, svc *services, hostKeys []gossh.Signer) error {
 	if m.web.ln == nil {
 		return nil
 	}
@@ -62,19 +61,20 @@ func (m *Main) openWeb(ctx context.Context, db *keys.DB, audit gatehouse.AuditSe
 	for _, k := range sshd.DescribeHostKeys(hostKeys) {
 		hks = append(hks, web.HostKey{Type: k.Type, Fingerprint: k.Fingerprint, KnownHosts: knownHostsLine(sshAddr, k.PublicKey)})
 	}
-	logins := keys.NewLoginService(db)
+	b, logins := svc.backend, svc.logins
 	m.HTTP = &web.Server{
 		Listener:   m.web.ln,
 		Logger:     m.Logger.With("subsystem", "web"),
-		Users:      keys.NewUserService(db),
-		Keys:       keys.NewKeyService(db),
-		Repos:      m.Repos,
-		Audit:      audit,
-		Tokens:     keys.NewTokenService(db),
+		Users:      b.Users,
+		Keys:       b.Keys,
+		Repos:      b.Repos,
+		Audit:      b.Audit,
+		Tokens:     b.Tokens,
 		Logins:     logins,
-		DeployKeys: keys.NewDeployKeyService(db),
-		Protection: keys.NewProtectionService(db),
-		Orgs:       keys.NewOrgService(db),
+		DeployKeys: b.DeployKeys,
+		Protection: b.Protection,
+		Orgs:       b.Orgs,
+		Backend:    b,
 		HostKeys:   hks,
 		SSHAddr:    sshAddr,
 		Metrics:    m.web.metrics.Handler(),

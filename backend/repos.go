@@ -312,3 +312,55 @@ func visibility(r *gatehouse.Repo) string {
 	}
 	return "public"
 }
+
+// recentWindow is how many of the newest audit entries RecentPushes and
+// LastPush look through.
+const (
+	recentWindow     = 500
+	repoRecentWindow = 200
+)
+
+// RecentPushes returns up to n of the newest pushes to repositories the
+// actor may read, newest first, among the latest audit entries: the log
+// is filtered per repository, so nothing private leaks.
+func (b *Backend) RecentPushes(ctx context.Context, n int) ([]*gatehouse.AuditEvent, error) {
+	rs, err := b.FindRepos(ctx, gatehouse.RepoFilter{})
+	if err != nil {
+		return nil, err
+	}
+	readable := map[string]bool{}
+	for _, r := range rs {
+		readable[r.FullName()] = true
+	}
+	es, err := b.Audit.FindAuditEvents(ctx, gatehouse.AuditFilter{Limit: recentWindow})
+	if err != nil {
+		return nil, err
+	}
+	var pushes []*gatehouse.AuditEvent
+	for i := len(es) - 1; i >= 0 && len(pushes) < n; i-- {
+		if e := es[i]; e.Action == gatehouse.AuditPush && readable[e.Repo] {
+			pushes = append(pushes, e)
+		}
+	}
+	return pushes, nil
+}
+
+// LastPush returns the newest push to owner/name among its latest audit
+// entries, or nil, if the actor may read it. A repository busy with other
+// events may show none.
+func (b *Backend) LastPush(ctx context.Context, owner, name string) (*gatehouse.AuditEvent, error) {
+	r, err := b.FindRepo(ctx, owner, name)
+	if err != nil {
+		return nil, err
+	}
+	es, err := b.Audit.FindAuditEvents(ctx, gatehouse.AuditFilter{Repo: r.FullName(), Limit: repoRecentWindow})
+	if err != nil {
+		return nil, err
+	}
+	for i := len(es) - 1; i >= 0; i-- {
+		if es[i].Action == gatehouse.AuditPush {
+			return es[i], nil
+		}
+	}
+	return nil, nil
+}

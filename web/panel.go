@@ -350,20 +350,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Users, d.Repos, d.Keys = len(us), len(rs), len(ks)
-	// Recent pushes to repositories the viewer can read: the audit log
-	// is filtered per repository so nothing private leaks.
-	readable := map[string]bool{}
-	for _, repo := range rs {
-		readable[repo.FullName()] = true
-	}
-	f := gatehouse.AuditFilter{Limit: 500}
-	if es, err := s.Audit.FindAuditEvents(ctx, f); err == nil {
-		for i := len(es) - 1; i >= 0 && len(d.Pushes) < 10; i-- {
-			if e := es[i]; e.Action == gatehouse.AuditPush && readable[e.Repo] {
-				d.Pushes = append(d.Pushes, e)
-			}
-		}
-	} else {
+	if d.Pushes, err = s.Backend.RecentPushes(ctx, 10); err != nil {
 		s.Logger.Error("dashboard audit", logErr, err)
 	}
 	s.render(w, r, "dashboard", "Dashboard", d, flash(r), "", http.StatusOK)
@@ -576,16 +563,11 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request, fl, errMsg str
 	}
 	d := repoData{Repo: repo, Access: lvl, Clone: s.cloneURL(repo), IsAdmin: lvl >= gatehouse.AccessAdmin}
 	// The last push is read from the audit log, which records every ref
-	// update; a repository busy with other events may show none.
-	if es, err := s.Audit.FindAuditEvents(ctx, gatehouse.AuditFilter{Repo: repo.FullName(), Limit: 200}); err == nil {
-		for i := len(es) - 1; i >= 0; i-- {
-			if es[i].Action == gatehouse.AuditPush {
-				d.LastPush = es[i]
-				break
-			}
-		}
+	// update.
+	if d.LastPush, err = s.Backend.LastPush(ctx, owner, name); err != nil {
+		s.Logger.Warn("last push", "repo", repo.FullName(), "err", err)
 	}
-	if d.Size, err = s.Repos.DiskUsage(ctx, owner, name); err != nil {
+	if d.Size, err = s.Backend.DiskUsage(ctx, owner, name); err != nil {
 		s.Logger.Warn("repository size", "repo", repo.FullName(), "err", err)
 		d.Size = -1
 	}

@@ -58,9 +58,8 @@ type Server struct {
 	// Orgs may be nil; the organization routes then answer 501.
 	Orgs gatehouse.OrgService
 	// Backend runs every use case the API and the panel offer; when nil,
-	// Handler makes one on the services above. The services are used
-	// directly only to authenticate requests and for the panel's
-	// read-only summaries.
+	// Handler makes one on the services above. Of those, only Tokens and
+	// Logins are used directly, to authenticate requests.
 	Backend *backend.Backend
 
 	// HostKeys are shown on the host keys page.

@@ -54,6 +54,24 @@ func actor(ctx context.Context) (gatehouse.Actor, error) {
 	return a, nil
 }
 
+// userActor returns the actor in ctx if they may see user's account.
+func userActor(ctx context.Context, user string) (gatehouse.Actor, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return a, err
+	}
+	return a, userVisible(a, user)
+}
+
+// repoAdminActor returns the actor in ctx if they administer owner/name.
+func (b *Backend) repoAdminActor(ctx context.Context, owner, name string) (gatehouse.Actor, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return a, err
+	}
+	return a, b.repoAdmin(ctx, a, owner, name)
+}
+
 // publish records a change that has happened: the audit entry first,
 // then the event for the other subscribers. A failed audit write is
 // logged rather than returned, since the change cannot be undone.

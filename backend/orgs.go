@@ -243,11 +243,8 @@ func (b *Backend) RemoveTeamMember(ctx context.Context, org, team, user string) 
 
 // FindTeamGrants needs admin on the repository, like its collaborators.
 func (b *Backend) FindTeamGrants(ctx context.Context, owner, name string) ([]*gatehouse.TeamGrant, error) {
-	a, err := actor(ctx)
+	_, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return nil, err
 	}
 	if b.Orgs == nil {
@@ -259,11 +256,8 @@ func (b *Backend) FindTeamGrants(ctx context.Context, owner, name string) ([]*ga
 // SetTeamGrant needs admin on the repository and a view of the team's
 // organization, so that nobody probes for teams they cannot see.
 func (b *Backend) SetTeamGrant(ctx context.Context, owner, name, org, team string, level gatehouse.AccessLevel) error {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return err
 	}
 	if err := b.orgAccess(ctx, a, org, gatehouse.AccessRead); err != nil {
@@ -280,11 +274,8 @@ func (b *Backend) SetTeamGrant(ctx context.Context, owner, name, org, team strin
 }
 
 func (b *Backend) RemoveTeamGrant(ctx context.Context, owner, name, org, team string) error {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return err
 	}
 	if b.Orgs == nil {

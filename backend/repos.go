@@ -82,11 +82,8 @@ func (b *Backend) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 }
 
 func (b *Backend) UpdateRepo(ctx context.Context, owner, name string, upd gatehouse.RepoUpdate) (*gatehouse.Repo, error) {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return nil, err
 	}
 	r, err := b.Repos.UpdateRepo(ctx, owner, name, upd)
@@ -121,11 +118,8 @@ func (b *Backend) DeleteRepo(ctx context.Context, owner, name string) error {
 
 // deleteRepo removes owner/name (its disk with it) and records why.
 func (b *Backend) deleteRepo(ctx context.Context, owner, name, why string) error {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return err
 	}
 	if err := b.Repos.DeleteRepo(ctx, owner, name); err != nil {
@@ -136,22 +130,16 @@ func (b *Backend) deleteRepo(ctx context.Context, owner, name, why string) error
 }
 
 func (b *Backend) FindCollaborators(ctx context.Context, owner, name string) ([]*gatehouse.Collaborator, error) {
-	a, err := actor(ctx)
+	_, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return nil, err
 	}
 	return b.Repos.FindCollaborators(ctx, owner, name)
 }
 
 func (b *Backend) SetCollaborator(ctx context.Context, owner, name, user string, level gatehouse.AccessLevel) error {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return err
 	}
 	if err := checkGrant(level); err != nil {
@@ -165,11 +153,8 @@ func (b *Backend) SetCollaborator(ctx context.Context, owner, name, user string,
 }
 
 func (b *Backend) RemoveCollaborator(ctx context.Context, owner, name, user string) error {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return err
 	}
 	if err := b.Repos.RemoveCollaborator(ctx, owner, name, user); err != nil {
@@ -180,11 +165,8 @@ func (b *Backend) RemoveCollaborator(ctx context.Context, owner, name, user stri
 }
 
 func (b *Backend) FindDeployKeys(ctx context.Context, owner, name string) ([]*gatehouse.DeployKey, error) {
-	a, err := actor(ctx)
+	_, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return nil, err
 	}
 	if b.DeployKeys == nil {
@@ -194,11 +176,8 @@ func (b *Backend) FindDeployKeys(ctx context.Context, owner, name string) ([]*ga
 }
 
 func (b *Backend) AddDeployKey(ctx context.Context, owner, name, text string, write bool) (*gatehouse.DeployKey, error) {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return nil, err
 	}
 	if b.DeployKeys == nil {
@@ -213,11 +192,8 @@ func (b *Backend) AddDeployKey(ctx context.Context, owner, name, text string, wr
 }
 
 func (b *Backend) RemoveDeployKey(ctx context.Context, owner, name, fingerprint string) error {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return err
 	}
 	if b.DeployKeys == nil {
@@ -231,11 +207,8 @@ func (b *Backend) RemoveDeployKey(ctx context.Context, owner, name, fingerprint 
 }
 
 func (b *Backend) FindProtectedBranches(ctx context.Context, owner, name string) ([]*gatehouse.ProtectedBranch, error) {
-	a, err := actor(ctx)
+	_, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return nil, err
 	}
 	if b.Protection == nil {
@@ -245,11 +218,8 @@ func (b *Backend) FindProtectedBranches(ctx context.Context, owner, name string)
 }
 
 func (b *Backend) AddProtectedBranch(ctx context.Context, owner, name, pattern string, adminOnly bool) (*gatehouse.ProtectedBranch, error) {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return nil, err
 	}
 	if b.Protection == nil {
@@ -264,11 +234,8 @@ func (b *Backend) AddProtectedBranch(ctx context.Context, owner, name, pattern s
 }
 
 func (b *Backend) RemoveProtectedBranch(ctx context.Context, owner, name, pattern string) error {
-	a, err := actor(ctx)
+	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {
-		return err
-	}
-	if err := b.repoAdmin(ctx, a, owner, name); err != nil {
 		return err
 	}
 	if b.Protection == nil {

@@ -30,11 +30,8 @@ func (b *Backend) FindUsers(ctx context.Context) ([]*gatehouse.User, error) {
 }
 
 func (b *Backend) FindUserByName(ctx context.Context, name string) (*gatehouse.User, error) {
-	a, err := actor(ctx)
+	_, err := userActor(ctx, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := userVisible(a, name); err != nil {
 		return nil, err
 	}
 	return b.Users.FindUserByName(ctx, name)
@@ -60,11 +57,8 @@ func (b *Backend) CreateUser(ctx context.Context, u *gatehouse.User) error {
 }
 
 func (b *Backend) UpdateUser(ctx context.Context, name string, upd gatehouse.UserUpdate) (*gatehouse.User, error) {
-	a, err := actor(ctx)
+	a, err := userActor(ctx, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := userVisible(a, name); err != nil {
 		return nil, err
 	}
 	if err := requireSiteAdmin(a, "change users"); err != nil {
@@ -79,11 +73,8 @@ func (b *Backend) UpdateUser(ctx context.Context, name string, upd gatehouse.Use
 }
 
 func (b *Backend) DeleteUser(ctx context.Context, name string) error {
-	a, err := actor(ctx)
+	a, err := userActor(ctx, name)
 	if err != nil {
-		return err
-	}
-	if err := userVisible(a, name); err != nil {
 		return err
 	}
 	if err := requireSiteAdmin(a, "remove users"); err != nil {
@@ -97,11 +88,8 @@ func (b *Backend) DeleteUser(ctx context.Context, name string) error {
 }
 
 func (b *Backend) FindKeys(ctx context.Context, user string) ([]*gatehouse.PublicKey, error) {
-	a, err := actor(ctx)
+	_, err := userActor(ctx, user)
 	if err != nil {
-		return nil, err
-	}
-	if err := userVisible(a, user); err != nil {
 		return nil, err
 	}
 	return b.Keys.FindKeys(ctx, user)
@@ -119,11 +107,8 @@ type keyExpirer interface {
 // AddExpiringKey adds a key that stops working at expiresAt; nil is no
 // expiry, as AddKey.
 func (b *Backend) AddExpiringKey(ctx context.Context, user, text string, expiresAt *time.Time) (*gatehouse.PublicKey, error) {
-	a, err := actor(ctx)
+	a, err := userActor(ctx, user)
 	if err != nil {
-		return nil, err
-	}
-	if err := userVisible(a, user); err != nil {
 		return nil, err
 	}
 	var k *gatehouse.PublicKey
@@ -146,11 +131,8 @@ func (b *Backend) AddExpiringKey(ctx context.Context, user, text string, expires
 }
 
 func (b *Backend) RemoveKey(ctx context.Context, user, fingerprint string) error {
-	a, err := actor(ctx)
+	a, err := userActor(ctx, user)
 	if err != nil {
-		return err
-	}
-	if err := userVisible(a, user); err != nil {
 		return err
 	}
 	if err := b.Keys.RemoveKey(ctx, user, fingerprint); err != nil {
@@ -161,11 +143,8 @@ func (b *Backend) RemoveKey(ctx context.Context, user, fingerprint string) error
 }
 
 func (b *Backend) FindTokens(ctx context.Context, user string) ([]*gatehouse.Token, error) {
-	a, err := actor(ctx)
+	_, err := userActor(ctx, user)
 	if err != nil {
-		return nil, err
-	}
-	if err := userVisible(a, user); err != nil {
 		return nil, err
 	}
 	return b.Tokens.FindTokens(ctx, user)
@@ -176,11 +155,8 @@ func (b *Backend) FindTokens(ctx context.Context, user string) ([]*gatehouse.Tok
 // token's scope (its scope by default) and expiry (gatehouse.MintLimits);
 // anyone else gets what they ask for, admin by default.
 func (b *Backend) CreateToken(ctx context.Context, user, name string, scope gatehouse.TokenScope, expiresAt *time.Time) (*gatehouse.Token, string, error) {
-	a, err := actor(ctx)
+	a, err := userActor(ctx, user)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := userVisible(a, user); err != nil {
 		return nil, "", err
 	}
 	if a.Token != nil {
@@ -199,11 +175,8 @@ func (b *Backend) CreateToken(ctx context.Context, user, name string, scope gate
 }
 
 func (b *Backend) RevokeToken(ctx context.Context, user string, id int64) error {
-	a, err := actor(ctx)
+	a, err := userActor(ctx, user)
 	if err != nil {
-		return err
-	}
-	if err := userVisible(a, user); err != nil {
 		return err
 	}
 	if err := b.Tokens.RevokeToken(ctx, user, id); err != nil {

@@ -37,6 +37,8 @@ type Backend struct {
 	Protection gatehouse.ProtectionService
 	Audit      gatehouse.AuditService
 	Logins     gatehouse.LoginLinker
+	// Git serves the Git protocol (see git.go).
+	Git gatehouse.GitService
 
 	// Events, when set, receives every change after its audit entry is
 	// written.
@@ -76,13 +78,24 @@ func (b *Backend) repoAdminActor(ctx context.Context, owner, name string) (gateh
 // then the event for the other subscribers. A failed audit write is
 // logged rather than returned, since the change cannot be undone.
 func (b *Backend) publish(ctx context.Context, a gatehouse.Actor, kind, repo, detail string) {
+	b.publishAll(ctx, []gatehouse.Event{{Kind: kind, Actor: a, Repo: repo, Detail: detail, Time: time.Now()}})
+}
+
+// publishAll is publish for changes made together (the refs of one
+// push): their audit entries are written in one go.
+func (b *Backend) publishAll(ctx context.Context, events []gatehouse.Event) {
 	ctx = context.WithoutCancel(ctx)
-	e := gatehouse.Event{Kind: kind, Actor: a, Repo: repo, Detail: detail, Time: time.Now()}
-	if err := b.Audit.RecordEvent(ctx, gatehouse.AuditEventOf(e)); err != nil {
-		b.logger().Error("audit write failed", "err", err, "action", kind)
+	rows := make([]*gatehouse.AuditEvent, len(events))
+	for i, e := range events {
+		rows[i] = gatehouse.AuditEventOf(e)
+	}
+	if err := b.Audit.RecordEvents(ctx, rows); err != nil {
+		b.logger().Error("audit write failed", "err", err, "action", events[0].Kind, "events", len(events))
 	}
 	if b.Events != nil {
-		b.Events.Publish(ctx, e)
+		for _, e := range events {
+			b.Events.Publish(ctx, e)
+		}
 	}
 }
 

@@ -1,17 +1,22 @@
 package backend_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"gatehouse"
 	"gatehouse/backend"
 	"gatehouse/keys"
 	"gatehouse/repos"
+	"gatehouse/repos/indexpack/packtest"
 )
 
 // fixture is a backend on a fresh database and repository folder, with
@@ -60,7 +65,7 @@ func mustFixture(t *testing.T) *fixture {
 	f.b = &backend.Backend{
 		Users: keys.NewUserService(db), Keys: keys.NewKeyService(db), Repos: rs, Orgs: keys.NewOrgService(db),
 		Tokens: keys.NewTokenService(db), DeployKeys: keys.NewDeployKeyService(db), Protection: keys.NewProtectionService(db),
-		Audit: keys.NewAuditService(db), Logins: keys.NewLoginService(db), Events: f.events,
+		Audit: keys.NewAuditService(db), Logins: keys.NewLoginService(db), Events: f.events, Git: rs,
 	}
 	ctx := f.local()
 	for _, n := range []string{"root", "alice", "bob", "carol", "ada", "mel"} {
@@ -293,5 +298,64 @@ func TestEventsAndAudit(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("audit entry %d = %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+// A push through the backend raises one event per ref it moved, carrying
+// the pusher, and writes their audit entries.
+func TestPushRaisesEvents(t *testing.T) {
+	f := mustFixture(t)
+	ctx := f.as("alice")
+	repo, err := f.b.FindRepo(ctx, "alice", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := packtest.Whole(plumbing.TreeObject, nil)
+	commitData := []byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n" +
+		"author A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nfirst\n")
+	commit := plumbing.ComputeHash(plumbing.CommitObject, commitData).String()
+	req := packtest.PushRequest("report-status", []packtest.Command{
+		{Old: packtest.ZeroID, New: commit, Ref: "refs/heads/main"},
+		{Old: packtest.ZeroID, New: commit, Ref: "refs/tags/v1"},
+	}, packtest.New(tree, packtest.Whole(plumbing.CommitObject, commitData)).Bytes())
+	var out bytes.Buffer
+	before := len(f.events.kinds())
+	res, err := f.b.ReceivePack(ctx, repo, gatehouse.GitSession{Stdin: bytes.NewReader(req), Stdout: &out, Stderr: io.Discard})
+	if err != nil {
+		t.Fatalf("push: %v\n%s", err, out.String())
+	}
+	if len(res.Updated) != 2 {
+		t.Fatalf("push moved %d refs, want 2:\n%s", len(res.Updated), out.String())
+	}
+	f.events.mu.Lock()
+	got := f.events.es[before:]
+	f.events.mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("push raised %d events, want 2: %+v", len(got), got)
+	}
+	for i, ref := range []string{"refs/heads/main", "refs/tags/v1"} {
+		e := got[i]
+		want := ref + " " + packtest.ZeroID + " " + commit
+		if e.Kind != gatehouse.AuditPush || e.Repo != "alice/r" || e.Detail != want || e.Actor.User == nil || e.Actor.User.Name != "alice" {
+			t.Errorf("event %d = %+v, want push of %s by alice", i, e, want)
+		}
+	}
+	rows, err := f.b.FindAuditEvents(ctx, gatehouse.AuditFilter{Repo: "alice/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushes := 0
+	for _, r := range rows {
+		if r.Action == gatehouse.AuditPush && r.Actor == "alice" && r.Address == "192.0.2.1:1234" {
+			pushes++
+		}
+	}
+	if pushes != 2 {
+		t.Fatalf("%d push audit rows by alice, want 2: %+v", pushes, rows)
+	}
+
+	// Without an actor, nothing is served.
+	if _, err := f.b.ReceivePack(context.Background(), repo, gatehouse.GitSession{Stdin: bytes.NewReader(req), Stdout: io.Discard, Stderr: io.Discard}); !errors.Is(err, gatehouse.ErrForbidden) {
+		t.Fatalf("push without an actor: %v, want ErrForbidden", err)
 	}
 }

@@ -475,23 +475,19 @@ func (s *Server) identifyOther(ctx ssh.Context, key gossh.PublicKey, fp string) 
 	return gatehouse.Actor{}, fmt.Errorf("key %s: %w", fp, gatehouse.ErrNotFound)
 }
 
+// audit records e as one piece of in-flight work, so that shutdown
+// waits for it.
 func (s *Server) audit(ctx context.Context, e *gatehouse.AuditEvent) {
-	s.auditAll(ctx, []*gatehouse.AuditEvent{e})
-}
-
-// auditAll records events in one write, as one piece of in-flight work
-// (a push's updated refs, which may be thousands).
-func (s *Server) auditAll(ctx context.Context, events []*gatehouse.AuditEvent) {
-	if s.Audit == nil || len(events) == 0 {
+	if s.Audit == nil {
 		return
 	}
 	if !s.inflight.start() {
-		s.Logger.Warn("audit entry dropped: server closed", "action", events[0].Action, "detail", events[0].Detail, "events", len(events))
+		s.Logger.Warn("audit entry dropped: server closed", "action", e.Action, "detail", e.Detail)
 		return
 	}
 	defer s.inflight.done()
 	// The audit entries must not be lost because the client hung up.
-	if err := s.Audit.RecordEvents(context.WithoutCancel(ctx), events); err != nil {
-		s.Logger.Error("audit write failed", logErr, err, "action", events[0].Action, "events", len(events))
+	if err := s.Audit.RecordEvent(context.WithoutCancel(ctx), e); err != nil {
+		s.Logger.Error("audit write failed", logErr, err, "action", e.Action)
 	}
 }

@@ -143,6 +143,7 @@ func (s *Server) identify(ctx context.Context, se *session) error {
 	default:
 		return fmt.Errorf("key %s: %w", fp, err)
 	}
+	se.actor.Address = se.RemoteAddr().String()
 	se.log = se.log.With(logUser, se.name(), logFP, fp)
 	if _, cert := vk.(*gossh.Certificate); se.actor.User != nil && !cert {
 		if err := s.Keys.TouchKey(context.WithoutCancel(ctx), fp); err != nil {
@@ -339,19 +340,9 @@ func (s *Server) git(ctx context.Context, se *session) int {
 		s.awaitClientEOF(se)
 		return exitOK
 	}
-	res, err := s.Git.ReceivePack(ctx, repo, gs)
-	if res != nil {
-		// One row per updated ref, written together.
-		events := make([]*gatehouse.AuditEvent, 0, len(res.Updated))
-		for _, u := range res.Updated {
-			detail := fmt.Sprintf("%s %s %s", u.Name, u.Old, u.New)
-			if u.Forced {
-				detail += " forced"
-			}
-			events = append(events, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditPush, Repo: full, Detail: detail, Address: addr})
-		}
-		s.auditAll(ctx, events)
-	}
+	// The Git service records the refs a push moved (the use-case layer
+	// raises an event for each).
+	_, err = s.Git.ReceivePack(ctx, repo, gs)
 	if err != nil {
 		se.log.Info("receive-pack failed", logErr, err)
 		return exitError

@@ -180,7 +180,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.bootstrap(ctx, svc.backend); err != nil {
 		return err
 	}
-	sshGit, err := m.prepareWeb()
+	sshGit, err := m.prepareWeb(svc.backend)
 	if err != nil {
 		return err
 	}

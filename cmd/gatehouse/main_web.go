@@ -29,13 +29,13 @@ func webFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.PublicHost, "public-host", c.PublicHost, "host name in the clone URLs the panel shows (default the SSH listen host, or localhost)")
 }
 
-// prepareWeb makes the metrics decorator for the Git service sshd is
-// given and opens the HTTP listener early: sshd's `login` command needs
+// prepareWeb makes the metrics decorator of git, the Git service sshd is
+// given, and opens the HTTP listener early: sshd's `login` command needs
 // the panel's address, and with --http-addr 127.0.0.1:0 it is only known
 // once bound.
-func (m *Main) prepareWeb() (gatehouse.GitService, error) {
+func (m *Main) prepareWeb(git gatehouse.GitService) (gatehouse.GitService, error) {
 	m.web.metrics = metrics.New()
-	sshGit := m.web.metrics.Git(m.Repos)
+	sshGit := m.web.metrics.Git(git)
 	if m.Config.HTTPAddr == "" {
 		return sshGit, nil
 	}

@@ -61,6 +61,7 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 		Protection: protection,
 		Audit:      s.audit,
 		Logins:     s.logins,
+		Git:        r,
 		Logger:     logger,
 	}
 	return s, nil

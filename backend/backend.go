@@ -1,9 +1,10 @@
 // Package backend runs Gatehouse's use cases: every change an operator or
-// user makes through the web API, the panel or the command line goes
-// through one method here, which takes the actor from the context, checks
-// what the actor may do, calls the store, and raises the event (from which
-// the audit entry is written). The transports only translate requests to
-// these calls and their results back.
+// user makes through the web API, the panel or the command line, and
+// every Git operation sshd serves (git.go), goes through one method here,
+// which takes the actor from the context, checks what the actor may do,
+// calls the store, and raises the event (from which the audit entry is
+// written). The transports only translate requests to these calls and
+// their results back.
 //
 // Access to repositories is decided by RepoService.Authorize (which
 // applies gatehouse.Decide) or, for creation, gatehouse.Decide itself; to

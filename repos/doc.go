@@ -9,7 +9,7 @@
 //	                         deltas resolved, atomic: all or        │
 //	                         connectivity     none)                 ▼
 //	                                                            maintain
-//	fetch ─► uploadpack ───► packobjects                        repack ─► packidx
+//	fetch ─► uploadpack ───► packobjects                        repack ─► odb (.idx)
 //	         advertisement,  stored entries                            ─► bitmap
 //	         negotiation,    copied, delta                             ─► commitgraph
 //	         shallow,        headers rewritten                  Sweep (lockfile)
@@ -35,7 +35,7 @@
 // written by packobjects, which does pack-objects' job the cheap way: entries
 // stored in the repository's packs are copied, not recompressed.
 //
-// maintain repacks everything into one pack with its index (packidx),
+// maintain repacks everything into one pack with its index (odb.WriteIndex),
 // reachability bitmap and commit-graph, leaving the old packs for a grace
 // period. Its Sweep removes what dead pushes and repacks left behind
 // (quarantines, lock files, temporary files), telling dead from live by

@@ -34,7 +34,6 @@ import (
 	"gatehouse/repos/commitgraph"
 	"gatehouse/repos/lockfile"
 	"gatehouse/repos/odb"
-	"gatehouse/repos/packidx"
 	"gatehouse/repos/packobjects"
 	"gatehouse/repos/refs"
 )
@@ -144,7 +143,7 @@ func (r *repack) cleanup() {
 // packFile is one pack being repacked.
 type packFile struct {
 	name string // "pack-<checksum>"
-	idx  *packidx.Index
+	idx  *odb.Index
 }
 
 func (r *repack) run() error {
@@ -281,7 +280,7 @@ func listPacks(packDir string, skip map[string]bool) ([]packFile, error) {
 	})
 	var packs []packFile
 	for _, c := range cands {
-		x, err := packidx.Read(filepath.Join(packDir, c.name+".idx"))
+		x, err := odb.ReadIndex(filepath.Join(packDir, c.name+".idx"))
 		if err != nil {
 			if os.IsNotExist(err) {
 				continue
@@ -656,10 +655,10 @@ func (r *repack) writeIndex(placed []packobjects.Placed, crcs []uint32, sum plum
 		return "", err
 	}
 	defer f.Close()
-	entry := func(i int) packidx.Entry {
-		return packidx.Entry{ID: placed[i].ID, CRC: crcs[i], Offset: placed[i].Offset}
+	entry := func(i int) odb.IndexEntry {
+		return odb.IndexEntry{ID: placed[i].ID, CRC: crcs[i], Offset: placed[i].Offset}
 	}
-	if err := packidx.Write(f, len(placed), entry, sum); err != nil {
+	if err := odb.WriteIndex(f, len(placed), entry, sum); err != nil {
 		return "", fmt.Errorf("maintain: write index: %w", err)
 	}
 	if err := f.Sync(); err != nil {
@@ -892,7 +891,7 @@ func (r *repack) expire() (int, error) {
 // pruneLoose deletes the loose objects that pack holds (git's
 // prune-packed), once that pack has been there for the grace period.
 func (r *repack) pruneLoose(pack string) error {
-	x, err := packidx.Read(filepath.Join(r.packDir, pack+".idx"))
+	x, err := odb.ReadIndex(filepath.Join(r.packDir, pack+".idx"))
 	if err != nil {
 		return nil // superseded in turn and gone, or never installed
 	}

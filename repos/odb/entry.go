@@ -14,15 +14,13 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
-
-	"gatehouse/repos/packidx"
 )
 
 // packFile is one listed pack: its mapped index, and the pack file,
 // opened on first read and checked against the index.
 type packFile struct {
 	path string // of the .pack
-	idx  *packidx.Index
+	idx  *Index
 
 	mu   sync.Mutex // guards the fields below
 	f    *os.File

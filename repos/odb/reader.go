@@ -11,8 +11,6 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
-
-	"gatehouse/repos/packidx"
 )
 
 // Defaults for the zero Limits fields.
@@ -52,7 +50,7 @@ type Limits struct {
 }
 
 // Reader reads a bare repository's objects: packed ones through their
-// mapped .idx (repos/packidx) and loose ones. Reading an object is linear
+// mapped .idx (OpenIndex) and loose ones. Reading an object is linear
 // in the depth of its delta chain: the chain is followed down to its base
 // by headers alone, then the deltas are applied outward, each result
 // replacing its base, so memory is about twice the largest object of the
@@ -265,7 +263,7 @@ func (r *Reader) rescan() error {
 			packs = append(packs, p)
 			continue
 		}
-		idx, err := packidx.Open(filepath.Join(dir, base+".idx"))
+		idx, err := OpenIndex(filepath.Join(dir, base+".idx"))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

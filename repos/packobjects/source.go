@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"gatehouse/repos/packidx"
+	"gatehouse/repos/odb"
 )
 
 // srcPack is one pack of the repository with its version 2 index.
@@ -29,7 +29,7 @@ type srcPack struct {
 	f    *os.File
 	size uint64 // of the .pack file
 
-	idx *packidx.Index // mapped
+	idx *odb.Index // mapped
 	n   uint32
 
 	// byOff lists index positions in pack order, and rankOfPos is its
@@ -98,8 +98,8 @@ func closePacks(packs []*srcPack) {
 // one the index describes (its trailing checksum), so offsets and CRCs
 // from the index can be trusted to point into this very file.
 func openPack(base string) (*srcPack, error) {
-	idx, err := packidx.Open(base + ".idx")
-	if errors.Is(err, packidx.ErrCorrupt) {
+	idx, err := odb.OpenIndex(base + ".idx")
+	if errors.Is(err, odb.ErrCorrupt) {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	if err != nil {

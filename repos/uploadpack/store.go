@@ -18,7 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
-	"gatehouse/repos/packidx"
+	"gatehouse/repos/odb"
 )
 
 // objectStore reads the objects one conversation looks at: commits,
@@ -288,9 +288,9 @@ func (r *looseReader) Close() error {
 }
 
 // packIndex is a version 2 pack index as it is on disk, mapped into
-// memory (packidx.Open), answering go-git's idxfile.Index.
+// memory (odb.OpenIndex), answering go-git's idxfile.Index.
 type packIndex struct {
-	ix *packidx.Index
+	ix *odb.Index
 	n  uint32
 
 	// byOff lists offset<<32 | position, sorted, when every offset fits
@@ -302,7 +302,7 @@ type packIndex struct {
 }
 
 func openPackIndex(path string) (*packIndex, error) {
-	ix, err := packidx.Open(path)
+	ix, err := odb.OpenIndex(path)
 	if err != nil {
 		return nil, err
 	}

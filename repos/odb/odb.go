@@ -18,7 +18,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
@@ -47,16 +46,14 @@ func OpenForScan(gitDir string) *filesystem.Storage {
 		cache.NewObjectLRU(64*cache.MiByte), filesystem.Options{LargeObjectThreshold: 1 << 20, KeepDescriptors: true})
 }
 
-// indexedPacksOnly hides from go-git the packs that have no index yet.
-// go-git lists packs by their .pack files and fails every lookup when one
-// has no .idx, which is normal for a moment while git or an install puts a
-// pack in place (pack first, index last) and lasts forever after a crash
-// in between; git itself skips such packs, and so do we.
-//
-// It also lists objects/pack itself, tolerating files that vanish while
-// it is read: billy's ReadDir lstat's every entry and fails on one a
-// concurrent repack removed in between, and go-git takes that failure for
-// a repository without packs.
+// indexedPacksOnly shows go-git the packs ListPacks lists, and no
+// other: go-git lists packs by their .pack files and fails every lookup
+// when one has no .idx, which is normal for a moment while git or an
+// install puts a pack in place (pack first, index last) and lasts forever
+// after a crash in between. It also keeps go-git from failing on files
+// that vanish while objects/pack is read: billy's ReadDir lstat's every
+// entry and fails on one a concurrent repack removed in between, and
+// go-git takes that failure for a repository without packs.
 type indexedPacksOnly struct {
 	billy.Filesystem
 	gitDir string
@@ -71,20 +68,13 @@ func (f indexedPacksOnly) ReadDir(path string) ([]os.FileInfo, error) {
 		// A symlink: leave it to the bound filesystem to judge.
 		return f.Filesystem.ReadDir(path)
 	}
-	ents, err := os.ReadDir(dir)
+	packs, err := ListPacks(f.gitDir)
 	if err != nil {
 		return nil, err
 	}
-	have := make(map[string]bool, len(ents))
-	for _, e := range ents {
-		have[e.Name()] = true
-	}
-	infos := make([]os.FileInfo, 0, len(ents))
-	for _, e := range ents {
-		if base, ok := strings.CutSuffix(e.Name(), ".pack"); ok && !have[base+".idx"] {
-			continue
-		}
-		fi, err := e.Info()
+	infos := make([]os.FileInfo, 0, len(packs))
+	for _, p := range packs {
+		fi, err := os.Lstat(p.Path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

@@ -186,7 +186,7 @@ func TestWriteAcceptedByGit(t *testing.T) {
 				t.Errorf("git with the bitmap lists other objects than without")
 			}
 
-			x, err := bitmap.Open(dir)
+			x, err := bitmap.OpenDir(dir)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,14 +1,11 @@
 package uploadpack
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
@@ -55,8 +52,8 @@ type objectStore struct {
 }
 
 type storePack struct {
+	pack *odb.Pack
 	idx  *packIndex
-	file billy.File
 	pf   *packfile.Packfile
 }
 
@@ -77,38 +74,67 @@ func openStore(gitDir string) (*objectStore, error) {
 	return s, nil
 }
 
-// scan opens the indexed packs of the pack directory not open yet.
+// scan opens the packs odb.ListPacks lists that are not open yet.
 func (s *objectStore) scan() error {
-	idxs, err := filepath.Glob(filepath.Join(s.dir, "objects", "pack", "pack-*.idx"))
+	infos, err := odb.ListPacks(s.dir)
 	if err != nil {
 		return err
 	}
-	for _, idxPath := range idxs {
-		base := strings.TrimSuffix(filepath.Base(idxPath), ".idx")
-		if s.open[base] {
+	for _, info := range infos {
+		if s.open[info.Name] {
 			continue
 		}
-		f, err := s.fs.Open(filepath.Join("objects", "pack", base+".pack"))
+		p, err := odb.OpenPack(info)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		idx, err := openPackIndex(idxPath)
+		f, _, err := p.File()
 		if errors.Is(err, os.ErrNotExist) {
-			f.Close()
+			p.Close()
 			continue
 		}
 		if err != nil {
-			f.Close()
+			p.Close()
 			return err
 		}
-		s.packs = append(s.packs, &storePack{idx: idx, file: f,
-			pf: packfile.NewPackfileWithCache(idx, s.fs, f, s.cache, largeObject)})
-		s.open[base] = true
+		idx := &packIndex{p: p, ix: p.Index(), n: uint32(p.Index().Len())}
+		s.packs = append(s.packs, &storePack{pack: p, idx: idx,
+			pf: packfile.NewPackfileWithCache(idx, s.fs, packFile{f, filepath.Join("objects", "pack", info.Name+".pack")}, s.cache, largeObject)})
+		s.open[info.Name] = true
 	}
 	return nil
+}
+
+// packFile lends go-git's pack reader the pack file odb opened, which
+// it reads by Seek and Read from one goroutine at a time; the others
+// read it only by ReadAt. go-git never locks it, and reopens it by name
+// in the store's bound filesystem to stream a large object.
+type packFile struct {
+	*os.File
+	name string
+}
+
+func (f packFile) Name() string { return f.name }
+
+func (packFile) Lock() error   { return nil }
+func (packFile) Unlock() error { return nil }
+
+// Packs returns the packs, listing the pack directory again first for
+// packs installed since (a repack may have moved loose objects into
+// one). They stay the store's: the caller reads them (repos/packobjects,
+// repos/bitmap) but does not close them.
+func (s *objectStore) Packs() ([]*odb.Pack, error) {
+	if err := s.scan(); err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	packs := make([]*odb.Pack, len(s.packs))
+	for i, p := range s.packs {
+		packs[i] = p.pack
+	}
+	return packs, nil
 }
 
 // refsRead tells the store that refs have just been read: objects they
@@ -118,8 +144,7 @@ func (s *objectStore) refsRead() { s.stale = true }
 // Close releases the packs and their indexes.
 func (s *objectStore) Close() error {
 	for _, p := range s.packs {
-		p.file.Close()
-		p.idx.close()
+		p.pack.Close()
 	}
 	s.packs = nil
 	clear(s.open)
@@ -287,29 +312,13 @@ func (r *looseReader) Close() error {
 	return r.f.Close()
 }
 
-// packIndex is a version 2 pack index as it is on disk, mapped into
-// memory (odb.OpenIndex), answering go-git's idxfile.Index.
+// packIndex answers go-git's idxfile.Index from an odb.Pack's mapped
+// index and, for lookups by offset, its reverse index.
 type packIndex struct {
+	p  *odb.Pack
 	ix *odb.Index
 	n  uint32
-
-	// byOff lists offset<<32 | position, sorted, when every offset fits
-	// in 32 bits; byOffPos lists positions by offset otherwise. Built on
-	// the first FindHash.
-	byOff    []uint64
-	byOffPos []uint32
-	sorted   bool
 }
-
-func openPackIndex(path string) (*packIndex, error) {
-	ix, err := odb.OpenIndex(path)
-	if err != nil {
-		return nil, err
-	}
-	return &packIndex{ix: ix, n: uint32(ix.Len())}, nil
-}
-
-func (x *packIndex) close() { x.ix.Close() }
 
 func (x *packIndex) find(h plumbing.Hash) (uint32, bool) {
 	pos, ok := x.ix.Find(h)
@@ -343,65 +352,17 @@ func (x *packIndex) FindCRC32(h plumbing.Hash) (uint32, error) {
 }
 
 func (x *packIndex) FindHash(o int64) (plumbing.Hash, error) {
-	if err := x.sortByOffset(); err != nil {
+	rev, err := x.p.RevIndex()
+	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	var pos uint32
-	var ok bool
-	if x.byOff != nil {
-		i, _ := slices.BinarySearch(x.byOff, uint64(o)<<32)
-		ok = o >= 0 && o < 1<<32 && i < len(x.byOff) && x.byOff[i]>>32 == uint64(o)
-		if ok {
-			pos = uint32(x.byOff[i])
-		}
-	} else {
-		i, found := slices.BinarySearchFunc(x.byOffPos, uint64(o), func(p uint32, o uint64) int {
-			v, _ := x.offset(p)
-			return cmp.Compare(v, o)
-		})
-		ok = found
-		if ok {
-			pos = x.byOffPos[i]
-		}
-	}
-	if !ok {
+	rank, ok := rev.Find(uint64(o))
+	if o < 0 || !ok {
 		return plumbing.ZeroHash, plumbing.ErrObjectNotFound
 	}
 	var h plumbing.Hash
-	copy(h[:], x.name(pos))
+	copy(h[:], x.name(rev.Pos(rank)))
 	return h, nil
-}
-
-// sortByOffset builds the offset-to-position table.
-func (x *packIndex) sortByOffset() error {
-	if x.sorted {
-		return nil
-	}
-	if !x.ix.LargeOffsets() {
-		t := make([]uint64, x.n)
-		for i := range t {
-			off, _ := x.offset(uint32(i)) // no large offsets: cannot fail
-			t[i] = off<<32 | uint64(i)
-		}
-		slices.Sort(t)
-		x.byOff = t
-	} else {
-		t := make([]uint32, x.n)
-		for i := range t {
-			if _, err := x.offset(uint32(i)); err != nil {
-				return err
-			}
-			t[i] = uint32(i)
-		}
-		slices.SortFunc(t, func(a, b uint32) int {
-			oa, _ := x.offset(a)
-			ob, _ := x.offset(b)
-			return cmp.Compare(oa, ob)
-		})
-		x.byOffPos = t
-	}
-	x.sorted = true
-	return nil
 }
 
 func (x *packIndex) Count() (int64, error) { return int64(x.n), nil }
@@ -411,17 +372,19 @@ func (x *packIndex) Entries() (idxfile.EntryIter, error) {
 }
 
 func (x *packIndex) EntriesByOffset() (idxfile.EntryIter, error) {
-	if err := x.sortByOffset(); err != nil {
+	rev, err := x.p.RevIndex()
+	if err != nil {
 		return nil, err
 	}
-	return &indexIter{x: x, byOffset: true}, nil
+	return &indexIter{x: x, rev: rev}, nil
 }
 
-// indexIter lists the entries of a packIndex, by id or by offset.
+// indexIter lists the entries of a packIndex, by id, or by offset when
+// rev is set.
 type indexIter struct {
-	x        *packIndex
-	i        uint32
-	byOffset bool
+	x   *packIndex
+	i   uint32
+	rev *odb.RevIndex
 }
 
 func (it *indexIter) Next() (*idxfile.Entry, error) {
@@ -430,12 +393,8 @@ func (it *indexIter) Next() (*idxfile.Entry, error) {
 		return nil, io.EOF
 	}
 	pos := it.i
-	if it.byOffset {
-		if x.byOff != nil {
-			pos = uint32(x.byOff[it.i])
-		} else {
-			pos = x.byOffPos[it.i]
-		}
+	if it.rev != nil {
+		pos = it.rev.Pos(int(it.i))
 	}
 	it.i++
 	off, err := x.offset(pos)

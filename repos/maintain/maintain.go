@@ -143,6 +143,7 @@ func (r *repack) cleanup() {
 // packFile is one pack being repacked.
 type packFile struct {
 	name string // "pack-<checksum>"
+	size int64  // of the .pack file
 	idx  *odb.Index
 }
 
@@ -157,7 +158,7 @@ func (r *repack) run() error {
 	if err != nil {
 		return err
 	}
-	packs, err := listPacks(r.packDir, replaced(r.packDir, recs))
+	packs, err := listPacks(r.gitDir, replaced(r.packDir, recs))
 	if err != nil {
 		return err
 	}
@@ -246,48 +247,26 @@ func readTips(gitDir string) ([]plumbing.Hash, error) {
 	return tips, nil
 }
 
-// listPacks reads the index of every pack that has one, no .keep and is
-// not in skip, newest first.
-func listPacks(packDir string, skip map[string]bool) ([]packFile, error) {
-	idxs, err := filepath.Glob(filepath.Join(packDir, "pack-*.idx"))
+// listPacks reads the index of every pack odb.ListPacks lists that has
+// no .keep and is not in skip, newest first.
+func listPacks(gitDir string, skip map[string]bool) ([]packFile, error) {
+	infos, err := odb.ListPacks(gitDir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("maintain: %w", err)
 	}
-	type cand struct {
-		name  string
-		mtime time.Time
-	}
-	var cands []cand
-	for _, idx := range idxs {
-		base := strings.TrimSuffix(idx, ".idx")
-		if skip[filepath.Base(base)] {
-			continue
-		}
-		fi, err := os.Stat(base + ".pack")
-		if err != nil {
-			continue // being installed, or half removed
-		}
-		if _, err := os.Stat(base + ".keep"); err == nil {
-			continue
-		}
-		cands = append(cands, cand{filepath.Base(base), fi.ModTime()})
-	}
-	slices.SortStableFunc(cands, func(a, b cand) int {
-		if c := b.mtime.Compare(a.mtime); c != 0 {
-			return c
-		}
-		return strings.Compare(a.name, b.name)
-	})
 	var packs []packFile
-	for _, c := range cands {
-		x, err := odb.ReadIndex(filepath.Join(packDir, c.name+".idx"))
+	for _, info := range infos {
+		if info.Keep || skip[info.Name] {
+			continue
+		}
+		x, err := odb.ReadIndex(info.Base() + ".idx")
 		if err != nil {
 			if os.IsNotExist(err) {
 				continue
 			}
 			return nil, fmt.Errorf("maintain: %w", err)
 		}
-		packs = append(packs, packFile{name: c.name, idx: x})
+		packs = append(packs, packFile{name: info.Name, size: info.Size, idx: x})
 	}
 	return packs, nil
 }
@@ -460,18 +439,12 @@ func writeOrder(commits []bitmap.Commit, tags []plumbing.Hash, packs []packFile,
 	}
 	seq := uint64(1) << 40
 	for _, p := range packs {
-		x := p.idx
-		byOff := make([]int32, x.Len())
-		for i := range byOff {
-			byOff[i] = int32(i)
+		rev, err := odb.NewRevIndex(p.idx, uint64(p.size))
+		if err != nil {
+			return nil, fmt.Errorf("maintain: %s: %w", p.name, err)
 		}
-		slices.SortFunc(byOff, func(a, b int32) int {
-			oa, _ := x.Offset(int(a)) // checked by Read
-			ob, _ := x.Offset(int(b))
-			return cmp.Compare(oa, ob)
-		})
-		for _, i := range byOff {
-			all = append(all, keyed{id: x.ID(int(i)), key: seq, listed: true})
+		for rank := range rev.Len() {
+			all = append(all, keyed{id: p.idx.ID(int(rev.Pos(rank))), key: seq, listed: true})
 			seq++
 		}
 	}
@@ -727,10 +700,11 @@ func (r *repack) install(sum plumbing.Hash, packPath, idxPath, bmPath string, ol
 			return fmt.Errorf("maintain: install: %w", err)
 		}
 	}
-	bms, _ := filepath.Glob(filepath.Join(r.packDir, "pack-*.bitmap"))
-	for _, bm := range bms {
-		if bm != base+".bitmap" {
-			os.Remove(bm)
+	if infos, err := odb.ListPacks(r.gitDir); err == nil {
+		for _, info := range infos {
+			if info.Bitmap && info.Name != name {
+				os.Remove(info.Base() + ".bitmap")
+			}
 		}
 	}
 	syncDir(r.packDir)

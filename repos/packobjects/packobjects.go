@@ -169,7 +169,7 @@ func (wr *writer) plan(objs []plumbing.Hash) error {
 			}
 		}
 		if !found {
-			if err := wr.statLoose(h); err != nil {
+			if err := odb.StatLoose(wr.gitDir, h); err != nil {
 				return err
 			}
 			wr.loose = append(wr.loose, h)

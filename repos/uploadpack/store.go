@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
-	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
 	"gatehouse/repos/odb"
@@ -215,47 +215,35 @@ func (s *objectStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 		}
 		return p.pf.GetSizeByOffset(int64(off))
 	}
-	f, r, err := s.openLoose(h)
+	_, size, rc, err := s.openLoose(h)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	defer r.Close()
-	_, size, err := r.Header()
-	return size, err
+	rc.Close()
+	return size, nil
 }
 
-func (s *objectStore) openLoose(h plumbing.Hash) (*os.File, *objfile.Reader, error) {
-	hex := h.String()
-	f, err := os.Open(filepath.Join(s.dir, "objects", hex[:2], hex[2:]))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, plumbing.ErrObjectNotFound
+// openLoose starts reading a loose object (odb.OpenLoose), unbounded
+// (the walks bound what they read) and checked against its id as it
+// ends. A missing one is plumbing.ErrObjectNotFound itself, as go-git's
+// callers compare it.
+func (s *objectStore) openLoose(h plumbing.Hash) (plumbing.ObjectType, int64, io.ReadCloser, error) {
+	t, size, rc, err := odb.OpenLoose(s.dir, h, math.MaxInt64)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return 0, 0, nil, plumbing.ErrObjectNotFound
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := objfile.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("loose object %s: %w", h, err)
-	}
-	return f, r, nil
+	return t, size, rc, err
 }
 
 // loose reads a loose object whole, checking its id; a large one is
 // read again from its file when its content is asked for, so that it is
 // never held.
 func (s *objectStore) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	f, r, err := s.openLoose(h)
+	t, size, rc, err := s.openLoose(h)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	defer r.Close()
-	t, size, err := r.Header()
-	if err != nil {
-		return nil, fmt.Errorf("loose object %s: %w", h, err)
-	}
+	defer rc.Close()
 	if size > largeObject {
 		return &looseObject{s: s, h: h, t: t, size: size}, nil
 	}
@@ -263,11 +251,8 @@ func (s *objectStore) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	obj.SetType(t)
 	obj.SetSize(size)
 	w, _ := obj.Writer()
-	if _, err := io.Copy(w, r); err != nil {
+	if _, err := io.Copy(w, rc); err != nil {
 		return nil, fmt.Errorf("loose object %s: %w", h, err)
-	}
-	if r.Hash() != h || obj.Size() != size {
-		return nil, fmt.Errorf("loose object %s: content does not match its id", h)
 	}
 	return obj, nil
 }
@@ -290,26 +275,8 @@ func (o *looseObject) Writer() (io.WriteCloser, error) {
 }
 
 func (o *looseObject) Reader() (io.ReadCloser, error) {
-	f, r, err := o.s.openLoose(o.h)
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := r.Header(); err != nil {
-		r.Close()
-		f.Close()
-		return nil, err
-	}
-	return &looseReader{Reader: r, f: f}, nil
-}
-
-type looseReader struct {
-	*objfile.Reader
-	f *os.File
-}
-
-func (r *looseReader) Close() error {
-	r.Reader.Close()
-	return r.f.Close()
+	_, _, rc, err := o.s.openLoose(o.h)
+	return rc, err
 }
 
 // packIndex answers go-git's idxfile.Index from an odb.Pack's mapped

@@ -1,16 +1,27 @@
-// Package odb reads a bare repository's objects, in two ways.
+// Package odb is the engine's object layer: it owns git's object
+// formats on disk, and every other package of the engine reads and
+// writes them through it.
 //
-// Reader (OpenReader) is the engine's own object reader: packs through
-// their mapped index, entry headers, delta chains resolved iteratively
-// with one bounded base cache, and loose objects, with every size bounded
-// before it is allocated. repos/archive reads through it.
+//   - Which packs there are: ListPacks, the one listing rule (pack.go).
+//   - Pack indexes, version 2: WriteIndex, ReadIndex, and OpenIndex to map
+//     one (idx.go).
+//   - A pack opened once and shared: Pack, its mapped index, its file
+//     checked against the index, and its reverse index, RevIndex (offset
+//     to object, entry ends), built on first use (pack.go, revindex.go).
+//     repos/uploadpack opens them and hands them to repos/packobjects and
+//     repos/bitmap for the same fetch.
+//   - Loose objects: LoosePath, StatLoose, OpenLoose (loose.go).
+//   - Reader (OpenReader), the engine's own object reader: packs through
+//     their mapped index, entry headers, delta chains resolved
+//     iteratively with one bounded base cache, and loose objects, with
+//     every size bounded before it is allocated. repos/archive reads
+//     through it.
 //
 // Open and OpenForScan give go-git's object store, bound to the
-// repository and blind to packs not yet indexed, for the parts of the
-// engine still built on it: repos/indexpack (thin-pack bases, connectivity
-// walks), repos/packobjects (the objects it must write whole) and
-// repos/maintain (the repack's walk). repos/uploadpack uses neither; it
-// keeps a store of its own over the mapped indexes.
+// repository and shown only the packs ListPacks lists, for the parts of
+// the engine still built on it: repos/indexpack (thin-pack bases,
+// connectivity walks), repos/packobjects (the deltas it must write whole)
+// and repos/maintain (the repack's walk).
 package odb
 
 import (

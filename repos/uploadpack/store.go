@@ -21,13 +21,16 @@ import (
 // objectStore reads the objects one conversation looks at: commits,
 // trees and tags for the negotiation and the walks, blob sizes for
 // filters. Packed objects are decoded by go-git's pack reader, but over
-// the index files as they are on disk (mapped, not decoded): go-git's
-// own storage decodes every index into slices and, on the first object
-// read, builds a map from offset to id of every object of every pack,
-// some 70 bytes an object, which for a large repository is most of the
-// memory of a clone. Here an id is found by binary search in the mapped
-// file, and the offset-to-id table a delta base needs is 8 bytes an
-// object, built only for packs a delta is read from.
+// the packs as odb opens them (odb.Pack: the index mapped, not decoded):
+// go-git's own storage decodes every index into slices and, on the first
+// object read, builds a map from offset to id of every object of every
+// pack, some 70 bytes an object, which for a large repository is most of
+// the memory of a clone. Here an id is found by binary search in the
+// mapped file, and the offset-to-id table a delta base needs is the
+// pack's reverse index, 4 bytes an object, built only for packs a delta
+// is read from. Loose objects are read by odb.OpenLoose. The same packs
+// are handed to the bitmap reader and to packobjects (Packs), so one
+// conversation opens each pack once.
 //
 // It sees the packs present when it is opened, and those that appear
 // later once refsRead has been called: refs are written after the

@@ -87,8 +87,9 @@ func ListPacks(gitDir string) ([]PackInfo, error) {
 }
 
 // Pack is one pack of a repository, opened once and shared by whoever
-// reads it: its mapped index, its reverse index (built on first use) and
-// the pack file (opened on first use, and checked against the index).
+// reads it: its mapped index, the pack file (opened on first use, and
+// checked against the index) and its reverse index (built on first use,
+// with the index's checksum verified).
 // Its methods may be called from several goroutines.
 type Pack struct {
 	Info PackInfo
@@ -153,10 +154,8 @@ func (p *Pack) Path() string { return p.path }
 func (p *Pack) Index() *Index { return p.idx }
 
 // File returns the open pack file and its size, opening it on first use
-// and checking it against its index: the index's own checksum, the
-// pack's header and object count, and its trailing checksum, so that
-// offsets and CRCs from the index can be trusted to point into this very
-// file. A pack that vanished since it was listed wraps fs.ErrNotExist
+// and checking it against its index: the pack's header and object count,
+// and its trailing checksum, so that the index describes this very file. A pack that vanished since it was listed wraps fs.ErrNotExist
 // (and is not kept: a new listing drops it); one that does not match its
 // index, or is not a pack, is ErrCorrupt.
 func (p *Pack) File() (*os.File, int64, error) {
@@ -185,8 +184,6 @@ func (p *Pack) file() (*os.File, int64, error) {
 	var sum [20]byte
 	want := p.idx.PackChecksum()
 	switch {
-	case p.idx.Verify() != nil:
-		err = errors.New("index checksum mismatch")
 	case fi.Size() < 32:
 		err = errors.New("too short")
 	case func() error { _, err := f.ReadAt(head[:], 0); return err }() != nil:
@@ -209,9 +206,10 @@ func (p *Pack) file() (*os.File, int64, error) {
 	return p.f, p.size, nil
 }
 
-// RevIndex returns the pack's reverse index, building it on first use
-// (which opens the pack file, for its size). Errors: File's, or
-// ErrCorrupt from NewRevIndex.
+// RevIndex returns the pack's reverse index, building it on first use:
+// the pack file is opened (File), the index's own checksum verified and
+// the offsets sorted and checked (NewRevIndex). Its readers may then
+// trust the index's offsets and CRCs. Errors: File's, or ErrCorrupt.
 func (p *Pack) RevIndex() (*RevIndex, error) {
 	_, size, err := p.file()
 	if err != nil {
@@ -220,6 +218,11 @@ func (p *Pack) RevIndex() (*RevIndex, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.rev == nil {
+		// Whoever reads by offset (copying entries, a bitmap's bits)
+		// trusts the index: its checksum is checked once, here.
+		if err := p.idx.Verify(); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(p.path), err)
+		}
 		rev, err := NewRevIndex(p.idx, uint64(size))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Base(p.path), err)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
@@ -125,8 +126,8 @@ func (f packFile) Name() string { return f.name }
 func (packFile) Lock() error   { return nil }
 func (packFile) Unlock() error { return nil }
 
-// Packs returns the packs, listing the pack directory again first for
-// packs installed since (a repack may have moved loose objects into
+// Packs returns the packs, newest first, listing the pack directory
+// again first for packs installed since (a repack may have moved loose objects into
 // one). They stay the store's: the caller reads them (repos/packobjects,
 // repos/bitmap) but does not close them.
 func (s *objectStore) Packs() ([]*odb.Pack, error) {
@@ -137,6 +138,9 @@ func (s *objectStore) Packs() ([]*odb.Pack, error) {
 	for i, p := range s.packs {
 		packs[i] = p.pack
 	}
+	// Newest first, as odb lists them: those found by a later scan
+	// were appended.
+	slices.SortStableFunc(packs, func(a, b *odb.Pack) int { return b.Info.ModTime.Compare(a.Info.ModTime) })
 	return packs, nil
 }
 

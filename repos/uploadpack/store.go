@@ -65,9 +65,10 @@ type storePack struct {
 // the pack when read instead of held (odb.Open's threshold).
 const largeObject = 1 << 20
 
-// openStore opens the indexed packs of gitDir. A pack whose index cannot
-// be read is an error; a .pack without its .idx is skipped (it is being
-// installed), as is an .idx whose .pack is gone (a repack removed it).
+// openStore opens the packs of gitDir as odb lists them (a .pack without
+// its .idx is being installed, an .idx without its .pack is being
+// removed). A pack whose index cannot be read, or that does not match
+// it, is an error; one removed since it was listed is skipped.
 func openStore(gitDir string) (*objectStore, error) {
 	s := &objectStore{dir: gitDir, fs: osfs.New(gitDir, osfs.WithBoundOS()),
 		open: make(map[string]bool), cache: cache.NewObjectLRU(16 * cache.MiByte)}
@@ -127,9 +128,9 @@ func (packFile) Lock() error   { return nil }
 func (packFile) Unlock() error { return nil }
 
 // Packs returns the packs, newest first, listing the pack directory
-// again first for packs installed since (a repack may have moved loose objects into
-// one). They stay the store's: the caller reads them (repos/packobjects,
-// repos/bitmap) but does not close them.
+// again first for packs installed since (a repack may have moved loose
+// objects into one). They stay the store's: the caller reads them
+// (repos/packobjects, repos/bitmap) but does not close them.
 func (s *objectStore) Packs() ([]*odb.Pack, error) {
 	if err := s.scan(); err != nil {
 		return nil, fmt.Errorf("list packs: %w", err)

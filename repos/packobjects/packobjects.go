@@ -106,8 +106,9 @@ const (
 )
 
 // entry is the bookkeeping for one object: 48 bytes, the only memory
-// that grows with the number of objects sent besides the offset tables
-// of the packs sent from (8 bytes an object of those packs).
+// that grows with the number of objects sent besides the reverse indexes
+// of the packs sent from (8 bytes an object of those packs: pack order
+// and its inverse, odb.RevIndex).
 type entry struct {
 	hash   plumbing.Hash
 	outOff uint64 // in the pack written

@@ -37,6 +37,29 @@ func ParseAccessLevel(s string) (AccessLevel, error) {
 	return AccessNone, fmt.Errorf("access level %q must be read, write or admin: %w", s, ErrInvalid)
 }
 
+// ParseGrantLevel reads a level to grant a collaborator or team: read,
+// write or admin ("none" is removal, not a level).
+func ParseGrantLevel(s string) (AccessLevel, error) {
+	lvl, err := ParseAccessLevel(s)
+	if err != nil || lvl == AccessNone {
+		return AccessNone, fmt.Errorf("level %q must be read, write or admin: %w", s, ErrInvalid)
+	}
+	return lvl, nil
+}
+
+// ParseDefaultLevel reads an organization's default member level: read
+// or none; empty is read, the usual default.
+func ParseDefaultLevel(s string) (AccessLevel, error) {
+	if s == "" {
+		return AccessRead, nil
+	}
+	lvl, err := ParseAccessLevel(s)
+	if err != nil || lvl > AccessRead {
+		return AccessNone, fmt.Errorf("default level %q must be read or none: %w", s, ErrInvalid)
+	}
+	return lvl, nil
+}
+
 // MarshalText writes the level's name.
 func (l AccessLevel) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
@@ -74,17 +97,39 @@ func (op Operation) Required() AccessLevel {
 	return AccessAdmin + 1
 }
 
-// Actor is who asks: a user, a deploy key, or nobody known (both nil).
+// Actor is who asks: a user, a deploy key, or nobody known (both nil);
+// or the trusted local operator (LocalActor).
 type Actor struct {
 	User      *User
 	DeployKey *DeployKey
+	// Token is the API token a web request came with; nil otherwise. It
+	// caps the tokens the request may create (MintLimits).
+	Token *Token
+	// Address is where the request came from ("IP:port"), for the audit
+	// log; empty for the local operator.
+	Address string
+
+	// local names the local operator; see LocalActor.
+	local string
 }
 
-// Anonymous reports whether no user or deploy key is behind the actor.
-func (a Actor) Anonymous() bool { return a.User == nil && a.DeployKey == nil }
+// LocalActor is the operator at the server's own console: the command
+// line, or the server acting on its own at start. Whoever can run it can
+// open the database itself, so it is trusted with site-admin powers and
+// no check is made on it; name is how it appears in the audit log
+// ("cli", "serve").
+func LocalActor(name string) Actor { return Actor{local: name} }
+
+// Local reports whether a is the local operator (LocalActor).
+func (a Actor) Local() bool { return a.local != "" }
+
+// Anonymous reports whether no user, deploy key or local operator is
+// behind the actor.
+func (a Actor) Anonymous() bool { return a.User == nil && a.DeployKey == nil && a.local == "" }
 
 // Name is how the actor appears in audit entries and logs: the user's
-// name, "deploy-key:FINGERPRINT", or "" for anonymous.
+// name, "deploy-key:FINGERPRINT", the local operator's name, or "" for
+// anonymous.
 func (a Actor) Name() string {
 	switch {
 	case a.User != nil:
@@ -92,7 +137,7 @@ func (a Actor) Name() string {
 	case a.DeployKey != nil:
 		return "deploy-key:" + a.DeployKey.Fingerprint
 	}
-	return ""
+	return a.local
 }
 
 // contextKey is the type of the root package's context keys; a pointer to

@@ -1,7 +1,8 @@
 // Package metrics adapts Prometheus (client_golang): it counts what the
 // servers do by decorating the root service interfaces and HTTP handlers,
-// so that sshd and web carry no metrics code of their own. Only
-// cmd/gatehouse wires it in.
+// and by observing the SSH server (SSH implements sshd.Observer), so that
+// sshd and web carry no metrics code of their own. Only cmd/gatehouse
+// wires it in.
 package metrics
 
 import (
@@ -93,47 +94,26 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// SSHConnection counts one SSH connection; it has the shape of
-// sshd.Server.OnConnection.
-func (m *Metrics) SSHConnection() { m.sshConns.Inc() }
+// SSH returns the observer that counts what the SSH server reports; it
+// implements sshd.Observer.
+func (m *Metrics) SSH() SSH { return SSH{m: m} }
 
-// Audit returns next counting the SSH events it records. sshd writes
-// every login, refused login and limit refusal to the audit log, so this
-// sees them all without a hook in sshd.
-func (m *Metrics) Audit(next gatehouse.AuditService) gatehouse.AuditService {
-	return auditService{AuditService: next, m: m}
-}
+// SSH counts SSH connections, logins and limit refusals as sshd reports
+// them, each at the event: not from the audit log, whose entries are
+// throttled in a flood.
+type SSH struct{ m *Metrics }
 
-type auditService struct {
-	gatehouse.AuditService
-	m *Metrics
-}
+// Connection counts one TCP connection accepted.
+func (o SSH) Connection() { o.m.sshConns.Inc() }
 
-func (a auditService) RecordEvent(ctx context.Context, e *gatehouse.AuditEvent) error {
-	a.count(e)
-	return a.AuditService.RecordEvent(ctx, e)
-}
+// LoginAccepted counts one accepted login (a session).
+func (o SSH) LoginAccepted() { o.m.sshAuth.WithLabelValues("accepted").Inc() }
 
-func (a auditService) RecordEvents(ctx context.Context, events []*gatehouse.AuditEvent) error {
-	for _, e := range events {
-		a.count(e)
-	}
-	return a.AuditService.RecordEvents(ctx, events)
-}
+// LoginRefused counts one refused key, whatever the reason.
+func (o SSH) LoginRefused(string) { o.m.sshAuth.WithLabelValues("refused").Inc() }
 
-func (a auditService) count(e *gatehouse.AuditEvent) {
-	if e == nil {
-		return
-	}
-	switch e.Action {
-	case gatehouse.AuditLogin:
-		a.m.sshAuth.WithLabelValues("accepted").Inc()
-	case gatehouse.AuditLoginRefused:
-		a.m.sshAuth.WithLabelValues("refused").Inc()
-	case gatehouse.AuditLimit:
-		a.m.sshRefused.WithLabelValues().Inc()
-	}
-}
+// LimitRefused counts one refusal by a limit, whichever.
+func (o SSH) LimitRefused(string) { o.m.sshRefused.WithLabelValues().Inc() }
 
 // Git returns next counting operations, their duration and their bytes.
 func (m *Metrics) Git(next gatehouse.GitService) gatehouse.GitService {

@@ -33,12 +33,6 @@ func (f fakeGit) UploadArchive(ctx context.Context, r *gatehouse.Repo, s gatehou
 	return f.UploadPack(ctx, r, s)
 }
 
-type nopAudit struct{ gatehouse.AuditService }
-
-func (nopAudit) RecordEvent(context.Context, *gatehouse.AuditEvent) error { return nil }
-
-func (nopAudit) RecordEvents(context.Context, []*gatehouse.AuditEvent) error { return nil }
-
 func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
@@ -55,11 +49,10 @@ func TestDecorators(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Git(fakeGit{fail: true}).ReceivePack(ctx, &gatehouse.Repo{}, gatehouse.GitSession{Stdin: strings.NewReader("abc"), Stdout: io.Discard})
-	audit := m.Audit(nopAudit{})
-	audit.RecordEvent(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLogin})
-	audit.RecordEvent(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLoginRefused})
-	// A batch counts each of its events.
-	audit.RecordEvents(ctx, []*gatehouse.AuditEvent{{Action: gatehouse.AuditPush}, {Action: gatehouse.AuditLoginRefused}})
+	ssh := m.SSH()
+	ssh.LoginAccepted()
+	ssh.LoginRefused("unknown key")
+	ssh.LoginRefused("key expired")
 	h := m.HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }),
 		func(*http.Request) string { return "/api/v1/repos/{owner}/{name}" })
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("BREW", "/api/v1/repos/a/b", nil))

@@ -9,7 +9,7 @@
 //	                         deltas resolved, atomic: all or        │
 //	                         connectivity     none)                 ▼
 //	                                                            maintain
-//	fetch ─► uploadpack ───► packobjects                        repack ─► packidx
+//	fetch ─► uploadpack ───► packobjects                        repack ─► odb (.idx)
 //	         advertisement,  stored entries                            ─► bitmap
 //	         negotiation,    copied, delta                             ─► commitgraph
 //	         shallow,        headers rewritten                  Sweep (lockfile)
@@ -35,17 +35,20 @@
 // written by packobjects, which does pack-objects' job the cheap way: entries
 // stored in the repository's packs are copied, not recompressed.
 //
-// maintain repacks everything into one pack with its index (packidx),
+// maintain repacks everything into one pack with its index (odb.WriteIndex),
 // reachability bitmap and commit-graph, leaving the old packs for a grace
 // period. Its Sweep removes what dead pushes and repacks left behind
 // (quarantines, lock files, temporary files), telling dead from live by
 // locks that die with their holder (lockfile), never by age.
 //
-// An archive (UploadArchive, `git archive --remote`) reads trees and blobs
-// through odb.Reader, the engine's own bounded object reader. uploadpack
-// reads through a store of its own (go-git's pack decoder over the mapped
-// indexes); indexpack, packobjects and maintain read the repository through
-// go-git's object store as odb.Open gives it. pktline frames every
+// odb is the object layer under all of them: it lists the packs (one
+// rule), maps and writes their indexes, opens each pack once with its
+// reverse index (uploadpack hands its packs to bitmap and packobjects),
+// and reads loose objects. An archive (UploadArchive, `git archive
+// --remote`) reads trees and blobs through odb.Reader, the engine's own
+// bounded object reader. uploadpack decodes packed objects with go-git's
+// pack decoder over odb's packs; indexpack, packobjects and maintain walk
+// the repository through go-git's object store as odb.Open gives it. pktline frames every
 // exchange and multiplexes the side-band channels; indexpack/packtest builds
 // the hostile packs and pushes the tests send.
 package repos

@@ -57,6 +57,7 @@ func (s *Server) refuse(ctx ssh.Context, what, why string) {
 			return
 		}
 		s.Logger.Warn("ssh connection closed: too many refused requests", logConn, id, logAddr, addr, "limit", s.MaxRefusalsPerConn)
+		s.Observer.LimitRefused("refusals-per-conn")
 		if s.limits.noteOnce("refusals-per-conn " + addrKey(ctx.RemoteAddr()).String()) {
 			s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLimit, Address: addr,
 				Detail: fmt.Sprintf("refusals-per-conn: more than %d refused requests; connection closed", s.MaxRefusalsPerConn)})

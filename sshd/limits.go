@@ -8,21 +8,74 @@ import (
 	"time"
 )
 
-// Default limits; each is a field of Server and a serve flag.
-const (
-	DefaultAuthTimeout        = 30 * time.Second
-	DefaultIdleTimeout        = 10 * time.Minute
-	DefaultMaxAuthTries       = 6
-	DefaultMaxAuthFailures    = 20 // per address per minute
-	DefaultAuthBan            = 10 * time.Minute
-	DefaultAuthFailDelay      = time.Second
-	DefaultMaxConnsPerAddr    = 16
-	DefaultMaxSessionsPerUser = 16
-	DefaultMaxSessions        = 256
-	// OpenSSH's MaxSessions is 10 too; Git needs one channel at a time.
-	DefaultMaxChannelsPerConn = 10
-	DefaultMaxRefusalsPerConn = 100
-)
+// Limits bound what one client, one connection and everyone together may
+// use. Each is a serve flag, and README's Hardening table lists them with
+// their defaults. Zero means the default (see withDefaults); a negative
+// count means no limit (not advised).
+type Limits struct {
+	// AuthTimeout bounds the handshake and authentication. Default 30s.
+	AuthTimeout time.Duration
+	// IdleTimeout closes a connection with no traffic for this long; a
+	// clone that is moving data is never cut, since every read and write
+	// pushes the deadline back. Default 10m.
+	IdleTimeout time.Duration
+	// MaxAuthTries bounds the keys one connection may try. Default 6.
+	MaxAuthTries int
+	// MaxAuthFailures bounds failed authentications per client address per
+	// minute; past it the address is refused for AuthBan. Default 20.
+	MaxAuthFailures int
+	// AuthBan is how long an address is refused after too many failed
+	// logins. Default 10m.
+	AuthBan time.Duration
+	// AuthFailDelay slows a guesser: failures past half of
+	// MaxAuthFailures are answered after it. Default 1s.
+	AuthFailDelay time.Duration
+	// MaxConnsPerAddr bounds concurrent connections from one address.
+	// Default 16.
+	MaxConnsPerAddr int
+	// MaxSessionsPerUser bounds concurrent sessions of one user (or deploy
+	// key, or anonymous address). Default 16.
+	MaxSessionsPerUser int
+	// MaxSessions bounds concurrent sessions of everyone. Default 256.
+	MaxSessions int
+	// MaxChannelsPerConn bounds the session channels one connection has
+	// open, counted from the channel's opening (not its command); more are
+	// rejected. Default 10, OpenSSH's MaxSessions; Git needs one channel
+	// at a time.
+	MaxChannelsPerConn int
+	// MaxRefusalsPerConn bounds the requests one connection may have
+	// refused (channels, forwarding, env, pty...); past it the connection
+	// is closed. Default 100.
+	MaxRefusalsPerConn int
+}
+
+// DefaultLimits returns every limit at its default.
+func DefaultLimits() Limits { return Limits{}.withDefaults() }
+
+// withDefaults returns l with each zero field set to its default: the one
+// place the defaults are written down.
+func (l Limits) withDefaults() Limits {
+	setDefault(&l.AuthTimeout, 30*time.Second)
+	setDefault(&l.IdleTimeout, 10*time.Minute)
+	setDefault(&l.MaxAuthTries, 6)
+	setDefault(&l.MaxAuthFailures, 20)
+	setDefault(&l.AuthBan, 10*time.Minute)
+	setDefault(&l.AuthFailDelay, time.Second)
+	setDefault(&l.MaxConnsPerAddr, 16)
+	setDefault(&l.MaxSessionsPerUser, 16)
+	setDefault(&l.MaxSessions, 256)
+	setDefault(&l.MaxChannelsPerConn, 10)
+	setDefault(&l.MaxRefusalsPerConn, 100)
+	return l
+}
+
+// setDefault sets *v to def when it is zero.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
 
 // maxAuditedRefusals bounds the refused requests audited one by one per
 // address per minute, whatever their names; the rest are only logged.

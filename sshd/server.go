@@ -79,37 +79,9 @@ type Server struct {
 	AnonRead bool
 	// NoCompatMACs drops the non-ETM hmac-sha2 MACs.
 	NoCompatMACs bool
-	// AuthTimeout bounds the handshake and authentication.
-	AuthTimeout time.Duration
-	// IdleTimeout closes a connection with no traffic for this long; a
-	// clone that is moving data is never cut, since every read and write
-	// pushes the deadline back.
-	IdleTimeout time.Duration
-
-	// Limits. Zero means the Default* value; a negative count means no
-	// limit (not advised).
-	//
-	// MaxAuthTries bounds the keys one connection may try.
-	MaxAuthTries int
-	// MaxAuthFailures bounds failed authentications per client address per
-	// minute; past it the address is refused for AuthBan. Failures past
-	// half the budget are answered after AuthFailDelay, slowing a guesser.
-	MaxAuthFailures int
-	AuthBan         time.Duration
-	AuthFailDelay   time.Duration
-	// MaxConnsPerAddr bounds concurrent connections from one address.
-	MaxConnsPerAddr int
-	// MaxSessionsPerUser and MaxSessions bound concurrent sessions of one
-	// user (or deploy key, or anonymous address) and of everyone.
-	MaxSessionsPerUser int
-	MaxSessions        int
-	// MaxChannelsPerConn bounds the session channels one connection has
-	// open, counted from the channel's opening (not its command); more are
-	// rejected. MaxRefusalsPerConn bounds the requests one connection may
-	// have refused (channels, forwarding, env, pty...); past it the
-	// connection is closed.
-	MaxChannelsPerConn int
-	MaxRefusalsPerConn int
+	// Limits bound what clients may use; Open sets the zero ones to
+	// their defaults.
+	Limits
 	// Version is the server's version, shown in the SSH banner.
 	Version string
 
@@ -134,11 +106,12 @@ type Server struct {
 	// to the web panel at PanelURL (like "http://127.0.0.1:8080").
 	Logins   gatehouse.LoginLinker
 	PanelURL string
-	// OnConnection, when set, is called once for every TCP connection
-	// accepted, before any check: the metrics hook.
-	OnConnection func()
+	// Observer, when set, is told of every connection, login and limit
+	// refusal as it happens (see Observer).
+	Observer Observer
 
 	limits   *limiter
+	handler  handler // see sessionHandler
 	srv      *ssh.Server
 	ln       net.Listener
 	serveErr chan error
@@ -154,17 +127,11 @@ func (s *Server) Open() error {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	setDefault(&s.AuthTimeout, DefaultAuthTimeout)
-	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
-	setDefault(&s.AuthBan, DefaultAuthBan)
-	setDefault(&s.AuthFailDelay, DefaultAuthFailDelay)
-	setDefault(&s.MaxAuthTries, DefaultMaxAuthTries)
-	setDefault(&s.MaxAuthFailures, DefaultMaxAuthFailures)
-	setDefault(&s.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
-	setDefault(&s.MaxSessionsPerUser, DefaultMaxSessionsPerUser)
-	setDefault(&s.MaxSessions, DefaultMaxSessions)
-	setDefault(&s.MaxChannelsPerConn, DefaultMaxChannelsPerConn)
-	setDefault(&s.MaxRefusalsPerConn, DefaultMaxRefusalsPerConn)
+	if s.Observer == nil {
+		s.Observer = noObserver{}
+	}
+	s.Limits = s.Limits.withDefaults()
+	s.handler = s.sessionHandler()
 	s.limits = newLimiter(s.MaxAuthFailures, s.AuthBan, s.MaxConnsPerAddr, s.MaxSessions, s.MaxSessionsPerUser)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -320,9 +287,7 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 // onConnect drops connections from outside AllowCIDR, tags the rest and
 // bounds their time to authenticate.
 func (s *Server) onConnect(ctx ssh.Context, c net.Conn) net.Conn {
-	if s.OnConnection != nil {
-		s.OnConnection()
-	}
+	s.Observer.Connection()
 	id := fmt.Sprintf("%08x", connSeq.next())
 	if s.fromProxy(c.RemoteAddr()) {
 		pc, err := readProxyHeader(c, s.AuthTimeout)
@@ -446,6 +411,7 @@ func (s *Server) refuseLogin(ctx ssh.Context, fp, why string) {
 	addr := ctx.RemoteAddr().String()
 	ip := addrKey(ctx.RemoteAddr())
 	n, banned := s.limits.fail(ip)
+	s.Observer.LoginRefused(why)
 	s.Logger.Info("ssh login refused", logConn, ctx.Value(keyConnID), logAddr, addr, logFP, fp, "reason", why, "failures", n)
 	// During a flood only the first refusals of a minute per address are
 	// audited one by one; the ban below is always recorded.
@@ -453,6 +419,7 @@ func (s *Server) refuseLogin(ctx ssh.Context, fp, why string) {
 		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLoginRefused, Detail: fp + " " + why, Address: addr})
 	}
 	if banned {
+		s.Observer.LimitRefused("auth-ban")
 		s.Logger.Warn("address banned after failed logins", logAddr, addr, "failures", n, "ban", s.AuthBan)
 		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLimit, Address: addr,
 			Detail: fmt.Sprintf("auth-ban: %d failed logins in a minute; refused for %s", n, s.AuthBan)})
@@ -471,6 +438,7 @@ func (s *Server) refuseLogin(ctx ssh.Context, fp, why string) {
 func (s *Server) refuseConn(ctx ssh.Context, c net.Conn, id, limit, msg string) {
 	addr := c.RemoteAddr().String()
 	s.Logger.Info("ssh connection refused", logConn, id, logAddr, addr, "limit", limit)
+	s.Observer.LimitRefused(limit)
 	if s.limits.noteOnce(limit + " " + addrKey(c.RemoteAddr()).String()) {
 		s.audit(ctx, &gatehouse.AuditEvent{Action: gatehouse.AuditLimit, Address: addr, Detail: limit + ": " + msg})
 	}
@@ -507,48 +475,19 @@ func (s *Server) identifyOther(ctx ssh.Context, key gossh.PublicKey, fp string) 
 	return gatehouse.Actor{}, fmt.Errorf("key %s: %w", fp, gatehouse.ErrNotFound)
 }
 
-// acquireSession counts a session against the session limits. It returns
-// the release function, or refuses with a message for the client.
-func (s *Server) acquireSession(ctx context.Context, se *session) (release func(), ok bool) {
-	who := se.name()
-	if who == "" {
-		who = "anonymous@" + addrKey(se.RemoteAddr()).String()
-	}
-	if limit := s.limits.openSession(who); limit != "" {
-		se.log.Warn("session refused", "limit", limit)
-		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLimit, Address: se.RemoteAddr().String(),
-			Detail: "sessions: too many " + limit})
-		fmt.Fprintf(se.Stderr(), "ERROR: too many %s; try again later\n", limit)
-		return nil, false
-	}
-	return func() { s.limits.closeSession(who) }, true
-}
-
-// setDefault sets *v to def when it is zero.
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
-
+// audit records e as one piece of in-flight work, so that shutdown
+// waits for it.
 func (s *Server) audit(ctx context.Context, e *gatehouse.AuditEvent) {
-	s.auditAll(ctx, []*gatehouse.AuditEvent{e})
-}
-
-// auditAll records events in one write, as one piece of in-flight work
-// (a push's updated refs, which may be thousands).
-func (s *Server) auditAll(ctx context.Context, events []*gatehouse.AuditEvent) {
-	if s.Audit == nil || len(events) == 0 {
+	if s.Audit == nil {
 		return
 	}
 	if !s.inflight.start() {
-		s.Logger.Warn("audit entry dropped: server closed", "action", events[0].Action, "detail", events[0].Detail, "events", len(events))
+		s.Logger.Warn("audit entry dropped: server closed", "action", e.Action, "detail", e.Detail)
 		return
 	}
 	defer s.inflight.done()
 	// The audit entries must not be lost because the client hung up.
-	if err := s.Audit.RecordEvents(context.WithoutCancel(ctx), events); err != nil {
-		s.Logger.Error("audit write failed", logErr, err, "action", events[0].Action, "events", len(events))
+	if err := s.Audit.RecordEvent(context.WithoutCancel(ctx), e); err != nil {
+		s.Logger.Error("audit write failed", logErr, err, "action", e.Action)
 	}
 }

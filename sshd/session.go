@@ -21,81 +21,130 @@ const (
 	exitError = 1
 )
 
-// session is one exec or shell request with the actor behind it.
+// session is one exec or shell request with the actor behind it. The
+// middleware fill it in as the session goes through them.
 type session struct {
 	ssh.Session
-	actor gatehouse.Actor
-	key   gossh.PublicKey
-	log   *slog.Logger
+	log   *slog.Logger    // set by logSession, narrowed by those after it
+	actor gatehouse.Actor // set by identifySession
+	cmd   Command         // set by parseCommand
+	// refused is set by the middleware that refused the session, having
+	// logged why; such a session does not log "session done".
+	refused bool
 }
 
 // name is how the actor is shown in audit entries and messages.
 func (se *session) name() string { return se.actor.Name() }
 
-// handleSession runs one session to its exit status. Nothing but protocol
-// data (or the answer of a text command) goes to stdout; messages go to
-// stderr.
-func (s *Server) handleSession(sess ssh.Session) {
-	ctx := sess.Context()
-	log := s.Logger.With(logConn, ctx.Value(keyConnID), logAddr, sess.RemoteAddr().String())
-	// A session can start after its connection has ended; once the
-	// server is closed, it is refused before it touches anything.
-	if !s.inflight.start() {
-		log.Info("session refused: server closed")
-		fmt.Fprintln(sess.Stderr(), "ERROR: the server is shutting down; try again")
-		sess.Exit(exitError)
-		return
+// handler serves one session and returns its exit status. Nothing but
+// protocol data (or the answer of a text command) goes to stdout;
+// messages go to stderr.
+type handler func(ctx context.Context, se *session) int
+
+// middleware wraps a handler with one step of session handling.
+type middleware func(next handler) handler
+
+// sessionHandler stacks the session middleware, the first outermost. A
+// session goes through them in this order:
+//
+//  1. logSession: the connection's logger; "session done" at the end
+//  2. trackSession: refused once the server is closed, else counted as
+//     in-flight work until it ends
+//  3. identifySession: the actor, from the key that signed (compared
+//     with the offered one by ssh.KeysEqual)
+//  4. limitSessions: counted against the session limits
+//  5. parseCommand: the command parsed; text commands answered
+//  6. serveGit: Git commands authorized and served
+//
+// and what none of them answers ends in unsupported.
+func (s *Server) sessionHandler() handler {
+	mws := []middleware{s.logSession, s.trackSession, s.identifySession, s.limitSessions, s.parseCommand, s.serveGit}
+	h := handler(unsupported)
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
 	}
-	defer s.inflight.done()
-	se, err := s.identify(sess, log)
-	if err != nil {
-		logFailure(ctx, log, "session refused", err)
-		fmt.Fprintln(sess.Stderr(), "ERROR: authentication failed")
-		sess.Exit(exitError)
-		return
-	}
-	release, ok := s.acquireSession(ctx, se)
-	if !ok {
-		sess.Exit(exitError)
-		return
-	}
-	defer release()
-	code := s.run(ctx, se)
-	se.log.Info("session done", logStatus, code)
-	sess.Exit(code)
+	return h
 }
 
-// identify finds the actor from the key that signed, never from the last
-// key the client offered: a client may offer one user's key and sign with
-// another's.
-func (s *Server) identify(sess ssh.Session, log *slog.Logger) (*session, error) {
-	ctx := sess.Context()
+// handleSession is the gliderlabs handler: it runs a session through the
+// middleware (see sessionHandler) to its exit status.
+func (s *Server) handleSession(sess ssh.Session) {
+	sess.Exit(s.handler(sess.Context(), &session{Session: sess}))
+}
+
+// logSession gives the session the connection's logger and logs how it
+// ended.
+func (s *Server) logSession(next handler) handler {
+	return func(ctx context.Context, se *session) int {
+		se.log = s.Logger.With(logConn, ctx.Value(keyConnID), logAddr, se.RemoteAddr().String())
+		code := next(ctx, se)
+		if !se.refused {
+			se.log.Info("session done", logStatus, code)
+		}
+		return code
+	}
+}
+
+// trackSession counts the session as in-flight work. A session can start
+// after its connection has ended; once the server is closed, it is
+// refused before it touches anything.
+func (s *Server) trackSession(next handler) handler {
+	return func(ctx context.Context, se *session) int {
+		if !s.inflight.start() {
+			se.log.Info("session refused: server closed")
+			fmt.Fprintln(se.Stderr(), "ERROR: the server is shutting down; try again")
+			se.refused = true
+			return exitError
+		}
+		defer s.inflight.done()
+		return next(ctx, se)
+	}
+}
+
+// identifySession finds who the session acts for, and refuses it when
+// that fails.
+func (s *Server) identifySession(next handler) handler {
+	return func(ctx context.Context, se *session) int {
+		if err := s.identify(ctx, se); err != nil {
+			logFailure(ctx, se.log, "session refused", err)
+			fmt.Fprintln(se.Stderr(), "ERROR: authentication failed")
+			se.refused = true
+			return exitError
+		}
+		return next(ctx, se)
+	}
+}
+
+// identify sets the session's actor from the key that signed, never from
+// the last key the client offered: a client may offer one user's key and
+// sign with another's.
+func (s *Server) identify(ctx context.Context, se *session) error {
 	vk, _ := ctx.Value(keyVerified).(gossh.PublicKey)
 	if vk == nil {
-		return nil, errors.New("no verified key")
+		return errors.New("no verified key")
 	}
-	if pk := sess.PublicKey(); pk == nil || !ssh.KeysEqual(pk, vk) {
-		log.Warn("offered key differs from the signing key; acting as the signer")
+	if pk := se.PublicKey(); pk == nil || !ssh.KeysEqual(pk, vk) {
+		se.log.Warn("offered key differs from the signing key; acting as the signer")
 	}
 	fp := gossh.FingerprintSHA256(vk)
-	se := &session{Session: sess, key: vk}
 	k, u, err := s.Keys.FindKeyByFingerprint(ctx, fp)
 	switch {
 	case err == nil && u.Disabled:
-		return nil, fmt.Errorf("user %s is disabled", u.Name)
+		return fmt.Errorf("user %s is disabled", u.Name)
 	case err == nil && k.Expired(time.Now()):
-		return nil, fmt.Errorf("key %s expired", fp)
+		return fmt.Errorf("key %s expired", fp)
 	case err == nil:
 		se.actor.User = u
 	case errors.Is(err, gatehouse.ErrNotFound):
 		// Not a user's key: a deploy key, or anonymous (see identifyOther).
-		if se.actor, err = s.identifyOther(ctx, vk, fp); err != nil {
-			return nil, err
+		if se.actor, err = s.identifyOther(se.Context(), vk, fp); err != nil {
+			return err
 		}
 	default:
-		return nil, fmt.Errorf("key %s: %w", fp, err)
+		return fmt.Errorf("key %s: %w", fp, err)
 	}
-	se.log = log.With(logUser, se.name(), logFP, fp)
+	se.actor.Address = se.RemoteAddr().String()
+	se.log = se.log.With(logUser, se.name(), logFP, fp)
 	if _, cert := vk.(*gossh.Certificate); se.actor.User != nil && !cert {
 		if err := s.Keys.TouchKey(context.WithoutCancel(ctx), fp); err != nil {
 			se.log.Warn("record key use failed", logErr, err)
@@ -106,47 +155,78 @@ func (s *Server) identify(sess ssh.Session, log *slog.Logger) (*session, error) 
 			se.log.Warn("record deploy key use failed", logErr, err)
 		}
 	}
-	s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLogin, Detail: fp, Address: sess.RemoteAddr().String()})
-	return se, nil
+	s.Observer.LoginAccepted()
+	s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLogin, Detail: fp, Address: se.RemoteAddr().String()})
+	return nil
 }
 
-func (s *Server) run(ctx context.Context, se *session) int {
-	raw := se.RawCommand()
-	if raw == "" {
+// limitSessions counts the session against the session limits while it
+// runs, or refuses it with a message for the client.
+func (s *Server) limitSessions(next handler) handler {
+	return func(ctx context.Context, se *session) int {
 		who := se.name()
 		if who == "" {
-			who = "anonymous"
+			who = "anonymous@" + addrKey(se.RemoteAddr()).String()
 		}
-		fmt.Fprintf(se.Stderr(), "Hi %s! You've successfully authenticated, but gatehouse does not provide shell access.\n", who)
-		return exitError
-	}
-	cmd, err := ParseCommand(raw)
-	if err != nil {
-		se.log.Info("command refused", logCmd, truncate(raw, 200), logErr, err)
-		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditRefused, Detail: "command " + truncate(fmt.Sprintf("%q", raw), 200) + ": " + err.Error(), Address: se.RemoteAddr().String()})
-		fmt.Fprintf(se.Stderr(), "ERROR: %v (try \"help\")\n", err)
-		return exitError
-	}
-	se.log = se.log.With(logCmd, cmd.Name)
-	switch cmd.Name {
-	case "whoami":
-		if se.actor.Anonymous() {
-			fmt.Fprintln(se, "anonymous")
-		} else {
-			fmt.Fprintln(se, se.name())
+		if limit := s.limits.openSession(who); limit != "" {
+			se.log.Warn("session refused", "limit", limit)
+			s.Observer.LimitRefused(limit)
+			s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditLimit, Address: se.RemoteAddr().String(),
+				Detail: "sessions: too many " + limit})
+			fmt.Fprintf(se.Stderr(), "ERROR: too many %s; try again later\n", limit)
+			se.refused = true
+			return exitError
 		}
-		return exitOK
-	case "help":
-		io.WriteString(se, helpText)
-		return exitOK
-	case "repo list":
-		return s.repoList(ctx, se)
-	case "login":
-		return s.loginLink(ctx, se)
-	case CmdUploadPack, CmdReceivePack, CmdUploadArchive:
-		return s.git(ctx, se, cmd)
+		defer s.limits.closeSession(who)
+		return next(ctx, se)
 	}
-	fmt.Fprintf(se.Stderr(), "ERROR: %s is not supported yet\n", cmd.Name)
+}
+
+// parseCommand parses the session's command and answers the text
+// commands; the rest go on to next.
+func (s *Server) parseCommand(next handler) handler {
+	return func(ctx context.Context, se *session) int {
+		raw := se.RawCommand()
+		if raw == "" {
+			who := se.name()
+			if who == "" {
+				who = "anonymous"
+			}
+			fmt.Fprintf(se.Stderr(), "Hi %s! You've successfully authenticated, but gatehouse does not provide shell access.\n", who)
+			return exitError
+		}
+		cmd, err := ParseCommand(raw)
+		if err != nil {
+			se.log.Info("command refused", logCmd, truncate(raw, 200), logErr, err)
+			s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditRefused, Detail: "command " + truncate(fmt.Sprintf("%q", raw), 200) + ": " + err.Error(), Address: se.RemoteAddr().String()})
+			fmt.Fprintf(se.Stderr(), "ERROR: %v (try \"help\")\n", err)
+			return exitError
+		}
+		se.cmd = cmd
+		se.log = se.log.With(logCmd, cmd.Name)
+		switch cmd.Name {
+		case "whoami":
+			if se.actor.Anonymous() {
+				fmt.Fprintln(se, "anonymous")
+			} else {
+				fmt.Fprintln(se, se.name())
+			}
+			return exitOK
+		case "help":
+			io.WriteString(se, helpText)
+			return exitOK
+		case "repo list":
+			return s.repoList(ctx, se)
+		case "login":
+			return s.loginLink(ctx, se)
+		}
+		return next(ctx, se)
+	}
+}
+
+// unsupported ends a session whose command no middleware answered.
+func unsupported(ctx context.Context, se *session) int {
+	fmt.Fprintf(se.Stderr(), "ERROR: %s is not supported yet\n", se.cmd.Name)
 	return exitError
 }
 
@@ -183,8 +263,21 @@ func (s *Server) repoList(ctx context.Context, se *session) int {
 	return exitOK
 }
 
+// serveGit authorizes and serves the Git commands; the rest go on to
+// next.
+func (s *Server) serveGit(next handler) handler {
+	return func(ctx context.Context, se *session) int {
+		switch se.cmd.Name {
+		case CmdUploadPack, CmdReceivePack, CmdUploadArchive:
+			return s.git(ctx, se)
+		}
+		return next(ctx, se)
+	}
+}
+
 // git authorizes and serves one Git command.
-func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
+func (s *Server) git(ctx context.Context, se *session) int {
+	cmd := se.cmd
 	addr := se.RemoteAddr().String()
 	owner, name, err := gatehouse.ParseRepoPath(cmd.Path)
 	if err != nil {
@@ -247,19 +340,9 @@ func (s *Server) git(ctx context.Context, se *session, cmd Command) int {
 		s.awaitClientEOF(se)
 		return exitOK
 	}
-	res, err := s.Git.ReceivePack(ctx, repo, gs)
-	if res != nil {
-		// One row per updated ref, written together.
-		events := make([]*gatehouse.AuditEvent, 0, len(res.Updated))
-		for _, u := range res.Updated {
-			detail := fmt.Sprintf("%s %s %s", u.Name, u.Old, u.New)
-			if u.Forced {
-				detail += " forced"
-			}
-			events = append(events, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditPush, Repo: full, Detail: detail, Address: addr})
-		}
-		s.auditAll(ctx, events)
-	}
+	// The Git service records the refs a push moved (the use-case layer
+	// raises an event for each).
+	_, err = s.Git.ReceivePack(ctx, repo, gs)
 	if err != nil {
 		se.log.Info("receive-pack failed", logErr, err)
 		return exitError

@@ -18,20 +18,12 @@ import (
 	"gatehouse"
 )
 
-// callerKey is the context key for the authenticated caller.
-var callerKey = &contextKey{"caller"}
-
-type contextKey struct{ name string }
-
-func newContextWithCaller(ctx context.Context, c caller) context.Context {
-	return context.WithValue(ctx, callerKey, c)
-}
-
-// callerFromContext returns the caller an auth middleware stored; the
-// routes that call it are all behind one.
-func callerFromContext(ctx context.Context) caller {
-	c, _ := ctx.Value(callerKey).(caller)
-	return c
+// callerFromContext returns the actor an auth middleware stored (with
+// gatehouse.NewContextWithActor); the routes that call it are all behind
+// one, and the backend refuses a request without one.
+func callerFromContext(ctx context.Context) gatehouse.Actor {
+	a, _ := gatehouse.ActorFromContext(ctx)
+	return a
 }
 
 func (s *Server) apiRoutes(r chi.Router) {
@@ -104,7 +96,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		ctx := newContextWithCaller(r.Context(), caller{user: u, token: t, addr: r.RemoteAddr})
+		ctx := gatehouse.NewContextWithActor(r.Context(), gatehouse.Actor{User: u, Token: t, Address: r.RemoteAddr})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -168,11 +160,11 @@ func wildcard(r *http.Request) (string, error) {
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 	c := callerFromContext(r.Context())
-	writeJSON(w, http.StatusOK, c.user)
+	writeJSON(w, http.StatusOK, c.User)
 }
 
 func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request) {
-	us, err := s.listUsers(r.Context(), callerFromContext(r.Context()))
+	us, err := s.Backend.FindUsers(r.Context())
 	s.respond(w, r, http.StatusOK, nonNil(us), err)
 }
 
@@ -185,12 +177,12 @@ func (s *Server) apiCreateUser(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	u, err := s.createUser(r.Context(), callerFromContext(r.Context()), in.Name, in.Admin)
+	u, err := s.createUser(r.Context(), in.Name, in.Admin)
 	s.respond(w, r, http.StatusCreated, u, err)
 }
 
 func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request) {
-	u, err := s.findUser(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"))
+	u, err := s.Backend.FindUserByName(r.Context(), chi.URLParam(r, "user"))
 	s.respond(w, r, http.StatusOK, u, err)
 }
 
@@ -203,18 +195,18 @@ func (s *Server) apiUpdateUser(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	u, err := s.updateUser(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"),
+	u, err := s.Backend.UpdateUser(r.Context(), chi.URLParam(r, "user"),
 		gatehouse.UserUpdate{Admin: in.Admin, Disabled: in.Disabled})
 	s.respond(w, r, http.StatusOK, u, err)
 }
 
 func (s *Server) apiDeleteUser(w http.ResponseWriter, r *http.Request) {
-	err := s.deleteUser(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"))
+	err := s.Backend.DeleteUser(r.Context(), chi.URLParam(r, "user"))
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListKeys(w http.ResponseWriter, r *http.Request) {
-	ks, err := s.listKeys(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"))
+	ks, err := s.Backend.FindKeys(r.Context(), chi.URLParam(r, "user"))
 	s.respond(w, r, http.StatusOK, nonNil(ks), err)
 }
 
@@ -226,20 +218,20 @@ func (s *Server) apiAddKey(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	k, err := s.addKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), in.Key)
+	k, err := s.Backend.AddKey(r.Context(), chi.URLParam(r, "user"), in.Key)
 	s.respond(w, r, http.StatusCreated, k, err)
 }
 
 func (s *Server) apiRemoveKey(w http.ResponseWriter, r *http.Request) {
 	fp, err := wildcard(r)
 	if err == nil {
-		err = s.removeKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), fp)
+		err = s.Backend.RemoveKey(r.Context(), chi.URLParam(r, "user"), fp)
 	}
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListTokens(w http.ResponseWriter, r *http.Request) {
-	ts, err := s.listTokens(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"))
+	ts, err := s.Backend.FindTokens(r.Context(), chi.URLParam(r, "user"))
 	s.respond(w, r, http.StatusOK, nonNil(ts), err)
 }
 
@@ -263,7 +255,7 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	t, secret, err := s.createToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), in.Name, scope, ttl)
+	t, secret, err := s.createToken(r.Context(), chi.URLParam(r, "user"), in.Name, scope, ttl)
 	out := struct {
 		*gatehouse.Token
 		Secret string `json:"token"`
@@ -298,12 +290,12 @@ func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, fmt.Errorf("token %q: %w", chi.URLParam(r, "id"), gatehouse.ErrNotFound))
 		return
 	}
-	err = s.revokeToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), id)
+	err = s.Backend.RevokeToken(r.Context(), chi.URLParam(r, "user"), id)
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListRepos(w http.ResponseWriter, r *http.Request) {
-	rs, err := s.listRepos(r.Context(), callerFromContext(r.Context()))
+	rs, err := s.Backend.FindRepos(r.Context(), gatehouse.RepoFilter{})
 	s.respond(w, r, http.StatusOK, nonNil(rs), err)
 }
 
@@ -320,15 +312,15 @@ func (s *Server) apiCreateRepo(w http.ResponseWriter, r *http.Request) {
 	}
 	c := callerFromContext(r.Context())
 	if in.Owner == "" {
-		in.Owner = c.user.Name
+		in.Owner = c.User.Name
 	}
 	repo := &gatehouse.Repo{Owner: in.Owner, Name: in.Name, Private: in.Private == nil || *in.Private, Description: in.Description}
-	err := s.createRepo(r.Context(), c, repo)
+	err := s.Backend.CreateRepo(r.Context(), repo)
 	s.respond(w, r, http.StatusCreated, repo, err)
 }
 
 func (s *Server) apiGetRepo(w http.ResponseWriter, r *http.Request) {
-	repo, lvl, err := s.authorize(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), gatehouse.OpRead)
+	repo, lvl, err := s.Backend.RepoAccess(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
 	out := struct {
 		*gatehouse.Repo
 		Access gatehouse.AccessLevel `json:"access"`
@@ -350,18 +342,18 @@ func (s *Server) apiUpdateRepo(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	repo, err := s.updateRepo(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"),
+	repo, err := s.Backend.UpdateRepo(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"),
 		gatehouse.RepoUpdate{Private: in.Private, Description: in.Description, DefaultBranch: in.DefaultBranch})
 	s.respond(w, r, http.StatusOK, repo, err)
 }
 
 func (s *Server) apiDeleteRepo(w http.ResponseWriter, r *http.Request) {
-	err := s.deleteRepo(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	err := s.Backend.DeleteRepo(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListCollaborators(w http.ResponseWriter, r *http.Request) {
-	cs, err := s.listCollaborators(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	cs, err := s.Backend.FindCollaborators(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
 	s.respond(w, r, http.StatusOK, nonNil(cs), err)
 }
 
@@ -373,17 +365,17 @@ func (s *Server) apiSetCollaborator(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	cb, err := s.setCollaborator(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), chi.URLParam(r, "user"), in.Level)
+	cb, err := s.setCollaborator(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), chi.URLParam(r, "user"), in.Level)
 	s.respond(w, r, http.StatusOK, cb, err)
 }
 
 func (s *Server) apiRemoveCollaborator(w http.ResponseWriter, r *http.Request) {
-	err := s.removeCollaborator(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), chi.URLParam(r, "user"))
+	err := s.Backend.RemoveCollaborator(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), chi.URLParam(r, "user"))
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListDeployKeys(w http.ResponseWriter, r *http.Request) {
-	ks, err := s.listDeployKeys(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	ks, err := s.Backend.FindDeployKeys(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
 	s.respond(w, r, http.StatusOK, nonNil(ks), err)
 }
 
@@ -396,20 +388,20 @@ func (s *Server) apiAddDeployKey(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	k, err := s.addDeployKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), in.Key, in.Write)
+	k, err := s.Backend.AddDeployKey(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), in.Key, in.Write)
 	s.respond(w, r, http.StatusCreated, k, err)
 }
 
 func (s *Server) apiRemoveDeployKey(w http.ResponseWriter, r *http.Request) {
 	fp, err := wildcard(r)
 	if err == nil {
-		err = s.removeDeployKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), fp)
+		err = s.Backend.RemoveDeployKey(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), fp)
 	}
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListProtected(w http.ResponseWriter, r *http.Request) {
-	ps, err := s.listProtected(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	ps, err := s.Backend.FindProtectedBranches(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
 	s.respond(w, r, http.StatusOK, nonNil(ps), err)
 }
 
@@ -422,14 +414,14 @@ func (s *Server) apiAddProtected(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	p, err := s.addProtected(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), in.Pattern, in.AdminOnly)
+	p, err := s.Backend.AddProtectedBranch(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), in.Pattern, in.AdminOnly)
 	s.respond(w, r, http.StatusCreated, p, err)
 }
 
 func (s *Server) apiRemoveProtected(w http.ResponseWriter, r *http.Request) {
 	pattern, err := wildcard(r)
 	if err == nil {
-		err = s.removeProtected(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), pattern)
+		err = s.Backend.RemoveProtectedBranch(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"), pattern)
 	}
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
@@ -441,7 +433,7 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	p, err := s.auditEvents(r.Context(), callerFromContext(r.Context()), f, pg)
+	p, err := s.auditEvents(r.Context(), f, pg)
 	s.respond(w, r, http.StatusOK, p, err)
 }
 

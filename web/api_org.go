@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"gatehouse"
 )
 
 // orgRoutes serves /api/v1/orgs: organizations, their members, teams and
@@ -29,7 +31,7 @@ func (s *Server) orgRoutes(r chi.Router) {
 }
 
 func (s *Server) apiListOrgs(w http.ResponseWriter, r *http.Request) {
-	orgs, err := s.listOrgs(r.Context(), callerFromContext(r.Context()))
+	orgs, err := s.Backend.FindOrgs(r.Context(), gatehouse.OrgFilter{})
 	s.respond(w, r, http.StatusOK, nonNil(orgs), err)
 }
 
@@ -42,12 +44,12 @@ func (s *Server) apiCreateOrg(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	o, err := s.createOrg(r.Context(), callerFromContext(r.Context()), in.Name, in.DefaultLevel)
+	o, err := s.createOrg(r.Context(), in.Name, in.DefaultLevel)
 	s.respond(w, r, http.StatusCreated, o, err)
 }
 
 func (s *Server) apiGetOrg(w http.ResponseWriter, r *http.Request) {
-	o, err := s.findOrg(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"))
+	o, err := s.Backend.FindOrgByName(r.Context(), chi.URLParam(r, "org"))
 	s.respond(w, r, http.StatusOK, o, err)
 }
 
@@ -59,17 +61,24 @@ func (s *Server) apiUpdateOrg(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	o, err := s.updateOrg(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"), in.DefaultLevel)
+	o, err := s.updateOrg(r.Context(), chi.URLParam(r, "org"), in.DefaultLevel)
 	s.respond(w, r, http.StatusOK, o, err)
 }
 
 func (s *Server) apiDeleteOrg(w http.ResponseWriter, r *http.Request) {
-	err := s.deleteOrg(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"))
-	s.respond(w, r, http.StatusNoContent, nil, err)
+	org := chi.URLParam(r, "org")
+	if r.URL.Query().Get("force") != "true" {
+		s.respond(w, r, http.StatusNoContent, nil, s.Backend.DeleteOrg(r.Context(), org))
+		return
+	}
+	// ?force=true also removes the organization's repositories, as
+	// `gatehouse org rm --force` does.
+	removed, err := s.Backend.DeleteOrgWithRepos(r.Context(), org)
+	s.respond(w, r, http.StatusOK, map[string]any{"deleted": org, "repositories": nonNil(removed)}, err)
 }
 
 func (s *Server) apiListOrgMembers(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.listOrgMembers(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"))
+	ms, err := s.Backend.FindOrgMembers(r.Context(), chi.URLParam(r, "org"))
 	s.respond(w, r, http.StatusOK, nonNil(ms), err)
 }
 
@@ -81,17 +90,17 @@ func (s *Server) apiSetOrgMember(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	m, err := s.setOrgMember(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"), chi.URLParam(r, "user"), in.Role)
+	m, err := s.setOrgMember(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "user"), in.Role)
 	s.respond(w, r, http.StatusOK, m, err)
 }
 
 func (s *Server) apiRemoveOrgMember(w http.ResponseWriter, r *http.Request) {
-	err := s.removeOrgMember(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"), chi.URLParam(r, "user"))
+	err := s.Backend.RemoveOrgMember(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "user"))
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListTeams(w http.ResponseWriter, r *http.Request) {
-	ts, err := s.listTeams(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"))
+	ts, err := s.Backend.FindTeams(r.Context(), chi.URLParam(r, "org"))
 	s.respond(w, r, http.StatusOK, nonNil(ts), err)
 }
 
@@ -103,33 +112,33 @@ func (s *Server) apiCreateTeam(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	t, err := s.createTeam(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"), in.Name)
+	t, err := s.createTeam(r.Context(), chi.URLParam(r, "org"), in.Name)
 	s.respond(w, r, http.StatusCreated, t, err)
 }
 
 func (s *Server) apiDeleteTeam(w http.ResponseWriter, r *http.Request) {
-	err := s.deleteTeam(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"), chi.URLParam(r, "team"))
+	err := s.Backend.DeleteTeam(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "team"))
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListTeamMembers(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.listTeamMembers(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"), chi.URLParam(r, "team"))
+	ms, err := s.Backend.FindTeamMembers(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "team"))
 	s.respond(w, r, http.StatusOK, nonNil(ms), err)
 }
 
 func (s *Server) apiAddTeamMember(w http.ResponseWriter, r *http.Request) {
 	org, team, user := chi.URLParam(r, "org"), chi.URLParam(r, "team"), chi.URLParam(r, "user")
-	err := s.addTeamMember(r.Context(), callerFromContext(r.Context()), org, team, user)
+	err := s.Backend.AddTeamMember(r.Context(), org, team, user)
 	s.respond(w, r, http.StatusOK, map[string]string{"team": org + "/" + team, "user": user}, err)
 }
 
 func (s *Server) apiRemoveTeamMember(w http.ResponseWriter, r *http.Request) {
-	err := s.removeTeamMember(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "org"), chi.URLParam(r, "team"), chi.URLParam(r, "user"))
+	err := s.Backend.RemoveTeamMember(r.Context(), chi.URLParam(r, "org"), chi.URLParam(r, "team"), chi.URLParam(r, "user"))
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }
 
 func (s *Server) apiListTeamGrants(w http.ResponseWriter, r *http.Request) {
-	gs, err := s.listTeamGrants(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+	gs, err := s.Backend.FindTeamGrants(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
 	s.respond(w, r, http.StatusOK, nonNil(gs), err)
 }
 
@@ -141,13 +150,13 @@ func (s *Server) apiSetTeamGrant(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, err)
 		return
 	}
-	g, err := s.setTeamGrant(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"),
+	g, err := s.setTeamGrant(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"),
 		chi.URLParam(r, "org"), chi.URLParam(r, "team"), in.Level)
 	s.respond(w, r, http.StatusOK, g, err)
 }
 
 func (s *Server) apiRemoveTeamGrant(w http.ResponseWriter, r *http.Request) {
-	err := s.removeTeamGrant(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "owner"), chi.URLParam(r, "name"),
+	err := s.Backend.RemoveTeamGrant(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"),
 		chi.URLParam(r, "org"), chi.URLParam(r, "team"))
 	s.respond(w, r, http.StatusNoContent, nil, err)
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"gatehouse"
+	"gatehouse/backend"
 )
 
 // Errors of the HTTP layer itself; the rest come from the services as
@@ -27,7 +28,7 @@ var statusCodes = []struct {
 	{gatehouse.ErrNotFound, http.StatusNotFound},
 	{gatehouse.ErrConflict, http.StatusConflict},
 	{gatehouse.ErrInvalid, http.StatusUnprocessableEntity},
-	{errUnavailable, http.StatusNotImplemented},
+	{backend.ErrUnavailable, http.StatusNotImplemented},
 }
 
 // errorStatus returns the status for err and the message safe to show.

@@ -19,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"gatehouse"
+	"gatehouse/backend"
 )
 
 //go:embed templates/*.html
@@ -163,6 +164,8 @@ type sessionInfo struct {
 
 var sessionKey = &contextKey{"session"}
 
+type contextKey struct{ name string }
+
 // requireSession lets requests with a live session through and sends
 // others to a page that explains how to log in.
 func (s *Server) requireSession(next http.Handler) http.Handler {
@@ -182,7 +185,7 @@ func (s *Server) requireSession(next http.Handler) http.Handler {
 			s.loggedOut(w, r)
 			return
 		}
-		ctx := newContextWithCaller(r.Context(), caller{user: sess.User, addr: r.RemoteAddr})
+		ctx := gatehouse.NewContextWithActor(r.Context(), gatehouse.Actor{User: sess.User, Address: r.RemoteAddr})
 		ctx = contextWithSession(ctx, sessionInfo{secret: ck.Value})
 		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -263,7 +266,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Name: sessionCookie, Value: sess.Secret, Path: "/",
 		Expires: sess.ExpiresAt, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
 	})
-	s.record(r.Context(), caller{user: sess.User, addr: r.RemoteAddr}, gatehouse.AuditWebLogin, "", "")
+	if err := s.Backend.LoggedIn(gatehouse.NewContextWithActor(r.Context(), gatehouse.Actor{User: sess.User, Address: r.RemoteAddr})); err != nil {
+		s.Logger.Error("login not recorded", logErr, err)
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -279,8 +284,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 // render writes page with data and the session's details.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, page, title string, data any, flash, errMsg string, status int) {
 	v := view{Title: title, Data: data, Flash: flash, Error: errMsg}
-	if c := callerFromContext(r.Context()); c.user != nil {
-		v.Me = c.user
+	if c := callerFromContext(r.Context()); c.User != nil {
+		v.Me = c.User
 		v.CSRF = csrfToken(sessionFrom(r).secret)
 	}
 	var buf bytes.Buffer
@@ -329,36 +334,23 @@ type dashboardData struct {
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	ctx, c := r.Context(), callerFromContext(r.Context())
 	var d dashboardData
-	us, err := s.listUsers(ctx, c)
+	us, err := s.Backend.FindUsers(ctx)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
 	}
-	rs, err := s.listRepos(ctx, c)
+	rs, err := s.Backend.FindRepos(ctx, gatehouse.RepoFilter{})
 	if err != nil {
 		s.panelError(w, r, err)
 		return
 	}
-	ks, err := s.listKeys(ctx, c, c.user.Name)
+	ks, err := s.Backend.FindKeys(ctx, c.User.Name)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
 	}
 	d.Users, d.Repos, d.Keys = len(us), len(rs), len(ks)
-	// Recent pushes to repositories the viewer can read: the audit log
-	// is filtered per repository so nothing private leaks.
-	readable := map[string]bool{}
-	for _, repo := range rs {
-		readable[repo.FullName()] = true
-	}
-	f := gatehouse.AuditFilter{Limit: 500}
-	if es, err := s.Audit.FindAuditEvents(ctx, f); err == nil {
-		for i := len(es) - 1; i >= 0 && len(d.Pushes) < 10; i-- {
-			if e := es[i]; e.Action == gatehouse.AuditPush && readable[e.Repo] {
-				d.Pushes = append(d.Pushes, e)
-			}
-		}
-	} else {
+	if d.Pushes, err = s.Backend.RecentPushes(ctx, 10); err != nil {
 		s.Logger.Error("dashboard audit", logErr, err)
 	}
 	s.render(w, r, "dashboard", "Dashboard", d, flash(r), "", http.StatusOK)
@@ -369,7 +361,7 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showUsers(w http.ResponseWriter, r *http.Request, fl, errMsg string, status int) {
-	us, err := s.listUsers(r.Context(), callerFromContext(r.Context()))
+	us, err := s.Backend.FindUsers(r.Context())
 	if err != nil {
 		s.panelError(w, r, err)
 		return
@@ -378,7 +370,7 @@ func (s *Server) showUsers(w http.ResponseWriter, r *http.Request, fl, errMsg st
 }
 
 func (s *Server) usersCreate(w http.ResponseWriter, r *http.Request) {
-	u, err := s.createUser(r.Context(), callerFromContext(r.Context()), strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("admin") == "on")
+	u, err := s.createUser(r.Context(), strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("admin") == "on")
 	if err != nil {
 		status, msg := s.errorStatus(r, err)
 		s.showUsers(w, r, "", msg, status)
@@ -400,15 +392,15 @@ func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showUser(w http.ResponseWriter, r *http.Request, secret, fl, errMsg string, status int) {
-	ctx, c, name := r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user")
-	u, err := s.findUser(ctx, c, name)
+	ctx, name := r.Context(), chi.URLParam(r, "user")
+	u, err := s.Backend.FindUserByName(ctx, name)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
 	}
 	d := userData{User: u, NewSecret: secret}
-	if d.Keys, err = s.listKeys(ctx, c, name); err == nil {
-		d.Tokens, err = s.listTokens(ctx, c, name)
+	if d.Keys, err = s.Backend.FindKeys(ctx, name); err == nil {
+		d.Tokens, err = s.Backend.FindTokens(ctx, name)
 	}
 	if err != nil {
 		s.panelError(w, r, err)
@@ -449,7 +441,7 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
 		s.userResult(w, r, fmt.Errorf("unknown action: %w", gatehouse.ErrInvalid), "")
 		return
 	}
-	u, err := s.updateUser(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), upd)
+	u, err := s.Backend.UpdateUser(r.Context(), chi.URLParam(r, "user"), upd)
 	msg := ""
 	if err == nil {
 		msg = fmt.Sprintf("Saved %s: %s, %s", u.Name, map[bool]string{true: "site admin", false: "user"}[u.Admin], map[bool]string{true: "disabled", false: "active"}[u.Disabled])
@@ -458,7 +450,7 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) userAddKey(w http.ResponseWriter, r *http.Request) {
-	k, err := s.addKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), r.PostForm.Get("key"))
+	k, err := s.Backend.AddKey(r.Context(), chi.URLParam(r, "user"), r.PostForm.Get("key"))
 	msg := ""
 	if err == nil {
 		msg = "Added key " + k.Fingerprint
@@ -468,7 +460,7 @@ func (s *Server) userAddKey(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) userRemoveKey(w http.ResponseWriter, r *http.Request) {
 	fp := r.PostForm.Get("fingerprint")
-	s.userResult(w, r, s.removeKey(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), fp), "Removed key "+fp)
+	s.userResult(w, r, s.Backend.RemoveKey(r.Context(), chi.URLParam(r, "user"), fp), "Removed key "+fp)
 }
 
 func (s *Server) userCreateToken(w http.ResponseWriter, r *http.Request) {
@@ -482,7 +474,7 @@ func (s *Server) userCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.userResult(w, r, err, "")
 		return
 	}
-	_, secret, err := s.createToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), strings.TrimSpace(r.PostForm.Get("name")), scope, ttl)
+	_, secret, err := s.createToken(r.Context(), chi.URLParam(r, "user"), strings.TrimSpace(r.PostForm.Get("name")), scope, ttl)
 	if err != nil {
 		s.userResult(w, r, err, "")
 		return
@@ -497,7 +489,7 @@ func (s *Server) userRevokeToken(w http.ResponseWriter, r *http.Request) {
 		s.userResult(w, r, fmt.Errorf("token: %w", gatehouse.ErrNotFound), "")
 		return
 	}
-	s.userResult(w, r, s.revokeToken(r.Context(), callerFromContext(r.Context()), chi.URLParam(r, "user"), id), "Revoked the token")
+	s.userResult(w, r, s.Backend.RevokeToken(r.Context(), chi.URLParam(r, "user"), id), "Revoked the token")
 }
 
 // repoRow is a repository in the list.
@@ -511,7 +503,7 @@ func (s *Server) reposPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showRepos(w http.ResponseWriter, r *http.Request, fl, errMsg string, status int) {
-	rs, err := s.listRepos(r.Context(), callerFromContext(r.Context()))
+	rs, err := s.Backend.FindRepos(r.Context(), gatehouse.RepoFilter{})
 	if err != nil {
 		s.panelError(w, r, err)
 		return
@@ -527,11 +519,11 @@ func (s *Server) reposCreate(w http.ResponseWriter, r *http.Request) {
 	c := callerFromContext(r.Context())
 	owner := strings.TrimSpace(r.PostForm.Get("owner"))
 	if owner == "" {
-		owner = c.user.Name
+		owner = c.User.Name
 	}
 	repo := &gatehouse.Repo{Owner: owner, Name: strings.TrimSpace(r.PostForm.Get("name")),
 		Private: r.PostForm.Get("visibility") != "public", Description: r.PostForm.Get("description")}
-	if err := s.createRepo(r.Context(), c, repo); err != nil {
+	if err := s.Backend.CreateRepo(r.Context(), repo); err != nil {
 		status, msg := s.errorStatus(r, err)
 		s.showRepos(w, r, "", msg, status)
 		return
@@ -562,25 +554,20 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showRepo(w http.ResponseWriter, r *http.Request, fl, errMsg string, status int) {
-	ctx, c := r.Context(), callerFromContext(r.Context())
+	ctx := r.Context()
 	owner, name := chi.URLParam(r, "owner"), chi.URLParam(r, "name")
-	repo, lvl, err := s.authorize(ctx, c, owner, name, gatehouse.OpRead)
+	repo, lvl, err := s.Backend.RepoAccess(ctx, owner, name)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
 	}
 	d := repoData{Repo: repo, Access: lvl, Clone: s.cloneURL(repo), IsAdmin: lvl >= gatehouse.AccessAdmin}
 	// The last push is read from the audit log, which records every ref
-	// update; a repository busy with other events may show none.
-	if es, err := s.Audit.FindAuditEvents(ctx, gatehouse.AuditFilter{Repo: repo.FullName(), Limit: 200}); err == nil {
-		for i := len(es) - 1; i >= 0; i-- {
-			if es[i].Action == gatehouse.AuditPush {
-				d.LastPush = es[i]
-				break
-			}
-		}
+	// update.
+	if d.LastPush, err = s.Backend.LastPush(ctx, owner, name); err != nil {
+		s.Logger.Warn("last push", "repo", repo.FullName(), "err", err)
 	}
-	if d.Size, err = s.Repos.DiskUsage(ctx, owner, name); err != nil {
+	if d.Size, err = s.Backend.DiskUsage(ctx, owner, name); err != nil {
 		s.Logger.Warn("repository size", "repo", repo.FullName(), "err", err)
 		d.Size = -1
 	}
@@ -589,18 +576,18 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request, fl, errMsg str
 		d.SCPClone = "git@" + host + ":" + repo.FullName() + ".git"
 	}
 	if d.IsAdmin {
-		if d.Collaborators, err = s.listCollaborators(ctx, c, owner, name); err != nil {
+		if d.Collaborators, err = s.Backend.FindCollaborators(ctx, owner, name); err != nil {
 			s.panelError(w, r, err)
 			return
 		}
-		d.DeployKeys, err = s.listDeployKeys(ctx, c, owner, name)
-		d.NoDeployKeys = errors.Is(err, errUnavailable)
+		d.DeployKeys, err = s.Backend.FindDeployKeys(ctx, owner, name)
+		d.NoDeployKeys = errors.Is(err, backend.ErrUnavailable)
 		if err != nil && !d.NoDeployKeys {
 			s.panelError(w, r, err)
 			return
 		}
-		d.Protected, err = s.listProtected(ctx, c, owner, name)
-		d.NoProtection = errors.Is(err, errUnavailable)
+		d.Protected, err = s.Backend.FindProtectedBranches(ctx, owner, name)
+		d.NoProtection = errors.Is(err, backend.ErrUnavailable)
 		if err != nil && !d.NoProtection {
 			s.panelError(w, r, err)
 			return
@@ -634,7 +621,7 @@ func (s *Server) repoSettings(w http.ResponseWriter, r *http.Request) {
 	if b := strings.TrimSpace(r.PostForm.Get("default_branch")); b != "" {
 		upd.DefaultBranch = &b
 	}
-	_, err := s.updateRepo(r.Context(), callerFromContext(r.Context()), owner, name, upd)
+	_, err := s.Backend.UpdateRepo(r.Context(), owner, name, upd)
 	s.repoResult(w, r, err, "Saved the settings")
 }
 
@@ -646,7 +633,7 @@ func (s *Server) repoDelete(w http.ResponseWriter, r *http.Request) {
 		s.repoResult(w, r, fmt.Errorf("type %s/%s to confirm the deletion: %w", owner, name, gatehouse.ErrInvalid), "")
 		return
 	}
-	if err := s.deleteRepo(r.Context(), callerFromContext(r.Context()), owner, name); err != nil {
+	if err := s.Backend.DeleteRepo(r.Context(), owner, name); err != nil {
 		s.repoResult(w, r, err, "")
 		return
 	}
@@ -656,7 +643,7 @@ func (s *Server) repoDelete(w http.ResponseWriter, r *http.Request) {
 func (s *Server) repoSetCollaborator(w http.ResponseWriter, r *http.Request) {
 	owner, name := repoParams(r)
 	user := strings.TrimSpace(r.PostForm.Get("user"))
-	cb, err := s.setCollaborator(r.Context(), callerFromContext(r.Context()), owner, name, user, r.PostForm.Get("level"))
+	cb, err := s.setCollaborator(r.Context(), owner, name, user, r.PostForm.Get("level"))
 	msg := ""
 	if err == nil {
 		msg = fmt.Sprintf("%s now has %s access", cb.User, cb.Level)
@@ -667,12 +654,12 @@ func (s *Server) repoSetCollaborator(w http.ResponseWriter, r *http.Request) {
 func (s *Server) repoRemoveCollaborator(w http.ResponseWriter, r *http.Request) {
 	owner, name := repoParams(r)
 	user := r.PostForm.Get("user")
-	s.repoResult(w, r, s.removeCollaborator(r.Context(), callerFromContext(r.Context()), owner, name, user), "Removed "+user)
+	s.repoResult(w, r, s.Backend.RemoveCollaborator(r.Context(), owner, name, user), "Removed "+user)
 }
 
 func (s *Server) repoAddDeployKey(w http.ResponseWriter, r *http.Request) {
 	owner, name := repoParams(r)
-	k, err := s.addDeployKey(r.Context(), callerFromContext(r.Context()), owner, name, r.PostForm.Get("key"), r.PostForm.Get("write") == "on")
+	k, err := s.Backend.AddDeployKey(r.Context(), owner, name, r.PostForm.Get("key"), r.PostForm.Get("write") == "on")
 	msg := ""
 	if err == nil {
 		msg = "Added deploy key " + k.Fingerprint
@@ -683,12 +670,12 @@ func (s *Server) repoAddDeployKey(w http.ResponseWriter, r *http.Request) {
 func (s *Server) repoRemoveDeployKey(w http.ResponseWriter, r *http.Request) {
 	owner, name := repoParams(r)
 	fp := r.PostForm.Get("fingerprint")
-	s.repoResult(w, r, s.removeDeployKey(r.Context(), callerFromContext(r.Context()), owner, name, fp), "Removed deploy key "+fp)
+	s.repoResult(w, r, s.Backend.RemoveDeployKey(r.Context(), owner, name, fp), "Removed deploy key "+fp)
 }
 
 func (s *Server) repoAddProtected(w http.ResponseWriter, r *http.Request) {
 	owner, name := repoParams(r)
-	p, err := s.addProtected(r.Context(), callerFromContext(r.Context()), owner, name, strings.TrimSpace(r.PostForm.Get("pattern")), r.PostForm.Get("admin_only") == "on")
+	p, err := s.Backend.AddProtectedBranch(r.Context(), owner, name, strings.TrimSpace(r.PostForm.Get("pattern")), r.PostForm.Get("admin_only") == "on")
 	msg := ""
 	if err == nil {
 		msg = "Protected " + p.Pattern
@@ -699,7 +686,7 @@ func (s *Server) repoAddProtected(w http.ResponseWriter, r *http.Request) {
 func (s *Server) repoRemoveProtected(w http.ResponseWriter, r *http.Request) {
 	owner, name := repoParams(r)
 	pattern := r.PostForm.Get("pattern")
-	s.repoResult(w, r, s.removeProtected(r.Context(), callerFromContext(r.Context()), owner, name, pattern), "Unprotected "+pattern)
+	s.repoResult(w, r, s.Backend.RemoveProtectedBranch(r.Context(), owner, name, pattern), "Unprotected "+pattern)
 }
 
 // auditData is the audit page: the filter as given and one page.
@@ -713,15 +700,15 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	c := callerFromContext(r.Context())
 	q := r.URL.Query()
 	// Non-admins see their own actions unless they ask for a repository.
-	if !c.user.Admin && q.Get("user") == "" && q.Get("repo") == "" {
-		q.Set("user", c.user.Name)
+	if !c.User.Admin && q.Get("user") == "" && q.Get("repo") == "" {
+		q.Set("user", c.User.Name)
 	}
 	f, pg, err := auditQuery(q)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
 	}
-	p, err := s.auditEvents(r.Context(), c, f, pg)
+	p, err := s.auditEvents(r.Context(), f, pg)
 	if err != nil {
 		s.panelError(w, r, err)
 		return

@@ -94,7 +94,7 @@ func (s *Server) requireScope(routes chi.Routes) func(http.Handler) http.Handler
 			route := strings.TrimSuffix(pattern, "/")
 			need, known := apiScopes[r.Method+" "+route]
 			var have gatehouse.TokenScope // none, should a caller come without a token
-			if t := callerFromContext(r.Context()).token; t != nil {
+			if t := callerFromContext(r.Context()).Token; t != nil {
 				have = t.Scope
 			}
 			if !known || have < need {

@@ -1,7 +1,8 @@
 // Package web is the HTTP side of Gatehouse: the health check, the JSON
 // API under /api/v1, the admin panel at / and, when given, /metrics. It
-// knows nothing of SSH or SQL: it reaches data only through the root
-// service interfaces, and what it shows of the SSH side (host keys, the
+// knows nothing of SSH or SQL: every use case goes through the backend
+// (which checks the actor the request carries), the rest through the root
+// service interfaces; what it shows of the SSH side (host keys, the
 // clone address) comes in as plain fields.
 package web
 
@@ -18,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"gatehouse"
+	"gatehouse/backend"
 )
 
 // Log attribute keys.
@@ -55,6 +57,10 @@ type Server struct {
 	Protection gatehouse.ProtectionService
 	// Orgs may be nil; the organization routes then answer 501.
 	Orgs gatehouse.OrgService
+	// Backend runs every use case the API and the panel offer; when nil,
+	// Handler makes one on the services above. Of those, only Tokens and
+	// Logins are used directly, to authenticate requests.
+	Backend *backend.Backend
 
 	// HostKeys are shown on the host keys page.
 	HostKeys []HostKey
@@ -80,6 +86,9 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
+	}
+	if s.Backend == nil {
+		s.Backend = s.newBackend()
 	}
 	r := chi.NewRouter()
 	if s.Instrument != nil {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/gittest"
 )
 
 // archiveFiles reads a tar, tar.gz or zip archive into "name mode" lines
@@ -116,13 +118,8 @@ func TestArchiveRemote(t *testing.T) {
 			}
 			// git's own archive of the same repository is the reference.
 			local := append([]string{"archive", "--format=" + tc.format}, tc.args...)
-			cmd := exec.Command("git", local...)
-			cmd.Dir = s.RepoDir("alice/arch")
-			want, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("git archive: %v", err)
-			}
-			if g, w := archiveFiles(t, tc.format, got), archiveFiles(t, tc.format, want); g != w {
+			want, _ := gittest.Cmd{Dir: s.RepoDir("alice/arch")}.Output(t, local...)
+			if g, w := archiveFiles(t, tc.format, got), archiveFiles(t, tc.format, []byte(want)); g != w {
 				t.Errorf("archive:\n%s\ngit's own:\n%s", g, w)
 			}
 		})

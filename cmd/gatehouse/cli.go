@@ -12,12 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"gatehouse"
+	"gatehouse/backend"
 	"gatehouse/keys"
 	"gatehouse/repos"
-	"gatehouse/sshd"
 )
 
 const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
@@ -42,6 +41,99 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   version
 `
 
+// command is a subcommand: its flags, how many arguments, and what it does.
+type command struct {
+	args  int // exact number of positional arguments; -1 for any
+	flags func(fs *flag.FlagSet)
+	run   func(ctx context.Context, c *cli, args []string) error
+}
+
+// commands is every admin command, by name. Three-word commands ("org
+// member add") are listed by their first two words; the third is an
+// argument. The handlers live in cli_*.go by subject; each calls the
+// backend as the local operator.
+var commands = map[string]command{
+	"user add":     {args: 1, flags: boolFlag("admin", "site admin"), run: userAdd},
+	"user list":    {args: 0, run: userList},
+	"user show":    {args: 1, run: userShow},
+	"user disable": {args: 1, run: func(ctx context.Context, c *cli, a []string) error { return c.setDisabled(ctx, a[0], true) }},
+	"user enable":  {args: 1, run: func(ctx context.Context, c *cli, a []string) error { return c.setDisabled(ctx, a[0], false) }},
+	"user rm":      {args: 1, run: userRemove},
+
+	"key add": {args: 2, flags: func(fs *flag.FlagSet) {
+		fs.String("expires", "", "the key stops working after this duration (720h) or at this time (RFC 3339)")
+	}, run: keyAdd},
+	"key list": {args: 1, run: keyList},
+	"key rm":   {args: 2, run: keyRemove},
+
+	"repo create": {args: 1, flags: func(fs *flag.FlagSet) {
+		fs.Bool("private", false, "private (the default)")
+		fs.Bool("public", false, "readable by every known user")
+		fs.String("description", "", "description")
+		// The same repository count limit as create on push;
+		// GATEHOUSE_MAX_REPOS_PER_USER sets both.
+		fs.Int("max-repos-per-user", DefaultMaxReposPerUser, "repositories one owner may have; negative for no limit")
+	}, run: repoCreate},
+	"repo list":   {args: 0, run: repoList},
+	"repo show":   {args: 1, run: repoShow},
+	"repo rm":     {args: 1, run: repoRemove},
+	"repo rename": {args: 2, run: repoRename},
+	"repo gc":     {args: 1, run: repoGC},
+
+	"collab add":  {args: 3, run: collabAdd},
+	"collab rm":   {args: 2, run: collabRemove},
+	"collab list": {args: 1, run: collabList},
+
+	"org create": {args: 1, flags: defaultLevelFlag, run: orgCreate},
+	"org set":    {args: 1, flags: defaultLevelFlag, run: orgSet},
+	"org list":   {args: 0, run: orgList},
+	"org rm":     {args: 1, flags: boolFlag("force", "also remove the organization's repositories"), run: orgRemove},
+	"org member": {args: -1, run: orgMember},
+
+	"team create": {args: 1, run: teamCreate},
+	"team rm":     {args: 1, run: teamRemove},
+	"team list":   {args: 1, run: teamList},
+	"team member": {args: -1, run: teamMember},
+
+	"deploy-key add":  {args: 2, flags: boolFlag("write", "the key may push, not only fetch"), run: deployKeyAdd},
+	"deploy-key list": {args: 1, run: deployKeyList},
+	"deploy-key rm":   {args: 2, run: deployKeyRemove},
+
+	"protect add":  {args: 2, flags: boolFlag("admin-only", "only repository admins may push to matching branches"), run: protectAdd},
+	"protect list": {args: 1, run: protectList},
+	"protect rm":   {args: 2, run: protectRemove},
+
+	"audit": {args: 0, flags: func(fs *flag.FlagSet) {
+		fs.String("user", "", "only this actor")
+		fs.String("repo", "", "only this repository")
+		fs.String("since", "", "only since this time (RFC 3339) or duration ago (24h)")
+		fs.Int("limit", 100, "at most this many (the newest)")
+	}, run: auditList},
+
+	"token create": {args: 1, flags: func(fs *flag.FlagSet) {
+		fs.String("name", "", "a label to recognise the token by")
+		fs.String("expires", "", "lifetime, such as 720h; empty for none")
+		fs.String("scope", "admin", "what the token may do: read, write or admin")
+	}, run: tokenCreate},
+	"token list": {args: 1, run: tokenList},
+	"token rm":   {args: 2, run: tokenRemove},
+	"login-link": {args: 1, flags: func(fs *flag.FlagSet) {
+		fs.String("url", "http://127.0.0.1:8080", "the panel's base URL")
+	}, run: loginLink},
+
+	"check": {args: 0, flags: boolFlag("repair", "remove what killed pushes and repacks left (never what a live one uses)"), run: check},
+	// hostkeys reads the data folder only; see cli.run.
+	"hostkeys": {args: 0, run: hostKeys},
+}
+
+func boolFlag(name, help string) func(fs *flag.FlagSet) {
+	return func(fs *flag.FlagSet) { fs.Bool(name, false, help) }
+}
+
+func defaultLevelFlag(fs *flag.FlagSet) {
+	fs.String("default-level", "read", "what members have on the organization's repositories: read or none")
+}
+
 // Run runs one command line and returns its exit status: 0 on success,
 // 1 with a one-line error on stderr otherwise, 2 for a usage error.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -58,7 +150,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		io.WriteString(stdout, usage)
 		return 0
 	}
-	c := &cli{stdin: stdin, stdout: stdout}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
 	err := c.run(ctx, args)
 	var ue usageError
 	switch {
@@ -80,29 +172,20 @@ func (e usageError) Error() string { return e.msg + " (see gatehouse help)" }
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // cli is one admin command against the data folder. It opens the database
-// itself, so it works beside a running server.
+// itself, so it works beside a running server, and acts as the local
+// operator "cli".
 type cli struct {
 	stdin  io.Reader
 	stdout io.Writer
+	stderr io.Writer
 	json   bool
 	data   string
 
 	fs *flag.FlagSet // the subcommand's parsed flags
 
 	db    *keys.DB
-	users gatehouse.UserService
-	keys  gatehouse.KeyService
-	repos *repos.Service
-	audit gatehouse.AuditService
-}
-
-// command is a subcommand: its flags, how many arguments, and what it does.
-// Commands live in the commands table; files other than this one add theirs
-// from an init function.
-type command struct {
-	args  int // exact number of positional arguments; -1 for any
-	flags func(fs *flag.FlagSet)
-	run   func(ctx context.Context, c *cli, args []string) error
+	b     *backend.Backend
+	repos *repos.Service // for what is not a use case: paths, maintenance
 }
 
 // flagString, flagBool and flagInt read the subcommand's parsed flags.
@@ -146,31 +229,30 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		}
 		defer c.db.Close()
 	}
-	return cmd.run(ctx, c, pos)
+	return cmd.run(gatehouse.NewContextWithActor(ctx, gatehouse.LocalActor("cli")), c, pos)
 }
 
+// open opens the database and builds the services as serve does, with
+// serve's defaults and the command's own limit flags.
 func (c *cli) open() error {
 	db, err := keys.Open(filepath.Join(c.data, "gatehouse.db"))
 	if err != nil {
 		return err
 	}
-	c.db = db
-	c.users, c.keys, c.audit = keys.NewUserService(db), keys.NewKeyService(db), keys.NewAuditService(db)
-	c.repos = repos.NewService(keys.NewRepoStore(db), filepath.Join(c.data, "repos"))
-	c.repos.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	return nil
-}
-
-// record writes an admin change to the audit log; the change has
-// happened, so a failure here is logged, not returned.
-func record(ctx context.Context, a gatehouse.AuditService, log *slog.Logger, actor, action, repo, detail string) {
-	if err := a.RecordEvent(ctx, &gatehouse.AuditEvent{Actor: actor, Action: action, Repo: repo, Detail: detail}); err != nil {
-		log.Error("audit write failed", "err", err)
+	cfg := NewMain().Config
+	cfg.Data = c.data
+	if c.fs.Lookup("max-repos-per-user") != nil {
+		cfg.MaxReposPerUser = c.flagInt("max-repos-per-user")
 	}
-}
-
-func (c *cli) record(ctx context.Context, action, repo, detail string) {
-	record(ctx, c.audit, slog.New(slog.NewTextHandler(os.Stderr, nil)), "cli", action, repo, detail)
+	svc, err := newServices(db, &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		db.Close()
+		return err
+	}
+	c.db, c.b, c.repos = db, svc.backend, svc.repos
+	// Audit write failures are reported on stderr.
+	c.b.Logger = slog.New(slog.NewTextHandler(c.stderr, nil))
+	return nil
 }
 
 // out prints v as JSON with --json, or calls text otherwise.
@@ -224,266 +306,4 @@ func yesNo(b bool, yes string) string {
 		return yes
 	}
 	return ""
-}
-
-var commands = map[string]command{
-	"user add": {args: 1, flags: func(fs *flag.FlagSet) { fs.Bool("admin", false, "site admin") },
-		run: func(ctx context.Context, c *cli, a []string) error {
-			u := &gatehouse.User{Name: a[0], Admin: c.flagBool("admin")}
-			if err := c.users.CreateUser(ctx, u); err != nil {
-				return err
-			}
-			c.record(ctx, gatehouse.AuditUserCreate, "", u.Name+yesNo(u.Admin, " (admin)"))
-			return c.out(u, func(w io.Writer) { fmt.Fprintf(w, "created user %s%s\n", u.Name, yesNo(u.Admin, " (admin)")) })
-		}},
-	"user list": {args: 0, run: func(ctx context.Context, c *cli, a []string) error {
-		us, err := c.users.FindUsers(ctx)
-		if err != nil {
-			return err
-		}
-		return c.out(us, func(w io.Writer) {
-			fmt.Fprintln(w, "NAME\tADMIN\tDISABLED\tCREATED")
-			for _, u := range us {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, yesNo(u.Admin, "admin"), yesNo(u.Disabled, "disabled"), u.CreatedAt.Format(time.DateOnly))
-			}
-		})
-	}},
-	"user show": {args: 1, run: func(ctx context.Context, c *cli, a []string) error {
-		u, err := c.users.FindUserByName(ctx, a[0])
-		if err != nil {
-			return err
-		}
-		ks, err := c.keys.FindKeys(ctx, u.Name)
-		if err != nil {
-			return err
-		}
-		v := struct {
-			*gatehouse.User
-			Keys []*gatehouse.PublicKey `json:"keys"`
-		}{u, ks}
-		return c.out(v, func(w io.Writer) {
-			fmt.Fprintf(w, "name:\t%s\nadmin:\t%v\ndisabled:\t%v\ncreated:\t%s\nkeys:\t%d\n", u.Name, u.Admin, u.Disabled, u.CreatedAt.Format(time.RFC3339), len(ks))
-			for _, k := range ks {
-				fmt.Fprintf(w, "\t%s %s %s\n", k.Fingerprint, k.Type, k.Comment)
-			}
-		})
-	}},
-	"user disable": {args: 1, run: func(ctx context.Context, c *cli, a []string) error { return c.setDisabled(ctx, a[0], true) }},
-	"user enable":  {args: 1, run: func(ctx context.Context, c *cli, a []string) error { return c.setDisabled(ctx, a[0], false) }},
-	"user rm": {args: 1, run: func(ctx context.Context, c *cli, a []string) error {
-		if err := c.users.DeleteUser(ctx, a[0]); err != nil {
-			return err
-		}
-		c.record(ctx, gatehouse.AuditUserDelete, "", a[0])
-		return c.out(map[string]string{"deleted": a[0]}, func(w io.Writer) { fmt.Fprintf(w, "removed user %s\n", a[0]) })
-	}},
-	"key add": {args: 2, run: func(ctx context.Context, c *cli, a []string) error {
-		text, err := readKeyArg(a[1], c.stdin)
-		if err != nil {
-			return err
-		}
-		k, err := c.keys.AddKey(ctx, a[0], text)
-		if err != nil {
-			return err
-		}
-		c.record(ctx, gatehouse.AuditKeyAdd, "", a[0]+" "+k.Fingerprint)
-		return c.out(k, func(w io.Writer) { fmt.Fprintf(w, "added %s (%s %d) to %s\n", k.Fingerprint, k.Type, k.Bits, a[0]) })
-	}},
-	"key list": {args: 1, run: func(ctx context.Context, c *cli, a []string) error {
-		ks, err := c.keys.FindKeys(ctx, a[0])
-		if err != nil {
-			return err
-		}
-		return c.out(ks, func(w io.Writer) {
-			fmt.Fprintln(w, "FINGERPRINT\tTYPE\tBITS\tCOMMENT\tLAST USED")
-			for _, k := range ks {
-				last := "never"
-				if k.LastUsedAt != nil {
-					last = k.LastUsedAt.Format(time.RFC3339)
-				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", k.Fingerprint, k.Type, k.Bits, k.Comment, last)
-			}
-		})
-	}},
-	"key rm": {args: 2, run: func(ctx context.Context, c *cli, a []string) error {
-		if err := c.keys.RemoveKey(ctx, a[0], a[1]); err != nil {
-			return err
-		}
-		c.record(ctx, gatehouse.AuditKeyRemove, "", a[0]+" "+a[1])
-		return c.out(map[string]string{"removed": a[1]}, func(w io.Writer) { fmt.Fprintf(w, "removed key %s from %s\n", a[1], a[0]) })
-	}},
-	"repo create": {args: 1, flags: func(fs *flag.FlagSet) {
-		fs.Bool("private", false, "private (the default)")
-		fs.Bool("public", false, "readable by every known user")
-		fs.String("description", "", "description")
-	}, run: func(ctx context.Context, c *cli, a []string) error {
-		owner, name, err := splitRepo(a[0])
-		if err != nil {
-			return err
-		}
-		if c.flagBool("private") && c.flagBool("public") {
-			return usagef("--private and --public exclude each other")
-		}
-		r := &gatehouse.Repo{Owner: owner, Name: name, Private: !c.flagBool("public"), Description: c.flagString("description")}
-		if err := c.repos.CreateRepo(ctx, r); err != nil {
-			return err
-		}
-		c.record(ctx, gatehouse.AuditRepoCreate, r.FullName(), visibility(r))
-		return c.out(r, func(w io.Writer) { fmt.Fprintf(w, "created %s (%s)\n", r.FullName(), visibility(r)) })
-	}},
-	"repo list": {args: 0, run: func(ctx context.Context, c *cli, a []string) error {
-		rs, err := c.repos.FindRepos(ctx, gatehouse.RepoFilter{})
-		if err != nil {
-			return err
-		}
-		return c.out(rs, func(w io.Writer) {
-			fmt.Fprintln(w, "REPOSITORY\tVISIBILITY\tDEFAULT BRANCH\tDESCRIPTION")
-			for _, r := range rs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.FullName(), visibility(r), r.DefaultBranch, r.Description)
-			}
-		})
-	}},
-	"repo show": {args: 1, run: func(ctx context.Context, c *cli, a []string) error {
-		owner, name, err := splitRepo(a[0])
-		if err != nil {
-			return err
-		}
-		r, err := c.repos.FindRepo(ctx, owner, name)
-		if err != nil {
-			return err
-		}
-		dir, _ := c.repos.Dir(owner, name)
-		return c.out(r, func(w io.Writer) {
-			fmt.Fprintf(w, "repository:\t%s\nvisibility:\t%s\ndefault branch:\t%s\ndescription:\t%s\ncreated:\t%s\npath:\t%s\n",
-				r.FullName(), visibility(r), r.DefaultBranch, r.Description, r.CreatedAt.Format(time.RFC3339), dir)
-		})
-	}},
-	"repo rm": {args: 1, run: func(ctx context.Context, c *cli, a []string) error {
-		owner, name, err := splitRepo(a[0])
-		if err != nil {
-			return err
-		}
-		if err := c.repos.DeleteRepo(ctx, owner, name); err != nil {
-			return err
-		}
-		c.record(ctx, gatehouse.AuditRepoDelete, owner+"/"+name, "")
-		return c.out(map[string]string{"deleted": owner + "/" + name}, func(w io.Writer) { fmt.Fprintf(w, "removed %s/%s\n", owner, name) })
-	}},
-	"repo rename": {args: 2, run: func(ctx context.Context, c *cli, a []string) error {
-		owner, name, err := splitRepo(a[0])
-		if err != nil {
-			return err
-		}
-		nowner, nname, err := splitRepo(a[1])
-		if err != nil {
-			return err
-		}
-		r, err := c.repos.RenameRepo(ctx, owner, name, nowner, nname)
-		if err != nil {
-			return err
-		}
-		c.record(ctx, gatehouse.AuditRepoRename, r.FullName(), "from "+owner+"/"+name)
-		return c.out(r, func(w io.Writer) { fmt.Fprintf(w, "renamed %s/%s to %s\n", owner, name, r.FullName()) })
-	}},
-	"collab add": {args: 3, run: func(ctx context.Context, c *cli, a []string) error {
-		owner, name, err := splitRepo(a[0])
-		if err != nil {
-			return err
-		}
-		lvl, err := gatehouse.ParseAccessLevel(a[2])
-		if err != nil || lvl == gatehouse.AccessNone {
-			return fmt.Errorf("level %q must be read, write or admin: %w", a[2], gatehouse.ErrInvalid)
-		}
-		if err := c.repos.SetCollaborator(ctx, owner, name, a[1], lvl); err != nil {
-			return err
-		}
-		c.record(ctx, gatehouse.AuditCollabSet, owner+"/"+name, a[1]+" "+lvl.String())
-		return c.out(gatehouse.Collaborator{User: a[1], Level: lvl}, func(w io.Writer) {
-			fmt.Fprintf(w, "%s has %s on %s/%s\n", a[1], lvl, owner, name)
-		})
-	}},
-	"collab rm": {args: 2, run: func(ctx context.Context, c *cli, a []string) error {
-		owner, name, err := splitRepo(a[0])
-		if err != nil {
-			return err
-		}
-		if err := c.repos.RemoveCollaborator(ctx, owner, name, a[1]); err != nil {
-			return err
-		}
-		c.record(ctx, gatehouse.AuditCollabRemove, owner+"/"+name, a[1])
-		return c.out(map[string]string{"removed": a[1]}, func(w io.Writer) { fmt.Fprintf(w, "removed %s from %s/%s\n", a[1], owner, name) })
-	}},
-	"collab list": {args: 1, run: func(ctx context.Context, c *cli, a []string) error {
-		owner, name, err := splitRepo(a[0])
-		if err != nil {
-			return err
-		}
-		cs, err := c.repos.FindCollaborators(ctx, owner, name)
-		if err != nil {
-			return err
-		}
-		return c.out(cs, func(w io.Writer) {
-			fmt.Fprintln(w, "USER\tLEVEL")
-			for _, cb := range cs {
-				fmt.Fprintf(w, "%s\t%s\n", cb.User, cb.Level)
-			}
-		})
-	}},
-	"audit": {args: 0, flags: func(fs *flag.FlagSet) {
-		fs.String("user", "", "only this actor")
-		fs.String("repo", "", "only this repository")
-		fs.String("since", "", "only since this time (RFC 3339) or duration ago (24h)")
-		fs.Int("limit", 100, "at most this many (the newest)")
-	}, run: func(ctx context.Context, c *cli, a []string) error {
-		f := gatehouse.AuditFilter{Actor: c.flagString("user"), Repo: c.flagString("repo"), Limit: c.flagInt("limit")}
-		if since := c.flagString("since"); since != "" {
-			if d, err := time.ParseDuration(since); err == nil {
-				f.Since = time.Now().Add(-d)
-			} else if t, err := time.Parse(time.RFC3339, since); err == nil {
-				f.Since = t
-			} else {
-				return usagef("--since %q is neither a time (RFC 3339) nor a duration", since)
-			}
-		}
-		es, err := c.audit.FindAuditEvents(ctx, f)
-		if err != nil {
-			return err
-		}
-		return c.out(es, func(w io.Writer) {
-			fmt.Fprintln(w, "TIME\tACTOR\tACTION\tREPOSITORY\tADDRESS\tDETAIL")
-			for _, e := range es {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Actor, e.Action, e.Repo, e.Address, e.Detail)
-			}
-		})
-	}},
-	"hostkeys": {args: 0, run: func(ctx context.Context, c *cli, a []string) error {
-		signers, err := sshd.LoadHostKeys(c.data)
-		if err != nil {
-			return err
-		}
-		ks := sshd.DescribeHostKeys(signers)
-		return c.out(ks, func(w io.Writer) {
-			for _, k := range ks {
-				fmt.Fprintf(w, "%s\t%s\n", k.Fingerprint, k.Type)
-			}
-		})
-	}},
-}
-
-func (c *cli) setDisabled(ctx context.Context, name string, disabled bool) error {
-	u, err := c.users.UpdateUser(ctx, name, gatehouse.UserUpdate{Disabled: &disabled})
-	if err != nil {
-		return err
-	}
-	c.record(ctx, gatehouse.AuditUserUpdate, "", fmt.Sprintf("%s disabled=%v", name, disabled))
-	return c.out(u, func(w io.Writer) {
-		fmt.Fprintf(w, "%s %s\n", map[bool]string{true: "disabled", false: "enabled"}[disabled], name)
-	})
-}
-
-func visibility(r *gatehouse.Repo) string {
-	if r.Private {
-		return "private"
-	}
-	return "public"
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gatehouse/gittest"
 )
 
 func TestCloneEmptyThenFirstPushSetsDefaultBranch(t *testing.T) {
@@ -79,11 +81,11 @@ func TestPushKinds(t *testing.T) {
 	work := Work(t, "main", 3)
 	repo := "alice/r"
 	serverRef := func(ref string) string {
-		out, err := exec.Command("git", "-C", s.RepoDir(repo), "rev-parse", "--verify", "-q", ref).Output()
+		out, _, err := gittest.Cmd{Dir: s.RepoDir(repo)}.Exec(t, "rev-parse", "--verify", "-q", ref)
 		if err != nil {
 			return ""
 		}
-		return strings.TrimSpace(string(out))
+		return strings.TrimSpace(out)
 	}
 
 	t.Run("new", func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gatehouse"
+	"gatehouse/backend"
 	"gatehouse/keys"
 	"gatehouse/repos"
 	"gatehouse/sshd"
@@ -47,19 +48,10 @@ type Config struct {
 	MaxRefUpdates int
 	ShutdownGrace time.Duration
 
-	// Limits (see sshd.Default* for the defaults).
-	AuthTimeout        time.Duration
-	IdleTimeout        time.Duration
-	MaxAuthTries       int
-	MaxAuthFailures    int
-	AuthBan            time.Duration
-	AuthFailDelay      time.Duration
-	MaxConnsPerAddr    int
-	MaxSessionsPerUser int
-	MaxSessions        int
-	MaxChannelsPerConn int
-	MaxRefusalsPerConn int
-	MaxReposPerUser    int
+	// Limits of the SSH server (sshd.DefaultLimits for the defaults).
+	sshd.Limits
+	// MaxReposPerUser bounds the repositories one owner may have.
+	MaxReposPerUser int
 	// KeyBlocklist is the compromised-key fingerprint file; empty means
 	// DATA/key-blocklist if it exists.
 	KeyBlocklist string
@@ -102,18 +94,8 @@ func NewMain() *Main {
 			MaxRefUpdates: repos.DefaultMaxRefUpdates,
 			ShutdownGrace: 30 * time.Second,
 
-			AuthTimeout:        sshd.DefaultAuthTimeout,
-			IdleTimeout:        sshd.DefaultIdleTimeout,
-			MaxAuthTries:       sshd.DefaultMaxAuthTries,
-			MaxAuthFailures:    sshd.DefaultMaxAuthFailures,
-			AuthBan:            sshd.DefaultAuthBan,
-			AuthFailDelay:      sshd.DefaultAuthFailDelay,
-			MaxConnsPerAddr:    sshd.DefaultMaxConnsPerAddr,
-			MaxSessionsPerUser: sshd.DefaultMaxSessionsPerUser,
-			MaxSessions:        sshd.DefaultMaxSessions,
-			MaxChannelsPerConn: sshd.DefaultMaxChannelsPerConn,
-			MaxRefusalsPerConn: sshd.DefaultMaxRefusalsPerConn,
-			MaxReposPerUser:    DefaultMaxReposPerUser,
+			Limits:          sshd.DefaultLimits(),
+			MaxReposPerUser: DefaultMaxReposPerUser,
 		},
 		Stdout: os.Stdout,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -184,34 +166,21 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	users, keySvc, audit := keys.NewUserService(db), keys.NewKeyService(db), keys.NewAuditService(db)
-	deployKeys := keys.NewDeployKeyService(db)
 	userCAs, certRevoked, err := loadCertConfig(&c)
 	if err != nil {
 		return err
 	}
-	if c.KeyBlocklist != "" {
-		bl, err := keys.NewBlocklist(c.KeyBlocklist, true)
-		if err != nil {
-			return err
-		}
-		keySvc.Blocklist, deployKeys.Blocklist = bl, bl
-	}
-	m.Repos = repos.NewService(keys.NewRepoStore(db), filepath.Join(c.Data, "repos"))
-	m.Repos.AnonRead = c.AnonRead
-	m.Repos.Agent = "gatehouse/" + Version
-	m.Repos.MaxPushSize = c.MaxPushSize
-	m.Repos.MaxObjectSize = c.MaxObjectSize
-	m.Repos.MaxRefUpdates = c.MaxRefUpdates
-	m.Repos.MaxReposPerUser = c.MaxReposPerUser
-	m.Repos.Protection = keys.NewProtectionService(db)
-	m.Repos.Audit = audit
-	m.Repos.Logger = m.Logger.With("subsystem", "repos")
-	m.Repos.SweepInBackground() // what pushes and repacks killed midway left
-	if err := m.bootstrap(ctx, users, keySvc, audit); err != nil {
+	svc, err := newServices(db, &c, m.Logger)
+	if err != nil {
 		return err
 	}
-	sshAudit, sshGit, err := m.prepareWeb(audit)
+	users, keySvc, deployKeys, audit := svc.users, svc.keys, svc.deployKeys, svc.audit
+	m.Repos = svc.repos
+	m.Repos.SweepInBackground() // what pushes and repacks killed midway left
+	if err := m.bootstrap(ctx, svc.backend); err != nil {
+		return err
+	}
+	sshGit, err := m.prepareWeb(svc.backend)
 	if err != nil {
 		return err
 	}
@@ -223,38 +192,28 @@ func (m *Main) Run(ctx context.Context) error {
 		NoCompatMACs: c.NoCompatMACs,
 		Version:      Version,
 
-		AuthTimeout:        c.AuthTimeout,
-		IdleTimeout:        c.IdleTimeout,
-		MaxAuthTries:       c.MaxAuthTries,
-		MaxAuthFailures:    c.MaxAuthFailures,
-		AuthBan:            c.AuthBan,
-		AuthFailDelay:      c.AuthFailDelay,
-		MaxConnsPerAddr:    c.MaxConnsPerAddr,
-		MaxSessionsPerUser: c.MaxSessionsPerUser,
-		MaxSessions:        c.MaxSessions,
-		MaxChannelsPerConn: c.MaxChannelsPerConn,
-		MaxRefusalsPerConn: c.MaxRefusalsPerConn,
+		Limits: c.Limits,
 
-		Keys:         keySvc,
-		DeployKeys:   deployKeys,
-		KeyBlocked:   keySvc.Blocklist.Blocked,
-		ProxyFrom:    c.ProxyFrom,
-		UserCAs:      userCAs,
-		CertRevoked:  certRevoked,
-		Users:        users,
-		Repos:        m.Repos,
-		Git:          sshGit,
-		Audit:        sshAudit,
-		Logger:       m.Logger.With("subsystem", "sshd"),
-		Logins:       keys.NewLoginService(db),
-		PanelURL:     m.web.panelURL,
-		OnConnection: m.web.metrics.SSHConnection,
+		Keys:        keySvc,
+		DeployKeys:  deployKeys,
+		KeyBlocked:  keySvc.Blocklist.Blocked,
+		ProxyFrom:   c.ProxyFrom,
+		UserCAs:     userCAs,
+		CertRevoked: certRevoked,
+		Users:       users,
+		Repos:       m.Repos,
+		Git:         sshGit,
+		Audit:       audit,
+		Logger:      m.Logger.With("subsystem", "sshd"),
+		Logins:      svc.logins,
+		PanelURL:    m.web.panelURL,
+		Observer:    m.web.metrics.SSH(),
 	}
 	if err := m.SSH.Open(); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "gatehouse %s: SSH listening on %s\n", Version, m.SSH.ListenAddr())
-	if err := m.openWeb(ctx, db, audit, hostKeys); err != nil {
+	if err := m.openWeb(ctx, svc, hostKeys); err != nil {
 		return err
 	}
 	for _, k := range sshd.DescribeHostKeys(hostKeys) {
@@ -264,17 +223,18 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// bootstrap makes the first admin when there is no user yet.
-func (m *Main) bootstrap(ctx context.Context, users gatehouse.UserService, keySvc gatehouse.KeyService, audit gatehouse.AuditService) error {
-	n, err := users.CountUsers(ctx)
+// bootstrap makes the first admin when there is no user yet, as the
+// local operator "serve".
+func (m *Main) bootstrap(ctx context.Context, b *backend.Backend) error {
+	n, err := b.Users.CountUsers(ctx)
 	if err != nil || n > 0 {
 		return err
 	}
+	ctx = gatehouse.NewContextWithActor(ctx, gatehouse.LocalActor("serve"))
 	u := &gatehouse.User{Name: "admin", Admin: true}
-	if err := users.CreateUser(ctx, u); err != nil {
+	if err := b.CreateUser(ctx, u); err != nil {
 		return fmt.Errorf("create first admin: %w", err)
 	}
-	record(ctx, audit, m.Logger, "serve", gatehouse.AuditUserCreate, "", "admin (first start)")
 	if m.Config.AdminKey == "" {
 		m.web.adminLink = true // printed once the panel is up
 		fmt.Fprintf(m.Stdout, "created admin user \"admin\" with no key; add one with: gatehouse key add admin KEYFILE --data %s\n", m.Config.Data)
@@ -284,11 +244,10 @@ func (m *Main) bootstrap(ctx context.Context, users gatehouse.UserService, keySv
 	if err != nil {
 		return fmt.Errorf("--admin-key: %w", err)
 	}
-	k, err := keySvc.AddKey(ctx, "admin", text)
+	k, err := b.AddKey(ctx, "admin", text)
 	if err != nil {
 		return fmt.Errorf("--admin-key: %w", err)
 	}
-	record(ctx, audit, m.Logger, "serve", gatehouse.AuditKeyAdd, "", "admin "+k.Fingerprint)
 	fmt.Fprintf(m.Stdout, "created admin user \"admin\" with key %s\n", k.Fingerprint)
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	main "gatehouse/cmd/gatehouse"
+	"gatehouse/gittest"
 )
 
 // TestMain refuses to run without the real clients: a missing tool is a
@@ -227,11 +228,8 @@ func (s *Server) RepoDir(repo string) string {
 // Fsck checks a server repository with git fsck --full --strict.
 func (s *Server) Fsck(repo string) {
 	s.tb.Helper()
-	cmd := exec.Command("git", "fsck", "--full", "--strict", "--no-dangling")
-	cmd.Dir = s.RepoDir(repo)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+s.tb.TempDir())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		s.tb.Fatalf("fsck %s: %v\n%s", repo, err, out)
+	if out, errOut, err := (gittest.Cmd{Dir: s.RepoDir(repo)}).Exec(s.tb, "fsck", "--full", "--strict", "--no-dangling"); err != nil {
+		s.tb.Fatalf("fsck %s: %v\n%s%s", repo, err, out, errOut)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"gatehouse"
-	"gatehouse/keys"
 	"gatehouse/metrics"
 	"gatehouse/sshd"
 	"gatehouse/web"
@@ -30,29 +29,30 @@ func webFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.PublicHost, "public-host", c.PublicHost, "host name in the clone URLs the panel shows (default the SSH listen host, or localhost)")
 }
 
-// prepareWeb makes the metrics decorators for what sshd is given and opens
-// the HTTP listener early: sshd's `login` command needs the panel's
-// address, and with --http-addr 127.0.0.1:0 it is only known once bound.
-func (m *Main) prepareWeb(audit gatehouse.AuditService) (gatehouse.AuditService, gatehouse.GitService, error) {
+// prepareWeb makes the metrics decorator of git, the Git service sshd is
+// given, and opens the HTTP listener early: sshd's `login` command needs
+// the panel's address, and with --http-addr 127.0.0.1:0 it is only known
+// once bound.
+func (m *Main) prepareWeb(git gatehouse.GitService) (gatehouse.GitService, error) {
 	m.web.metrics = metrics.New()
-	sshAudit, sshGit := m.web.metrics.Audit(audit), m.web.metrics.Git(m.Repos)
+	sshGit := m.web.metrics.Git(git)
 	if m.Config.HTTPAddr == "" {
-		return sshAudit, sshGit, nil
+		return sshGit, nil
 	}
 	ln, err := net.Listen("tcp", m.Config.HTTPAddr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("http listen: %w", err)
+		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	m.web.ln = ln
 	m.web.panelURL = strings.TrimSuffix(m.Config.PublicURL, "/")
 	if m.web.panelURL == "" {
 		m.web.panelURL = "http://" + publicAddr(ln.Addr().String(), "")
 	}
-	return sshAudit, sshGit, nil
+	return sshGit, nil
 }
 
 // openWeb starts the panel and API on the listener prepareWeb opened.
-func (m *Main) openWeb(ctx context.Context, db *keys.DB, audit gatehouse.AuditService, hostKeys []gossh.Signer) error {
+func (m *Main) openWeb(ctx context.Context, svc *services, hostKeys []gossh.Signer) error {
 	if m.web.ln == nil {
 		return nil
 	}
@@ -61,19 +61,20 @@ func (m *Main) openWeb(ctx context.Context, db *keys.DB, audit gatehouse.AuditSe
 	for _, k := range sshd.DescribeHostKeys(hostKeys) {
 		hks = append(hks, web.HostKey{Type: k.Type, Fingerprint: k.Fingerprint, KnownHosts: knownHostsLine(sshAddr, k.PublicKey)})
 	}
-	logins := keys.NewLoginService(db)
+	b, logins := svc.backend, svc.logins
 	m.HTTP = &web.Server{
 		Listener:   m.web.ln,
 		Logger:     m.Logger.With("subsystem", "web"),
-		Users:      keys.NewUserService(db),
-		Keys:       keys.NewKeyService(db),
-		Repos:      m.Repos,
-		Audit:      audit,
-		Tokens:     keys.NewTokenService(db),
+		Users:      b.Users,
+		Keys:       b.Keys,
+		Repos:      b.Repos,
+		Audit:      b.Audit,
+		Tokens:     b.Tokens,
 		Logins:     logins,
-		DeployKeys: keys.NewDeployKeyService(db),
-		Protection: keys.NewProtectionService(db),
-		Orgs:       keys.NewOrgService(db),
+		DeployKeys: b.DeployKeys,
+		Protection: b.Protection,
+		Orgs:       b.Orgs,
+		Backend:    b,
 		HostKeys:   hks,
 		SSHAddr:    sshAddr,
 		Metrics:    m.web.metrics.Handler(),

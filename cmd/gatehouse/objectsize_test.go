@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	main "gatehouse/cmd/gatehouse"
+	"gatehouse/gittest"
 	"gatehouse/repos/indexpack/packtest"
 )
 
@@ -102,8 +103,8 @@ func TestPushHangUpStopsResolving(t *testing.T) {
 	}, "pack never reached quarantine")
 	cmd.Process.Kill()
 	waitFor(t, func() bool { return len(quarantined()) == 0 }, "still resolving after the client hung up")
-	if out, err := exec.Command("git", "-C", s.RepoDir("alice/slow"), "for-each-ref").CombinedOutput(); err != nil || len(out) != 0 {
-		t.Errorf("refs: %v %s", err, out)
+	if out, errOut, err := (gittest.Cmd{Dir: s.RepoDir("alice/slow")}).Exec(t, "for-each-ref"); err != nil || len(out+errOut) != 0 {
+		t.Errorf("refs: %v %s", err, out+errOut)
 	}
 	s.Fsck("alice/slow")
 }

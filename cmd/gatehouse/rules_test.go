@@ -2,12 +2,12 @@ package main_test
 
 import (
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	main "gatehouse/cmd/gatehouse"
+	"gatehouse/gittest"
 )
 
 // deployKey registers a fresh key as a deploy key on repo.
@@ -20,11 +20,11 @@ func (s *Server) deployKey(repo string, extra ...string) *Key {
 
 // serverRef is the object a ref of repo points to on the server, or "".
 func (s *Server) serverRef(repo, ref string) string {
-	out, err := exec.Command("git", "-C", s.RepoDir(repo), "rev-parse", "--verify", "-q", ref).Output()
+	out, _, err := gittest.Cmd{Dir: s.RepoDir(repo)}.Exec(s.tb, "rev-parse", "--verify", "-q", ref)
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(out)
 }
 
 func TestDeployKeys(t *testing.T) {

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"gatehouse"
+	"gatehouse/gittest"
 	"gatehouse/repos/archive"
 	"gatehouse/repos/pktline"
 )
@@ -20,21 +20,11 @@ func newRepo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
-	git := func(d string, args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = d
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir,
-			"GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=A", "GIT_COMMITTER_EMAIL=a@example.com")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	git(dir, "init", "-q", "-b", "main", work)
+	gittest.Run(t, dir, "init", "-q", "-b", "main", work)
 	os.WriteFile(filepath.Join(work, "big.txt"), bytes.Repeat([]byte("0123456789\n"), 1000), 0o644)
-	git(work, "add", ".")
-	git(work, "commit", "-q", "-m", "one")
-	git(dir, "clone", "-q", "--bare", work, "repo.git")
+	gittest.Run(t, work, "add", ".")
+	gittest.Run(t, work, "commit", "-q", "-m", "one")
+	gittest.Run(t, dir, "clone", "-q", "--bare", work, "repo.git")
 	return filepath.Join(dir, "repo.git")
 }
 

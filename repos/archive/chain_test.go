@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"gatehouse"
+	"gatehouse/gittest"
 	"gatehouse/repos/archive"
 	"gatehouse/repos/pktline"
 )
@@ -30,18 +31,8 @@ import (
 func chainRepo(t *testing.T, size, n int, keep bool) (repo string, versions [][]byte) {
 	t.Helper()
 	repo = filepath.Join(t.TempDir(), "repo.git")
-	run := func(stdin io.Reader, args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Stdin = stdin
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+repo)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
 	os.MkdirAll(repo, 0o755)
-	run(nil, "init", "-q", "--bare", "-b", "main")
+	gittest.Run(t, repo, "init", "-q", "--bare", "-b", "main")
 	seed := [32]byte{byte(size), byte(n)}
 	rng := rand.NewChaCha8(seed)
 	b := make([]byte, size)
@@ -66,7 +57,7 @@ func chainRepo(t *testing.T, size, n int, keep bool) (repo string, versions [][]
 		}
 		pw.CloseWithError(w.Flush())
 	}()
-	run(pr, "-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--depth=4095")
+	gittest.Cmd{Dir: repo, Input: pr}.Run(t, "-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--depth=4095")
 	pr.Close()
 	return repo, versions
 }
@@ -117,7 +108,7 @@ func tarFiles(t *testing.T, repo, treeish string, opts archive.Options) map[stri
 // chain and gets each back exactly.
 func TestDeepChain(t *testing.T) {
 	repo, versions := chainRepo(t, 256<<10, 40, true)
-	if !strings.Contains(gitOut(t, repo, "verify-pack", "-v", packIdx(t, repo)), "chain length = 39: 1 object") {
+	if !strings.Contains(gittest.Run(t, repo, "verify-pack", "-v", packIdx(t, repo)), "chain length = 39: 1 object") {
 		t.Fatal("no chain of depth 39")
 	}
 	for v := range versions {
@@ -126,17 +117,6 @@ func TestDeepChain(t *testing.T) {
 			t.Fatalf("version %d: %d bytes differ from what was committed (%d files)", v, len(files["big.bin"]), len(files))
 		}
 	}
-}
-
-func gitOut(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("git %v: %v", args, err)
-	}
-	return string(out)
 }
 
 // TestMaxObjectSize: a file over the per-file bound is refused with a

@@ -16,11 +16,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/bits"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -39,18 +38,16 @@ const (
 	optFullDAG = 1 // required: bitmaps are closed under reachability
 )
 
-// Index is one pack's index and bitmap, read whole (about 28 bytes per
-// object for the index, plus the compressed bitmaps). Its methods may be
-// called from one goroutine at a time.
+// Index is one pack's bitmap, over the pack as odb has it open (its
+// mapped index and reverse index), plus the compressed bitmaps read
+// whole. Its methods may be called from one goroutine at a time.
 type Index struct {
 	// Pack is the path of the .pack file the bitmap describes.
 	Pack string
 
-	n     int
-	idx   []byte
-	names int      // offset of the sorted ids in idx
-	order []uint32 // bit position -> index position (pack order)
-	bit   []uint32 // index position -> bit position
+	n   int
+	idx *odb.Index
+	rev *odb.RevIndex // bit position (pack order) <-> index position
 
 	data    []byte
 	entries map[uint32]int // index position of a commit -> entry number
@@ -63,95 +60,41 @@ type rawEntry struct {
 	ewah int // offset of the EWAH bitmap in data
 }
 
-// Open reads the bitmap of gitDir's packs. It fails with ErrNone when
-// there is not exactly one .bitmap whose pack and index are both present,
-// and with ErrCorrupt when the files are damaged or do not belong to the
-// same pack.
-func Open(gitDir string) (*Index, error) {
-	bms, err := filepath.Glob(filepath.Join(gitDir, "objects", "pack", "pack-*.bitmap"))
+// Open reads the bitmap of the repository whose packs are packs (as
+// odb.OpenPacks opens them; they must stay open while the Index is
+// used). It fails with ErrNone when not exactly one of them has a
+// .bitmap, or it cannot be read, and with ErrCorrupt when the files are
+// damaged or do not belong to the same pack.
+func Open(packs []*odb.Pack) (*Index, error) {
+	var p *odb.Pack
+	for _, q := range packs {
+		if q.Info.Bitmap {
+			if p != nil {
+				return nil, ErrNone
+			}
+			p = q
+		}
+	}
+	if p == nil {
+		return nil, ErrNone
+	}
+	base := p.Info.Base()
+	rev, err := p.RevIndex()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNone
+	}
 	if err != nil {
-		return nil, err
-	}
-	if len(bms) != 1 {
-		return nil, ErrNone
-	}
-	base := strings.TrimSuffix(bms[0], ".bitmap")
-	if _, err := os.Stat(base + ".pack"); err != nil {
-		return nil, ErrNone
-	}
-	idx, err := os.ReadFile(base + ".idx")
-	if err != nil {
-		return nil, ErrNone
-	}
-	data, err := os.ReadFile(bms[0])
-	if err != nil {
-		return nil, ErrNone
-	}
-	x := &Index{Pack: base + ".pack", idx: idx, data: data}
-	if err := x.readIdx(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, filepath.Base(base)+".idx", err)
 	}
+	data, err := os.ReadFile(base + ".bitmap")
+	if err != nil {
+		return nil, ErrNone
+	}
+	x := &Index{Pack: p.Path(), n: rev.Len(), idx: p.Index(), rev: rev, data: data}
 	if err := x.readBitmap(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, filepath.Base(bms[0]), err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, filepath.Base(base)+".bitmap", err)
 	}
 	return x, nil
-}
-
-// readIdx checks a version 2 index and orders its objects by offset.
-func (x *Index) readIdx() error {
-	idx := x.idx
-	const head = 8 + 256*4
-	if len(idx) < head+40 || !bytes.Equal(idx[:8], []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}) {
-		return errors.New("not a version 2 index")
-	}
-	sum := sha1.Sum(idx[:len(idx)-20])
-	if !bytes.Equal(sum[:], idx[len(idx)-20:]) {
-		return errors.New("index checksum mismatch")
-	}
-	n := int(binary.BigEndian.Uint32(idx[8+255*4:]))
-	offs := head + n*24
-	if n < 0 || offs+n*4+40 > len(idx) {
-		return errors.New("index too short")
-	}
-	large := offs + n*4
-	numLarge := (len(idx) - 40 - large) / 8
-	off := func(i int) uint64 {
-		v := binary.BigEndian.Uint32(idx[offs+4*i:])
-		if v&0x80000000 == 0 {
-			return uint64(v)
-		}
-		k := int(v & 0x7fffffff)
-		if k >= numLarge {
-			return 1 << 63
-		}
-		return binary.BigEndian.Uint64(idx[large+8*k:])
-	}
-	x.n, x.names = n, head
-	x.order = make([]uint32, n)
-	for i := range x.order {
-		x.order[i] = uint32(i)
-	}
-	offsets := make([]uint64, n)
-	for i := range offsets {
-		offsets[i] = off(i)
-	}
-	slices.SortFunc(x.order, func(a, b uint32) int {
-		switch {
-		case offsets[a] < offsets[b]:
-			return -1
-		case offsets[a] > offsets[b]:
-			return 1
-		}
-		return 0
-	})
-	x.bit = make([]uint32, n)
-	for b, i := range x.order {
-		if b > 0 && offsets[i] == offsets[x.order[b-1]] {
-			return errors.New("two objects at one offset")
-		}
-		x.bit[i] = uint32(b)
-	}
-	return nil
 }
 
 // readBitmap checks the header and trailer and locates every entry.
@@ -171,8 +114,8 @@ func (x *Index) readBitmap() error {
 		return errors.New("not a full-DAG bitmap")
 	}
 	count := int(binary.BigEndian.Uint32(d[8:]))
-	packSum := x.idx[len(x.idx)-40 : len(x.idx)-20]
-	if !bytes.Equal(d[12:32], packSum) {
+	packSum := x.idx.PackChecksum()
+	if !bytes.Equal(d[12:32], packSum[:]) {
 		return errors.New("written for another pack")
 	}
 	end := len(d) - 20
@@ -219,36 +162,15 @@ func (x *Index) readBitmap() error {
 func (x *Index) Len() int { return x.n }
 
 // Hash returns the id of the object at bit position b.
-func (x *Index) Hash(b int) plumbing.Hash {
-	var h plumbing.Hash
-	i := int(x.order[b])
-	copy(h[:], x.idx[x.names+20*i:])
-	return h
-}
+func (x *Index) Hash(b int) plumbing.Hash { return x.idx.ID(int(x.rev.Pos(b))) }
 
 // Find returns the bit position of id, or false if the pack lacks it.
 func (x *Index) Find(id plumbing.Hash) (int, bool) {
-	lo := 0
-	if id[0] > 0 {
-		lo = int(binary.BigEndian.Uint32(x.idx[8+4*(int(id[0])-1):]))
-	}
-	hi := int(binary.BigEndian.Uint32(x.idx[8+4*int(id[0]):]))
-	if hi > x.n || lo > hi {
+	pos, ok := x.idx.Find(id)
+	if !ok {
 		return 0, false
 	}
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		c := bytes.Compare(x.idx[x.names+20*m:x.names+20*m+20], id[:])
-		switch {
-		case c == 0:
-			return int(x.bit[m]), true
-		case c < 0:
-			lo = m + 1
-		default:
-			hi = m
-		}
-	}
-	return 0, false
+	return int(x.rev.Rank(uint32(pos))), true
 }
 
 // Reach returns the set of objects commit id reaches, if the bitmap has
@@ -258,7 +180,7 @@ func (x *Index) Reach(id plumbing.Hash) (Set, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	k, ok := x.entries[x.order[b]]
+	k, ok := x.entries[x.rev.Pos(b)]
 	if !ok {
 		return nil, false, nil
 	}

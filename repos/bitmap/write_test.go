@@ -15,31 +15,10 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/bitmap"
 	"gatehouse/repos/odb"
 )
-
-func gitOut(tb testing.TB, dir string, stdin string, args ...string) string {
-	tb.Helper()
-	out, _ := gitOutErr(tb, dir, stdin, args...)
-	return out
-}
-
-// gitOutErr runs git and returns its stdout and stderr.
-func gitOutErr(tb testing.TB, dir string, stdin string, args ...string) (string, string) {
-	tb.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	cmd.Stdin = strings.NewReader(stdin)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return string(out), errb.String()
-}
 
 // history makes a repository with fast-import: a main line of n commits,
 // a side branch merged back, an annotated tag, a file shared by many
@@ -50,7 +29,7 @@ func history(tb testing.TB, n int) string {
 		tb.Skip("no git")
 	}
 	dir := tb.TempDir()
-	gitOut(tb, dir, "", "init", "-q", "--bare")
+	gittest.Run(tb, dir, "init", "-q", "--bare")
 	var s strings.Builder
 	mark := 0
 	commit := func(ref string, from int, merge int, t int, files map[string]string) int {
@@ -95,8 +74,8 @@ func history(tb testing.TB, n int) string {
 	last = commit("refs/heads/main", last, side, 2*n, map[string]string{"merged": "yes\n"})
 	fmt.Fprintf(&s, "tag v1\nfrom :%d\ntagger A <a@x> 1700000000 +0000\ndata 3\nv1\n", fork)
 	fmt.Fprintf(&s, "blob\ndata 9\norphaned\n")
-	gitOut(tb, dir, s.String(), "fast-import", "--quiet")
-	gitOut(tb, dir, "", "repack", "-adq")
+	gittest.Cmd{Dir: dir, Stdin: s.String()}.Run(tb, "fast-import", "--quiet")
+	gittest.Run(tb, dir, "repack", "-adq")
 	return dir
 }
 
@@ -116,7 +95,7 @@ func packInput(tb testing.TB, dir string) (bitmap.Input, string) {
 		id  string
 	}
 	var ents []ent
-	for _, line := range strings.Split(strings.TrimSpace(gitOut(tb, dir, string(idxData), "show-index")), "\n") {
+	for _, line := range strings.Split(gittest.Cmd{Dir: dir, Stdin: string(idxData)}.Run(tb, "show-index"), "\n") {
 		f := strings.Fields(line)
 		off, _ := strconv.ParseUint(f[0], 10, 64)
 		ents = append(ents, ent{off, f[1]})
@@ -126,7 +105,7 @@ func packInput(tb testing.TB, dir string) (bitmap.Input, string) {
 	for _, e := range ents {
 		ids.WriteString(e.id + "\n")
 	}
-	types := strings.Fields(gitOut(tb, dir, ids.String(), "cat-file", "--batch-check=%(objecttype)"))
+	types := strings.Fields(gittest.Cmd{Dir: dir, Stdin: ids.String()}.Run(tb, "cat-file", "--batch-check=%(objecttype)"))
 	in := bitmap.Input{}
 	for i, e := range ents {
 		t, err := plumbing.ParseObjectType(types[i])
@@ -136,7 +115,7 @@ func packInput(tb testing.TB, dir string) (bitmap.Input, string) {
 		in.Objects = append(in.Objects, bitmap.PackObject{ID: plumbing.NewHash(e.id), Type: t})
 	}
 	copy(in.Checksum[:], idxData[len(idxData)-40:])
-	for _, line := range strings.Split(strings.TrimSpace(gitOut(tb, dir, "", "log", "--all", "--format=%H %T %ct %P")), "\n") {
+	for _, line := range strings.Split(gittest.Run(tb, dir, "log", "--all", "--format=%H %T %ct %P"), "\n") {
 		f := strings.Fields(line)
 		t, _ := strconv.ParseInt(f[2], 10, 64)
 		c := bitmap.Commit{ID: plumbing.NewHash(f[0]), Tree: plumbing.NewHash(f[1]), Time: t}
@@ -145,8 +124,8 @@ func packInput(tb testing.TB, dir string) (bitmap.Input, string) {
 		}
 		in.Commits = append(in.Commits, c)
 	}
-	for _, id := range strings.Fields(gitOut(tb, dir, "", "for-each-ref", "--format=%(objectname)^{commit}")) {
-		in.Tips = append(in.Tips, plumbing.NewHash(strings.TrimSpace(gitOut(tb, dir, "", "rev-parse", id))))
+	for _, id := range strings.Fields(gittest.Run(tb, dir, "for-each-ref", "--format=%(objectname)^{commit}")) {
+		in.Tips = append(in.Tips, plumbing.NewHash(gittest.Run(tb, dir, "rev-parse", id)))
 	}
 	store := odb.Open(dir)
 	tb.Cleanup(func() { store.Close() })
@@ -194,20 +173,20 @@ func TestWriteAcceptedByGit(t *testing.T) {
 			}
 			for _, tip := range in.Tips {
 				// git compares the bitmap with its own walk, dying on a difference.
-				_, msg := gitOutErr(t, dir, "", "rev-list", "--test-bitmap", tip.String())
+				_, msg := gittest.Cmd{Dir: dir}.Output(t, "rev-list", "--test-bitmap", tip.String())
 				if !strings.Contains(msg, "OK!") {
 					t.Fatalf("--test-bitmap %s: %s", tip, msg)
 				}
 			}
-			gitOut(t, dir, "", "fsck", "--full", "--no-dangling")
+			gittest.Run(t, dir, "fsck", "--full", "--no-dangling")
 			// git itself answers from the bitmap with the same objects.
-			want := gitOut(t, dir, "", "rev-list", "--objects", "--no-object-names", "--all")
-			got := gitOut(t, dir, "", "rev-list", "--objects", "--no-object-names", "--all", "--use-bitmap-index")
+			want := gittest.Run(t, dir, "rev-list", "--objects", "--no-object-names", "--all")
+			got := gittest.Run(t, dir, "rev-list", "--objects", "--no-object-names", "--all", "--use-bitmap-index")
 			if !sameLines(got, want) {
 				t.Errorf("git with the bitmap lists other objects than without")
 			}
 
-			x, err := bitmap.Open(dir)
+			x, err := bitmap.OpenDir(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,7 +205,7 @@ func TestWriteAcceptedByGit(t *testing.T) {
 				}
 				var got []string
 				s.Each(func(b int) { got = append(got, x.Hash(b).String()) })
-				want := strings.Fields(gitOut(t, dir, "", "rev-list", "--objects", "--no-object-names", c.ID.String()))
+				want := strings.Fields(gittest.Run(t, dir, "rev-list", "--objects", "--no-object-names", c.ID.String()))
 				if !sameLines(strings.Join(got, "\n"), strings.Join(want, "\n")) {
 					t.Fatalf("commit %s: bitmap has %d objects, git lists %d", c.ID, len(got), len(want))
 				}

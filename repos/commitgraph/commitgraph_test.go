@@ -17,37 +17,11 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/commitgraph"
 )
 
 const logFormat = "--format=%H %T %P %ct"
-
-// git runs git in dir with a fixed identity and no user configuration.
-func git(tb testing.TB, dir string, env []string, args ...string) string {
-	tb.Helper()
-	return gitStdin(tb, dir, "", env, args...)
-}
-
-// gitStdin is git with input.
-func gitStdin(tb testing.TB, dir, stdin string, env []string, args ...string) string {
-	tb.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+dir,
-		"GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.com",
-		"GIT_COMMITTER_NAME=C", "GIT_COMMITTER_EMAIL=c@example.com",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
 
 func needGit(tb testing.TB) {
 	tb.Helper()
@@ -70,19 +44,19 @@ func newRepo(tb testing.TB) repo {
 	tb.Helper()
 	needGit(tb)
 	dir := tb.TempDir()
-	git(tb, dir, nil, "init", "-q", "-b", "main")
+	gittest.Run(tb, dir, "init", "-q", "-b", "main")
 	when := int64(1_000_000_000)
 	var blob string
 	commit := func(msg string, parents ...string) string {
 		when += 3600
-		blob = gitStdin(tb, dir, msg, nil, "hash-object", "-w", "--stdin")
-		tree := gitStdin(tb, dir, "100644 blob "+blob+"\t"+msg+"\n", nil, "mktree")
+		blob = gittest.Cmd{Dir: dir, Stdin: msg}.Run(tb, "hash-object", "-w", "--stdin")
+		tree := gittest.Cmd{Dir: dir, Stdin: "100644 blob " + blob + "\t" + msg + "\n"}.Run(tb, "mktree")
 		args := []string{"commit-tree", tree, "-m", msg}
 		for _, p := range parents {
 			args = append(args, "-p", p)
 		}
 		date := fmt.Sprintf("GIT_COMMITTER_DATE=@%d +0000", when)
-		return git(tb, dir, []string{date, "GIT_AUTHOR_DATE=@1000000000 +0000"}, args...)
+		return gittest.Cmd{Dir: dir, Env: []string{date, "GIT_AUTHOR_DATE=@1000000000 +0000"}}.Run(tb, args...)
 	}
 	root := commit("root")
 	line := root
@@ -100,13 +74,13 @@ func newRepo(tb testing.TB) repo {
 	far := commit("far", other)
 	octo3 := commit("octopus3", octo4, far, sides[0])
 	tip := commit("tip", octo3)
-	git(tb, dir, nil, "update-ref", "refs/heads/main", tip)
-	git(tb, dir, nil, "update-ref", "refs/heads/side", sides[3])
-	git(tb, dir, nil, "update-ref", "refs/heads/far", far)
-	git(tb, dir, []string{"GIT_COMMITTER_DATE=@1000000000 +0000"}, "tag", "-a", "-m", "v1", "v1", merge)
+	gittest.Run(tb, dir, "update-ref", "refs/heads/main", tip)
+	gittest.Run(tb, dir, "update-ref", "refs/heads/side", sides[3])
+	gittest.Run(tb, dir, "update-ref", "refs/heads/far", far)
+	gittest.Cmd{Dir: dir, Env: []string{"GIT_COMMITTER_DATE=@1000000000 +0000"}}.Run(tb, "tag", "-a", "-m", "v1", "v1", merge)
 	r := repo{dir: dir}
 	for _, rev := range []string{"main^{tree}", "v1", "main:tip"} {
-		r.nonCommits = append(r.nonCommits, plumbing.NewHash(git(tb, dir, nil, "rev-parse", rev)))
+		r.nonCommits = append(r.nonCommits, plumbing.NewHash(gittest.Run(tb, dir, "rev-parse", rev)))
 	}
 	r.nonCommits = append(r.nonCommits, plumbing.NewHash(blob), plumbing.ZeroHash)
 	return r
@@ -203,12 +177,12 @@ func graphPath(dir string) string {
 
 func TestOpenGitGraph(t *testing.T) {
 	r := newRepo(t)
-	log := git(t, r.dir, nil, "log", "--all", logFormat)
+	log := gittest.Run(t, r.dir, "log", "--all", logFormat)
 	cs := parseLog(t, log)
 	if len(cs) < 30 {
 		t.Fatalf("only %d commits", len(cs))
 	}
-	git(t, r.dir, nil, "commit-graph", "write", "--reachable")
+	gittest.Run(t, r.dir, "commit-graph", "write", "--reachable")
 	g, err := commitgraph.Open(filepath.Join(r.dir, ".git"))
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +198,7 @@ func TestOpenGitGraph(t *testing.T) {
 func TestWriteVerifiedByGit(t *testing.T) {
 	r := newRepo(t)
 	gitDir := filepath.Join(r.dir, ".git")
-	log := git(t, r.dir, nil, "log", "--all", logFormat)
+	log := gittest.Run(t, r.dir, "log", "--all", logFormat)
 	cs := parseLog(t, log)
 	want := expect(cs)
 
@@ -240,12 +214,12 @@ func TestWriteVerifiedByGit(t *testing.T) {
 	if st.Mode().Perm() != 0o444 {
 		t.Errorf("mode %v, want 0444", st.Mode().Perm())
 	}
-	git(t, r.dir, nil, "commit-graph", "verify")
-	if got := git(t, r.dir, nil, "log", "--all", logFormat); got != log {
+	gittest.Run(t, r.dir, "commit-graph", "verify")
+	if got := gittest.Run(t, r.dir, "log", "--all", logFormat); got != log {
 		t.Errorf("git log with our graph:\n%s\nwant:\n%s", got, log)
 	}
-	if got, want := git(t, r.dir, nil, "log", "--all", "--topo-order", "--format=%H"),
-		git(t, r.dir, nil, "-c", "core.commitGraph=false", "log", "--all", "--topo-order", "--format=%H"); got != want {
+	if got, want := gittest.Run(t, r.dir, "log", "--all", "--topo-order", "--format=%H"),
+		gittest.Run(t, r.dir, "-c", "core.commitGraph=false", "log", "--all", "--topo-order", "--format=%H"); got != want {
 		t.Errorf("topo-order with our graph:\n%s\nwithout:\n%s", got, want)
 	}
 	g, err := commitgraph.Open(gitDir)
@@ -255,7 +229,7 @@ func TestWriteVerifiedByGit(t *testing.T) {
 	checkGraph(t, g, want, false)
 
 	// Git's own file for the same history holds the same levels.
-	git(t, r.dir, nil, "commit-graph", "write", "--reachable")
+	gittest.Run(t, r.dir, "commit-graph", "write", "--reachable")
 	gg, err := commitgraph.Open(gitDir)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +245,7 @@ func TestWriteVerifiedByGit(t *testing.T) {
 	if err := commitgraph.Write(gitDir, cs); err != nil {
 		t.Fatal(err)
 	}
-	git(t, r.dir, nil, "commit-graph", "verify")
+	gittest.Run(t, r.dir, "commit-graph", "verify")
 	ents, _ := os.ReadDir(filepath.Dir(graphPath(r.dir)))
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), "tmp_graph_") {
@@ -283,21 +257,21 @@ func TestWriteVerifiedByGit(t *testing.T) {
 func TestSplitChain(t *testing.T) {
 	r := newRepo(t)
 	gitDir := filepath.Join(r.dir, ".git")
-	all := parseLog(t, git(t, r.dir, nil, "log", "--all", logFormat))
+	all := parseLog(t, gittest.Run(t, r.dir, "log", "--all", logFormat))
 
 	// Three layers: side, then far, then main on top.
-	git(t, r.dir, nil, "update-ref", "-d", "refs/heads/main")
-	git(t, r.dir, nil, "update-ref", "-d", "refs/heads/far")
-	git(t, r.dir, nil, "tag", "-d", "v1")
-	git(t, r.dir, nil, "commit-graph", "write", "--reachable", "--split=no-merge")
-	side := parseLog(t, git(t, r.dir, nil, "log", "--all", logFormat))
+	gittest.Run(t, r.dir, "update-ref", "-d", "refs/heads/main")
+	gittest.Run(t, r.dir, "update-ref", "-d", "refs/heads/far")
+	gittest.Run(t, r.dir, "tag", "-d", "v1")
+	gittest.Run(t, r.dir, "commit-graph", "write", "--reachable", "--split=no-merge")
+	side := parseLog(t, gittest.Run(t, r.dir, "log", "--all", logFormat))
 	// The far commit is the first dated past 2^32.
 	farID := all[slices.IndexFunc(all, func(c commitgraph.Commit) bool { return c.When == 5_000_003_600 })].ID
-	git(t, r.dir, nil, "update-ref", "refs/heads/far", farID.String())
-	git(t, r.dir, nil, "commit-graph", "write", "--reachable", "--split=no-merge")
+	gittest.Run(t, r.dir, "update-ref", "refs/heads/far", farID.String())
+	gittest.Run(t, r.dir, "commit-graph", "write", "--reachable", "--split=no-merge")
 	mainID := all[0].ID // log starts at the newest commit, main's tip
-	git(t, r.dir, nil, "update-ref", "refs/heads/main", mainID.String())
-	git(t, r.dir, nil, "commit-graph", "write", "--reachable", "--split=no-merge")
+	gittest.Run(t, r.dir, "update-ref", "refs/heads/main", mainID.String())
+	gittest.Run(t, r.dir, "commit-graph", "write", "--reachable", "--split=no-merge")
 
 	chainFile := filepath.Join(gitDir, "objects", "info", "commit-graphs", "commit-graph-chain")
 	chain, err := os.ReadFile(chainFile)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/indexpack"
 )
 
@@ -28,22 +29,18 @@ func BenchmarkReceive(b *testing.B) {
 			b.Skip("no git")
 		}
 		src := b.TempDir()
-		gitB(b, src, "init", "-q", "--bare")
+		gittest.Run(b, src, "init", "-q", "--bare")
 		script := `set -e; for i in $(seq 1 200); do printf 'blob\nmark :%d\ndata <<EOF\n' $i; for j in $(seq 1 40); do echo "line $j of version $i"; done; printf 'EOF\ncommit refs/heads/main\ncommitter A <a@x> %d +0000\ndata 2\nc\nM 644 :%d f%d\n' $((1700000000+i)) $i $((i%7)); done`
 		gen := exec.Command("bash", "-c", script+" | git -C "+src+" fast-import --quiet")
 		if out, err := gen.CombinedOutput(); err != nil {
 			b.Fatalf("%v\n%s", err, out)
 		}
-		gitB(b, src, "repack", "-adq")
+		gittest.Run(b, src, "repack", "-adq")
 		m, _ := filepath.Glob(filepath.Join(src, "objects", "pack", "*.pack"))
 		packFile = m[0]
 	}
 	src := filepath.Dir(filepath.Dir(filepath.Dir(packFile)))
-	out, err := exec.Command("git", "-C", src, "for-each-ref", "--format=%(objectname)").Output()
-	if err != nil {
-		b.Fatal(err)
-	}
-	tips := strings.Fields(string(out))
+	tips := strings.Fields(gittest.Run(b, src, "for-each-ref", "--format=%(objectname)"))
 	data, err := os.ReadFile(packFile)
 	if err != nil {
 		b.Fatal(err)
@@ -53,7 +50,7 @@ func BenchmarkReceive(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		repo := b.TempDir()
-		gitB(b, repo, "init", "-q", "--bare")
+		gittest.Run(b, repo, "init", "-q", "--bare")
 		f, err := os.Open(packFile)
 		if err != nil {
 			b.Fatal(err)
@@ -70,15 +67,5 @@ func BenchmarkReceive(b *testing.B) {
 		in.Abort()
 		f.Close()
 		b.StartTimer()
-	}
-}
-
-func gitB(b *testing.B, dir string, args ...string) {
-	b.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("git %v: %v\n%s", args, err, out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/indexpack"
 )
 
@@ -19,12 +20,12 @@ import (
 // object, whatever it links to, the way a damaged repository holds one.
 func plant(t *testing.T, src, dst, id string) {
 	t.Helper()
-	typ := git(t, src, nil, "cat-file", "-t", id)
-	data, err := gitErr(t, src, nil, "cat-file", typ, id)
+	typ := gittest.Run(t, src, "cat-file", "-t", id)
+	data, _, err := gittest.Cmd{Dir: src}.Exec(t, "cat-file", typ, id)
 	if err != nil {
 		t.Fatalf("cat-file %s: %v", id, err)
 	}
-	if got := git(t, dst, data, "hash-object", "-w", "-t", typ, "--stdin"); got != id {
+	if got := (gittest.Cmd{Dir: dst, Stdin: data}).Run(t, "hash-object", "-w", "-t", typ, "--stdin"); got != id {
 		t.Fatalf("planted %s as %s", id, got)
 	}
 }
@@ -45,17 +46,17 @@ type connectWorld struct {
 func newConnectWorld(t *testing.T, graph bool) *connectWorld {
 	f := newFixture(t)
 	w := &connectWorld{f: f, repo: bareRepo(t, f.dir, f.c1)}
-	tree1 := git(t, f.dir, nil, "rev-parse", f.c1+"^{tree}")
-	w.orphan = git(t, f.dir, nil, "commit-tree", tree1, "-p", f.c2, "-m", "orphan")
-	w.above = git(t, f.dir, nil, "commit-tree", tree1, "-p", w.orphan, "-m", "above")
-	blob := git(t, f.dir, []byte("not on the server\n"), "hash-object", "-w", "--stdin")
-	w.holeyTree = git(t, f.dir, []byte("100644 blob "+blob+"\tlost.txt\n"), "mktree")
-	w.holey = git(t, f.dir, nil, "commit-tree", w.holeyTree, "-p", f.c1, "-m", "holey")
+	tree1 := gittest.Run(t, f.dir, "rev-parse", f.c1+"^{tree}")
+	w.orphan = gittest.Run(t, f.dir, "commit-tree", tree1, "-p", f.c2, "-m", "orphan")
+	w.above = gittest.Run(t, f.dir, "commit-tree", tree1, "-p", w.orphan, "-m", "above")
+	blob := gittest.Cmd{Dir: f.dir, Stdin: "not on the server\n"}.Run(t, "hash-object", "-w", "--stdin")
+	w.holeyTree = gittest.Cmd{Dir: f.dir, Stdin: "100644 blob " + blob + "\tlost.txt\n"}.Run(t, "mktree")
+	w.holey = gittest.Run(t, f.dir, "commit-tree", w.holeyTree, "-p", f.c1, "-m", "holey")
 	plant(t, f.dir, w.repo, w.orphan)
 	plant(t, f.dir, w.repo, w.holeyTree)
 	plant(t, f.dir, w.repo, w.holey)
 	if graph {
-		git(t, w.repo, nil, "commit-graph", "write", "--reachable")
+		gittest.Run(t, w.repo, "commit-graph", "write", "--reachable")
 		if _, err := os.Stat(filepath.Join(w.repo, "objects", "info", "commit-graph")); err != nil {
 			t.Fatal(err)
 		}
@@ -78,8 +79,8 @@ func TestCheckConnectedOldRefs(t *testing.T) {
 			w := newConnectWorld(t, graph)
 			plant(t, w.f.dir, w.repo, w.above)
 			// Complete itself, but its parent is not.
-			tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
-			aboveHoley := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", w.holey, "-m", "above holey")
+			tree1 := gittest.Run(t, w.f.dir, "rev-parse", w.f.c1+"^{tree}")
+			aboveHoley := gittest.Run(t, w.f.dir, "commit-tree", tree1, "-p", w.holey, "-m", "above holey")
 			plant(t, w.f.dir, w.repo, aboveHoley)
 			in, err := receive(t, w.repo, emptyPack(t, w.f), indexpack.Options{})
 			if err != nil {
@@ -126,13 +127,13 @@ func TestCheckConnectedWalks(t *testing.T) {
 			repo := bareRepo(t, f.dir, f.c2)
 			// A third commit no ref holds: complete, but unreachable.
 			os.WriteFile(filepath.Join(f.dir, "third.txt"), []byte("third\n"), 0o644)
-			git(t, f.dir, nil, "add", ".")
-			git(t, f.dir, nil, "commit", "-q", "-m", "third")
-			c3 := git(t, f.dir, nil, "rev-parse", "HEAD")
-			git(t, repo, nil, "fetch", "-q", f.dir, "main:refs/heads/tmp")
-			git(t, repo, nil, "update-ref", "-d", "refs/heads/tmp")
+			gittest.Run(t, f.dir, "add", ".")
+			gittest.Run(t, f.dir, "commit", "-q", "-m", "third")
+			c3 := gittest.Run(t, f.dir, "rev-parse", "HEAD")
+			gittest.Run(t, repo, "fetch", "-q", f.dir, "main:refs/heads/tmp")
+			gittest.Run(t, repo, "update-ref", "-d", "refs/heads/tmp")
 			if graph {
-				git(t, repo, nil, "commit-graph", "write", "--reachable")
+				gittest.Run(t, repo, "commit-graph", "write", "--reachable")
 			}
 			in, err := receive(t, repo, emptyPack(t, f), indexpack.Options{})
 			if err != nil {
@@ -188,10 +189,10 @@ func TestInstallRefusesUnconnectedPack(t *testing.T) {
 // when asked about through a commit above it after the first refusal.
 func TestCheckConnectedThroughBrokenPack(t *testing.T) {
 	w := newConnectWorld(t, false)
-	tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
-	p := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", w.f.c2, "-m", "sent, its parent not")
-	y := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", p, "-m", "y")
-	z := git(t, w.f.dir, nil, "commit-tree", tree1, "-p", y, "-m", "z")
+	tree1 := gittest.Run(t, w.f.dir, "rev-parse", w.f.c1+"^{tree}")
+	p := gittest.Run(t, w.f.dir, "commit-tree", tree1, "-p", w.f.c2, "-m", "sent, its parent not")
+	y := gittest.Run(t, w.f.dir, "commit-tree", tree1, "-p", p, "-m", "y")
+	z := gittest.Run(t, w.f.dir, "commit-tree", tree1, "-p", y, "-m", "z")
 	plant(t, w.f.dir, w.repo, y)
 	plant(t, w.f.dir, w.repo, z)
 	in, err := receive(t, w.repo, w.f.packOf(t, p+"\n"), indexpack.Options{})
@@ -211,8 +212,8 @@ func TestCheckConnectedThroughBrokenPack(t *testing.T) {
 func TestCheckConnectedTrees(t *testing.T) {
 	w := newConnectWorld(t, false)
 	const who = "A <a@example.com> 1700000000 +0000"
-	tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
-	sub := git(t, w.f.dir, nil, "rev-parse", w.f.c1+":sub")
+	tree1 := gittest.Run(t, w.f.dir, "rev-parse", w.f.c1+"^{tree}")
+	sub := gittest.Run(t, w.f.dir, "rev-parse", w.f.c1+":sub")
 	commitOn := func(tree plumbing.Hash, parent string) []byte {
 		return []byte("tree " + tree.String() + "\nparent " + parent + "\nauthor " + who + "\ncommitter " + who + "\n\nnew\n")
 	}
@@ -228,14 +229,14 @@ func TestCheckConnectedTrees(t *testing.T) {
 		{"the parent's whole tree as a directory", "040000 tree " + tree1 + "\told\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := git(t, w.f.dir, []byte(tc.entries), "mktree", "--missing")
-			rootData, err := gitErr(t, w.f.dir, nil, "cat-file", "tree", root)
+			root := gittest.Cmd{Dir: w.f.dir, Stdin: tc.entries}.Run(t, "mktree", "--missing")
+			rootData, _, err := gittest.Cmd{Dir: w.f.dir}.Exec(t, "cat-file", "tree", root)
 			if err != nil {
 				t.Fatal(err)
 			}
 			commit := commitOn(plumbing.NewHash(root), w.f.c1)
 			in, err := receive(t, w.repo, buildPack(
-				rawObject{typ: plumbing.TreeObject, data: rootData},
+				rawObject{typ: plumbing.TreeObject, data: []byte(rootData)},
 				rawObject{typ: plumbing.CommitObject, data: commit},
 			), indexpack.Options{})
 			if err != nil {
@@ -251,22 +252,22 @@ func TestCheckConnectedTrees(t *testing.T) {
 
 	// A directory kept as the parent has it is not read again: even one
 	// damaged by other means, since a ref reaches it, as git would judge.
-	damagedRoot := git(t, w.f.dir, []byte("040000 tree "+w.holeyTree+"\tsub\n"), "mktree", "--missing")
-	damaged := git(t, w.f.dir, nil, "commit-tree", damagedRoot, "-p", w.f.c1, "-m", "damaged")
+	damagedRoot := gittest.Cmd{Dir: w.f.dir, Stdin: "040000 tree " + w.holeyTree + "\tsub\n"}.Run(t, "mktree", "--missing")
+	damaged := gittest.Run(t, w.f.dir, "commit-tree", damagedRoot, "-p", w.f.c1, "-m", "damaged")
 	plant(t, w.f.dir, w.repo, damagedRoot)
 	plant(t, w.f.dir, w.repo, damaged)
-	git(t, w.repo, nil, "update-ref", "refs/heads/damaged", damaged)
+	gittest.Run(t, w.repo, "update-ref", "refs/heads/damaged", damaged)
 	blob := []byte("new file\n")
 	blobID := plumbing.ComputeHash(plumbing.BlobObject, blob)
-	root := git(t, w.f.dir, []byte("040000 tree "+w.holeyTree+"\tsub\n100644 blob "+blobID.String()+"\tnew.txt\n"), "mktree", "--missing")
-	rootData, err := gitErr(t, w.f.dir, nil, "cat-file", "tree", root)
+	root := gittest.Cmd{Dir: w.f.dir, Stdin: "040000 tree " + w.holeyTree + "\tsub\n100644 blob " + blobID.String() + "\tnew.txt\n"}.Run(t, "mktree", "--missing")
+	rootData, _, err := gittest.Cmd{Dir: w.f.dir}.Exec(t, "cat-file", "tree", root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	commit := commitOn(plumbing.NewHash(root), damaged)
 	in, err := receive(t, w.repo, buildPack(
 		rawObject{typ: plumbing.BlobObject, data: blob},
-		rawObject{typ: plumbing.TreeObject, data: rootData},
+		rawObject{typ: plumbing.TreeObject, data: []byte(rootData)},
 		rawObject{typ: plumbing.CommitObject, data: commit},
 	), indexpack.Options{})
 	if err != nil {
@@ -282,13 +283,13 @@ func TestCheckConnectedTrees(t *testing.T) {
 // link to it must still be judged as one outside the pack.
 func TestCheckConnectedThinBaseCommit(t *testing.T) {
 	w := newConnectWorld(t, false)
-	above := []byte(git(t, w.f.dir, nil, "cat-file", "commit", w.above) + "\n")
+	above := []byte(gittest.Run(t, w.f.dir, "cat-file", "commit", w.above) + "\n")
 	// A commit made by a delta against orphan that only inserts: its own
 	// links (c1 and c1's tree) are fine.
-	tree1 := git(t, w.f.dir, nil, "rev-parse", w.f.c1+"^{tree}")
+	tree1 := gittest.Run(t, w.f.dir, "rev-parse", w.f.c1+"^{tree}")
 	const who = "A <a@example.com> 1700000000 +0000"
 	good := []byte("tree " + tree1 + "\nparent " + w.f.c1 + "\nauthor " + who + "\ncommitter " + who + "\n\ngood\n")
-	orphanSize := len(git(t, w.f.dir, nil, "cat-file", "commit", w.orphan)) + 1
+	orphanSize := len(gittest.Run(t, w.f.dir, "cat-file", "commit", w.orphan)) + 1
 	data := buildPack(
 		rawObject{typ: plumbing.CommitObject, data: above},
 		rawObject{typ: plumbing.REFDeltaObject, ref: plumbing.NewHash(w.orphan), data: insertDelta(orphanSize, good)},
@@ -330,27 +331,28 @@ func insertDelta(baseSize int, data []byte) []byte {
 // a commit-graph.
 func BenchmarkCheckConnected(b *testing.B) {
 	src := b.TempDir()
-	git(b, src, nil, "init", "-q", "-b", "main")
+	gittest.Run(b, src, "init", "-q", "-b", "main")
 	script := `set -e; for i in $(seq 1 5000); do printf 'blob\nmark :%d\ndata <<EOF\nversion %d\nEOF\ncommit refs/heads/main\ncommitter A <a@x> %d +0000\ndata 2\nc\nM 644 :%d f%d\n' $i $i $((1700000000+i)) $i $((i%50)); done`
 	gen := exec.Command("bash", "-c", script+" | git -C "+src+" fast-import --quiet")
 	if out, err := gen.CombinedOutput(); err != nil {
 		b.Fatalf("%v\n%s", err, out)
 	}
-	git(b, src, nil, "repack", "-adq")
-	tree := git(b, src, nil, "rev-parse", "main^{tree}")
+	gittest.Run(b, src, "repack", "-adq")
+	tree := gittest.Run(b, src, "rev-parse", "main^{tree}")
 	for _, graph := range []bool{false, true} {
 		repo := filepath.Join(b.TempDir(), "r.git")
-		git(b, "", nil, "clone", "-q", "--bare", src, repo)
+		gittest.Run(b, "", "clone", "-q", "--bare", src, repo)
 		if graph {
-			git(b, repo, nil, "commit-graph", "write", "--reachable")
+			gittest.Run(b, repo, "commit-graph", "write", "--reachable")
 		}
 		for _, base := range []string{"main", "main~4000"} {
-			parent := git(b, src, nil, "rev-parse", base)
-			c := git(b, src, nil, "commit-tree", tree, "-p", parent, "-m", "new")
-			data, err := gitErr(b, src, []byte(c+"\n^"+parent+"\n"), "pack-objects", "--stdout", "-q", "--revs")
+			parent := gittest.Run(b, src, "rev-parse", base)
+			c := gittest.Run(b, src, "commit-tree", tree, "-p", parent, "-m", "new")
+			out, _, err := gittest.Cmd{Dir: src, Stdin: c + "\n^" + parent + "\n"}.Exec(b, "pack-objects", "--stdout", "-q", "--revs")
 			if err != nil {
 				b.Fatal(err)
 			}
+			data := []byte(out)
 			name := map[bool]string{false: "", true: "graph/"}[graph] + map[string]string{"main": "fast-forward", "main~4000": "new-branch-4000-back"}[base]
 			b.Run(name, func(b *testing.B) {
 				for b.Loop() {

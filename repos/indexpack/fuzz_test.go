@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/indexpack"
 	"gatehouse/repos/indexpack/packtest"
 )
@@ -95,9 +95,7 @@ func FuzzReceiveDelta(f *testing.F) {
 	f.Add([]byte{}, []byte{0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, false)
 	f.Add(bytes.Repeat([]byte{0}, 1<<16), packtest.Delta(1<<16, 3<<16, packtest.Copy(0, 1<<16), packtest.Copy(0, 1<<16), packtest.Copy(0, 1<<16)), false)
 	repo := filepath.Join(f.TempDir(), "r.git")
-	if out, err := exec.Command("git", "init", "-q", "--bare", repo).CombinedOutput(); err != nil {
-		f.Fatalf("git init: %v %s", err, out)
-	}
+	gittest.Run(f, "", "init", "-q", "--bare", repo)
 	f.Fuzz(func(t *testing.T, base, delta []byte, ref bool) {
 		if len(base) > 1<<20 || len(delta) > 1<<20 {
 			return

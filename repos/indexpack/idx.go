@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"os"
 
-	"gatehouse/repos/packidx"
+	"gatehouse/repos/odb"
 )
 
-// writeIndex writes the pack's version 2 index (see packidx.Write). The
+// writeIndex writes the pack's version 2 index (see odb.WriteIndex). The
 // file is synced before it is closed; Install only renames it.
 func (in *Incoming) writeIndex(path string) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
@@ -19,11 +19,11 @@ func (in *Incoming) writeIndex(path string) (err error) {
 			err = fmt.Errorf("pack: write index: %w", cerr)
 		}
 	}()
-	entry := func(i int) packidx.Entry {
+	entry := func(i int) odb.IndexEntry {
 		o := &in.objs[i]
-		return packidx.Entry{ID: o.hash, CRC: o.crc, Offset: uint64(o.offset)}
+		return odb.IndexEntry{ID: o.hash, CRC: o.crc, Offset: uint64(o.offset)}
 	}
-	if err := packidx.Write(f, len(in.objs), entry, in.checksum); err != nil {
+	if err := odb.WriteIndex(f, len(in.objs), entry, in.checksum); err != nil {
 		return fmt.Errorf("pack: write index: %w", err)
 	}
 	if err := f.Sync(); err != nil {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -20,45 +19,9 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/indexpack"
 )
-
-// gitEnv is a clean, fixed environment for real git.
-func gitEnv(t testing.TB) []string {
-	home := t.TempDir()
-	return append(os.Environ(),
-		"HOME="+home, "XDG_CONFIG_HOME="+home, "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=A U Thor", "GIT_AUTHOR_EMAIL=author@example.com",
-		"GIT_COMMITTER_NAME=C O Mitter", "GIT_COMMITTER_EMAIL=committer@example.com",
-		"GIT_AUTHOR_DATE=1700000000 +0000", "GIT_COMMITTER_DATE=1700000000 +0000",
-	)
-}
-
-// git runs git in dir with stdin and a bounded time, failing the test on error.
-func git(t testing.TB, dir string, stdin []byte, args ...string) string {
-	t.Helper()
-	out, err := gitErr(t, dir, stdin, args...)
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func gitErr(t testing.TB, dir string, stdin []byte, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv(t)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	err := cmd.Run()
-	return out.Bytes(), err
-}
 
 // fixture is a work repository with two commits on main: the second
 // changes one line of a large text file, so a thin pack of it is a
@@ -72,7 +35,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	git(t, dir, nil, "init", "-q", "-b", "main")
+	gittest.Run(t, dir, "init", "-q", "-b", "main")
 	var big strings.Builder
 	for i := 0; i < 2000; i++ {
 		fmt.Fprintf(&big, "line %d of a file that is long enough to be worth a delta\n", i)
@@ -80,12 +43,12 @@ func newFixture(t *testing.T) *fixture {
 	os.WriteFile(filepath.Join(dir, "big.txt"), []byte(big.String()), 0o644)
 	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
 	os.WriteFile(filepath.Join(dir, "sub", "small.txt"), []byte("small\n"), 0o644)
-	git(t, dir, nil, "add", ".")
-	git(t, dir, nil, "commit", "-q", "-m", "first")
-	f := &fixture{dir: dir, c1: git(t, dir, nil, "rev-parse", "HEAD"), blob1: git(t, dir, nil, "rev-parse", "HEAD:big.txt")}
+	gittest.Run(t, dir, "add", ".")
+	gittest.Run(t, dir, "commit", "-q", "-m", "first")
+	f := &fixture{dir: dir, c1: gittest.Run(t, dir, "rev-parse", "HEAD"), blob1: gittest.Run(t, dir, "rev-parse", "HEAD:big.txt")}
 	os.WriteFile(filepath.Join(dir, "big.txt"), []byte(strings.Replace(big.String(), "line 1000 ", "LINE 1000 ", 1)), 0o644)
-	git(t, dir, nil, "commit", "-q", "-am", "second")
-	f.c2 = git(t, dir, nil, "rev-parse", "HEAD")
+	gittest.Run(t, dir, "commit", "-q", "-am", "second")
+	f.c2 = gittest.Run(t, dir, "rev-parse", "HEAD")
 	return f
 }
 
@@ -93,17 +56,8 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) packOf(t *testing.T, revs string, extra ...string) []byte {
 	t.Helper()
 	args := append([]string{"pack-objects", "--stdout", "-q"}, extra...)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = f.dir
-	cmd.Env = gitEnv(t)
-	cmd.Stdin = strings.NewReader(revs)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pack-objects: %v", err)
-	}
-	return out
+	out, _ := gittest.Cmd{Dir: f.dir, Stdin: revs}.Output(t, args...)
+	return []byte(out)
 }
 
 // bareRepo returns an empty bare repository, or a bare clone of src at
@@ -111,9 +65,9 @@ func (f *fixture) packOf(t *testing.T, revs string, extra ...string) []byte {
 func bareRepo(t *testing.T, src, ref string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "r.git")
-	git(t, "", nil, "init", "-q", "--bare", dir)
+	gittest.Run(t, "", "init", "-q", "--bare", dir)
 	if src != "" {
-		git(t, dir, nil, "fetch", "-q", src, ref+":refs/heads/main")
+		gittest.Run(t, dir, "fetch", "-q", src, ref+":refs/heads/main")
 	}
 	return dir
 }
@@ -184,9 +138,9 @@ func TestReceiveFullPack(t *testing.T) {
 	if len(idx) != 1 || filepath.Base(idx[0]) != "pack-"+in.Checksum()+".idx" {
 		t.Fatalf("installed %v", idx)
 	}
-	git(t, repo, nil, "verify-pack", idx[0])
-	git(t, repo, nil, "update-ref", "refs/heads/main", f.c2)
-	git(t, repo, nil, "fsck", "--full", "--strict", "--no-dangling")
+	gittest.Run(t, repo, "verify-pack", idx[0])
+	gittest.Run(t, repo, "update-ref", "refs/heads/main", f.c2)
+	gittest.Run(t, repo, "fsck", "--full", "--strict", "--no-dangling")
 	if got := objectsListing(t, repo); strings.Contains(strings.Join(got, " "), "tmp_") {
 		t.Errorf("quarantine left behind: %v", got)
 	}
@@ -227,15 +181,15 @@ func TestReceiveThinPack(t *testing.T) {
 		t.Fatal("pack not installed")
 	}
 	// verify-pack resolves every delta within the pack alone.
-	out := git(t, repo, nil, "verify-pack", "-v", ours)
+	out := gittest.Run(t, repo, "verify-pack", "-v", ours)
 	if !strings.Contains(out, f.blob1) {
 		t.Errorf("base %s not appended:\n%s", f.blob1, out)
 	}
 	if strings.Contains(out, "missing") || strings.Contains(out, "bad") {
 		t.Errorf("verify-pack:\n%s", out)
 	}
-	git(t, repo, nil, "update-ref", "refs/heads/main", f.c2)
-	git(t, repo, nil, "fsck", "--full", "--strict", "--no-dangling")
+	gittest.Run(t, repo, "update-ref", "refs/heads/main", f.c2)
+	gittest.Run(t, repo, "fsck", "--full", "--strict", "--no-dangling")
 }
 
 func TestReceiveThinPackMissingBase(t *testing.T) {
@@ -513,11 +467,11 @@ func TestReceiveDeltas(t *testing.T) {
 			}
 			for _, want := range []string{"hello", "hello!"} {
 				id := plumbing.ComputeHash(plumbing.BlobObject, []byte(want)).String()
-				if got := git(t, repo, nil, "cat-file", "blob", id); got != want {
+				if got := gittest.Run(t, repo, "cat-file", "blob", id); got != want {
 					t.Errorf("%s = %q, want %q", id, got, want)
 				}
 			}
-			git(t, repo, nil, "verify-pack", installedPacks(t, repo)[0])
+			gittest.Run(t, repo, "verify-pack", installedPacks(t, repo)[0])
 		})
 	}
 }
@@ -528,7 +482,7 @@ func TestReceiveDeltas(t *testing.T) {
 func TestReceiveThinPackBesideHalfInstalledPack(t *testing.T) {
 	f := newFixture(t)
 	repo := bareRepo(t, f.dir, f.c1)
-	git(t, repo, nil, "repack", "-a", "-d", "-q")
+	gittest.Run(t, repo, "repack", "-a", "-d", "-q")
 	stray := filepath.Join(repo, "objects", "pack", "pack-"+strings.Repeat("ab", 20)+".pack")
 	if err := os.WriteFile(stray, []byte("PACK"), 0o444); err != nil {
 		t.Fatal(err)
@@ -602,7 +556,7 @@ func TestReceiveLargePackBoundedMemory(t *testing.T) {
 	if err := in.Install(); err != nil {
 		t.Fatal(err)
 	}
-	git(t, repo, nil, "verify-pack", installedPacks(t, repo)[0])
+	gittest.Run(t, repo, "verify-pack", installedPacks(t, repo)[0])
 }
 
 func TestCheckConnectedLinks(t *testing.T) {

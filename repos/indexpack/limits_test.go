@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/indexpack"
 	"gatehouse/repos/indexpack/packtest"
 )
@@ -213,10 +214,10 @@ func TestReceiveChainDepth(t *testing.T) {
 			if err := in.Install(); err != nil {
 				t.Fatal(err)
 			}
-			if got := git(t, repo, nil, "cat-file", "-s", last.String()); got != fmt.Sprint(16+8*tt.depth) {
+			if got := gittest.Run(t, repo, "cat-file", "-s", last.String()); got != fmt.Sprint(16+8*tt.depth) {
 				t.Fatalf("last link is %s bytes", got)
 			}
-			git(t, repo, nil, "verify-pack", installedPacks(t, repo)[0])
+			gittest.Run(t, repo, "verify-pack", installedPacks(t, repo)[0])
 		})
 	}
 }
@@ -294,5 +295,5 @@ func TestReceiveDeltaTreeOverBudget(t *testing.T) {
 	if err := in.Install(); err != nil {
 		t.Fatal(err)
 	}
-	git(t, repo, nil, "verify-pack", installedPacks(t, repo)[0])
+	gittest.Run(t, repo, "verify-pack", installedPacks(t, repo)[0])
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/indexpack"
 	"gatehouse/repos/maintain"
 )
@@ -67,8 +68,8 @@ func TestSweepSparesLiveQuarantine(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.in.Abort()
-	git(t, repo, nil, "update-ref", "refs/heads/main", f.c2)
-	git(t, repo, nil, "fsck", "--full", "--strict")
+	gittest.Run(t, repo, "update-ref", "refs/heads/main", f.c2)
+	gittest.Run(t, repo, "fsck", "--full", "--strict")
 	if left, _ := filepath.Glob(filepath.Join(repo, "objects", "tmp_objdir-incoming-*")); len(left) != 0 {
 		t.Fatalf("left behind: %v", left)
 	}

@@ -1,12 +1,13 @@
 package indexpack_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/indexpack"
 )
 
@@ -17,27 +18,27 @@ import (
 func TestLookupRescansOnMiss(t *testing.T) {
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
-	git(t, dir, nil, "init", "-q", "-b", "main", work)
+	gittest.Run(t, dir, "init", "-q", "-b", "main", work)
 	os.WriteFile(filepath.Join(work, "a.txt"), []byte("one\n"), 0o644)
-	git(t, work, nil, "add", ".")
-	git(t, work, nil, "commit", "-q", "-m", "one")
-	first := git(t, work, nil, "rev-parse", "HEAD")
+	gittest.Run(t, work, "add", ".")
+	gittest.Run(t, work, "commit", "-q", "-m", "one")
+	first := gittest.Run(t, work, "rev-parse", "HEAD")
 	repo := filepath.Join(dir, "repo.git")
-	git(t, dir, nil, "clone", "-q", "--bare", "--no-local", work, repo)
+	gittest.Run(t, dir, "clone", "-q", "--bare", "--no-local", work, repo)
 
 	os.WriteFile(filepath.Join(work, "a.txt"), []byte("two\n"), 0o644)
-	git(t, work, nil, "commit", "-q", "-am", "two")
-	second := git(t, work, nil, "rev-parse", "HEAD")
+	gittest.Run(t, work, "commit", "-q", "-am", "two")
+	second := gittest.Run(t, work, "rev-parse", "HEAD")
 	// The second commit's pack, to be installed later.
-	sum := git(t, work, []byte(second+"\n^"+first+"\n"), "pack-objects", "-q", "--revs", filepath.Join(dir, "later"))
+	sum := gittest.Cmd{Dir: work, Stdin: second + "\n^" + first + "\n"}.Run(t, "pack-objects", "-q", "--revs", filepath.Join(dir, "later"))
 
 	// Any pack will do to start a push: one blob.
-	blob := git(t, work, []byte("pushed\n"), "hash-object", "-w", "--stdin")
-	incoming, err := gitErr(t, work, []byte(blob+"\n"), "pack-objects", "-q", "--stdout")
+	blob := gittest.Cmd{Dir: work, Stdin: "pushed\n"}.Run(t, "hash-object", "-w", "--stdin")
+	incoming, _, err := gittest.Cmd{Dir: work, Stdin: blob + "\n"}.Exec(t, "pack-objects", "-q", "--stdout")
 	if err != nil {
 		t.Fatalf("pack-objects: %v", err)
 	}
-	in, err := indexpack.Receive(context.Background(), repo, bytes.NewReader(incoming), indexpack.Options{})
+	in, err := indexpack.Receive(context.Background(), repo, strings.NewReader(incoming), indexpack.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package maintain_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,25 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/commitgraph"
 	"gatehouse/repos/maintain"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
-
-func git(tb testing.TB, dir, stdin string, args ...string) string {
-	tb.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_COMMITTER_NAME=A", "GIT_COMMITTER_EMAIL=a@x")
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return out.String() + errb.String()
-}
 
 // importCommits adds n commits to branch with fast-import, which writes
 // one pack per run, as a push would.
@@ -50,7 +36,7 @@ func importCommits(tb testing.TB, dir, branch, base string, from, n int) {
 		}
 		s.WriteString("EOF\n")
 	}
-	git(tb, dir, s.String(), "-c", "fastimport.unpackLimit=1", "fast-import", "--quiet")
+	gittest.Cmd{Dir: dir, Stdin: s.String()}.Run(tb, "-c", "fastimport.unpackLimit=1", "fast-import", "--quiet")
 }
 
 // manyPacks makes a repository of packs packs and three loose objects:
@@ -61,7 +47,7 @@ func manyPacks(tb testing.TB, packs int) string {
 		tb.Skip("no git")
 	}
 	dir := tb.TempDir()
-	git(tb, dir, "", "init", "-q", "--bare")
+	gittest.Run(tb, dir, "init", "-q", "--bare")
 	for p := range packs {
 		base := ""
 		if p > 0 {
@@ -69,15 +55,15 @@ func manyPacks(tb testing.TB, packs int) string {
 		}
 		importCommits(tb, dir, "main", base, p*15, 15)
 	}
-	git(tb, dir, "blob\ndata 7\nlonely\n", "-c", "fastimport.unpackLimit=1", "fast-import", "--quiet")
-	git(tb, dir, "", "tag", "-a", "-m", "v1", "v1", "main~3")
-	git(tb, dir, "", "hash-object", "-w", "--stdin")
+	gittest.Cmd{Dir: dir, Stdin: "blob\ndata 7\nlonely\n"}.Run(tb, "-c", "fastimport.unpackLimit=1", "fast-import", "--quiet")
+	gittest.Run(tb, dir, "tag", "-a", "-m", "v1", "v1", "main~3")
+	gittest.Run(tb, dir, "hash-object", "-w", "--stdin")
 	return dir
 }
 
 func objects(tb testing.TB, dir string) string {
 	tb.Helper()
-	return git(tb, dir, "", "cat-file", "--batch-all-objects", "--batch-check")
+	return gittest.Run(tb, dir, "cat-file", "--batch-all-objects", "--batch-check")
 }
 
 func packNames(tb testing.TB, dir, ext string) []string {
@@ -91,10 +77,10 @@ func packNames(tb testing.TB, dir, ext string) []string {
 
 func checkRepo(tb testing.TB, dir string) {
 	tb.Helper()
-	git(tb, dir, "", "fsck", "--full", "--strict", "--no-dangling")
-	git(tb, dir, "", "commit-graph", "verify")
+	gittest.Run(tb, dir, "fsck", "--full", "--strict", "--no-dangling")
+	gittest.Run(tb, dir, "commit-graph", "verify")
 	// The graph covers every commit the refs reach.
-	all := strings.Fields(git(tb, dir, "", "rev-list", "--all"))
+	all := strings.Fields(gittest.Run(tb, dir, "rev-list", "--all"))
 	g, err := commitgraph.Open(dir)
 	if err != nil {
 		tb.Fatalf("commit-graph: %v", err)
@@ -104,9 +90,9 @@ func checkRepo(tb testing.TB, dir string) {
 			tb.Fatalf("commit-graph lacks %s", id)
 		}
 	}
-	for _, tip := range strings.Fields(git(tb, dir, "", "for-each-ref", "--format=%(objectname)^{commit}")) {
-		if out := git(tb, dir, "", "rev-list", "--test-bitmap", tip); !strings.Contains(out, "OK!") {
-			tb.Fatalf("--test-bitmap %s: %s", tip, out)
+	for _, tip := range strings.Fields(gittest.Run(tb, dir, "for-each-ref", "--format=%(objectname)^{commit}")) {
+		if out, errOut := (gittest.Cmd{Dir: dir}).Output(tb, "rev-list", "--test-bitmap", tip); !strings.Contains(out+errOut, "OK!") {
+			tb.Fatalf("--test-bitmap %s: %s", tip, out+errOut)
 		}
 	}
 }
@@ -141,7 +127,7 @@ func TestRepack(t *testing.T) {
 	checkRepo(t, dir)
 	// The new pack alone holds everything.
 	packOnly := filepath.Join(t.TempDir(), "alone.git")
-	git(t, dir, "", "init", "-q", "--bare", packOnly)
+	gittest.Run(t, dir, "init", "-q", "--bare", packOnly)
 	for _, ext := range []string{".pack", ".idx", ".bitmap"} {
 		data, err := os.ReadFile(filepath.Join(dir, "objects", "pack", st.Pack+ext))
 		if err != nil {
@@ -195,7 +181,7 @@ func TestRepackConcurrentPush(t *testing.T) {
 	defer maintain.SetHookListed(func(gitDir string) {
 		// A push lands after the listing: new pack, new ref.
 		importCommits(t, gitDir, "topic", "refs/heads/main", 1000, 4)
-		pushed = strings.TrimSpace(git(t, gitDir, "", "rev-parse", "topic"))
+		pushed = gittest.Run(t, gitDir, "rev-parse", "topic")
 	})()
 	st, err := maintain.Repack(context.Background(), dir)
 	if err != nil {
@@ -209,7 +195,7 @@ func TestRepackConcurrentPush(t *testing.T) {
 	if !strings.Contains(before, pushed) {
 		t.Fatal("pushed commit missing")
 	}
-	git(t, dir, "", "fsck", "--full", "--strict", "--no-dangling")
+	gittest.Run(t, dir, "fsck", "--full", "--strict", "--no-dangling")
 
 	old := maintain.GracePeriod
 	maintain.GracePeriod = 0

@@ -1,11 +1,10 @@
 package maintain
 
 import (
-	"encoding/binary"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"gatehouse/repos/odb"
 )
 
 // Policy says when a repository needs a repack.
@@ -41,30 +40,29 @@ func (p Policy) Needed(gitDir string) bool {
 		return false
 	}
 	skip := replaced(packDir, recs)
-	idxs, _ := filepath.Glob(filepath.Join(packDir, "pack-*.idx"))
+	infos, err := odb.ListPacks(gitDir)
+	if err != nil {
+		return false
+	}
 	live, total, outside := 0, 0, 0
 	bitmapped := ""
-	if bms, _ := filepath.Glob(filepath.Join(packDir, "pack-*.bitmap")); len(bms) == 1 {
-		bitmapped = strings.TrimSuffix(bms[0], ".bitmap")
-		if _, err := os.Stat(bitmapped + ".pack"); err != nil {
-			bitmapped = ""
+	for _, info := range infos {
+		if info.Bitmap {
+			if bitmapped != "" {
+				bitmapped = "" // more than one: none usable
+				break
+			}
+			bitmapped = info.Name
 		}
 	}
-	for _, idx := range idxs {
-		base := strings.TrimSuffix(idx, ".idx")
-		if skip[filepath.Base(base)] {
-			continue
-		}
-		if _, err := os.Stat(base + ".pack"); err != nil {
-			continue
-		}
-		if _, err := os.Stat(base + ".keep"); err == nil {
+	for _, info := range infos {
+		if skip[info.Name] || info.Keep {
 			continue
 		}
 		live++
-		n := idxCount(idx)
+		n := idxCount(info.Base() + ".idx")
 		total += n
-		if base != bitmapped {
+		if info.Name != bitmapped {
 			outside += n
 		}
 	}
@@ -84,16 +82,13 @@ func (p Policy) Needed(gitDir string) bool {
 	return false
 }
 
-// idxCount reads an index's object count from its fan-out table.
+// idxCount reads an index's object count from its fan-out table (the
+// index is mapped: only the pages read are).
 func idxCount(path string) int {
-	f, err := os.Open(path)
+	x, err := odb.OpenIndex(path)
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	var b [4]byte
-	if _, err := f.ReadAt(b[:], 8+255*4); err != nil && err != io.EOF {
-		return 0
-	}
-	return int(binary.BigEndian.Uint32(b[:]))
+	defer x.Close()
+	return x.Len()
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/lockfile"
 	"gatehouse/repos/maintain"
 )
@@ -94,5 +95,5 @@ func TestSweep(t *testing.T) {
 	}
 	live.Release()
 	os.RemoveAll(filepath.Join(dir, "objects", "tmp_objdir-incoming-live"))
-	git(t, dir, "", "fsck", "--full", "--strict")
+	gittest.Run(t, dir, "fsck", "--full", "--strict")
 }

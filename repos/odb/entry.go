@@ -2,88 +2,13 @@ package odb
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
 	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"sync"
-
-	"github.com/go-git/go-git/v5/plumbing"
-
-	"gatehouse/repos/packidx"
 )
-
-// packFile is one listed pack: its mapped index, and the pack file,
-// opened on first read and checked against the index.
-type packFile struct {
-	path string // of the .pack
-	idx  *packidx.Index
-
-	mu   sync.Mutex // guards the fields below
-	f    *os.File
-	size int64
-	err  error // why the pack could not be opened, kept
-}
-
-// file returns the open pack and its size, opening it on first use. A
-// pack that vanished since it was listed is errStale; one whose trailer
-// does not match its index, or that is not a pack, is ErrCorrupt.
-func (p *packFile) file() (*os.File, int64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.f != nil || p.err != nil {
-		return p.f, p.size, p.err
-	}
-	f, err := os.Open(p.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Not kept: a rescan drops this pack, or finds it again.
-		return nil, 0, fmt.Errorf("%w: %s", errStale, filepath.Base(p.path))
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	var head [12]byte
-	var sum plumbing.Hash
-	switch {
-	case fi.Size() < 32:
-		err = errors.New("too short")
-	case func() error { _, err := f.ReadAt(head[:], 0); return err }() != nil:
-		err = errors.New("unreadable header")
-	case !bytes.Equal(head[:4], []byte("PACK")) || head[7] < 2 || head[7] > 3 || !bytes.Equal(head[4:7], []byte{0, 0, 0}):
-		err = errors.New("not a version 2 pack")
-	case func() error { _, err := f.ReadAt(sum[:], fi.Size()-20); return err }() != nil:
-		err = errors.New("unreadable trailer")
-	case sum != p.idx.PackChecksum():
-		err = errors.New("checksum does not match its index")
-	}
-	if err != nil {
-		f.Close()
-		p.err = fmt.Errorf("%w: %s: %w", ErrCorrupt, filepath.Base(p.path), err)
-		return nil, 0, p.err
-	}
-	p.f, p.size = f, fi.Size()
-	return p.f, p.size, nil
-}
-
-func (p *packFile) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.f != nil {
-		p.f.Close()
-		p.f = nil
-	}
-	p.idx.Close()
-}
 
 // header reads the header of the entry at off.
 func (p *packFile) header(off uint64) (EntryHeader, error) {

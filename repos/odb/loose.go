@@ -2,8 +2,11 @@ package odb
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,16 +15,57 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-func (r *Reader) loosePath(id plumbing.Hash) string {
+// LoosePath is where the loose object id of the repository at gitDir
+// is: objects/XX/YYYY..., by its id in hex.
+func LoosePath(gitDir string, id plumbing.Hash) string {
 	s := id.String()
-	return filepath.Join(r.objDir, s[:2], s[2:])
+	return filepath.Join(gitDir, "objects", s[:2], s[2:])
+}
+
+// StatLoose reports whether the repository at gitDir has id as a loose
+// object. Errors: not found (wraps plumbing.ErrObjectNotFound), or the
+// file's.
+func StatLoose(gitDir string, id plumbing.Hash) error {
+	if _, err := os.Stat(LoosePath(gitDir, id)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("object %s: %w", id, plumbing.ErrObjectNotFound)
+		}
+		return fmt.Errorf("object %s: %w", id, err)
+	}
+	return nil
+}
+
+// OpenLoose starts reading the loose object id of the repository at
+// gitDir: its type, its size (checked against max before anything is
+// read) and its content, streamed, never held. The stream reports
+// ErrCorrupt when the content is not as long as the header says or does
+// not hash to id (checked as it ends). The caller closes it. Errors: not
+// found (wraps plumbing.ErrObjectNotFound), ErrTooLarge, ErrCorrupt, or
+// the file's.
+func OpenLoose(gitDir string, id plumbing.Hash, max int64) (plumbing.ObjectType, int64, io.ReadCloser, error) {
+	o, err := openLoose(LoosePath(gitDir, id), id, max)
+	if err != nil {
+		if errors.Is(err, errStale) {
+			err = fmt.Errorf("%w: %w", plumbing.ErrObjectNotFound, err)
+		}
+		return 0, 0, nil, fmt.Errorf("odb: object %s: %w", id, err)
+	}
+	return o.typ, o.size, o.rc, nil
+}
+
+func (r *Reader) loosePath(id plumbing.Hash) string {
+	return LoosePath(filepath.Dir(r.objDir), id)
+}
+
+func (r *Reader) openLoose(id plumbing.Hash) (stream, error) {
+	return openLoose(r.loosePath(id), id, r.max)
 }
 
 // openLoose starts reading a loose object: a zlib stream of "TYPE SIZE",
 // a NUL, and the content. A file gone since it was found is errStale (a
 // repack packed and pruned it).
-func (r *Reader) openLoose(id plumbing.Hash) (stream, error) {
-	f, err := os.Open(r.loosePath(id))
+func openLoose(path string, id plumbing.Hash, max int64) (stream, error) {
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return stream{}, fmt.Errorf("%w: loose object", errStale)
 	}
@@ -37,13 +81,34 @@ func (r *Reader) openLoose(id plumbing.Hash) (stream, error) {
 		e.Close()
 		return stream{}, fmt.Errorf("loose object: %w", err)
 	}
-	if size > r.max {
+	if size > max {
 		e.Close()
-		return stream{}, r.tooLarge(size)
+		return stream{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, max)
 	}
 	e.left = size
-	return stream{typ, size, e}, nil
+	sum := sha1.New()
+	fmt.Fprintf(sum, "%s %d\x00", typ, size)
+	return stream{typ, size, &idCheck{rc: e, sum: sum, id: id}}, nil
 }
+
+// idCheck hashes a loose object's content as it is read and, at its
+// end, checks it against the object's id.
+type idCheck struct {
+	rc  io.ReadCloser
+	sum hash.Hash
+	id  plumbing.Hash
+}
+
+func (c *idCheck) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.sum.Write(p[:n])
+	if err == io.EOF && !bytes.Equal(c.sum.Sum(nil), c.id[:]) {
+		return n, fmt.Errorf("%w: loose object %s: content does not match its id", ErrCorrupt, c.id)
+	}
+	return n, err
+}
+
+func (c *idCheck) Close() error { return c.rc.Close() }
 
 // maxLooseHeader is the longest "TYPE SIZE" a loose object may start
 // with: "commit" and 19 digits, with room to spare.

@@ -1,16 +1,27 @@
-// Package odb reads a bare repository's objects, in two ways.
+// Package odb is the engine's object layer: it owns git's object
+// formats on disk, and every other package of the engine reads and
+// writes them through it.
 //
-// Reader (OpenReader) is the engine's own object reader: packs through
-// their mapped index, entry headers, delta chains resolved iteratively
-// with one bounded base cache, and loose objects, with every size bounded
-// before it is allocated. repos/archive reads through it.
+//   - Which packs there are: ListPacks, the one listing rule (pack.go).
+//   - Pack indexes, version 2: WriteIndex, ReadIndex, and OpenIndex to map
+//     one (idx.go).
+//   - A pack opened once and shared: Pack, its mapped index, its file
+//     checked against the index, and its reverse index, RevIndex (offset
+//     to object, entry ends), built on first use (pack.go, revindex.go).
+//     repos/uploadpack opens them and hands them to repos/packobjects and
+//     repos/bitmap for the same fetch.
+//   - Loose objects: LoosePath, StatLoose, OpenLoose (loose.go).
+//   - Reader (OpenReader), the engine's own object reader: packs through
+//     their mapped index, entry headers, delta chains resolved
+//     iteratively with one bounded base cache, and loose objects, with
+//     every size bounded before it is allocated. repos/archive reads
+//     through it.
 //
 // Open and OpenForScan give go-git's object store, bound to the
-// repository and blind to packs not yet indexed, for the parts of the
-// engine still built on it: repos/indexpack (thin-pack bases, connectivity
-// walks), repos/packobjects (the objects it must write whole) and
-// repos/maintain (the repack's walk). repos/uploadpack uses neither; it
-// keeps a store of its own over the mapped indexes.
+// repository and shown only the packs ListPacks lists, for the parts of
+// the engine still built on it: repos/indexpack (thin-pack bases,
+// connectivity walks), repos/packobjects (the deltas it must write whole)
+// and repos/maintain (the repack's walk).
 package odb
 
 import (
@@ -18,7 +29,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
@@ -47,16 +57,14 @@ func OpenForScan(gitDir string) *filesystem.Storage {
 		cache.NewObjectLRU(64*cache.MiByte), filesystem.Options{LargeObjectThreshold: 1 << 20, KeepDescriptors: true})
 }
 
-// indexedPacksOnly hides from go-git the packs that have no index yet.
-// go-git lists packs by their .pack files and fails every lookup when one
-// has no .idx, which is normal for a moment while git or an install puts a
-// pack in place (pack first, index last) and lasts forever after a crash
-// in between; git itself skips such packs, and so do we.
-//
-// It also lists objects/pack itself, tolerating files that vanish while
-// it is read: billy's ReadDir lstat's every entry and fails on one a
-// concurrent repack removed in between, and go-git takes that failure for
-// a repository without packs.
+// indexedPacksOnly shows go-git the packs ListPacks lists, and no
+// other: go-git lists packs by their .pack files and fails every lookup
+// when one has no .idx, which is normal for a moment while git or an
+// install puts a pack in place (pack first, index last) and lasts forever
+// after a crash in between. It also keeps go-git from failing on files
+// that vanish while objects/pack is read: billy's ReadDir lstat's every
+// entry and fails on one a concurrent repack removed in between, and
+// go-git takes that failure for a repository without packs.
 type indexedPacksOnly struct {
 	billy.Filesystem
 	gitDir string
@@ -71,20 +79,13 @@ func (f indexedPacksOnly) ReadDir(path string) ([]os.FileInfo, error) {
 		// A symlink: leave it to the bound filesystem to judge.
 		return f.Filesystem.ReadDir(path)
 	}
-	ents, err := os.ReadDir(dir)
+	packs, err := ListPacks(f.gitDir)
 	if err != nil {
 		return nil, err
 	}
-	have := make(map[string]bool, len(ents))
-	for _, e := range ents {
-		have[e.Name()] = true
-	}
-	infos := make([]os.FileInfo, 0, len(ents))
-	for _, e := range ents {
-		if base, ok := strings.CutSuffix(e.Name(), ".pack"); ok && !have[base+".idx"] {
-			continue
-		}
-		fi, err := e.Info()
+	infos := make([]os.FileInfo, 0, len(packs))
+	for _, p := range packs {
+		fi, err := os.Lstat(p.Path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

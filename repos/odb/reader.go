@@ -7,12 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
-
-	"gatehouse/repos/packidx"
 )
 
 // Defaults for the zero Limits fields.
@@ -52,7 +49,7 @@ type Limits struct {
 }
 
 // Reader reads a bare repository's objects: packed ones through their
-// mapped .idx (repos/packidx) and loose ones. Reading an object is linear
+// mapped .idx (OpenIndex) and loose ones. Reading an object is linear
 // in the depth of its delta chain: the chain is followed down to its base
 // by headers alone, then the deltas are applied outward, each result
 // replacing its base, so memory is about twice the largest object of the
@@ -227,22 +224,14 @@ func (r *Reader) listing() ([]*packFile, error) {
 	return r.packs, nil
 }
 
-// rescan lists objects/pack again. Packs already open are kept; those
-// gone from the directory leave the listing but stay open until Close,
+// rescan lists the packs again (ListPacks). Packs already open are
+// kept; those gone from the listing leave it but stay open until Close,
 // for streams still reading them. An index that vanishes between the
-// listing and its opening is skipped, as is a pack without its index
-// (being installed, or left by a crash), which is what git does.
+// listing and its opening is skipped.
 func (r *Reader) rescan() error {
-	dir := filepath.Join(r.objDir, "pack")
-	// os.ReadDir reads names only (no lstat of each entry), so a file
-	// removed while the directory is read cannot fail the listing.
-	ents, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("odb: list packs: %w", err)
-	}
-	names := make(map[string]bool, len(ents))
-	for _, e := range ents {
-		names[e.Name()] = true
+	infos, err := ListPacks(filepath.Dir(r.objDir))
+	if err != nil {
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -254,25 +243,20 @@ func (r *Reader) rescan() error {
 		old[p.path] = p
 	}
 	var packs []*packFile
-	for _, e := range ents {
-		base, ok := strings.CutSuffix(e.Name(), ".idx")
-		if !ok || !strings.HasPrefix(base, "pack-") || !names[base+".pack"] {
-			continue
-		}
-		path := filepath.Join(dir, base+".pack")
-		if p := old[path]; p != nil {
-			delete(old, path)
+	for _, info := range infos {
+		if p := old[info.Path]; p != nil {
+			delete(old, info.Path)
 			packs = append(packs, p)
 			continue
 		}
-		idx, err := packidx.Open(filepath.Join(dir, base+".idx"))
+		p, err := OpenPack(info)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("odb: %w: %w", ErrCorrupt, err)
+			return fmt.Errorf("odb: %w", err)
 		}
-		packs = append(packs, &packFile{path: path, idx: idx})
+		packs = append(packs, p)
 	}
 	for _, p := range old {
 		r.retired = append(r.retired, p)

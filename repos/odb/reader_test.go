@@ -3,50 +3,21 @@ package odb_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/odb"
 )
-
-// git runs git in dir with a fixed environment, failing the test on error.
-func git(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	return gitIn(t, dir, nil, args...)
-}
-
-// gitIn is git with stdin.
-func gitIn(t testing.TB, dir string, stdin []byte, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(stdin)
-	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=C", "GIT_COMMITTER_EMAIL=c@example.com",
-		"GIT_AUTHOR_DATE=1700000000 +0000", "GIT_COMMITTER_DATE=1700000000 +0000")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out.Bytes())
-	}
-	return strings.TrimSpace(out.String())
-}
 
 // versions returns n versions of a file of size bytes: random text at
 // first, each next one changing a few small runs, so git deltas each
@@ -82,7 +53,7 @@ func versions(seed uint64, size, n int) [][]byte {
 func chainRepo(t testing.TB, size, n, depth int, ref bool) (string, plumbing.Hash) {
 	t.Helper()
 	repo := filepath.Join(t.TempDir(), "repo.git")
-	git(t, "", "init", "-q", "--bare", "-b", "main", repo)
+	gittest.Run(t, "", "init", "-q", "--bare", "-b", "main", repo)
 	vs := versions(uint64(size), size, n+2)
 	// fast-import writes the history in one go; it leaves fewer objects
 	// than fastimport.unpackLimit (100) loose.
@@ -101,12 +72,12 @@ func chainRepo(t testing.TB, size, n, depth int, ref bool) (string, plumbing.Has
 				fmt.Fprintf(&in, "tag v1\nfrom refs/heads/main\ntagger C <c@example.com> 1700000000 +0000\ndata 6\na tag\n\n")
 			}
 		}
-		gitIn(t, repo, in.Bytes(), "fast-import", "--quiet")
+		gittest.Cmd{Dir: repo, Stdin: in.String()}.Run(t, "fast-import", "--quiet")
 	}
 	importVersions(0, n)
-	git(t, repo, "-c", "repack.useDeltaBaseOffset="+strconv.FormatBool(!ref), "-c", "pack.threads=1",
+	gittest.Run(t, repo, "-c", "repack.useDeltaBaseOffset="+strconv.FormatBool(!ref), "-c", "pack.threads=1",
 		"repack", "-adfq", "--depth="+strconv.Itoa(depth), "--window=250")
-	last := git(t, repo, "rev-parse", "main:data.txt")
+	last := gittest.Run(t, repo, "rev-parse", "main:data.txt")
 	importVersions(n, n+2)
 	return repo, plumbing.NewHash(last)
 }
@@ -118,7 +89,7 @@ func maxDepth(t testing.TB, repo string) int {
 	idxs, _ := filepath.Glob(filepath.Join(repo, "objects", "pack", "*.idx"))
 	deepest := 0
 	for _, idx := range idxs {
-		for _, line := range strings.Split(git(t, repo, "verify-pack", "-v", idx), "\n") {
+		for _, line := range strings.Split(gittest.Run(t, repo, "verify-pack", "-v", idx), "\n") {
 			// "SHA TYPE SIZE PACKED OFFSET DEPTH BASE" for deltas.
 			if f := strings.Fields(line); len(f) == 7 && len(f[0]) == 40 {
 				d, _ := strconv.Atoi(f[5])
@@ -132,14 +103,9 @@ func maxDepth(t testing.TB, repo string) int {
 // catFileAll returns every object of the repository as git reads it.
 func catFileAll(t testing.TB, repo string) map[plumbing.Hash]object {
 	t.Helper()
-	cmd := exec.Command("git", "cat-file", "--batch-all-objects", "--batch", "--unordered")
-	cmd.Dir = repo
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("git cat-file: %v", err)
-	}
+	out, _ := gittest.Cmd{Dir: repo}.Output(t, "cat-file", "--batch-all-objects", "--batch", "--unordered")
 	objs := make(map[plumbing.Hash]object)
-	br := bufio.NewReader(bytes.NewReader(out))
+	br := bufio.NewReader(strings.NewReader(out))
 	for {
 		line, err := br.ReadString('\n')
 		if err == io.EOF {
@@ -218,7 +184,7 @@ func TestReaderNotFound(t *testing.T) {
 // header, whether it is stored whole or as a delta, packed or loose.
 func TestReaderMaxObjectSize(t *testing.T) {
 	repo, last := chainRepo(t, 64<<10, 5, 10, false)
-	loose := plumbing.NewHash(git(t, repo, "rev-parse", "main:data.txt"))
+	loose := plumbing.NewHash(gittest.Run(t, repo, "rev-parse", "main:data.txt"))
 	r := odb.OpenReader(repo, odb.Limits{MaxObjectSize: 32 << 10})
 	defer r.Close()
 	for _, id := range []plumbing.Hash{last, loose} {
@@ -229,7 +195,7 @@ func TestReaderMaxObjectSize(t *testing.T) {
 			t.Errorf("Read(%s): %v, want ErrTooLarge", id, err)
 		}
 	}
-	small := plumbing.NewHash(git(t, repo, "rev-parse", "main~3:a/b/small.txt"))
+	small := plumbing.NewHash(gittest.Run(t, repo, "rev-parse", "main~3:a/b/small.txt"))
 	if _, _, err := r.Header(small); err != nil {
 		t.Errorf("Header of a small object: %v", err)
 	}

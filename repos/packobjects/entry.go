@@ -1,15 +1,11 @@
 package packobjects
 
 import (
-	"bufio"
-	"bytes"
 	"compress/zlib"
-	"crypto/sha1"
 	"fmt"
 	"io"
-	"os"
+	"math"
 	"path/filepath"
-	"strconv"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -32,61 +28,18 @@ func (wr *writer) header(p *srcPack, off, end uint64) (odb.EntryHeader, error) {
 	return h, nil
 }
 
-// statLoose checks that a loose copy of h exists.
-func (wr *writer) statLoose(h plumbing.Hash) error {
-	if _, err := os.Stat(wr.loosePath(h)); err != nil {
-		if os.IsNotExist(err) {
-			return fmt.Errorf("object %s: %w", h, plumbing.ErrObjectNotFound)
-		}
-		return fmt.Errorf("object %s: %w", h, err)
-	}
-	return nil
-}
-
-func (wr *writer) loosePath(h plumbing.Hash) string {
-	s := h.String()
-	return filepath.Join(wr.gitDir, "objects", s[:2], s[2:])
-}
-
-// writeLoose inflates a loose object and writes it whole. Its content is
-// streamed (never held) and hashed on the way, so a damaged file stops
-// the write rather than reaching the client under the wrong id (the
-// damage is caught after the entry is buffered, but before the trailer,
-// so the client never gets a valid pack).
+// writeLoose writes a loose object whole. Its content is streamed
+// (never held) and checked against its id on the way by odb, so a damaged
+// file stops the write rather than reaching the client under the wrong
+// id (the damage is caught after the entry is buffered, but before the
+// trailer, so the client never gets a valid pack).
 func (wr *writer) writeLoose(id plumbing.Hash) error {
-	f, err := os.Open(wr.loosePath(id))
+	typ, size, rc, err := odb.OpenLoose(wr.gitDir, id, math.MaxInt64)
 	if err != nil {
-		return err
+		return corrupt(err)
 	}
-	defer f.Close()
-	zr, err := zlib.NewReader(bufio.NewReaderSize(f, 32<<10))
-	if err != nil {
-		return fmt.Errorf("%w: loose object: %v", ErrCorrupt, err)
-	}
-	defer zr.Close()
-	br := bufio.NewReaderSize(zr, 32<<10)
-	head, err := br.ReadSlice(0)
-	if err != nil {
-		return fmt.Errorf("%w: loose object header: %v", ErrCorrupt, err)
-	}
-	kind, sizeText, ok := bytes.Cut(head[:len(head)-1], []byte{' '})
-	size, serr := strconv.ParseUint(string(sizeText), 10, 63)
-	typ := map[string]plumbing.ObjectType{"commit": plumbing.CommitObject, "tree": plumbing.TreeObject, "blob": plumbing.BlobObject, "tag": plumbing.TagObject}[string(kind)]
-	if !ok || serr != nil || typ == 0 {
-		return fmt.Errorf("%w: loose object header %q", ErrCorrupt, head)
-	}
-	sum := sha1.New()
-	sum.Write(head)
-	if err := wr.writeWhole(typ, size, io.TeeReader(br, sum)); err != nil {
-		return err
-	}
-	if n, _ := br.Read(make([]byte, 1)); n != 0 {
-		return fmt.Errorf("%w: loose object longer than its header says", ErrCorrupt)
-	}
-	if !bytes.Equal(sum.Sum(nil), id[:]) {
-		return fmt.Errorf("%w: loose object content does not match its id", ErrCorrupt)
-	}
-	return nil
+	defer rc.Close()
+	return corrupt(wr.writeWhole(typ, uint64(size), rc))
 }
 
 // writeResolved writes whole a delta whose base is neither sent nor held

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/gittest"
 )
 
 // fixtureRoot holds the repositories built once per test binary run.
@@ -29,38 +30,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// git runs git in dir and returns its stdout; stdin may be nil.
-func git(tb testing.TB, dir string, stdin []byte, args ...string) string {
-	tb.Helper()
-	out, err := gitErr(dir, stdin, args...)
-	if err != nil {
-		tb.Fatalf("git %s: %v", strings.Join(args, " "), err)
-	}
-	return out
-}
-
-func gitErr(dir string, stdin []byte, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	if dir == "" {
-		cmd.Dir = fixtureRoot // never the module's own repository
-	}
-	cmd.Env = append(os.Environ(),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_AUTHOR_NAME=T", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@example.com",
-		"GIT_AUTHOR_DATE=1700000000 +0000", "GIT_COMMITTER_DATE=1700000000 +0000")
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	return stdout.String(), nil
 }
 
 // history generates a deterministic history of text files, each commit
@@ -133,7 +102,7 @@ func (h *history) fastImport(tb testing.TB, dir string, n int) {
 		s.WriteString("\n")
 		h.commits++
 	}
-	git(tb, dir, s.Bytes(), "fast-import", "--quiet")
+	gittest.Cmd{Dir: dir, Stdin: s.String()}.Run(tb, "fast-import", "--quiet")
 }
 
 // commitLoose makes n commits in dir's work tree with plain git commands,
@@ -149,8 +118,8 @@ func (h *history) commitLoose(tb testing.TB, dir string, n int) {
 		if err := os.WriteFile(full, []byte(strings.Join(h.files[p], "\n")+"\n"), 0o644); err != nil {
 			tb.Fatal(err)
 		}
-		git(tb, dir, nil, "add", p)
-		git(tb, dir, nil, "commit", "-q", "-m", fmt.Sprintf("loose %d", h.commits))
+		gittest.Run(tb, dir, "add", p)
+		gittest.Run(tb, dir, "commit", "-q", "-m", fmt.Sprintf("loose %d", h.commits))
 		h.commits++
 	}
 }
@@ -161,7 +130,7 @@ func initRepo(tb testing.TB, dir string, bare bool) {
 	if bare {
 		args = append(args, "--bare")
 	}
-	git(tb, "", nil, append(args, dir)...)
+	gittest.Run(tb, "", append(args, dir)...)
 }
 
 var fixtures struct {
@@ -190,7 +159,7 @@ func gcRepo(tb testing.TB) string {
 	return fixture(tb, "gc", func(tb testing.TB, dir string) string {
 		initRepo(tb, dir, true)
 		newHistory(1).fastImport(tb, dir, 300)
-		git(tb, dir, nil, "-c", "pack.threads=1", "repack", "-adfq") // one thread: the same pack every run
+		gittest.Run(tb, dir, "-c", "pack.threads=1", "repack", "-adfq") // one thread: the same pack every run
 		return dir
 	})
 }
@@ -203,13 +172,13 @@ func multiRepo(tb testing.TB) string {
 		h := newHistory(2)
 		initRepo(tb, dir, false)
 		h.fastImport(tb, dir, 150)
-		git(tb, dir, nil, "repack", "-adq")
+		gittest.Run(tb, dir, "repack", "-adq")
 		up := dir + "-upstream"
-		git(tb, "", nil, "clone", "-q", "--bare", "--no-local", dir, up)
+		gittest.Run(tb, "", "clone", "-q", "--bare", "--no-local", dir, up)
 		h.fastImport(tb, up, 100)
-		git(tb, up, nil, "repack", "-adq")
-		git(tb, dir, nil, "-c", "fetch.unpackLimit=1", "fetch", "-q", up, "main")
-		git(tb, dir, nil, "reset", "-q", "--hard", "FETCH_HEAD")
+		gittest.Run(tb, up, "repack", "-adq")
+		gittest.Run(tb, dir, "-c", "fetch.unpackLimit=1", "fetch", "-q", up, "main")
+		gittest.Run(tb, dir, "reset", "-q", "--hard", "FETCH_HEAD")
 		h.commitLoose(tb, dir, 5)
 		gd := filepath.Join(dir, ".git")
 		if err := os.WriteFile(filepath.Join(gd, "objects", "pack", "pack-"+strings.Repeat("0", 40)+".pack"), []byte("PACK junk"), 0o444); err != nil {
@@ -224,7 +193,7 @@ func mediumRepo(tb testing.TB) string {
 	return fixture(tb, "medium", func(tb testing.TB, dir string) string {
 		initRepo(tb, dir, true)
 		newHistory(3).fastImport(tb, dir, 1000)
-		git(tb, dir, nil, "-c", "pack.threads=1", "repack", "-adfq") // one thread: the same pack every run
+		gittest.Run(tb, dir, "-c", "pack.threads=1", "repack", "-adfq") // one thread: the same pack every run
 		return dir
 	})
 }
@@ -232,7 +201,7 @@ func mediumRepo(tb testing.TB) string {
 // objects lists the objects git rev-list --objects finds for args.
 func objects(tb testing.TB, gitDir string, args ...string) []plumbing.Hash {
 	tb.Helper()
-	out := git(tb, gitDir, nil, append([]string{"rev-list", "--objects"}, args...)...)
+	out, _ := gittest.Cmd{Dir: gitDir}.Output(tb, append([]string{"rev-list", "--objects"}, args...)...)
 	var hs []plumbing.Hash
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		if l == "" {
@@ -273,7 +242,7 @@ func indexed(tb testing.TB, idxPath string) []string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out := git(tb, "", idx, "show-index")
+	out, _ := gittest.Cmd{Stdin: string(idx)}.Output(tb, "show-index")
 	var ids []string
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		if f := strings.Fields(l); len(f) >= 2 {
@@ -308,9 +277,9 @@ func bigRepo(tb testing.TB) string {
 			}
 			fmt.Fprintf(&s, "M 100644 inline big.txt\ndata %d\n%s\n\n", len(big), big)
 		}
-		git(tb, dir, s.Bytes(), "fast-import", "--quiet")
+		gittest.Cmd{Dir: dir, Stdin: s.String()}.Run(tb, "fast-import", "--quiet")
 		h.fastImport(tb, dir, 5)
-		git(tb, dir, nil, "-c", "pack.threads=1", "repack", "-adfq") // one thread: the same pack every run
+		gittest.Run(tb, dir, "-c", "pack.threads=1", "repack", "-adfq") // one thread: the same pack every run
 		return dir
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/packobjects"
 )
 
@@ -16,14 +17,14 @@ import (
 // disk, must come out as from an ordinary index.
 func TestWriteLargeOffsets(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "copy.git")
-	git(t, "", nil, "clone", "-q", "--bare", "--no-local", gcRepo(t), src)
+	gittest.Run(t, "", "clone", "-q", "--bare", "--no-local", gcRepo(t), src)
 	packs, _ := filepath.Glob(filepath.Join(src, "objects", "pack", "*.pack"))
 	if len(packs) != 1 {
 		t.Fatalf("%d packs", len(packs))
 	}
 	idx := packs[0][:len(packs[0])-len(".pack")] + ".idx"
 	os.Remove(idx)
-	git(t, "", nil, "index-pack", "--index-version=2,0x100", "-o", idx, packs[0])
+	gittest.Run(t, "", "index-pack", "--index-version=2,0x100", "-o", idx, packs[0])
 	// Header, fan-out, ids, CRCs and 4-byte offsets, trailer: anything
 	// more is the 64-bit table.
 	n := len(objects(t, src, "--all"))

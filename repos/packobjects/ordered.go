@@ -25,11 +25,11 @@ type Placed struct {
 // It returns where each object went, sorted by offset, so the caller can
 // index the pack. Errors are Write's.
 func WriteOrdered(ctx context.Context, gitDir string, objs []plumbing.Hash, w io.Writer) ([]Placed, Stats, error) {
-	packs, err := openPacks(gitDir)
+	packs, release, err := openSources(gitDir, nil)
 	if err != nil {
 		return nil, Stats{}, fmt.Errorf("pack-objects: open packs: %w", err)
 	}
-	defer closePacks(packs)
+	defer release()
 	wr := &writer{ctx: ctx, gitDir: gitDir, packs: packs, opts: Options{OfsDelta: true}}
 	defer wr.close()
 	if err := wr.plan(objs); err != nil {

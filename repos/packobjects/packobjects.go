@@ -48,6 +48,11 @@ type Options struct {
 	ClientHas func(plumbing.Hash) bool
 	// Progress, if set, gets git-style "Writing objects" lines.
 	Progress io.Writer
+	// Packs, if set, are the repository's packs, newest first, as the
+	// caller has them open (odb.OpenPacks): they are read, not listed and
+	// opened again, and stay open. Nil: gitDir's packs are opened for
+	// the write and closed after.
+	Packs []*odb.Pack
 }
 
 // Stats counts how each object was written.
@@ -71,11 +76,11 @@ type Stats struct {
 // with ErrCorrupt; cancellation with ctx.Err(). After an error the pack
 // on w is cut short without a trailer, so a client cannot accept it.
 func Write(ctx context.Context, gitDir string, objs []plumbing.Hash, opts Options, w io.Writer) (Stats, error) {
-	packs, err := openPacks(gitDir)
+	packs, release, err := openSources(gitDir, opts.Packs)
 	if err != nil {
 		return Stats{}, fmt.Errorf("pack-objects: open packs: %w", err)
 	}
-	defer closePacks(packs)
+	defer release()
 	wr := &writer{ctx: ctx, gitDir: gitDir, packs: packs, opts: opts}
 	defer wr.close()
 	if err := wr.plan(objs); err != nil {
@@ -102,12 +107,13 @@ const (
 )
 
 // entry is the bookkeeping for one object: 48 bytes, the only memory
-// that grows with the number of objects sent besides the offset tables
-// of the packs sent from (8 bytes an object of those packs).
+// that grows with the number of objects sent besides the reverse indexes
+// of the packs sent from (8 bytes an object of those packs: pack order
+// and its inverse, odb.RevIndex).
 type entry struct {
 	hash   plumbing.Hash
 	outOff uint64 // in the pack written
-	rank   uint32 // in the pack's byOff order; for a loose object, its index in writer.loose
+	rank   uint32 // in pack order (the pack's reverse index); for a loose object, its index in writer.loose
 	pack   int32  // index in writer.packs; -1 if loose
 	base   int32  // entry index of the base, for modeDelta
 	mode   uint8
@@ -165,7 +171,7 @@ func (wr *writer) plan(objs []plumbing.Hash) error {
 			}
 		}
 		if !found {
-			if err := wr.statLoose(h); err != nil {
+			if err := odb.StatLoose(wr.gitDir, h); err != nil {
 				return err
 			}
 			wr.loose = append(wr.loose, h)
@@ -173,14 +179,14 @@ func (wr *writer) plan(objs []plumbing.Hash) error {
 	}
 	for pi, p := range wr.packs {
 		if used[pi] {
-			if err := p.sortByOffset(); err != nil {
+			if err := p.use(); err != nil {
 				return err
 			}
 		}
 	}
 	for i := range wr.ents {
 		e := &wr.ents[i]
-		e.rank = wr.packs[e.pack].rankOfPos[e.rank]
+		e.rank = wr.packs[e.pack].rev.Rank(e.rank)
 	}
 	slices.SortFunc(wr.loose, func(a, b plumbing.Hash) int { return bytes.Compare(a[:], b[:]) })
 	wr.loose = slices.Compact(wr.loose)
@@ -206,8 +212,8 @@ func (wr *writer) plan(objs []plumbing.Hash) error {
 			break // loose ones sort last
 		}
 		p := wr.packs[e.pack]
-		off := p.offAt(int(e.rank))
-		h, err := wr.header(p, off, p.end(int(e.rank)))
+		off := p.rev.Offset(int(e.rank))
+		h, err := wr.header(p, off, p.rev.End(int(e.rank)))
 		if err != nil {
 			return err
 		}
@@ -257,10 +263,10 @@ func (wr *writer) lookup(id plumbing.Hash) (int32, bool) {
 		if !ok {
 			continue
 		}
-		if p.rankOfPos == nil {
+		if p.rev == nil {
 			return -1, false // nothing is sent from this pack
 		}
-		key = entry{pack: int32(pi), rank: p.rankOfPos[pos]}
+		key = entry{pack: int32(pi), rank: p.rev.Rank(pos)}
 		break
 	}
 	if key.pack < 0 {
@@ -286,12 +292,12 @@ func (wr *writer) baseID(p *srcPack, off uint64, h odb.EntryHeader) (plumbing.Ha
 	if h.BaseRel == 0 || h.BaseRel > off {
 		return plumbing.ZeroHash, fmt.Errorf("%w: %s: bad delta base offset at %d", ErrCorrupt, p.path, off)
 	}
-	rank, ok := p.rankOf(off - h.BaseRel)
+	rank, ok := p.rev.Find(off - h.BaseRel)
 	if !ok {
 		return plumbing.ZeroHash, fmt.Errorf("%w: %s: delta at %d has no base entry", ErrCorrupt, p.path, off)
 	}
 	var id plumbing.Hash
-	copy(id[:], p.name(p.byOff[rank]))
+	copy(id[:], p.name(p.rev.Pos(rank)))
 	return id, nil
 }
 
@@ -401,9 +407,9 @@ func (wr *writer) emit(e *entry) error {
 // checked against the index's CRC-32 before any of it is written.
 func (wr *writer) copyEntry(e *entry) error {
 	p := wr.packs[e.pack]
-	pos := p.byOff[e.rank]
-	off := p.offAt(int(e.rank))
-	end := p.end(int(e.rank))
+	pos := p.rev.Pos(int(e.rank))
+	off := p.rev.Offset(int(e.rank))
+	end := p.rev.End(int(e.rank))
 	h, err := wr.header(p, off, end)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/odb"
 	"gatehouse/repos/packobjects"
 )
@@ -30,13 +31,13 @@ func receive(t *testing.T, client string, pack []byte, fixThin bool) string {
 	if fixThin {
 		args = append(args, "--fix-thin")
 	}
-	out := git(t, client, pack, args...)
+	out, _ := gittest.Cmd{Dir: client, Stdin: string(pack)}.Output(t, args...)
 	f := strings.Fields(out)
 	if len(f) != 2 {
 		t.Fatalf("index-pack said %q", out)
 	}
 	idx := filepath.Join(client, "objects", "pack", "pack-"+f[1]+".idx")
-	git(t, client, nil, "verify-pack", idx)
+	gittest.Run(t, client, "verify-pack", idx)
 	return idx
 }
 
@@ -47,10 +48,10 @@ func newClient(t *testing.T, src, base string) string {
 	client := filepath.Join(t.TempDir(), "client.git")
 	initRepo(t, client, true)
 	if base != "" {
-		pack := git(t, src, []byte(base+"\n"), "pack-objects", "--revs", "-q", "--stdout")
-		git(t, client, []byte(pack), "index-pack", "--stdin")
-		id := strings.TrimSpace(git(t, src, nil, "rev-parse", base))
-		git(t, client, nil, "update-ref", "refs/heads/base", id)
+		pack, _ := gittest.Cmd{Dir: src, Stdin: base + "\n"}.Output(t, "pack-objects", "--revs", "-q", "--stdout")
+		gittest.Cmd{Dir: client, Stdin: pack}.Run(t, "index-pack", "--stdin")
+		id := gittest.Run(t, src, "rev-parse", base)
+		gittest.Run(t, client, "update-ref", "refs/heads/base", id)
 	}
 	return client
 }
@@ -135,9 +136,9 @@ func TestWrite(t *testing.T) {
 			if !slices.Equal(got, wantIDs) {
 				t.Fatalf("pack holds %d objects, asked for %d", len(got), len(wantIDs))
 			}
-			tip := strings.TrimSpace(git(t, src, nil, "rev-parse", "HEAD"))
-			git(t, client, nil, "update-ref", "refs/heads/main", tip)
-			git(t, client, nil, "fsck", "--full", "--strict", "--no-progress")
+			tip := gittest.Run(t, src, "rev-parse", "HEAD")
+			gittest.Run(t, client, "update-ref", "refs/heads/main", tip)
+			gittest.Run(t, client, "fsck", "--full", "--strict", "--no-progress")
 
 			// How much was reused.
 			reused := st.Reused + st.ReusedDeltas + st.Thin
@@ -183,7 +184,7 @@ func TestMultiRepoHasRefDeltas(t *testing.T) {
 	ms, _ := filepath.Glob(filepath.Join(src, "objects", "pack", "*.idx"))
 	found := false
 	for _, m := range ms {
-		out := git(t, src, nil, "verify-pack", "-v", m)
+		out, _ := gittest.Cmd{Dir: src}.Output(t, "verify-pack", "-v", m)
 		// verify-pack -v marks deltas with depth and base; a base that
 		// lies after its delta in the pack can only be a ref-delta.
 		offs := map[string]int{}
@@ -254,7 +255,7 @@ func TestWriteCorruptEntry(t *testing.T) {
 // A damaged index is refused before anything is written.
 func TestWriteCorruptIndex(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "copy.git")
-	git(t, "", nil, "clone", "-q", "--bare", "--no-local", gcRepo(t), src)
+	gittest.Run(t, "", "clone", "-q", "--bare", "--no-local", gcRepo(t), src)
 	ms, _ := filepath.Glob(filepath.Join(src, "objects", "pack", "*.idx"))
 	data, err := os.ReadFile(ms[0])
 	if err != nil {
@@ -274,7 +275,7 @@ func TestWriteCorruptIndex(t *testing.T) {
 
 func testCorruptEntry(t *testing.T, orig string, large bool) {
 	src := filepath.Join(t.TempDir(), "copy.git")
-	git(t, "", nil, "clone", "-q", "--bare", "--no-local", orig, src)
+	gittest.Run(t, "", "clone", "-q", "--bare", "--no-local", orig, src)
 	ms, _ := filepath.Glob(filepath.Join(src, "objects", "pack", "*.idx"))
 	if len(ms) != 1 {
 		t.Fatalf("%d packs", len(ms))
@@ -284,7 +285,7 @@ func testCorruptEntry(t *testing.T, orig string, large bool) {
 		t.Fatal(err)
 	}
 	var offs []int
-	for _, l := range strings.Split(strings.TrimSpace(git(t, src, idx, "show-index")), "\n") {
+	for _, l := range strings.Split(gittest.Cmd{Dir: src, Stdin: string(idx)}.Run(t, "show-index"), "\n") {
 		off, _ := strconv.Atoi(strings.Fields(l)[0])
 		offs = append(offs, off)
 	}
@@ -453,7 +454,7 @@ func BenchmarkWrite(b *testing.B) {
 		}
 		var size int
 		for b.Loop() {
-			out, err := gitErr(src, list.Bytes(), "pack-objects", "-q", "--delta-base-offset", "--stdout")
+			out, _, err := gittest.Cmd{Dir: src, Stdin: list.String()}.Exec(b, "pack-objects", "-q", "--delta-base-offset", "--stdout")
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -102,7 +102,7 @@ func (w *world) plant(id string) {
 	w.t.Helper()
 	typ := w.git(w.work, "cat-file", "-t", id)
 	cmd := exec.Command("bash", "-c", `git -C "$1" cat-file "$2" "$3" | git -C "$4" hash-object -w -t "$2" --stdin`, "plant", w.work, typ, id, w.bare)
-	cmd.Env = gitEnv(w.home)
+	cmd.Env = gitEnv(w.t)
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != id {
 		w.t.Fatalf("plant %s: %v\n%s", id, err, out)

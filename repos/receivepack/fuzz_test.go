@@ -7,13 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"gatehouse"
+	"gatehouse/gittest"
 	"gatehouse/repos/receivepack"
 )
 
@@ -22,24 +22,13 @@ import (
 func fuzzRepo(tb testing.TB) (dir, head, parent string) {
 	tb.Helper()
 	work := tb.TempDir()
-	git := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = work
-		cmd.Env = append(cmd.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+work,
-			"GIT_AUTHOR_NAME=F", "GIT_AUTHOR_EMAIL=f@example.com", "GIT_COMMITTER_NAME=F", "GIT_COMMITTER_EMAIL=f@example.com")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git("init", "-q", "-b", "main")
+	gittest.Run(tb, work, "init", "-q", "-b", "main")
 	for i := 0; i < 2; i++ {
-		git("commit", "-q", "--allow-empty", "-m", fmt.Sprint("c", i))
+		gittest.Run(tb, work, "commit", "-q", "--allow-empty", "-m", fmt.Sprint("c", i))
 	}
 	dir = filepath.Join(tb.TempDir(), "r.git")
-	git("clone", "-q", "--bare", work, dir)
-	return dir, git("rev-parse", "HEAD"), git("rev-parse", "HEAD~1")
+	gittest.Run(tb, work, "clone", "-q", "--bare", work, dir)
+	return dir, gittest.Run(tb, work, "rev-parse", "HEAD"), gittest.Run(tb, work, "rev-parse", "HEAD~1")
 }
 
 // fuzzCopy copies the repository, so each input starts from the same refs.
@@ -118,10 +107,7 @@ func FuzzServe(f *testing.F) {
 		if fuzzRefs(t, dir) == fuzzRefs(t, src) {
 			return
 		}
-		cmd := exec.Command("git", "fsck", "--connectivity-only", "--no-dangling")
-		cmd.Dir = dir
-		cmd.Env = append(cmd.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if _, out, err := (gittest.Cmd{Dir: dir}).Exec(t, "fsck", "--connectivity-only", "--no-dangling"); err != nil {
 			t.Fatalf("fsck after %q: %v\n%s", in, err, out)
 		}
 	})

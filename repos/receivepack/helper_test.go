@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"gatehouse"
+	"gatehouse/gittest"
 	"gatehouse/repos/receivepack"
 )
 
@@ -129,16 +130,10 @@ func (s *slowReader) Read(p []byte) (int, error) {
 	return s.r.Read(p[:min(len(p), 16<<10)])
 }
 
-// gitEnv is a clean, fixed environment for real git.
-func gitEnv(home string) []string {
-	return append(os.Environ(),
-		"HOME="+home, "XDG_CONFIG_HOME="+home, "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=A U Thor", "GIT_AUTHOR_EMAIL=author@example.com",
-		"GIT_COMMITTER_NAME=C O Mitter", "GIT_COMMITTER_EMAIL=committer@example.com",
-		"GIT_AUTHOR_DATE=1700000000 +0000", "GIT_COMMITTER_DATE=1700000000 +0000",
-		// Under -race the helper would otherwise linger a second at exit.
-		"GORACE=atexit_sleep_ms=0",
-	)
+// gitEnv is gittest's clean, fixed environment for real git.
+func gitEnv(tb testing.TB) []string {
+	// Under -race the helper would otherwise linger a second at exit.
+	return gittest.Env(tb, "GORACE=atexit_sleep_ms=0")
 }
 
 // world is a bare repository to push to and a work repository to push from.
@@ -172,7 +167,7 @@ func (w *world) run(dir string, env []string, name string, args ...string) (stri
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(gitEnv(w.home), env...)
+	cmd.Env = append(gitEnv(w.t), env...)
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
@@ -276,7 +271,7 @@ func (w *world) serveRaw(stdin []byte, env ...string) ([]byte, error, helperResu
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, w.exe, w.bare)
-	cmd.Env = append(gitEnv(w.home), append([]string{"GATEHOUSE_TEST_RECEIVEPACK=1", "GATEHOUSE_TEST_RESULT=" + result}, env...)...)
+	cmd.Env = append(gitEnv(w.t), append([]string{"GATEHOUSE_TEST_RECEIVEPACK=1", "GATEHOUSE_TEST_RESULT=" + result}, env...)...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -304,17 +299,8 @@ func pkt(lines ...string) []byte {
 // packOf builds a pack in the work repository from revs.
 func (w *world) packOf(revs string) []byte {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", "pack-objects", "--stdout", "-q", "--revs")
-	cmd.Dir = w.work
-	cmd.Env = gitEnv(w.home)
-	cmd.Stdin = strings.NewReader(revs)
-	out, err := cmd.Output()
-	if err != nil {
-		w.t.Fatalf("pack-objects: %v", err)
-	}
-	return out
+	out, _ := gittest.Cmd{Dir: w.work, Stdin: revs}.Output(w.t, "pack-objects", "--stdout", "-q", "--revs")
+	return []byte(out)
 }
 
 // pkts splits a pkt-line stream, a flush as "". It stops at anything

@@ -305,7 +305,7 @@ func TestPushKilledMidTransfer(t *testing.T) {
 		"GATEHOUSE_TEST_SLOW=1", "GATEHOUSE_TEST_OWN_PGID=1"}
 	cmd := exec.Command("git", "-c", "protocol.version=0", "push", "--receive-pack="+w.exe, "file://"+w.bare, "main")
 	cmd.Dir = w.work
-	cmd.Env = append(gitEnv(w.home), env...)
+	cmd.Env = append(gitEnv(w.t), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

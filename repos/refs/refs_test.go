@@ -3,49 +3,35 @@ package refs_test
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/refs"
 )
-
-// git runs the real git in dir and returns its trimmed output.
-func git(tb testing.TB, dir string, args ...string) string {
-	tb.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+tb.TempDir(), "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		tb.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // mustRepo makes a bare repository with two commits on main, a branch, a
 // lightweight and an annotated tag, and returns its path and the commits.
 func mustRepo(tb testing.TB) (dir, c1, c2 string) {
 	tb.Helper()
 	work := tb.TempDir()
-	git(tb, work, "init", "-q", "-b", "main")
-	git(tb, work, "commit", "-q", "--allow-empty", "-m", "one")
-	c1 = git(tb, work, "rev-parse", "HEAD")
-	git(tb, work, "commit", "-q", "--allow-empty", "-m", "two")
-	c2 = git(tb, work, "rev-parse", "HEAD")
-	git(tb, work, "branch", "old", c1)
-	git(tb, work, "tag", "light", c1)
-	git(tb, work, "tag", "-a", "-m", "annotated", "v1", c2)
+	gittest.Run(tb, work, "init", "-q", "-b", "main")
+	gittest.Run(tb, work, "commit", "-q", "--allow-empty", "-m", "one")
+	c1 = gittest.Run(tb, work, "rev-parse", "HEAD")
+	gittest.Run(tb, work, "commit", "-q", "--allow-empty", "-m", "two")
+	c2 = gittest.Run(tb, work, "rev-parse", "HEAD")
+	gittest.Run(tb, work, "branch", "old", c1)
+	gittest.Run(tb, work, "tag", "light", c1)
+	gittest.Run(tb, work, "tag", "-a", "-m", "annotated", "v1", c2)
 	dir = filepath.Join(tb.TempDir(), "r.git")
-	git(tb, work, "clone", "-q", "--bare", work, dir)
+	gittest.Run(tb, work, "clone", "-q", "--bare", work, dir)
 	return dir, c1, c2
 }
 
 func forEachRef(tb testing.TB, dir string) string {
-	return git(tb, dir, "for-each-ref", "--format=%(objectname) %(refname)")
+	return gittest.Run(tb, dir, "for-each-ref", "--format=%(objectname) %(refname)")
 }
 
 func listString(tb testing.TB, dir string) string {
@@ -67,7 +53,7 @@ func TestListMatchesGit(t *testing.T) {
 		t.Fatalf("List:\n%s\nwant (git for-each-ref):\n%s", got, want)
 	}
 	// After pack-refs the answer is the same, and peeled ids come along.
-	git(t, dir, "pack-refs", "--all")
+	gittest.Run(t, dir, "pack-refs", "--all")
 	if got, want := listString(t, dir), forEachRef(t, dir); got != want {
 		t.Fatalf("List after pack-refs:\n%s\nwant:\n%s", got, want)
 	}
@@ -98,7 +84,7 @@ func TestReadHead(t *testing.T) {
 	if err != nil || h.Target != "refs/heads/nothing" || h.ID != "" {
 		t.Fatalf("unborn ReadHead = %+v, %v", h, err)
 	}
-	if got := git(t, dir, "symbolic-ref", "HEAD"); got != "refs/heads/nothing" {
+	if got := gittest.Run(t, dir, "symbolic-ref", "HEAD"); got != "refs/heads/nothing" {
 		t.Fatalf("git sees HEAD -> %s", got)
 	}
 	if err := refs.SetHead(dir, "HEAD/../x"); !errors.Is(err, refs.ErrInvalidName) {
@@ -111,7 +97,7 @@ func TestApply(t *testing.T) {
 	for _, packed := range []bool{false, true} {
 		dir, c1, c2 := mustRepo(t)
 		if packed {
-			git(t, dir, "pack-refs", "--all")
+			gittest.Run(t, dir, "pack-refs", "--all")
 		}
 		steps := []struct {
 			name string
@@ -143,14 +129,14 @@ func TestApply(t *testing.T) {
 			c2 + " refs/heads/new",
 			c2 + " refs/heads/old",
 		}, "\n")
-		got := git(t, dir, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads")
+		got := gittest.Run(t, dir, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads")
 		if got != want {
 			t.Fatalf("packed=%v: git sees\n%s\nwant\n%s", packed, got, want)
 		}
 		if got := listString(t, dir); !strings.Contains(got, want) || strings.Contains(got, "light") {
 			t.Fatalf("packed=%v: List\n%s", packed, got)
 		}
-		git(t, dir, "fsck", "--full", "--strict")
+		gittest.Run(t, dir, "fsck", "--full", "--strict")
 		leftovers, _ := filepath.Glob(filepath.Join(dir, "refs", "*", "*.lock"))
 		if pl, _ := filepath.Glob(filepath.Join(dir, "*.lock")); len(pl)+len(leftovers) > 0 {
 			t.Fatalf("lock files left: %v %v", pl, leftovers)
@@ -220,8 +206,8 @@ func TestCheckName(t *testing.T) {
 func TestApplyBatch(t *testing.T) {
 	z := refs.ZeroID
 	dir, c1, c2 := mustRepo(t)
-	git(t, dir, "pack-refs", "--all")
-	git(t, dir, "update-ref", "refs/heads/loose", c1)
+	gittest.Run(t, dir, "pack-refs", "--all")
+	gittest.Run(t, dir, "update-ref", "refs/heads/loose", c1)
 	before := forEachRef(t, dir)
 
 	// Atomic, with one ref's lock held by someone else: nothing moves.
@@ -246,12 +232,12 @@ func TestApplyBatch(t *testing.T) {
 	// Not atomic: the stale update and the conflicting create fail alone.
 	errs = refs.ApplyBatch(dir, []refs.Update{
 		{"refs/heads/new", z, c1},
-		{"refs/heads/new/sub", z, c1},                       // conflicts with new, created here
-		{"refs/heads/main", c1, c1},                         // stale: main is at c2
-		{"refs/heads/old", c1, c2},                          // packed, moves
-		{"refs/tags/light", c1, z},                          // packed, deleted
-		{"refs/tags/v1", git(t, dir, "rev-parse", "v1"), z}, // packed with a peeled line
-		{"refs/heads/loose", c1, z},                         // loose, deleted
+		{"refs/heads/new/sub", z, c1},                               // conflicts with new, created here
+		{"refs/heads/main", c1, c1},                                 // stale: main is at c2
+		{"refs/heads/old", c1, c2},                                  // packed, moves
+		{"refs/tags/light", c1, z},                                  // packed, deleted
+		{"refs/tags/v1", gittest.Run(t, dir, "rev-parse", "v1"), z}, // packed with a peeled line
+		{"refs/heads/loose", c1, z},                                 // loose, deleted
 	}, false)
 	if errs[0] != nil || !errors.Is(errs[1], refs.ErrStale) || !errors.Is(errs[2], refs.ErrStale) || errs[3] != nil || errs[4] != nil || errs[5] != nil || errs[6] != nil {
 		t.Fatalf("errs = %v", errs)
@@ -263,7 +249,7 @@ func TestApplyBatch(t *testing.T) {
 	if got := listString(t, dir); got != want {
 		t.Fatalf("List\n%s\nwant\n%s", got, want)
 	}
-	git(t, dir, "fsck", "--full", "--strict")
+	gittest.Run(t, dir, "fsck", "--full", "--strict")
 	locks, _ := filepath.Glob(filepath.Join(dir, "refs", "*", "*.lock"))
 	if pl, _ := filepath.Glob(filepath.Join(dir, "*.lock")); len(pl)+len(locks) > 0 {
 		t.Fatalf("lock files left: %v %v", pl, locks)

@@ -26,7 +26,11 @@ func (w *walk) fromBitmap(req *request, adv *advertisement) (out []plumbing.Hash
 	if w.g.dir == "" {
 		return nil, false, nil
 	}
-	x, err := bitmap.Open(w.g.dir)
+	packs, err := w.g.packs()
+	if err != nil {
+		return nil, false, nil
+	}
+	x, err := bitmap.Open(packs)
 	if err != nil {
 		return nil, false, nil
 	}

@@ -11,21 +11,9 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
-)
 
-// gitIn runs git in dir with a clean configuration.
-func gitIn(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@x",
-		"GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@x", "GIT_AUTHOR_DATE=2020-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2020-01-01T00:00:00Z")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
+	"gatehouse/gittest"
+)
 
 // cloneSets returns the objects of a full clone of dir listed with the
 // bitmap and with the walk, sorted.
@@ -70,25 +58,25 @@ func TestBitmapMatchesWalk(t *testing.T) {
 	work := filepath.Join(root, "work")
 	bare := filepath.Join(root, "bare.git")
 	os.MkdirAll(work, 0o755)
-	gitIn(t, work, "init", "-q", "-b", "main")
+	gittest.Run(t, work, "init", "-q", "-b", "main")
 	commit := func(n int, file string) {
 		for i := range n {
 			os.MkdirAll(filepath.Join(work, "d", fmt.Sprint(i%3)), 0o755)
 			os.WriteFile(filepath.Join(work, "d", fmt.Sprint(i%3), file), []byte(strings.Repeat(fmt.Sprintf("line %d %s\n", i, file), i+1)), 0o644)
-			gitIn(t, work, "add", "-A")
-			gitIn(t, work, "commit", "-q", "-m", fmt.Sprint(file, i))
+			gittest.Run(t, work, "add", "-A")
+			gittest.Run(t, work, "commit", "-q", "-m", fmt.Sprint(file, i))
 		}
 	}
 	commit(12, "a")
-	gitIn(t, work, "tag", "-a", "-m", "v1", "v1")
-	gitIn(t, work, "tag", "-a", "-m", "v1-again", "v1b", "v1") // a tag of a tag
-	gitIn(t, work, "checkout", "-q", "-b", "side", "HEAD~5")
+	gittest.Run(t, work, "tag", "-a", "-m", "v1", "v1")
+	gittest.Run(t, work, "tag", "-a", "-m", "v1-again", "v1b", "v1") // a tag of a tag
+	gittest.Run(t, work, "checkout", "-q", "-b", "side", "HEAD~5")
 	commit(5, "b")
-	gitIn(t, work, "checkout", "-q", "main")
-	gitIn(t, work, "merge", "-q", "-m", "merge", "side")
-	blob := gitIn(t, work, "hash-object", "-w", "--stdin", "/dev/null")
+	gittest.Run(t, work, "checkout", "-q", "main")
+	gittest.Run(t, work, "merge", "-q", "-m", "merge", "side")
+	blob := gittest.Run(t, work, "hash-object", "-w", "--stdin", "/dev/null")
 	_ = blob
-	gitIn(t, root, "clone", "-q", "--bare", work, bare)
+	gittest.Run(t, root, "clone", "-q", "--bare", work, bare)
 	check := func(name string) {
 		t.Helper()
 		got, want := cloneSets(t, bare)
@@ -101,7 +89,7 @@ func TestBitmapMatchesWalk(t *testing.T) {
 		}
 	}
 	check("no bitmap")
-	gitIn(t, bare, "repack", "-adb", "-q")
+	gittest.Run(t, bare, "repack", "-adb", "-q")
 	if m, _ := filepath.Glob(filepath.Join(bare, "objects/pack/*.bitmap")); len(m) != 1 {
 		t.Fatal("git wrote no bitmap")
 	}
@@ -109,8 +97,8 @@ func TestBitmapMatchesWalk(t *testing.T) {
 	// History pushed after the bitmap: tips without bitmaps, objects
 	// loose.
 	commit(4, "c")
-	gitIn(t, work, "tag", "-a", "-m", "v2", "v2")
-	gitIn(t, work, "push", "-q", bare, "main", "v2", "side:other")
+	gittest.Run(t, work, "tag", "-a", "-m", "v2", "v2")
+	gittest.Run(t, work, "push", "-q", bare, "main", "v2", "side:other")
 	check("bitmap and loose objects")
 	// A damaged bitmap is not used: the walk answers.
 	bm, _ := filepath.Glob(filepath.Join(bare, "objects/pack/*.bitmap"))

@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/uploadpack"
 )
 
@@ -19,25 +19,14 @@ import (
 func fuzzRepo(tb testing.TB) (dir, head string) {
 	tb.Helper()
 	work := tb.TempDir()
-	git := func(dir string, args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(cmd.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+work,
-			"GIT_AUTHOR_NAME=F", "GIT_AUTHOR_EMAIL=f@example.com", "GIT_COMMITTER_NAME=F", "GIT_COMMITTER_EMAIL=f@example.com")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git(work, "init", "-q", "-b", "main")
+	gittest.Run(tb, work, "init", "-q", "-b", "main")
 	for i := 0; i < 2; i++ {
-		git(work, "commit", "-q", "--allow-empty", "-m", fmt.Sprint("c", i))
+		gittest.Run(tb, work, "commit", "-q", "--allow-empty", "-m", fmt.Sprint("c", i))
 	}
-	git(work, "tag", "-a", "-m", "t", "v1")
+	gittest.Run(tb, work, "tag", "-a", "-m", "t", "v1")
 	dir = filepath.Join(tb.TempDir(), "r.git")
-	git(work, "clone", "-q", "--bare", work, dir)
-	return dir, git(work, "rev-parse", "HEAD")
+	gittest.Run(tb, work, "clone", "-q", "--bare", work, dir)
+	return dir, gittest.Run(tb, work, "rev-parse", "HEAD")
 }
 
 func fuzzPkt(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }

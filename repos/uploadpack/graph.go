@@ -2,6 +2,7 @@ package uploadpack
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 
 	"gatehouse/repos/commitgraph"
@@ -62,6 +63,20 @@ type graph struct {
 // objectReader reads objects: an *objectStore, possibly wrapped.
 type objectReader interface {
 	EncodedObject(plumbing.ObjectType, plumbing.Hash) (plumbing.EncodedObject, error)
+}
+
+// packs returns the packs of the object store under g, as it has them
+// open, for the bitmap.
+func (g *graph) packs() ([]*odb.Pack, error) {
+	s := g.s
+	if c, ok := s.(*ctxStorer); ok {
+		s = c.objectReader
+	}
+	st, ok := s.(*objectStore)
+	if !ok {
+		return nil, errors.New("no pack store")
+	}
+	return st.Packs()
 }
 
 func newGraph(s objectReader) *graph {

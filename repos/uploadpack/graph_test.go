@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/gittest"
 )
 
 // countingReader counts the commits read from the object store.
@@ -26,17 +28,17 @@ func (c *countingReader) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (
 // and agree with the objects; commits newer than the graph are read.
 func TestGraphUsesCommitGraph(t *testing.T) {
 	dir := t.TempDir()
-	gitIn(t, dir, "init", "-q", "-b", "main")
+	gittest.Run(t, dir, "init", "-q", "-b", "main")
 	for i := range 4 {
-		gitIn(t, dir, "commit", "-q", "--allow-empty", "-m", "c"+string(rune('0'+i)))
+		gittest.Run(t, dir, "commit", "-q", "--allow-empty", "-m", "c"+string(rune('0'+i)))
 	}
-	gitIn(t, dir, "checkout", "-q", "-b", "side", "HEAD~2")
-	gitIn(t, dir, "commit", "-q", "--allow-empty", "-m", "side")
-	gitIn(t, dir, "checkout", "-q", "main")
-	gitIn(t, dir, "merge", "-q", "--no-ff", "-m", "merge", "side")
-	gitIn(t, dir, "commit-graph", "write", "--reachable")
+	gittest.Run(t, dir, "checkout", "-q", "-b", "side", "HEAD~2")
+	gittest.Run(t, dir, "commit", "-q", "--allow-empty", "-m", "side")
+	gittest.Run(t, dir, "checkout", "-q", "main")
+	gittest.Run(t, dir, "merge", "-q", "--no-ff", "-m", "merge", "side")
+	gittest.Run(t, dir, "commit-graph", "write", "--reachable")
 	gitDir := dir + "/.git"
-	all := strings.Fields(gitIn(t, dir, "rev-list", "--all"))
+	all := strings.Fields(gittest.Run(t, dir, "rev-list", "--all"))
 
 	fs, err := openStore(gitDir)
 	if err != nil {
@@ -66,9 +68,9 @@ func TestGraphUsesCommitGraph(t *testing.T) {
 	}
 
 	// A commit made after the graph was written is read.
-	gitIn(t, dir, "commit", "-q", "--allow-empty", "-m", "after")
-	head := plumbing.NewHash(gitIn(t, dir, "rev-parse", "HEAD"))
-	parent := gitIn(t, dir, "rev-parse", "HEAD^")
+	gittest.Run(t, dir, "commit", "-q", "--allow-empty", "-m", "after")
+	head := plumbing.NewHash(gittest.Run(t, dir, "rev-parse", "HEAD"))
+	parent := gittest.Run(t, dir, "rev-parse", "HEAD^")
 	fs2, err := openStore(gitDir)
 	if err != nil {
 		t.Fatal(err)

@@ -56,10 +56,9 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 	}
 	prog.CountDone("Enumerating objects", len(objs))
 	if cacheable && len(objs) >= bigClone {
-		// The pack writer reads the packs itself. Dropping the object
-		// store (its offset tables and object cache) and the
-		// enumeration's tables before it allocates its own, and
-		// collecting now, sets the heap goal from what is live while
+		// Dropping the object store (its packs' reverse indexes, its
+		// object cache) and the enumeration's tables before the pack
+		// writer allocates its own, and collecting now, sets the heap goal from what is live while
 		// the pack is written: this bounds the peak memory of a clone,
 		// for one collection per clone.
 		if err := s.reopen(); err != nil {
@@ -69,7 +68,11 @@ func (s *session) sendPack(req *request, adv *advertisement, common []plumbing.H
 	}
 	// The stored entries are copied as they are (deltas included), so a
 	// clone costs about a file read. Without ofs-delta the client gets
-	// deltas naming their base by id.
+	// deltas naming their base by id. The writer reads the packs the
+	// store has open, listed again for any installed since.
+	if opts.Packs, err = s.fs.Packs(); err != nil {
+		return s.packError(req, fmt.Errorf("uploadpack: %w", err))
+	}
 	st, err := packobjects.Write(s.ctx, s.dir, objs, opts, data)
 	if err != nil {
 		return s.packError(req, fmt.Errorf("uploadpack: write pack: %w", err))

@@ -1,36 +1,37 @@
 package uploadpack
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
-	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
-	"gatehouse/repos/packidx"
+	"gatehouse/repos/odb"
 )
 
 // objectStore reads the objects one conversation looks at: commits,
 // trees and tags for the negotiation and the walks, blob sizes for
 // filters. Packed objects are decoded by go-git's pack reader, but over
-// the index files as they are on disk (mapped, not decoded): go-git's
-// own storage decodes every index into slices and, on the first object
-// read, builds a map from offset to id of every object of every pack,
-// some 70 bytes an object, which for a large repository is most of the
-// memory of a clone. Here an id is found by binary search in the mapped
-// file, and the offset-to-id table a delta base needs is 8 bytes an
-// object, built only for packs a delta is read from.
+// the packs as odb opens them (odb.Pack: the index mapped, not decoded):
+// go-git's own storage decodes every index into slices and, on the first
+// object read, builds a map from offset to id of every object of every
+// pack, some 70 bytes an object, which for a large repository is most of
+// the memory of a clone. Here an id is found by binary search in the
+// mapped file, and the offset-to-id table a delta base needs is the
+// pack's reverse index, 4 bytes an object, built only for packs a delta
+// is read from. Loose objects are read by odb.OpenLoose. The same packs
+// are handed to the bitmap reader and to packobjects (Packs), so one
+// conversation opens each pack once.
 //
 // It sees the packs present when it is opened, and those that appear
 // later once refsRead has been called: refs are written after the
@@ -55,8 +56,8 @@ type objectStore struct {
 }
 
 type storePack struct {
+	pack *odb.Pack
 	idx  *packIndex
-	file billy.File
 	pf   *packfile.Packfile
 }
 
@@ -64,9 +65,10 @@ type storePack struct {
 // the pack when read instead of held (odb.Open's threshold).
 const largeObject = 1 << 20
 
-// openStore opens the indexed packs of gitDir. A pack whose index cannot
-// be read is an error; a .pack without its .idx is skipped (it is being
-// installed), as is an .idx whose .pack is gone (a repack removed it).
+// openStore opens the packs of gitDir as odb lists them (a .pack without
+// its .idx is being installed, an .idx without its .pack is being
+// removed). A pack whose index cannot be read, or that does not match
+// it, is an error; one removed since it was listed is skipped.
 func openStore(gitDir string) (*objectStore, error) {
 	s := &objectStore{dir: gitDir, fs: osfs.New(gitDir, osfs.WithBoundOS()),
 		open: make(map[string]bool), cache: cache.NewObjectLRU(16 * cache.MiByte)}
@@ -77,38 +79,70 @@ func openStore(gitDir string) (*objectStore, error) {
 	return s, nil
 }
 
-// scan opens the indexed packs of the pack directory not open yet.
+// scan opens the packs odb.ListPacks lists that are not open yet.
 func (s *objectStore) scan() error {
-	idxs, err := filepath.Glob(filepath.Join(s.dir, "objects", "pack", "pack-*.idx"))
+	infos, err := odb.ListPacks(s.dir)
 	if err != nil {
 		return err
 	}
-	for _, idxPath := range idxs {
-		base := strings.TrimSuffix(filepath.Base(idxPath), ".idx")
-		if s.open[base] {
+	for _, info := range infos {
+		if s.open[info.Name] {
 			continue
 		}
-		f, err := s.fs.Open(filepath.Join("objects", "pack", base+".pack"))
+		p, err := odb.OpenPack(info)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		idx, err := openPackIndex(idxPath)
+		f, _, err := p.File()
 		if errors.Is(err, os.ErrNotExist) {
-			f.Close()
+			p.Close()
 			continue
 		}
 		if err != nil {
-			f.Close()
+			p.Close()
 			return err
 		}
-		s.packs = append(s.packs, &storePack{idx: idx, file: f,
-			pf: packfile.NewPackfileWithCache(idx, s.fs, f, s.cache, largeObject)})
-		s.open[base] = true
+		idx := &packIndex{p: p, ix: p.Index(), n: uint32(p.Index().Len())}
+		s.packs = append(s.packs, &storePack{pack: p, idx: idx,
+			pf: packfile.NewPackfileWithCache(idx, s.fs, packFile{f, filepath.Join("objects", "pack", info.Name+".pack")}, s.cache, largeObject)})
+		s.open[info.Name] = true
 	}
 	return nil
+}
+
+// packFile lends go-git's pack reader the pack file odb opened, which
+// it reads by Seek and Read from one goroutine at a time; the others
+// read it only by ReadAt. go-git never locks it, and reopens it by name
+// in the store's bound filesystem to stream a large object.
+type packFile struct {
+	*os.File
+	name string
+}
+
+func (f packFile) Name() string { return f.name }
+
+func (packFile) Lock() error   { return nil }
+func (packFile) Unlock() error { return nil }
+
+// Packs returns the packs, newest first, listing the pack directory
+// again first for packs installed since (a repack may have moved loose
+// objects into one). They stay the store's: the caller reads them
+// (repos/packobjects, repos/bitmap) but does not close them.
+func (s *objectStore) Packs() ([]*odb.Pack, error) {
+	if err := s.scan(); err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	packs := make([]*odb.Pack, len(s.packs))
+	for i, p := range s.packs {
+		packs[i] = p.pack
+	}
+	// Newest first, as odb lists them: those found by a later scan
+	// were appended.
+	slices.SortStableFunc(packs, func(a, b *odb.Pack) int { return b.Info.ModTime.Compare(a.Info.ModTime) })
+	return packs, nil
 }
 
 // refsRead tells the store that refs have just been read: objects they
@@ -118,8 +152,7 @@ func (s *objectStore) refsRead() { s.stale = true }
 // Close releases the packs and their indexes.
 func (s *objectStore) Close() error {
 	for _, p := range s.packs {
-		p.file.Close()
-		p.idx.close()
+		p.pack.Close()
 	}
 	s.packs = nil
 	clear(s.open)
@@ -190,47 +223,35 @@ func (s *objectStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 		}
 		return p.pf.GetSizeByOffset(int64(off))
 	}
-	f, r, err := s.openLoose(h)
+	_, size, rc, err := s.openLoose(h)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	defer r.Close()
-	_, size, err := r.Header()
-	return size, err
+	rc.Close()
+	return size, nil
 }
 
-func (s *objectStore) openLoose(h plumbing.Hash) (*os.File, *objfile.Reader, error) {
-	hex := h.String()
-	f, err := os.Open(filepath.Join(s.dir, "objects", hex[:2], hex[2:]))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, plumbing.ErrObjectNotFound
+// openLoose starts reading a loose object (odb.OpenLoose), unbounded
+// (the walks bound what they read) and checked against its id as it
+// ends. A missing one is plumbing.ErrObjectNotFound itself, as go-git's
+// callers compare it.
+func (s *objectStore) openLoose(h plumbing.Hash) (plumbing.ObjectType, int64, io.ReadCloser, error) {
+	t, size, rc, err := odb.OpenLoose(s.dir, h, math.MaxInt64)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return 0, 0, nil, plumbing.ErrObjectNotFound
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := objfile.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("loose object %s: %w", h, err)
-	}
-	return f, r, nil
+	return t, size, rc, err
 }
 
 // loose reads a loose object whole, checking its id; a large one is
 // read again from its file when its content is asked for, so that it is
 // never held.
 func (s *objectStore) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	f, r, err := s.openLoose(h)
+	t, size, rc, err := s.openLoose(h)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	defer r.Close()
-	t, size, err := r.Header()
-	if err != nil {
-		return nil, fmt.Errorf("loose object %s: %w", h, err)
-	}
+	defer rc.Close()
 	if size > largeObject {
 		return &looseObject{s: s, h: h, t: t, size: size}, nil
 	}
@@ -238,11 +259,8 @@ func (s *objectStore) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	obj.SetType(t)
 	obj.SetSize(size)
 	w, _ := obj.Writer()
-	if _, err := io.Copy(w, r); err != nil {
+	if _, err := io.Copy(w, rc); err != nil {
 		return nil, fmt.Errorf("loose object %s: %w", h, err)
-	}
-	if r.Hash() != h || obj.Size() != size {
-		return nil, fmt.Errorf("loose object %s: content does not match its id", h)
 	}
 	return obj, nil
 }
@@ -265,51 +283,17 @@ func (o *looseObject) Writer() (io.WriteCloser, error) {
 }
 
 func (o *looseObject) Reader() (io.ReadCloser, error) {
-	f, r, err := o.s.openLoose(o.h)
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := r.Header(); err != nil {
-		r.Close()
-		f.Close()
-		return nil, err
-	}
-	return &looseReader{Reader: r, f: f}, nil
+	_, _, rc, err := o.s.openLoose(o.h)
+	return rc, err
 }
 
-type looseReader struct {
-	*objfile.Reader
-	f *os.File
-}
-
-func (r *looseReader) Close() error {
-	r.Reader.Close()
-	return r.f.Close()
-}
-
-// packIndex is a version 2 pack index as it is on disk, mapped into
-// memory (packidx.Open), answering go-git's idxfile.Index.
+// packIndex answers go-git's idxfile.Index from an odb.Pack's mapped
+// index and, for lookups by offset, its reverse index.
 type packIndex struct {
-	ix *packidx.Index
+	p  *odb.Pack
+	ix *odb.Index
 	n  uint32
-
-	// byOff lists offset<<32 | position, sorted, when every offset fits
-	// in 32 bits; byOffPos lists positions by offset otherwise. Built on
-	// the first FindHash.
-	byOff    []uint64
-	byOffPos []uint32
-	sorted   bool
 }
-
-func openPackIndex(path string) (*packIndex, error) {
-	ix, err := packidx.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	return &packIndex{ix: ix, n: uint32(ix.Len())}, nil
-}
-
-func (x *packIndex) close() { x.ix.Close() }
 
 func (x *packIndex) find(h plumbing.Hash) (uint32, bool) {
 	pos, ok := x.ix.Find(h)
@@ -343,65 +327,17 @@ func (x *packIndex) FindCRC32(h plumbing.Hash) (uint32, error) {
 }
 
 func (x *packIndex) FindHash(o int64) (plumbing.Hash, error) {
-	if err := x.sortByOffset(); err != nil {
+	rev, err := x.p.RevIndex()
+	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	var pos uint32
-	var ok bool
-	if x.byOff != nil {
-		i, _ := slices.BinarySearch(x.byOff, uint64(o)<<32)
-		ok = o >= 0 && o < 1<<32 && i < len(x.byOff) && x.byOff[i]>>32 == uint64(o)
-		if ok {
-			pos = uint32(x.byOff[i])
-		}
-	} else {
-		i, found := slices.BinarySearchFunc(x.byOffPos, uint64(o), func(p uint32, o uint64) int {
-			v, _ := x.offset(p)
-			return cmp.Compare(v, o)
-		})
-		ok = found
-		if ok {
-			pos = x.byOffPos[i]
-		}
-	}
-	if !ok {
+	rank, ok := rev.Find(uint64(o))
+	if o < 0 || !ok {
 		return plumbing.ZeroHash, plumbing.ErrObjectNotFound
 	}
 	var h plumbing.Hash
-	copy(h[:], x.name(pos))
+	copy(h[:], x.name(rev.Pos(rank)))
 	return h, nil
-}
-
-// sortByOffset builds the offset-to-position table.
-func (x *packIndex) sortByOffset() error {
-	if x.sorted {
-		return nil
-	}
-	if !x.ix.LargeOffsets() {
-		t := make([]uint64, x.n)
-		for i := range t {
-			off, _ := x.offset(uint32(i)) // no large offsets: cannot fail
-			t[i] = off<<32 | uint64(i)
-		}
-		slices.Sort(t)
-		x.byOff = t
-	} else {
-		t := make([]uint32, x.n)
-		for i := range t {
-			if _, err := x.offset(uint32(i)); err != nil {
-				return err
-			}
-			t[i] = uint32(i)
-		}
-		slices.SortFunc(t, func(a, b uint32) int {
-			oa, _ := x.offset(a)
-			ob, _ := x.offset(b)
-			return cmp.Compare(oa, ob)
-		})
-		x.byOffPos = t
-	}
-	x.sorted = true
-	return nil
 }
 
 func (x *packIndex) Count() (int64, error) { return int64(x.n), nil }
@@ -411,17 +347,19 @@ func (x *packIndex) Entries() (idxfile.EntryIter, error) {
 }
 
 func (x *packIndex) EntriesByOffset() (idxfile.EntryIter, error) {
-	if err := x.sortByOffset(); err != nil {
+	rev, err := x.p.RevIndex()
+	if err != nil {
 		return nil, err
 	}
-	return &indexIter{x: x, byOffset: true}, nil
+	return &indexIter{x: x, rev: rev}, nil
 }
 
-// indexIter lists the entries of a packIndex, by id or by offset.
+// indexIter lists the entries of a packIndex, by id, or by offset when
+// rev is set.
 type indexIter struct {
-	x        *packIndex
-	i        uint32
-	byOffset bool
+	x   *packIndex
+	i   uint32
+	rev *odb.RevIndex
 }
 
 func (it *indexIter) Next() (*idxfile.Entry, error) {
@@ -430,12 +368,8 @@ func (it *indexIter) Next() (*idxfile.Entry, error) {
 		return nil, io.EOF
 	}
 	pos := it.i
-	if it.byOffset {
-		if x.byOff != nil {
-			pos = uint32(x.byOff[it.i])
-		} else {
-			pos = x.byOffPos[it.i]
-		}
+	if it.rev != nil {
+		pos = it.rev.Pos(int(it.i))
 	}
 	it.i++
 	off, err := x.offset(pos)

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"gatehouse/gittest"
 )
 
 // TestObjectStore reads every object of a repository through the store,
@@ -19,9 +20,9 @@ import (
 // against git's own cat-file.
 func TestObjectStore(t *testing.T) {
 	dir := t.TempDir()
-	gitIn(t, dir, "init", "-q", "--bare", "r.git")
+	gittest.Run(t, dir, "init", "-q", "--bare", "r.git")
 	repo := filepath.Join(dir, "r.git")
-	gitIn(t, dir, "init", "-q", "w")
+	gittest.Run(t, dir, "init", "-q", "w")
 	work := filepath.Join(dir, "w")
 	var big strings.Builder
 	for i := 0; big.Len() < 3<<20; i++ {
@@ -35,13 +36,13 @@ func TestObjectStore(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(work, "big.txt"), []byte(big.String()[:big.Len()-i*100]), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		gitIn(t, work, "add", ".")
-		gitIn(t, work, "commit", "-q", "-m", fmt.Sprint("v", i))
+		gittest.Run(t, work, "add", ".")
+		gittest.Run(t, work, "commit", "-q", "-m", fmt.Sprint("v", i))
 	}
-	gitIn(t, work, "push", "-q", repo, "HEAD:refs/heads/main")
-	gitIn(t, repo, "config", "core.bigFileThreshold", "1g") // deltify big.txt too
+	gittest.Run(t, work, "push", "-q", repo, "HEAD:refs/heads/main")
+	gittest.Run(t, repo, "config", "core.bigFileThreshold", "1g") // deltify big.txt too
 
-	ids := strings.Fields(gitIn(t, repo, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)"))
+	ids := strings.Fields(gittest.Run(t, repo, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)"))
 	check := func(stage string) {
 		s, err := openStore(repo)
 		if err != nil {
@@ -50,7 +51,7 @@ func TestObjectStore(t *testing.T) {
 		defer s.Close()
 		for _, id := range ids {
 			h := plumbing.NewHash(id)
-			typ := gitIn(t, repo, "cat-file", "-t", id)
+			typ := gittest.Run(t, repo, "cat-file", "-t", id)
 			want := catFile(t, repo, typ, id)
 			o, err := s.EncodedObject(plumbing.AnyObject, h)
 			if err != nil {
@@ -84,8 +85,8 @@ func TestObjectStore(t *testing.T) {
 		}
 	}
 	check("loose")
-	gitIn(t, repo, "repack", "-adfq")
-	if !strings.Contains(gitIn(t, repo, "verify-pack", "-v", mustGlob(t, filepath.Join(repo, "objects", "pack", "*.idx"))), "chain length") {
+	gittest.Run(t, repo, "repack", "-adfq")
+	if !strings.Contains(gittest.Run(t, repo, "verify-pack", "-v", mustGlob(t, filepath.Join(repo, "objects", "pack", "*.idx"))), "chain length") {
 		t.Fatal("the pack has no deltas")
 	}
 	check("packed")
@@ -95,18 +96,15 @@ func TestObjectStore(t *testing.T) {
 	pack := strings.TrimSuffix(idx, ".idx") + ".pack"
 	os.Remove(idx)
 	os.Remove(strings.TrimSuffix(idx, ".idx") + ".bitmap")
-	gitIn(t, repo, "index-pack", "--index-version=2,0x100", "-o", idx, pack)
+	gittest.Run(t, repo, "index-pack", "--index-version=2,0x100", "-o", idx, pack)
 	check("large offsets")
 }
 
 // catFile returns an object's content as git reads it.
 func catFile(t *testing.T, repo, typ, id string) []byte {
 	t.Helper()
-	out, err := execGit(repo, "cat-file", typ, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	out, _ := gittest.Cmd{Dir: repo}.Output(t, "cat-file", typ, id)
+	return []byte(out)
 }
 
 func mustGlob(t *testing.T, pattern string) string {
@@ -118,33 +116,25 @@ func mustGlob(t *testing.T, pattern string) string {
 	return m[0]
 }
 
-// execGit runs git in dir and returns its output untrimmed.
-func execGit(dir string, args ...string) ([]byte, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	return cmd.Output()
-}
-
 // TestObjectStoreNewPacks: packs installed after the store was opened
 // are looked in once refs have been read (refsRead), not before; the
 // packs open already stay readable when a repack deletes their files.
 func TestObjectStoreNewPacks(t *testing.T) {
 	dir := t.TempDir()
-	gitIn(t, dir, "init", "-q", "--bare", "r.git")
+	gittest.Run(t, dir, "init", "-q", "--bare", "r.git")
 	repo := filepath.Join(dir, "r.git")
-	gitIn(t, repo, "config", "receive.unpackLimit", "1") // pushes stay packs
-	gitIn(t, dir, "init", "-q", "w")
+	gittest.Run(t, repo, "config", "receive.unpackLimit", "1") // pushes stay packs
+	gittest.Run(t, dir, "init", "-q", "w")
 	work := filepath.Join(dir, "w")
 	commit := func(n int) plumbing.Hash {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(work, "f.txt"), []byte(fmt.Sprintln("version", n)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		gitIn(t, work, "add", ".")
-		gitIn(t, work, "commit", "-q", "-m", fmt.Sprint("v", n))
-		gitIn(t, work, "push", "-q", repo, "HEAD:refs/heads/main")
-		return plumbing.NewHash(gitIn(t, work, "rev-parse", "HEAD"))
+		gittest.Run(t, work, "add", ".")
+		gittest.Run(t, work, "commit", "-q", "-m", fmt.Sprint("v", n))
+		gittest.Run(t, work, "push", "-q", repo, "HEAD:refs/heads/main")
+		return plumbing.NewHash(gittest.Run(t, work, "rev-parse", "HEAD"))
 	}
 	first := commit(1)
 	s, err := openStore(repo)
@@ -180,7 +170,7 @@ func TestObjectStoreNewPacks(t *testing.T) {
 	}
 
 	// A repack replaces every pack; the ones open still read.
-	gitIn(t, repo, "repack", "-adq")
+	gittest.Run(t, repo, "repack", "-adq")
 	third := commit(3)
 	s.refsRead()
 	if _, err := s.EncodedObject(plumbing.AnyObject, plumbing.NewHash(strings.Repeat("ab", 20))); !errors.Is(err, plumbing.ErrObjectNotFound) {

@@ -21,7 +21,7 @@
 //
 // Refs come from package refs, never from go-git's ref storer (which would
 // read "*.lock" files as refs). Objects are read by go-git's pack reader
-// over the index files as they are on disk (store.go), which looks in the
+// over the packs odb opens (store.go), which looks in the
 // packs installed since it was opened when an object is not in the ones
 // it has, so a push landing mid-conversation is served whole. A clone of
 // whole history is listed with the repository's reachability bitmap when

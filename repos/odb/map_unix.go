@@ -1,6 +1,6 @@
 //go:build unix
 
-package packidx
+package odb
 
 import (
 	"os"

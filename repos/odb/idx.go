@@ -1,17 +1,17 @@
-// Package packidx writes and reads version 2 pack indexes (.idx files),
-// the table of contents of a pack: each object's id, the CRC-32 of its
-// raw entry and its offset in the pack. Incoming packs (repos/indexpack) and
-// repacks (repos/maintain) write them; repacks read them whole to list
-// the objects of the packs they replace, and the serving side
-// (repos/uploadpack, repos/packobjects) maps them (Open).
-package packidx
+package odb
+
+// Version 2 pack indexes (.idx files), the table of contents of a pack:
+// each object's id, the CRC-32 of its raw entry and its offset in the
+// pack. Incoming packs (repos/indexpack) and repacks (repos/maintain)
+// write them (WriteIndex); repacks read them whole to list the objects
+// of the packs they replace (ReadIndex), and everything else maps them
+// (OpenIndex).
 
 import (
 	"bufio"
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,28 +21,26 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// ErrCorrupt reports an index that is not a well-formed version 2 index.
-var ErrCorrupt = errors.New("packidx: corrupt index")
-
-// Entry is one object as its pack's index records it.
-type Entry struct {
+// IndexEntry is one object as its pack's index records it.
+type IndexEntry struct {
 	ID     plumbing.Hash
 	CRC    uint32 // of the raw entry: header, base reference and zlib data
 	Offset uint64 // where the entry starts in the pack
 }
 
-var magic = []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}
+var idxMagic = []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}
 
-const head = 8 + 256*4
+// idxHead is the size of the magic, version and fan-out table.
+const idxHead = 8 + 256*4
 
-// Write writes to w the version 2 index of a pack of n objects whose
+// WriteIndex writes to w the version 2 index of a pack of n objects whose
 // trailing checksum is packSum: magic and version, a fan-out table of 256
 // cumulative counts by first id byte, the sorted ids, their CRC-32s, their
 // offsets (31 bits, or an index into a table of 64-bit offsets for packs
 // past 2 GiB), the pack's checksum and the index's own. entry(i) gives
 // the i-th object, in any order; it is called many times while sorting,
 // so it should be cheap. Errors are w's.
-func Write(w io.Writer, n int, entry func(i int) Entry, packSum plumbing.Hash) error {
+func WriteIndex(w io.Writer, n int, entry func(i int) IndexEntry, packSum plumbing.Hash) error {
 	order := make([]int32, n)
 	for i := range order {
 		order[i] = int32(i)
@@ -59,7 +57,7 @@ func Write(w io.Writer, n int, entry func(i int) Entry, packSum plumbing.Hash) e
 		binary.BigEndian.PutUint32(b[:4], v)
 		bw.Write(b[:4])
 	}
-	bw.Write(magic)
+	bw.Write(idxMagic)
 	var fanout [256]uint32
 	for _, i := range order {
 		fanout[entry(int(i)).ID[0]]++
@@ -98,8 +96,8 @@ func Write(w io.Writer, n int, entry func(i int) Entry, packSum plumbing.Hash) e
 	return err
 }
 
-// Index is a version 2 index: read whole into memory (Read, Parse) or
-// mapped (Open). Its methods may be called from several goroutines.
+// Index is a version 2 index: read whole into memory (ReadIndex,
+// ParseIndex) or mapped (OpenIndex). Its methods may be called from several goroutines.
 type Index struct {
 	data     []byte
 	n        int
@@ -107,14 +105,14 @@ type Index struct {
 	release  func() // unmaps data; nil when there is nothing to release
 }
 
-// Open maps the index at path instead of reading it, so that it is paged
+// OpenIndex maps the index at path instead of reading it, so that it is paged
 // in as it is searched, and checks only its shape: magic, fan-out table
 // and size. The checksum (Verify), the order of the ids and each offset
 // (Offset's error) are left to the caller, who may not need them all on
 // every open. Index files are replaced by rename, never rewritten in
 // place, so the mapping stays valid even when the file is removed.
 // Close releases it. Errors: the file's, or ErrCorrupt.
-func Open(path string) (*Index, error) {
+func OpenIndex(path string) (*Index, error) {
 	data, release, err := mapFile(path)
 	if err != nil {
 		return nil, err
@@ -141,49 +139,49 @@ func (x *Index) Close() {
 func (x *Index) Verify() error {
 	sum := sha1.Sum(x.data[:len(x.data)-20])
 	if !bytes.Equal(sum[:], x.data[len(x.data)-20:]) {
-		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+		return fmt.Errorf("%w: index: checksum mismatch", ErrCorrupt)
 	}
 	return nil
 }
 
 // shape checks the magic, the fan-out table and the size.
 func shape(data []byte) (*Index, error) {
-	if len(data) < head+40 || !bytes.Equal(data[:8], magic) {
-		return nil, fmt.Errorf("%w: not a version 2 index", ErrCorrupt)
+	if len(data) < idxHead+40 || !bytes.Equal(data[:8], idxMagic) {
+		return nil, fmt.Errorf("%w: index: not a version 2 index", ErrCorrupt)
 	}
 	prev := uint32(0)
 	for i := range 256 {
 		v := binary.BigEndian.Uint32(data[8+4*i:])
 		if v < prev {
-			return nil, fmt.Errorf("%w: fan-out table not monotonic", ErrCorrupt)
+			return nil, fmt.Errorf("%w: index: fan-out table not monotonic", ErrCorrupt)
 		}
 		prev = v
 	}
 	n := int(prev)
-	rest := len(data) - 40 - (head + 28*n)
+	rest := len(data) - 40 - (idxHead + 28*n)
 	if rest < 0 || rest%8 != 0 {
-		return nil, fmt.Errorf("%w: size does not match the object count", ErrCorrupt)
+		return nil, fmt.Errorf("%w: index: size does not match the object count", ErrCorrupt)
 	}
 	return &Index{data: data, n: n, numLarge: rest / 8}, nil
 }
 
-// Read reads and checks the index at path: its magic, checksum, fan-out
+// ReadIndex reads and checks the index at path: its magic, checksum, fan-out
 // table and size. Errors: the file's, or ErrCorrupt.
-func Read(path string) (*Index, error) {
+func ReadIndex(path string) (*Index, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	x, err := Parse(data)
+	x, err := ParseIndex(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return x, nil
 }
 
-// Parse is Read for an index already in memory; it keeps data. Besides
+// ParseIndex is ReadIndex for an index already in memory; it keeps data. Besides
 // the shape it checks the checksum, the order of the ids and every offset.
-func Parse(data []byte) (*Index, error) {
+func ParseIndex(data []byte) (*Index, error) {
 	x, err := shape(data)
 	if err != nil {
 		return nil, err
@@ -193,7 +191,7 @@ func Parse(data []byte) (*Index, error) {
 	}
 	for i := 1; i < x.n; i++ {
 		if bytes.Compare(x.Name(i-1), x.Name(i)) >= 0 {
-			return nil, fmt.Errorf("%w: ids not sorted", ErrCorrupt)
+			return nil, fmt.Errorf("%w: index: ids not sorted", ErrCorrupt)
 		}
 	}
 	for i := range x.n {
@@ -209,7 +207,7 @@ func (x *Index) Len() int { return x.n }
 
 // Name returns the id of the i-th object (in id order) as the index
 // holds it; the bytes are valid until Close.
-func (x *Index) Name(i int) []byte { return x.data[head+20*i : head+20*i+20] }
+func (x *Index) Name(i int) []byte { return x.data[idxHead+20*i : idxHead+20*i+20] }
 
 // ID returns the id of the i-th object (in id order).
 func (x *Index) ID(i int) plumbing.Hash {
@@ -220,22 +218,22 @@ func (x *Index) ID(i int) plumbing.Hash {
 
 // CRC returns the CRC-32 of the i-th object's raw entry.
 func (x *Index) CRC(i int) uint32 {
-	return binary.BigEndian.Uint32(x.data[head+20*x.n+4*i:])
+	return binary.BigEndian.Uint32(x.data[idxHead+20*x.n+4*i:])
 }
 
 // Offset returns where the i-th object's entry starts in the pack. The
 // error (ErrCorrupt) is a 64-bit offset entry the table lacks; an index
-// from Read or Parse has none.
+// from ReadIndex or ParseIndex has none.
 func (x *Index) Offset(i int) (uint64, error) {
-	v := binary.BigEndian.Uint32(x.data[head+24*x.n+4*i:])
+	v := binary.BigEndian.Uint32(x.data[idxHead+24*x.n+4*i:])
 	if v&0x80000000 == 0 {
 		return uint64(v), nil
 	}
 	k := int(v & 0x7fffffff)
 	if k >= x.numLarge {
-		return 0, fmt.Errorf("%w: bad large offset", ErrCorrupt)
+		return 0, fmt.Errorf("%w: index: bad large offset", ErrCorrupt)
 	}
-	return binary.BigEndian.Uint64(x.data[head+28*x.n+8*k:]), nil
+	return binary.BigEndian.Uint64(x.data[idxHead+28*x.n+8*k:]), nil
 }
 
 // LargeOffsets says whether the index has a table of 64-bit offsets

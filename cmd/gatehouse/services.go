@@ -1,0 +1,68 @@
+package main
+
+import (
+	"log/slog"
+	"path/filepath"
+
+	"gatehouse/backend"
+	"gatehouse/keys"
+	"gatehouse/repos"
+)
+
+// services are the stores on one database and the use-case layer on top
+// of them. serve and every command line build theirs with newServices,
+// so that both run with the same configuration.
+type services struct {
+	users      *keys.UserService
+	keys       *keys.KeyService
+	deployKeys *keys.DeployKeyService
+	audit      *keys.AuditService
+	logins     *keys.LoginService
+	repos      *repos.Service
+	backend    *backend.Backend
+}
+
+// newServices builds the services on db for the data folder and limits
+// in c. logger receives what the repository service logs.
+func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error) {
+	s := &services{
+		users:      keys.NewUserService(db),
+		keys:       keys.NewKeyService(db),
+		deployKeys: keys.NewDeployKeyService(db),
+		audit:      keys.NewAuditService(db),
+		logins:     keys.NewLoginService(db),
+	}
+	if c.KeyBlocklist != "" {
+		bl, err := keys.NewBlocklist(c.KeyBlocklist, true)
+		if err != nil {
+			return nil, err
+		}
+		s.keys.Blocklist, s.deployKeys.Blocklist = bl, bl
+	}
+	protection := keys.NewProtectionService(db)
+	r := repos.NewService(keys.NewRepoStore(db), filepath.Join(c.Data, "repos"))
+	r.AnonRead = c.AnonRead
+	r.Agent = "gatehouse/" + Version
+	r.MaxPushSize = c.MaxPushSize
+	r.MaxObjectSize = c.MaxObjectSize
+	r.MaxRefUpdates = c.MaxRefUpdates
+	r.MaxReposPerUser = c.MaxReposPerUser
+	r.Protection = protection
+	r.Audit = s.audit
+	r.Logger = logger.With("subsystem", "repos")
+	s.repos = r
+	s.backend = &backend.Backend{
+		Users:      s.users,
+		Keys:       s.keys,
+		Repos:      r,
+		Orgs:       keys.NewOrgService(db),
+		Tokens:     keys.NewTokenService(db),
+		DeployKeys: s.deployKeys,
+		Protection: protection,
+		Audit:      s.audit,
+		Logins:     s.logins,
+		Git:        r,
+		Logger:     logger,
+	}
+	return s, nil
+}

@@ -118,47 +118,21 @@ func scanPack(path string, placed []packobjects.Placed) ([]bitmap.PackObject, []
 	return objs, crcs, sum, nil
 }
 
-// entryType parses an entry header: its type, or for an OFS_DELTA the
-// distance back to its base.
+// entryType reads an entry header: its type, or for an OFS_DELTA the
+// distance back to its base. The writer never writes REF_DELTAs.
 func entryType(b []byte) (plumbing.ObjectType, uint64, error) {
-	if len(b) == 0 {
-		return 0, 0, errors.New("empty")
+	h, err := odb.ParseEntryHeader(b)
+	switch {
+	case err != nil:
+		return 0, 0, err
+	case h.Type == plumbing.OFSDeltaObject && h.BaseRel == 0:
+		return 0, 0, errors.New("bad base offset")
+	case h.Type == plumbing.OFSDeltaObject:
+		return 0, h.BaseRel, nil
+	case h.Delta():
+		return 0, 0, fmt.Errorf("unexpected entry type %d", h.Type)
 	}
-	i := 0
-	c := b[i]
-	i++
-	typ := plumbing.ObjectType((c >> 4) & 7)
-	for c&0x80 != 0 {
-		if i >= len(b) {
-			return 0, 0, errors.New("bad size")
-		}
-		c = b[i]
-		i++
-	}
-	switch typ {
-	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
-		return typ, 0, nil
-	case plumbing.OFSDeltaObject:
-		if i >= len(b) {
-			return 0, 0, errors.New("cut short")
-		}
-		c = b[i]
-		i++
-		rel := uint64(c & 0x7f)
-		for c&0x80 != 0 {
-			if i >= len(b) || rel >= 1<<56 {
-				return 0, 0, errors.New("bad base offset")
-			}
-			c = b[i]
-			i++
-			rel = (rel+1)<<7 | uint64(c&0x7f)
-		}
-		if rel == 0 {
-			return 0, 0, errors.New("bad base offset")
-		}
-		return 0, rel, nil
-	}
-	return 0, 0, fmt.Errorf("unexpected entry type %d", typ)
+	return h.Type, 0, nil
 }
 
 func (r *repack) writeIndex(placed []packobjects.Placed, crcs []uint32, sum plumbing.Hash) (string, error) {

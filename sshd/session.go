@@ -111,7 +111,9 @@ func (s *Server) identifySession(next handler) handler {
 			se.refused = true
 			return exitError
 		}
-		return next(ctx, se)
+		// What runs next acts for this actor (the use-case layer and
+		// the repository service take it from the context).
+		return next(gatehouse.NewContextWithActor(ctx, se.actor), se)
 	}
 }
 
@@ -288,8 +290,6 @@ func (s *Server) git(ctx context.Context, se *session) int {
 	}
 	full := owner + "/" + name
 	se.log = se.log.With(logRepo, full)
-	// The repository service checks every ref of a push against this actor.
-	ctx = gatehouse.NewContextWithActor(ctx, se.actor)
 	op := gatehouse.OpRead
 	if cmd.Name == CmdReceivePack {
 		op = gatehouse.OpWrite

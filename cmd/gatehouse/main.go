@@ -205,7 +205,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Git:         sshGit,
 		Audit:       audit,
 		Logger:      m.Logger.With("subsystem", "sshd"),
-		Logins:      svc.logins,
+		Logins:      svc.backend,
 		PanelURL:    m.web.panelURL,
 		Observer:    m.web.metrics.SSH(),
 	}

@@ -76,15 +76,22 @@ func ApplyBatch(gitDir string, us []Update, atomic bool) []error {
 	}
 
 	// Deletes leave packed-refs first, while an atomic batch can still
-	// back out of everything.
-	var unpack []string
+	// back out of everything. packed-refs stays locked until the loose
+	// files are gone too, as git keeps it, so that Pack cannot put a ref
+	// being deleted back into it meanwhile.
+	var deleted []string
 	for _, h := range held {
-		if h.delete && snap.inPacked(us[h.index].Name) {
-			unpack = append(unpack, us[h.index].Name)
+		if h.delete {
+			deleted = append(deleted, us[h.index].Name)
 		}
 	}
-	if len(unpack) > 0 {
-		if err := removePacked(gitDir, unpack); err != nil {
+	if len(deleted) > 0 {
+		pl, err := lockPacked(gitDir)
+		if err == nil {
+			defer pl.unlock()
+			err = pl.remove(deleted)
+		}
+		if err != nil {
 			if atomic {
 				for _, h := range held {
 					if h.delete {
@@ -177,7 +184,7 @@ func (s *snapshot) loadPacked() error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("refs: packed-refs: %w", err)
 	}
-	rs, err := readPacked(s.gitDir)
+	rs, _, err := readPackedFile(s.gitDir)
 	if err != nil {
 		return err
 	}
@@ -203,11 +210,6 @@ func (s *snapshot) packedID(name string) (string, error) {
 		}
 	}
 	return s.packed[name], nil
-}
-
-func (s *snapshot) inPacked(name string) bool {
-	_, ok := s.packed[name]
-	return ok
 }
 
 func changed(a, b fs.FileInfo) bool {
@@ -289,40 +291,4 @@ func (s *snapshot) prepare(u Update) (held, error) {
 		s.exists[u.Name] = true
 	}
 	return h, nil
-}
-
-// removePacked rewrites packed-refs without names, under packed-refs.lock.
-func removePacked(gitDir string, names []string) error {
-	path := filepath.Join(gitDir, "packed-refs")
-	lock, err := createLock(path + ".lock")
-	if err != nil {
-		return fmt.Errorf("packed-refs: %w", err)
-	}
-	// Read under the lock: another process may have rewritten it.
-	packed, err := readPacked(gitDir)
-	if err != nil {
-		lock.Close()
-		os.Remove(lock.Name())
-		return err
-	}
-	drop := make(map[string]bool, len(names))
-	for _, n := range names {
-		drop[n] = true
-	}
-	var b strings.Builder
-	// No traits header: we cannot vouch that the old file was sorted or
-	// fully peeled, so git reads it without assuming either.
-	for _, r := range packed {
-		if drop[r.Name] {
-			continue
-		}
-		b.WriteString(r.ID + " " + r.Name + "\n")
-		if r.Peeled != "" {
-			b.WriteString("^" + r.Peeled + "\n")
-		}
-	}
-	if err := commitLock(lock, b.String(), path); err != nil {
-		return fmt.Errorf("refs: rewrite packed-refs: %w", err)
-	}
-	return nil
 }

@@ -1,14 +1,12 @@
 package refs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 )
@@ -16,55 +14,15 @@ import (
 // maxRefFile bounds what is read from one loose ref or HEAD.
 const maxRefFile = 4096
 
-// List returns every ref under refs/, sorted by name. A loose ref hides a
-// packed one of the same name. Lock files, symbolic refs and files whose
-// names or contents are not valid are skipped, so a half-finished update by
-// anyone never shows.
+// List returns every ref under refs/, sorted by name: Each, collected.
 func List(gitDir string) ([]Ref, error) {
-	packed, err := readPacked(gitDir)
-	if err != nil {
-		return nil, err
-	}
-	byName := make(map[string]Ref, len(packed))
-	for _, r := range packed {
-		byName[r.Name] = r
-	}
-	root := filepath.Join(gitDir, "refs")
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	var out []Ref
+	for r, err := range Each(gitDir) {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
+			return nil, err
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(gitDir, path)
-		if err != nil {
-			return err
-		}
-		name := filepath.ToSlash(rel)
-		if CheckName(name) != nil {
-			return nil
-		}
-		id, ok, err := readLoose(path)
-		if err != nil {
-			return err
-		}
-		if ok {
-			byName[name] = Ref{Name: name, ID: id}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("refs: list: %w", err)
-	}
-	out := make([]Ref, 0, len(byName))
-	for _, r := range byName {
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
@@ -77,13 +35,15 @@ func Resolve(gitDir, name string) (string, error) {
 	if err != nil || ok {
 		return id, err
 	}
-	packed, err := readPacked(gitDir)
-	if err != nil {
-		return "", err
-	}
-	for _, r := range packed {
+	for r, err := range eachPacked(gitDir, name) {
+		if err != nil {
+			return "", err
+		}
 		if r.Name == name {
 			return r.ID, nil
+		}
+		if r.Name > name {
+			break
 		}
 	}
 	return "", nil
@@ -144,42 +104,6 @@ func readSmall(path string) ([]byte, error) {
 		err = nil
 	}
 	return b[:n], err
-}
-
-// readPacked parses packed-refs. Peeled lines ("^id") attach to the ref
-// before them.
-func readPacked(gitDir string) ([]Ref, error) {
-	f, err := os.Open(filepath.Join(gitDir, "packed-refs"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("refs: packed-refs: %w", err)
-	}
-	defer f.Close()
-	var out []Ref
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "" || line[0] == '#':
-		case line[0] == '^':
-			if len(out) > 0 && isID(line[1:]) {
-				out[len(out)-1].Peeled = line[1:]
-			}
-		default:
-			id, name, ok := strings.Cut(line, " ")
-			if !ok || !isID(id) || CheckName(name) != nil {
-				return nil, fmt.Errorf("refs: packed-refs: bad line %q", line)
-			}
-			out = append(out, Ref{Name: name, ID: id})
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("refs: packed-refs: %w", err)
-	}
-	return out, nil
 }
 
 func isID(s string) bool {

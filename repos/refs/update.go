@@ -73,11 +73,25 @@ func commitLock(lock *os.File, content, path string) error {
 // createLock creates a lock file exclusively, waiting briefly (as git does
 // with core.filesRefLockTimeout) when someone else holds it.
 func createLock(path string) (*os.File, error) {
-	deadline := time.Now().Add(100 * time.Millisecond)
-	for {
+	return createLockWait(path, 100*time.Millisecond)
+}
+
+// createLockWait creates a lock file exclusively, trying again for up to
+// wait while someone else holds it. A directory missing on the way (just
+// emptied and removed by a delete or by Pack) is made again.
+func createLockWait(path string, wait time.Duration) (*os.File, error) {
+	deadline := time.Now().Add(wait)
+	for made := 0; ; {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			return f, nil
+		}
+		if errors.Is(err, fs.ErrNotExist) && made < 3 {
+			made++
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, fmt.Errorf("refs: lock: %w", err)
+			}
+			continue
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("refs: lock: %w", err)

@@ -1,0 +1,290 @@
+package refs
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Peeler returns the object an annotated tag id finally points at
+// (through tags pointing at tags), or "" when id is not an annotated tag
+// or is missing.
+type Peeler func(id string) (string, error)
+
+// maxPeel bounds a chain of tags pointing at tags.
+const maxPeel = 64
+
+// PeelFrom makes a Peeler reading objects from a go-git object store.
+func PeelFrom(objects interface {
+	EncodedObject(plumbing.ObjectType, plumbing.Hash) (plumbing.EncodedObject, error)
+}) Peeler {
+	return func(id string) (string, error) {
+		target := plumbing.NewHash(id)
+		for i := 0; i <= maxPeel; i++ {
+			o, err := objects.EncodedObject(plumbing.AnyObject, target)
+			if errors.Is(err, plumbing.ErrObjectNotFound) {
+				return "", nil
+			}
+			if err != nil {
+				return "", err
+			}
+			if o.Type() != plumbing.TagObject {
+				if i == 0 {
+					return "", nil
+				}
+				return target.String(), nil
+			}
+			var t object.Tag
+			if err := t.Decode(o); err != nil {
+				return "", fmt.Errorf("tag %s: %w", target, err)
+			}
+			target = t.Target
+		}
+		return "", fmt.Errorf("tag %s: chain longer than %d", id, maxPeel)
+	}
+}
+
+// packedLockWait is how long packed-refs.lock is waited for, as git's
+// core.packedRefsTimeout does by default.
+const packedLockWait = time.Second
+
+// Pack does what "git pack-refs --all --prune" does: it writes every
+// loose ref into packed-refs, sorted and with the peeled value of each
+// annotated tag (from peel), then removes the loose files it packed.
+// It returns how many loose refs it packed.
+//
+// Pushes go on meanwhile and lose nothing. The loose refs are read and
+// peeled first, without any lock; then, holding packed-refs.lock (which a
+// deleting update holds until its loose file is gone), each is read again
+// and packed only if unchanged, so a ref deleted or moved in between stays
+// as the update left it. A packed loose file is removed under its
+// "<ref>.lock", taken without waiting, and only if it still holds the
+// packed value: a ref an update holds, or moved after packing, stays
+// loose and hides the packed value. No update waits on Pack longer than
+// one ref's removal, except deletes, which wait for packed-refs as they
+// do for git's pack-refs.
+func Pack(gitDir string, peel Peeler) (int, error) {
+	loose, err := readLooseUnder(gitDir, "")
+	if err != nil {
+		return 0, fmt.Errorf("refs: pack: %w", err)
+	}
+	if len(loose) == 0 {
+		return 0, nil
+	}
+	// Peel before locking: the old packed refs too, in case the old file
+	// does not vouch for its peeled values.
+	peeled := make(map[string]string)
+	peelOnce := func(id string) (string, error) {
+		if p, ok := peeled[id]; ok {
+			return p, nil
+		}
+		p, err := peel(id)
+		if err != nil {
+			return "", fmt.Errorf("refs: pack: peel %s: %w", id, err)
+		}
+		peeled[id] = p
+		return p, nil
+	}
+	old, traits, err := readPackedFile(gitDir)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range old {
+		if r.Peeled != "" || traits.fullyPeeled {
+			peeled[r.ID] = r.Peeled
+		}
+	}
+	for i := range loose {
+		if loose[i].Peeled, err = peelOnce(loose[i].ID); err != nil {
+			return 0, err
+		}
+	}
+
+	pl, err := lockPacked(gitDir)
+	if err != nil {
+		return 0, fmt.Errorf("refs: pack: %w", err)
+	}
+	defer pl.unlock()
+	old, traits, err = readPackedFile(gitDir)
+	if err != nil {
+		return 0, err
+	}
+	kept := loose[:0]
+	for _, r := range loose {
+		id, ok, err := readLoose(filepath.Join(gitDir, filepath.FromSlash(r.Name)))
+		if err != nil {
+			return 0, fmt.Errorf("refs: pack: %w", err)
+		}
+		if ok && id == r.ID {
+			kept = append(kept, r)
+		}
+	}
+	loose = kept
+	all := make([]Ref, 0, len(old)+len(loose))
+	i := 0
+	for _, r := range old {
+		for i < len(loose) && loose[i].Name < r.Name {
+			all = append(all, loose[i])
+			i++
+		}
+		if i < len(loose) && loose[i].Name == r.Name {
+			continue // the loose value wins
+		}
+		if r.Peeled == "" && !traits.fullyPeeled {
+			if r.Peeled, err = peelOnce(r.ID); err != nil {
+				return 0, err
+			}
+		}
+		all = append(all, r)
+	}
+	all = append(all, loose[i:]...)
+	if err := pl.write(all, true); err != nil {
+		return 0, err
+	}
+	pl.unlock()
+
+	for _, r := range loose {
+		pruneLoose(gitDir, r)
+	}
+	return len(loose), nil
+}
+
+// pruneLoose removes r's loose file if it still holds r.ID, under its
+// lock, which it does not wait for.
+func pruneLoose(gitDir string, r Ref) {
+	path := filepath.Join(gitDir, filepath.FromSlash(r.Name))
+	lock, err := os.OpenFile(path+".lock", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return // an update holds it; the loose value stays
+	}
+	lock.Close()
+	if id, ok, err := readLoose(path); err == nil && ok && id == r.ID {
+		os.Remove(path)
+	}
+	os.Remove(lock.Name())
+	pruneDirs(gitDir, filepath.Dir(path))
+}
+
+// packedLock is a held packed-refs.lock. The new packed-refs is written
+// beside it and renamed into place, so the lock stays held until unlock.
+type packedLock struct {
+	gitDir string
+	lock   string
+}
+
+func lockPacked(gitDir string) (*packedLock, error) {
+	path := filepath.Join(gitDir, "packed-refs.lock")
+	f, err := createLockWait(path, packedLockWait)
+	if err != nil {
+		return nil, fmt.Errorf("packed-refs: %w", err)
+	}
+	f.Close()
+	return &packedLock{gitDir: gitDir, lock: path}, nil
+}
+
+// unlock releases the lock; a second call does nothing.
+func (l *packedLock) unlock() {
+	if l.lock != "" {
+		os.Remove(l.lock)
+		l.lock = ""
+	}
+}
+
+// remove rewrites packed-refs without names, if it holds any of them.
+func (l *packedLock) remove(names []string) error {
+	packed, traits, err := readPackedFile(l.gitDir)
+	if err != nil {
+		return err
+	}
+	drop := make(map[string]bool, len(names))
+	for _, n := range names {
+		drop[n] = true
+	}
+	n := len(packed)
+	kept := slices.DeleteFunc(packed, func(r Ref) bool { return drop[r.Name] })
+	if len(kept) == n {
+		return nil
+	}
+	if err := l.write(kept, traits.fullyPeeled); err != nil {
+		return fmt.Errorf("refs: rewrite packed-refs: %w", err)
+	}
+	return nil
+}
+
+// write replaces packed-refs with rs, which are sorted; fullyPeeled
+// vouches that every annotated tag among them has its peeled value.
+func (l *packedLock) write(rs []Ref, fullyPeeled bool) error {
+	path := filepath.Join(l.gitDir, "packed-refs")
+	tmp := path + ".new"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("refs: packed-refs: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	if fullyPeeled {
+		w.WriteString(packedTraits)
+	} else {
+		w.WriteString(packedHeader + " sorted \n")
+	}
+	for _, r := range rs {
+		w.WriteString(r.ID)
+		w.WriteByte(' ')
+		w.WriteString(r.Name)
+		w.WriteByte('\n')
+		if r.Peeled != "" {
+			w.WriteByte('^')
+			w.WriteString(r.Peeled)
+			w.WriteByte('\n')
+		}
+	}
+	err = w.Flush()
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("refs: packed-refs: %w", err)
+	}
+	return nil
+}
+
+// readPackedFile reads all of packed-refs, sorted, with the traits its
+// header vouches for.
+func readPackedFile(gitDir string) ([]Ref, packedTraitSet, error) {
+	f, err := os.Open(filepath.Join(gitDir, "packed-refs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, packedTraitSet{}, nil
+	}
+	if err != nil {
+		return nil, packedTraitSet{}, fmt.Errorf("refs: packed-refs: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	traits, _, err := readTraits(br)
+	if err != nil {
+		return nil, traits, err
+	}
+	var out []Ref
+	if err := parsePacked(br, func(r Ref) bool { out = append(out, r); return true }); err != nil {
+		return nil, traits, err
+	}
+	if !traits.sorted {
+		slices.SortStableFunc(out, func(a, b Ref) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return out, traits, nil
+}

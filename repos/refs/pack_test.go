@@ -1,0 +1,281 @@
+package refs_test
+
+import (
+	"fmt"
+	"gatehouse/gittest"
+	"io/fs"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"gatehouse/repos/refs"
+)
+
+func peeler(tb testing.TB, dir string) refs.Peeler {
+	st := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
+	tb.Cleanup(func() { st.Close() })
+	return refs.PeelFrom(st)
+}
+
+// looseFiles lists the files under refs/.
+func looseFiles(tb testing.TB, dir string) []string {
+	tb.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(dir, "refs"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, path)
+		}
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// copyRepo copies a bare repository with cp -a.
+func copyRepo(tb testing.TB, dir string) string {
+	tb.Helper()
+	dst := filepath.Join(tb.TempDir(), "copy.git")
+	if out, err := exec.Command("cp", "-a", dir, dst).CombinedOutput(); err != nil {
+		tb.Fatalf("cp: %v\n%s", err, out)
+	}
+	return dst
+}
+
+func TestPackMatchesGit(t *testing.T) {
+	dir, c1, c2 := mustRepo(t)
+	// Nested names that sort differently from the walk ("a-b" < "a/b"),
+	// a tag of a tag, and a packed ref that a loose one hides.
+	gittest.Run(t, dir, "tag", "-a", "-m", "outer", "v1-outer", "v1")
+	for _, u := range []refs.Update{
+		{Name: "refs/heads/a/b", Old: refs.ZeroID, New: c1},
+		{Name: "refs/heads/a-b", Old: refs.ZeroID, New: c2},
+		{Name: "refs/pull/1/head", Old: refs.ZeroID, New: c2},
+	} {
+		if err := refs.Apply(dir, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gittest.Run(t, dir, "pack-refs", "--all")
+	if err := refs.Apply(dir, refs.Update{Name: "refs/heads/old", Old: c1, New: c2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := refs.Apply(dir, refs.Update{Name: "refs/heads/new", Old: refs.ZeroID, New: c1}); err != nil {
+		t.Fatal(err)
+	}
+	wantRefs, wantShow := forEachRef(t, dir), gittest.Run(t, dir, "show-ref", "-d")
+	gitCopy := copyRepo(t, dir)
+	gittest.Run(t, gitCopy, "pack-refs", "--all", "--prune")
+
+	n, err := refs.Pack(dir, peeler(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("packed %d loose refs, want 2", n)
+	}
+	if left := looseFiles(t, dir); len(left) != 0 {
+		t.Errorf("loose files left: %v", left)
+	}
+	if got := forEachRef(t, dir); got != wantRefs {
+		t.Errorf("for-each-ref after Pack:\n%s\nwant:\n%s", got, wantRefs)
+	}
+	if got := gittest.Run(t, dir, "show-ref", "-d"); got != wantShow {
+		t.Errorf("show-ref -d after Pack:\n%s\nwant:\n%s", got, wantShow)
+	}
+	if got := listString(t, dir); got != wantRefs {
+		t.Errorf("List after Pack:\n%s\nwant:\n%s", got, wantRefs)
+	}
+	gittest.Run(t, dir, "fsck", "--strict")
+	ours, _ := os.ReadFile(filepath.Join(dir, "packed-refs"))
+	theirs, _ := os.ReadFile(filepath.Join(gitCopy, "packed-refs"))
+	if string(ours) != string(theirs) {
+		t.Errorf("packed-refs:\n%s\nwant (git pack-refs --all --prune):\n%s", ours, theirs)
+	}
+	// Nothing left to pack: nothing is rewritten.
+	if n, err := refs.Pack(dir, peeler(t, dir)); n != 0 || err != nil {
+		t.Errorf("second Pack = %d, %v", n, err)
+	}
+	// Updates and deletes of packed refs work as before, and git agrees.
+	if err := refs.Apply(dir, refs.Update{Name: "refs/heads/a/b", Old: c1, New: c2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := refs.Apply(dir, refs.Update{Name: "refs/tags/v1", Old: gittest.Run(t, dir, "rev-parse", "refs/tags/v1"), New: refs.ZeroID}); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Run(t, gitCopy, "update-ref", "refs/heads/a/b", c2, c1)
+	gittest.Run(t, gitCopy, "update-ref", "-d", "refs/tags/v1")
+	if got, want := forEachRef(t, dir), forEachRef(t, gitCopy); got != want {
+		t.Errorf("after updates:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := gittest.Run(t, dir, "show-ref", "-d"), gittest.Run(t, gitCopy, "show-ref", "-d"); got != want {
+		t.Errorf("show-ref -d after updates:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestEachPrefixes(t *testing.T) {
+	dir, c1, c2 := mustRepo(t)
+	var us []refs.Update
+	for i := range 50 {
+		us = append(us, refs.Update{Name: fmt.Sprintf("refs/pull/%d/head", i), Old: refs.ZeroID, New: c1})
+		us = append(us, refs.Update{Name: fmt.Sprintf("refs/tags/t%02d", i), Old: refs.ZeroID, New: c2})
+	}
+	for _, err := range refs.ApplyBatch(dir, us, true) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := refs.Pack(dir, peeler(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	// Some loose again, hiding packed ones or new.
+	for _, u := range []refs.Update{
+		{Name: "refs/pull/7/head", Old: c1, New: c2},
+		{Name: "refs/pull/7-x", Old: refs.ZeroID, New: c2},
+		{Name: "refs/tags/t10", Old: c2, New: c1},
+		{Name: "refs/tags/t3", Old: refs.ZeroID, New: c1},
+	} {
+		if err := refs.Apply(dir, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := refs.List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listString(t, dir), forEachRef(t, dir); got != want {
+		t.Fatalf("List:\n%s\nwant:\n%s", got, want)
+	}
+	for _, ps := range [][]string{
+		nil, {""}, {"refs/"}, {"refs/tags/"}, {"refs/tags/t1"}, {"refs/pull/7"}, {"refs/pull/7/"},
+		{"refs/tags/", "refs/heads/"}, {"refs/heads/main", "refs/tags/main", "refs/heads/"},
+		{"refs/zzz"}, {"HEAD"}, {"re"}, {"refs/tags/t49"}, {"refs/tags/t3", "refs/pull/1"},
+	} {
+		var want []refs.Ref
+		for _, r := range all {
+			if len(ps) == 0 || slices.ContainsFunc(ps, func(p string) bool { return strings.HasPrefix(r.Name, p) }) {
+				want = append(want, r)
+			}
+		}
+		var got []refs.Ref
+		for r, err := range refs.Each(dir, ps...) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Each(%q) =\n%v\nwant\n%v", ps, got, want)
+		}
+	}
+}
+
+// TestPackRacesUpdates packs again and again while updates create, move
+// and delete refs, loose and packed; every update that succeeded shows in
+// the end and git reads the result.
+func TestPackRacesUpdates(t *testing.T) {
+	dir, c1, c2 := mustRepo(t)
+	tag := gittest.Run(t, dir, "rev-parse", "refs/tags/v1")
+	ids := []string{c1, c2, tag}
+	const writers, refsEach, rounds = 4, 20, 30
+	final := make([]map[string]string, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		final[w] = make(map[string]string)
+		wg.Go(func() {
+			cur := final[w]
+			for round := range rounds {
+				var us []refs.Update
+				for i := range refsEach {
+					// Branches hold commits, tags also the annotated tag.
+					name, choice := fmt.Sprintf("refs/heads/w%d/r%d", w, i), ids[:2]
+					if i%2 == 1 {
+						name, choice = fmt.Sprintf("refs/tags/w%d-%d", w, i), ids
+					}
+					old := cur[name]
+					if old == "" {
+						old = refs.ZeroID
+					}
+					next := choice[(round+i)%len(choice)]
+					if (round+i)%5 == 4 {
+						next = refs.ZeroID
+					}
+					if old == refs.ZeroID && next == refs.ZeroID {
+						continue
+					}
+					us = append(us, refs.Update{Name: name, Old: old, New: next})
+				}
+				for i, err := range refs.ApplyBatch(dir, us, round%3 == 0) {
+					if err != nil {
+						continue // locked by Pack or the abort of its batch: stays as it was
+					}
+					if us[i].New == refs.ZeroID {
+						delete(cur, us[i].Name)
+					} else {
+						cur[us[i].Name] = us[i].New
+					}
+				}
+			}
+		})
+	}
+	var stopped atomic.Bool
+	done := make(chan struct{})
+	packs := 0
+	var packErr error
+	go func() {
+		defer close(done)
+		p := peeler(t, dir)
+		for {
+			if _, err := refs.Pack(dir, p); err != nil {
+				packErr = err
+				return
+			}
+			packs++
+			if stopped.Load() {
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	stopped.Store(true)
+	<-done
+	if packErr != nil {
+		t.Fatal(packErr)
+	}
+	want := map[string]string{"refs/heads/main": c2, "refs/heads/old": c1, "refs/tags/light": c1, "refs/tags/v1": tag}
+	for _, m := range final {
+		for k, v := range m {
+			want[k] = v
+		}
+	}
+	got := map[string]string{}
+	rs, err := refs.List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		got[r.Name] = r.ID
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("after %d packs: refs\n%v\nwant\n%v", packs, got, want)
+	}
+	if _, err := refs.Pack(dir, peeler(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listString(t, dir), forEachRef(t, dir); got != want {
+		t.Errorf("List after the last Pack:\n%s\nwant (git):\n%s", got, want)
+	}
+	gittest.Run(t, dir, "fsck", "--strict")
+	t.Logf("%d packs during the updates", packs)
+}

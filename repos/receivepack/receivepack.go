@@ -195,13 +195,20 @@ func (s *session) capabilities() string {
 // one line per ref, then a flush; an empty repository advertises its
 // capabilities on a "capabilities^{}" line with the zero id.
 func (s *session) advertise() error {
-	all, err := refs.List(s.gitDir)
-	if err != nil {
-		return fmt.Errorf("receive-pack: %w", err)
-	}
-	s.advertised = make(map[string]string, len(all))
+	caps := s.capabilities()
+	s.advertised = make(map[string]string)
 	hasBranch := false
-	for _, r := range all {
+	// Each line goes out as its ref is read.
+	var line []byte
+	for r, err := range refs.Each(s.gitDir) {
+		if err != nil {
+			return fmt.Errorf("receive-pack: %w", err)
+		}
+		line = append(append(append(line[:0], r.ID...), ' '), r.Name...)
+		if len(s.advertised) == 0 {
+			line = append(append(line, 0), caps...)
+		}
+		s.pw.Write(append(line, '\n'))
 		s.advertised[r.Name] = r.ID
 		hasBranch = hasBranch || strings.HasPrefix(r.Name, "refs/heads/")
 	}
@@ -209,16 +216,8 @@ func (s *session) advertise() error {
 	if h, err := refs.ReadHead(s.gitDir); err == nil && h.Target != "" && h.ID == "" && !hasBranch {
 		s.headUnborn = true
 	}
-	caps := s.capabilities()
-	if len(all) == 0 {
+	if len(s.advertised) == 0 {
 		s.pw.WriteString(refs.ZeroID + " capabilities^{}\x00" + caps + "\n")
-	}
-	for i, r := range all {
-		if i == 0 {
-			s.pw.WriteString(r.ID + " " + r.Name + "\x00" + caps + "\n")
-			continue
-		}
-		s.pw.Linef("%s %s", r.ID, r.Name)
 	}
 	s.pw.Flush()
 	if err := s.pw.Err(); err != nil {

@@ -184,7 +184,7 @@ func (s *snapshot) loadPacked() error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("refs: packed-refs: %w", err)
 	}
-	rs, _, err := readPackedFile(s.gitDir)
+	rs, err := readPackedFile(s.gitDir)
 	if err != nil {
 		return err
 	}

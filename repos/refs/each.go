@@ -171,7 +171,7 @@ func eachPacked(gitDir, from string) iter.Seq2[Ref, error] {
 		}
 		if !traits.sorted {
 			var all []Ref
-			if err := parsePacked(br, func(r Ref) bool { all = append(all, r); return true }); err != nil {
+			if err := parsePacked(br, traits, func(r Ref) bool { all = append(all, r); return true }); err != nil {
 				yield(Ref{}, err)
 				return
 			}
@@ -196,7 +196,7 @@ func eachPacked(gitDir, from string) iter.Seq2[Ref, error] {
 			br.Reset(f)
 		}
 		stopped := false
-		err = parsePacked(br, func(r Ref) bool {
+		err = parsePacked(br, traits, func(r Ref) bool {
 			stopped = !yield(r, nil)
 			return !stopped
 		})
@@ -206,8 +206,15 @@ func eachPacked(gitDir, from string) iter.Seq2[Ref, error] {
 	}
 }
 
-// packedTraitSet is what the header line of packed-refs vouches for.
-type packedTraitSet struct{ sorted, fullyPeeled bool }
+// packedTraitSet is what the header line of packed-refs vouches for:
+// sorted lines, peeled values for every annotated tag (fullyPeeled) or
+// for those under refs/tags/ (peeled).
+type packedTraitSet struct{ sorted, peeled, fullyPeeled bool }
+
+// knowsPeeled reports whether the file vouches for name's peeled value.
+func (t packedTraitSet) knowsPeeled(name string) bool {
+	return t.fullyPeeled || t.peeled && strings.HasPrefix(name, "refs/tags/")
+}
 
 // readTraits reads the header line of packed-refs, if there is one, and
 // returns the offset of the first ref.
@@ -223,6 +230,7 @@ func readTraits(br *bufio.Reader) (packedTraitSet, int64, error) {
 	var t packedTraitSet
 	for _, w := range strings.Fields(string(line[len(packedHeader):])) {
 		t.sorted = t.sorted || w == "sorted"
+		t.peeled = t.peeled || w == "peeled"
 		t.fullyPeeled = t.fullyPeeled || w == "fully-peeled"
 	}
 	return t, int64(len(line)), nil
@@ -231,7 +239,7 @@ func readTraits(br *bufio.Reader) (packedTraitSet, int64, error) {
 // parsePacked reads ref lines and their peeled lines from r, calling fn
 // with each ref once its peeled line, if any, has been read, until fn
 // returns false.
-func parsePacked(r *bufio.Reader, fn func(Ref) bool) error {
+func parsePacked(r *bufio.Reader, traits packedTraitSet, fn func(Ref) bool) error {
 	var cur Ref
 	for {
 		line, err := r.ReadSlice('\n')
@@ -246,7 +254,7 @@ func parsePacked(r *bufio.Reader, fn func(Ref) bool) error {
 		case s == "" || s[0] == '#':
 		case s[0] == '^':
 			if cur.Name != "" && isID(s[1:]) {
-				cur.Peeled = s[1:]
+				cur.Peeled, cur.KnowsPeeled = s[1:], true
 			}
 		default:
 			id, name, ok := strings.Cut(s, " ")
@@ -256,7 +264,7 @@ func parsePacked(r *bufio.Reader, fn func(Ref) bool) error {
 			if cur.Name != "" && !fn(cur) {
 				return nil
 			}
-			cur = Ref{Name: name, ID: id}
+			cur = Ref{Name: name, ID: id, KnowsPeeled: traits.knowsPeeled(name)}
 		}
 		if err == io.EOF {
 			break

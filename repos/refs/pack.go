@@ -71,7 +71,8 @@ const packedLockWait = time.Second
 // packed value: a ref an update holds, or moved after packing, stays
 // loose and hides the packed value. No update waits on Pack longer than
 // one ref's removal, except deletes, which wait for packed-refs as they
-// do for git's pack-refs.
+// do for git's pack-refs. Pack fails with ErrLocked, having changed
+// nothing, when packed-refs stays locked for longer than git would wait.
 func Pack(gitDir string, peel Peeler) (int, error) {
 	loose, err := readLooseUnder(gitDir, "")
 	if err != nil {
@@ -94,12 +95,12 @@ func Pack(gitDir string, peel Peeler) (int, error) {
 		peeled[id] = p
 		return p, nil
 	}
-	old, traits, err := readPackedFile(gitDir)
+	old, err := readPackedFile(gitDir)
 	if err != nil {
 		return 0, err
 	}
 	for _, r := range old {
-		if r.Peeled != "" || traits.fullyPeeled {
+		if r.KnowsPeeled {
 			peeled[r.ID] = r.Peeled
 		}
 	}
@@ -107,6 +108,7 @@ func Pack(gitDir string, peel Peeler) (int, error) {
 		if loose[i].Peeled, err = peelOnce(loose[i].ID); err != nil {
 			return 0, err
 		}
+		loose[i].KnowsPeeled = true
 	}
 
 	pl, err := lockPacked(gitDir)
@@ -114,7 +116,7 @@ func Pack(gitDir string, peel Peeler) (int, error) {
 		return 0, fmt.Errorf("refs: pack: %w", err)
 	}
 	defer pl.unlock()
-	old, traits, err = readPackedFile(gitDir)
+	old, err = readPackedFile(gitDir)
 	if err != nil {
 		return 0, err
 	}
@@ -139,15 +141,16 @@ func Pack(gitDir string, peel Peeler) (int, error) {
 		if i < len(loose) && loose[i].Name == r.Name {
 			continue // the loose value wins
 		}
-		if r.Peeled == "" && !traits.fullyPeeled {
+		if !r.KnowsPeeled {
 			if r.Peeled, err = peelOnce(r.ID); err != nil {
 				return 0, err
 			}
+			r.KnowsPeeled = true
 		}
 		all = append(all, r)
 	}
 	all = append(all, loose[i:]...)
-	if err := pl.write(all, true); err != nil {
+	if err := pl.write(all); err != nil {
 		return 0, err
 	}
 	pl.unlock()
@@ -201,7 +204,7 @@ func (l *packedLock) unlock() {
 
 // remove rewrites packed-refs without names, if it holds any of them.
 func (l *packedLock) remove(names []string) error {
-	packed, traits, err := readPackedFile(l.gitDir)
+	packed, err := readPackedFile(l.gitDir)
 	if err != nil {
 		return err
 	}
@@ -214,15 +217,16 @@ func (l *packedLock) remove(names []string) error {
 	if len(kept) == n {
 		return nil
 	}
-	if err := l.write(kept, traits.fullyPeeled); err != nil {
+	if err := l.write(kept); err != nil {
 		return fmt.Errorf("refs: rewrite packed-refs: %w", err)
 	}
 	return nil
 }
 
-// write replaces packed-refs with rs, which are sorted; fullyPeeled
-// vouches that every annotated tag among them has its peeled value.
-func (l *packedLock) write(rs []Ref, fullyPeeled bool) error {
+// write replaces packed-refs with rs, which are sorted. The header says
+// the file is fully peeled when every ref knows its peeled value.
+func (l *packedLock) write(rs []Ref) error {
+	fullyPeeled := !slices.ContainsFunc(rs, func(r Ref) bool { return !r.KnowsPeeled })
 	path := filepath.Join(l.gitDir, "packed-refs")
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -263,28 +267,27 @@ func (l *packedLock) write(rs []Ref, fullyPeeled bool) error {
 	return nil
 }
 
-// readPackedFile reads all of packed-refs, sorted, with the traits its
-// header vouches for.
-func readPackedFile(gitDir string) ([]Ref, packedTraitSet, error) {
+// readPackedFile reads all of packed-refs, sorted.
+func readPackedFile(gitDir string) ([]Ref, error) {
 	f, err := os.Open(filepath.Join(gitDir, "packed-refs"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, packedTraitSet{}, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, packedTraitSet{}, fmt.Errorf("refs: packed-refs: %w", err)
+		return nil, fmt.Errorf("refs: packed-refs: %w", err)
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
 	traits, _, err := readTraits(br)
 	if err != nil {
-		return nil, traits, err
+		return nil, err
 	}
 	var out []Ref
-	if err := parsePacked(br, func(r Ref) bool { out = append(out, r); return true }); err != nil {
-		return nil, traits, err
+	if err := parsePacked(br, traits, func(r Ref) bool { out = append(out, r); return true }); err != nil {
+		return nil, err
 	}
 	if !traits.sorted {
 		slices.SortStableFunc(out, func(a, b Ref) int { return strings.Compare(a.Name, b.Name) })
 	}
-	return out, traits, nil
+	return out, nil
 }

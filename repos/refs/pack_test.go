@@ -1,6 +1,7 @@
 package refs_test
 
 import (
+	"errors"
 	"fmt"
 	"gatehouse/gittest"
 	"io/fs"
@@ -237,7 +238,11 @@ func TestPackRacesUpdates(t *testing.T) {
 		defer close(done)
 		p := peeler(t, dir)
 		for {
-			if _, err := refs.Pack(dir, p); err != nil {
+			_, err := refs.Pack(dir, p)
+			if errors.Is(err, refs.ErrLocked) {
+				continue // deletes held packed-refs: try again
+			}
+			if err != nil {
 				packErr = err
 				return
 			}

@@ -20,6 +20,9 @@ type Ref struct {
 	// Peeled is the object an annotated tag points at, when known
 	// (from packed-refs or by reading the tag); "" otherwise.
 	Peeled string
+	// KnowsPeeled: packed-refs vouches for Peeled, so an empty one means
+	// the ref is not an annotated tag and need not be read to tell.
+	KnowsPeeled bool
 }
 
 // Head is where HEAD points.

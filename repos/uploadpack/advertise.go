@@ -1,6 +1,7 @@
 package uploadpack
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,34 +35,30 @@ type advertisement struct {
 // advertisement reads HEAD and the refs, and peels annotated tags that
 // packed-refs did not peel for us.
 func (s *session) advertisement() (*advertisement, error) {
+	return s.readAdvertisement(nil)
+}
+
+// readAdvertisement is advertisement calling show, when not nil, with
+// HEAD (named "HEAD", when advertised) and then each ref as it is read,
+// so that they can be sent on without waiting for the rest.
+func (s *session) readAdvertisement(show func(*advertisement, advRef)) (*advertisement, error) {
 	head, err := refs.ReadHead(s.dir)
 	if err != nil {
 		return nil, err
 	}
-	list, err := refs.List(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	// The objects these refs name may have come in packs the store has
-	// not listed yet.
-	s.fs.refsRead()
-	adv := &advertisement{tips: make(map[plumbing.Hash]bool, len(list)+1)}
+	adv := &advertisement{tips: make(map[plumbing.Hash]bool)}
 	// An unborn HEAD is not advertised; a detached one is, without symref.
 	if head.ID != "" {
 		adv.head = plumbing.NewHash(head.ID)
 		adv.symref = head.Target
 		adv.tips[adv.head] = true
+		if show != nil {
+			show(adv, advRef{name: "HEAD", id: adv.head})
+		}
 	} else {
 		adv.unborn = head.Target
 	}
-	for _, r := range list {
-		a := advRef{name: r.Name, id: plumbing.NewHash(r.ID)}
-		// packed-refs may have peeled the tag already; else read it.
-		if r.Peeled != "" {
-			a.peeled = plumbing.NewHash(r.Peeled)
-		} else if a.peeled, err = s.peel(a.id); err != nil {
-			return nil, fmt.Errorf("uploadpack: peel %s: %w", r.Name, err)
-		}
+	err = s.eachRef(nil, func(a advRef) error {
 		// Peeled ids are shown too, so a client may want them.
 		adv.tips[a.id] = true
 		if !a.peeled.IsZero() {
@@ -69,9 +66,45 @@ func (s *session) advertisement() (*advertisement, error) {
 			adv.hasTags = true
 		}
 		adv.refs = append(adv.refs, a)
+		if show != nil {
+			show(adv, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	// The objects these refs name may have come in packs the store has
+	// not listed yet.
+	s.fs.refsRead()
 	s.remember(adv)
 	return adv, nil
+}
+
+// eachRef calls fn with each ref whose name starts with one of prefixes
+// (every ref when there are none), in name order, as refs.Each reads
+// them, with its peeled id: from packed-refs, else read from the tag.
+func (s *session) eachRef(prefixes []string, fn func(advRef) error) error {
+	for r, err := range refs.Each(s.dir, prefixes...) {
+		if err != nil {
+			return err
+		}
+		a := advRef{name: r.Name, id: plumbing.NewHash(r.ID)}
+		switch {
+		case r.Peeled != "":
+			a.peeled = plumbing.NewHash(r.Peeled)
+		case !r.KnowsPeeled:
+			// The tag may have come in a pack the store has not listed.
+			s.fs.refsRead()
+			if a.peeled, err = s.peel(a.id); err != nil {
+				return fmt.Errorf("uploadpack: peel %s: %w", r.Name, err)
+			}
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxShown bounds session.shown: a v2 session may list refs many times
@@ -80,13 +113,17 @@ const maxShown = 1 << 20
 
 // remember adds the ids adv shows to those the session has shown.
 func (s *session) remember(adv *advertisement) {
-	if s.shown == nil {
-		s.shown = make(map[plumbing.Hash]bool, len(adv.tips))
-	}
 	for id := range adv.tips {
-		if len(s.shown) >= maxShown {
-			return
-		}
+		s.shownID(id)
+	}
+}
+
+// shownID adds id to the ids the session has shown, up to maxShown.
+func (s *session) shownID(id plumbing.Hash) {
+	if s.shown == nil {
+		s.shown = make(map[plumbing.Hash]bool)
+	}
+	if len(s.shown) < maxShown {
 		s.shown[id] = true
 	}
 }
@@ -147,36 +184,44 @@ func capValue(v string) string {
 	return string(b)
 }
 
-// writeAdvertisementV0 sends HEAD, the refs and their peeled values, the
-// capabilities after a NUL on the first line, then a flush. An empty
-// repository gets git's placeholder line so the client still learns the
-// capabilities.
-func (s *session) writeAdvertisementV0(adv *advertisement) error {
-	caps := s.capabilities(adv)
-	// Capabilities ride on the first line only, after a NUL.
+// advertiseV0 reads the advertisement and sends it as it reads it: HEAD,
+// the refs and their peeled values, the capabilities after a NUL on the
+// first line, then a flush. An empty repository gets git's placeholder
+// line so the client still learns the capabilities.
+func (s *session) advertiseV0() (*advertisement, error) {
+	var caps string
 	first := true
-	line := func(id plumbing.Hash, name string) {
+	var buf []byte
+	line := func(adv *advertisement, id plumbing.Hash, name, suffix string) {
+		buf = hex.AppendEncode(buf[:0], id[:])
+		buf = append(buf, ' ')
+		buf = append(buf, name...)
+		buf = append(buf, suffix...)
+		// Capabilities ride on the first line only, after a NUL.
 		if first {
-			s.w.Linef("%s %s\x00%s", id, name, caps)
 			first = false
-			return
+			caps = s.capabilities(adv)
+			buf = append(buf, 0)
+			buf = append(buf, caps...)
 		}
-		s.w.Linef("%s %s", id, name)
+		buf = append(buf, '\n')
+		s.w.Write(buf)
 	}
-	if !adv.head.IsZero() {
-		line(adv.head, "HEAD")
-	}
-	for _, r := range adv.refs {
-		line(r.id, r.name)
+	adv, err := s.readAdvertisement(func(adv *advertisement, r advRef) {
+		line(adv, r.id, r.name, "")
 		if !r.peeled.IsZero() {
-			line(r.peeled, r.name+"^{}")
+			line(adv, r.peeled, r.name, "^{}")
 		}
+	})
+	if err != nil {
+		s.w.Error("upload-pack: internal server error")
+		return nil, err
 	}
 	if first {
-		line(plumbing.ZeroHash, "capabilities^{}")
+		line(adv, plumbing.ZeroHash, "capabilities^{}", "")
 	}
 	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("uploadpack: advertise: %w", err)
+		return nil, fmt.Errorf("uploadpack: advertise: %w", err)
 	}
-	return nil
+	return adv, nil
 }

@@ -207,12 +207,8 @@ func (s *session) reopen() error {
 
 // serveV0 is the whole v0 conversation.
 func (s *session) serveV0() error {
-	adv, err := s.advertisement()
+	adv, err := s.advertiseV0()
 	if err != nil {
-		s.w.Error("upload-pack: internal server error")
-		return err
-	}
-	if err := s.writeAdvertisementV0(adv); err != nil {
 		return err
 	}
 	req, err := s.readRequestV0(adv)

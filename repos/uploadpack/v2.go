@@ -1,6 +1,7 @@
 package uploadpack
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"gatehouse/repos/pktline"
+	"gatehouse/repos/refs"
 )
 
 // maxRefPrefixes bounds the ref-prefix lines of one ls-refs; past it the
@@ -176,36 +178,52 @@ func (s *session) lsRefs() error {
 		}
 		return false
 	}
-	adv, err := s.advertisement()
+	head, err := refs.ReadHead(s.dir)
 	if err != nil {
 		return s.internalError(err)
 	}
 	if match("HEAD") {
 		switch {
-		case !adv.head.IsZero():
-			line := adv.head.String() + " HEAD"
-			if symrefs && adv.symref != "" {
-				line += " symref-target:" + adv.symref
+		case head.ID != "":
+			line := head.ID + " HEAD"
+			if symrefs && head.Target != "" {
+				line += " symref-target:" + head.Target
 			}
 			s.w.Linef("%s", line)
-		case unborn && adv.unborn != "":
+			s.shownID(plumbing.NewHash(head.ID))
+		case unborn && head.Target != "":
 			line := "unborn HEAD"
 			if symrefs {
-				line += " symref-target:" + adv.unborn
+				line += " symref-target:" + head.Target
 			}
 			s.w.Linef("%s", line)
 		}
 	}
-	for _, r := range adv.refs {
-		if !match(r.name) {
-			continue
+	// The refs go out as they are read, only those under the prefixes
+	// read at all.
+	var buf []byte
+	err = s.eachRef(prefixes, func(r advRef) error {
+		buf = hex.AppendEncode(buf[:0], r.id[:])
+		buf = append(buf, ' ')
+		buf = append(buf, r.name...)
+		s.shownID(r.id)
+		if !r.peeled.IsZero() {
+			s.shownID(r.peeled)
+			if peel {
+				buf = append(buf, " peeled:"...)
+				buf = hex.AppendEncode(buf, r.peeled[:])
+			}
 		}
-		line := r.id.String() + " " + r.name
-		if peel && !r.peeled.IsZero() {
-			line += " peeled:" + r.peeled.String()
-		}
-		s.w.Linef("%s", line)
+		buf = append(buf, '\n')
+		s.w.Write(buf)
+		return nil
+	})
+	if err != nil {
+		return s.internalError(err)
 	}
+	// The objects these refs name may have come in packs the store has
+	// not listed yet.
+	s.fs.refsRead()
 	s.w.Flush()
 	return s.writeErr()
 }

@@ -11,11 +11,17 @@
 #   N         repetitions per operation; the median counts (default 5)
 #   CONC      clones at once in the concurrent operation   (default 50)
 #   OPS       ssh clone clone-again noop-fetch ls-remote incr-fetch push
-#             concurrent (default: all). clone is a first clone (Gatehouse's
+#             concurrent push-refs mirror ls-remote-refs noop-fetch-refs
+#             (default: all). clone is a first clone (Gatehouse's
 #             full-clone cache emptied before each); clone-again clones
 #             tips cloned before (the cache filled by an untimed clone);
 #             concurrent is CONC clones of small at once (wall time of all;
-#             failed clones are noted; skipped for other sizes)
+#             failed clones are noted; skipped for other sizes).
+#             Many refs: push-refs pushes 225 new branches naming commits
+#             the server has (no objects); mirror is push --mirror of the
+#             SIZE repository plus 20,000 refs into an empty one;
+#             ls-remote-refs and noop-fetch-refs (into a --mirror clone)
+#             read that 20,000-ref repository
 #   PROTO     git protocol version the client asks for     (default 2)
 #   SSHD      absolute path of OpenSSH's sshd               (default /usr/sbin/sshd)
 #   GH_PORT, SSHD_PORT   listen ports on 127.0.0.1          (default: free ones)
@@ -60,7 +66,7 @@ ROOT=$(dirname "$BENCH")
 OUT=$BENCH/out
 SIZES=${SIZES:-"small medium"}
 N=${N:-5}
-OPS=${OPS:-"ssh clone clone-again noop-fetch ls-remote incr-fetch push concurrent"}
+OPS=${OPS:-"ssh clone clone-again noop-fetch ls-remote incr-fetch push concurrent push-refs mirror ls-remote-refs noop-fetch-refs"}
 CONC=${CONC:-50}
 PROTO=${PROTO:-2}
 SSHD=${SSHD:-/usr/sbin/sshd}
@@ -83,7 +89,10 @@ for s in $SIZES; do
 	case $s in tiny | small | medium | large) ;; *) die "unknown size $s (tiny, small, medium, large)" ;; esac
 done
 for o in $OPS; do
-	case $o in ssh | clone | clone-again | noop-fetch | ls-remote | incr-fetch | push | concurrent) ;; *) die "unknown operation $o" ;; esac
+	case $o in ssh | clone | clone-again | noop-fetch | ls-remote | incr-fetch | push | concurrent) ;;
+	push-refs | mirror | ls-remote-refs | noop-fetch-refs) ;;
+	*) die "unknown operation $o" ;;
+	esac
 done
 missing=()
 for c in go git ssh ssh-keygen; do command -v "$c" >/dev/null || missing+=("$c"); done
@@ -168,6 +177,30 @@ build_repo() {
 	git -C "$tmp" gc -q
 	mv "$tmp" "$dest"
 	git -C "$dest" rev-parse refs/heads/main >"$CACHE/$size.ready"
+}
+
+# build_refs_repo SIZE: the cached SIZE repository plus 20,000 refs over
+# its commits, as a mirror of a busy project has: 10,000 pull-request
+# refs (refs/pull/N/head), 5,000 branches (refs/heads/feature/fN) and
+# 5,000 annotated tags (refs/tags/rN), then "git gc" like the others.
+build_refs_repo() {
+	local size=$1 dest=$CACHE/$1-refs.git tmp
+	[[ -f $CACHE/$size-refs.ready ]] && return 0
+	log "generating the $size repository with 20,000 refs (cached in $CACHE)"
+	tmp=$CACHE/$size-refs.tmp.$$
+	rm -rf "$dest" "$tmp"
+	git clone -q --mirror "$CACHE/$size.git" "$tmp"
+	git -C "$tmp" rev-list refs/heads/main | awk '{ c[NR - 1] = $1 } END {
+		for (i = 0; i < 10000; i++) printf "reset refs/pull/%d/head\nfrom %s\n\n", i, c[i % NR]
+		for (i = 0; i < 5000; i++) printf "reset refs/heads/feature/f%d\nfrom %s\n\n", i, c[(3 * i) % NR]
+		for (i = 0; i < 5000; i++) {
+			msg = sprintf("release r%d\n", i)
+			printf "tag r%d\nfrom %s\ntagger Bench Tagger <tagger@example.com> %d +0000\ndata %d\n%s\n", i, c[(7 * i) % NR], 1700000000 + i, length(msg), msg
+		}
+	}' | git -C "$tmp" fast-import --quiet
+	git -C "$tmp" gc -q
+	mv "$tmp" "$dest"
+	git -C "$dest" for-each-ref --format=x | wc -l >"$CACHE/$size-refs.ready"
 }
 
 repo_stats() { # SIZE -> "C commits, O objects, P MiB packed"
@@ -344,17 +377,23 @@ order() { # REP: the servers in the order this repetition runs them
 	if (($1 % 2)); then echo "gh ossh"; else echo "ossh gh"; fi
 }
 
-# Refs as "oid name", heads and tags, from a bare repository or a clone.
+# Refs as "oid name", heads and tags, from a bare repository or a clone;
+# every ref, from a bare repository.
 refs_bare() { git -C "$1" for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags | sort; }
+refs_all() { git -C "$1" for-each-ref --format='%(objectname) %(refname)' | sort; }
 refs_clone() {
 	git -C "$1" for-each-ref --format='%(objectname) %(refname)' refs/remotes/origin refs/tags |
 		sed 's# refs/remotes/origin/# refs/heads/#' | grep -v ' refs/heads/HEAD$' | sort
 }
 
-check() { # LABEL DIR EXPECTED-REFS-FILE bare|clone
+check() { # LABEL DIR EXPECTED-REFS-FILE bare|clone|all
 	[[ $VERIFY == 1 ]] || return 0
 	local got=$RUN/work/refs.got
-	if [[ $4 == bare ]]; then refs_bare "$2" >"$got"; else refs_clone "$2" >"$got"; fi
+	case $4 in
+	bare) refs_bare "$2" >"$got" ;;
+	all) refs_all "$2" >"$got" ;;
+	*) refs_clone "$2" >"$got" ;;
+	esac
 	if ! cmp -s "$got" "$3"; then
 		note "VERIFY FAILED: $1: refs differ from the source"
 		diff "$3" "$got" | head -5 >&2 || true
@@ -369,6 +408,33 @@ check() { # LABEL DIR EXPECTED-REFS-FILE bare|clone
 # ---------------------------------------------------------------- phases
 
 base_dir() { echo "$RUN/work/$1-base-$2"; } # SIZE SERVER: the reference clone
+
+# serve_copy SOURCE NAME: a copy of the bare repository SOURCE as NAME on
+# both servers (for Gatehouse, registered, then its contents replaced).
+serve_copy() {
+	"$GH" repo create "admin/$2" --data "$GH_DATA" >/dev/null
+	rm -rf "$GH_DATA/repos/admin/$2.git"
+	cp -a "$1" "$GH_DATA/repos/admin/$2.git"
+	cp -a "$1" "$RUN/ossh/$2.git"
+}
+
+# ensure_refs_bases SIZE: --mirror clones of SIZE-refs from both servers
+# (untimed, on a Gatehouse of their own), for noop-fetch-refs.
+ensure_refs_bases() {
+	local srv b
+	[[ -d $(base_dir "$1-refs" gh) && -d $(base_dir "$1-refs" ossh) ]] && return 0
+	gh_start "$1-refs-base"
+	for srv in gh ossh; do
+		b=$(base_dir "$1-refs" "$srv")
+		srv_args "$srv" upload "$1-refs-base"
+		if git clone -q --mirror "${SRVARGS[@]}" "$(url "$srv" "$1-refs")" "$b" >>"$RUN/logs/$1-refs-base-$srv.log" 2>&1; then
+			check "$srv mirror clone of $1-refs" "$b" "$RUN/work/$1-refs.refs" all
+		else
+			note "$srv: mirror clone of $1-refs failed; noop-fetch-refs will fail too"
+		fi
+	done
+	gh_stop
+}
 
 ensure_base() { # SIZE SERVER
 	local b
@@ -476,6 +542,47 @@ phase() { # OP SIZE
 				srv_args "$srv" upload "$size-$op-$r"
 				t=$(timed "$logf" git ls-remote "${SRVARGS[@]}" "$(url "$srv" "$size")")
 				;;
+			ls-remote-refs)
+				srv_args "$srv" upload "$size-$op-$r"
+				t=$(timed "$logf" git ls-remote "${SRVARGS[@]}" "$(url "$srv" "$size-refs")")
+				;;
+			noop-fetch-refs)
+				srv_args "$srv" upload "$size-$op-$r"
+				t=$(timed "$logf" git -C "$(base_dir "$size-refs" "$srv")" fetch -q "${SRVARGS[@]}" origin)
+				;;
+			push-refs)
+				# 225 new branches naming commits the server has.
+				srv_args "$srv" receive "$size-$op-$r"
+				t=$(timed "$logf" git -C "$RUN/work/$size-pusher.git" push -q "${SRVARGS[@]}" \
+					"$(url "$srv" "$size-pr")" "refs/bench-refs/*:refs/heads/pr$r/*")
+				if [[ $t != FAIL && $r == 1 && $VERIFY == 1 ]]; then
+					if [[ $srv == gh ]]; then dir=$GH_DATA/repos/admin/$size-pr.git; else dir=$RUN/ossh/$size-pr.git; fi
+					name=$(git -C "$dir" for-each-ref --format=x "refs/heads/pr$r/" | wc -l)
+					if [[ $name == 225 ]]; then
+						log "  verified $srv push-refs of $size: 225 refs"
+					else
+						note "VERIFY FAILED: $srv push-refs of $size: $name of 225 refs on the server"
+					fi
+				fi
+				;;
+			mirror)
+				name=mirror-$size-$r
+				if [[ $srv == gh ]]; then
+					dir=$GH_DATA/repos/admin/$name.git
+				else
+					dir=$RUN/ossh/$name.git
+					git init -q --bare "$dir"
+				fi
+				srv_args "$srv" receive "$size-$op-$r"
+				t=$(timed "$logf" git -C "$RUN/work/$size-refs.git" push -q --mirror "${SRVARGS[@]}" "$(url "$srv" "$name")")
+				if [[ $t != FAIL && $r == 1 ]]; then
+					check "$srv mirror push of $size-refs (server side)" "$dir" "$RUN/work/$size-refs.refs" all
+				fi
+				if [[ $srv == gh ]]; then
+					"$GH" repo rm "admin/$name" --data "$GH_DATA" >>"$logf" 2>&1 || log "  gatehouse repo rm admin/$name failed"
+				fi
+				rm -rf "$dir"
+				;;
 			incr-fetch)
 				dir=$RUN/work/$size-incr-$srv
 				rm -rf "$dir"
@@ -562,7 +669,12 @@ incr_setup() {
 
 T_START=$EPOCHREALTIME
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-for size in $SIZES; do build_repo "$size"; done
+REFS_OPS=0
+for op in $OPS; do case $op in mirror | ls-remote-refs | noop-fetch-refs) REFS_OPS=1 ;; esac; done
+for size in $SIZES; do
+	build_repo "$size"
+	((REFS_OPS == 0)) || build_refs_repo "$size"
+done
 
 log "starting gatehouse on 127.0.0.1:$GH_PORT and sshd on 127.0.0.1:$SSHD_PORT"
 gh_start first
@@ -584,12 +696,12 @@ KEX_OSSH=$(kex_of -p "$SSHD_PORT" "$ME@127.0.0.1" true)
 
 for size in $SIZES; do
 	log "== $size: $(repo_stats "$size")"
-	# Gatehouse: register the repository, then put the test repository's
-	# contents in place of the empty one it made.
-	"$GH" repo create "admin/$size" --data "$GH_DATA" >/dev/null
-	rm -rf "$GH_DATA/repos/admin/$size.git"
-	cp -a "$CACHE/$size.git" "$GH_DATA/repos/admin/$size.git"
-	cp -a "$CACHE/$size.git" "$RUN/ossh/$size.git"
+	serve_copy "$CACHE/$size.git" "$size"
+	if ((REFS_OPS)); then
+		serve_copy "$CACHE/$size-refs.git" "$size-refs"
+		git clone -q --mirror "$CACHE/$size-refs.git" "$RUN/work/$size-refs.git"
+		refs_all "$CACHE/$size-refs.git" >"$RUN/work/$size-refs.refs"
+	fi
 	# The separate client that pushes: a local clone of the source.
 	git clone -q --bare "$CACHE/$size.git" "$RUN/work/$size-pusher.git"
 	refs_bare "$CACHE/$size.git" >"$RUN/work/$size.refs"
@@ -615,6 +727,19 @@ for size in $SIZES; do
 			refs_bare "$RUN/work/$size-pusher.git" >"$RUN/work/$size-pusher.refs"
 			phase "$op" "$size"
 			;;
+		push-refs)
+			# Into a copy of the repository of its own, so that the other
+			# operations see the refs they expect.
+			serve_copy "$CACHE/$size.git" "$size-pr"
+			git -C "$RUN/work/$size-pusher.git" rev-list refs/heads/main |
+				awk '{ c[NR - 1] = $1 } END { for (i = 0; i < 225; i++) printf "create refs/bench-refs/b%d %s\n", i, c[i % NR] }' |
+				git -C "$RUN/work/$size-pusher.git" update-ref --stdin
+			phase "$op" "$size"
+			;;
+		noop-fetch-refs)
+			ensure_refs_bases "$size"
+			phase "$op" "$size"
+			;;
 		*) phase "$op" "$size" ;;
 		esac
 	done
@@ -631,9 +756,12 @@ mb() { [[ -n ${1:-} ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || e
 	echo "$("$GH" version), $(git version), $(ssh -V 2>&1 | cut -d, -f1), $GOVER; client protocol v$PROTO; N=$N (median)"
 	echo "load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the numbers)"
 	echo "ssh kex and cipher: gatehouse $KEX_GH; openssh $KEX_OSSH"
-	for size in $SIZES; do echo "$size: $(repo_stats "$size")"; done
+	for size in $SIZES; do
+		echo "$size: $(repo_stats "$size")"
+		((REFS_OPS == 0)) || echo "$size-refs: $(cat "$CACHE/$size-refs.ready") refs (mirror, ls-remote-refs, noop-fetch-refs)"
+	done
 	echo
-	printf '%-11s %-7s %12s %12s %7s %11s %11s\n' operation size "gatehouse s" "openssh s" ratio "gh RSS MB" "git RSS MB"
+	printf '%-15s %-7s %12s %12s %7s %11s %11s\n' operation size "gatehouse s" "openssh s" ratio "gh RSS MB" "git RSS MB"
 	for size in $SIZES; do
 		for op in $OPS; do
 			[[ $op != concurrent || $size == small ]] || continue
@@ -646,7 +774,7 @@ mb() { [[ -n ${1:-} ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || e
 			[[ $fo == 0 || $o == FAIL ]] || o="$o!"
 			og=$(mb "${RSS["$op|$size|ossh"]:-}")
 			[[ $op == ssh ]] && og="-"
-			printf '%-11s %-7s %12s %12s %7s %11s %11s\n' "$op" "$size" "$g" "$o" "$ratio" \
+			printf '%-15s %-7s %12s %12s %7s %11s %11s\n' "$op" "$size" "$g" "$o" "$ratio" \
 				"$(mb "${RSS["$op|$size|gh"]:-}")" "$og"
 		done
 	done

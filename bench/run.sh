@@ -470,7 +470,7 @@ verify_base() { # SIZE SERVER
 }
 
 phase() { # OP SIZE
-	local op=$1 size=$2 r srv t logf dir name fails
+	local op=$1 size=$2 r srv t logf dir name fails src want kind args
 	log "$op ($size) x$N"
 	gh_start "$size-$op"
 	[[ -n $GH_IDLE_KB ]] || GH_IDLE_KB=$(gh_rss_kb)
@@ -565,24 +565,6 @@ phase() { # OP SIZE
 					fi
 				fi
 				;;
-			mirror)
-				name=mirror-$size-$r
-				if [[ $srv == gh ]]; then
-					dir=$GH_DATA/repos/admin/$name.git
-				else
-					dir=$RUN/ossh/$name.git
-					git init -q --bare "$dir"
-				fi
-				srv_args "$srv" receive "$size-$op-$r"
-				t=$(timed "$logf" git -C "$RUN/work/$size-refs.git" push -q --mirror "${SRVARGS[@]}" "$(url "$srv" "$name")")
-				if [[ $t != FAIL && $r == 1 ]]; then
-					check "$srv mirror push of $size-refs (server side)" "$dir" "$RUN/work/$size-refs.refs" all
-				fi
-				if [[ $srv == gh ]]; then
-					"$GH" repo rm "admin/$name" --data "$GH_DATA" >>"$logf" 2>&1 || log "  gatehouse repo rm admin/$name failed"
-				fi
-				rm -rf "$dir"
-				;;
 			incr-fetch)
 				dir=$RUN/work/$size-incr-$srv
 				rm -rf "$dir"
@@ -599,19 +581,28 @@ phase() { # OP SIZE
 				fi
 				rm -rf "$dir"
 				;;
-			push)
-				name=push-$size-$r
+			push | mirror)
+				# Into a new repository: created on push for Gatehouse,
+				# "git init --bare" for OpenSSH. push: the branches and tags
+				# of SIZE; mirror: every ref of SIZE-refs.
+				name=$op-$size-$r
 				if [[ $srv == gh ]]; then
 					dir=$GH_DATA/repos/admin/$name.git
 				else
 					dir=$RUN/ossh/$name.git
 					git init -q --bare "$dir"
 				fi
+				if [[ $op == push ]]; then
+					src=$RUN/work/$size-pusher.git want=$RUN/work/$size-pusher.refs kind=bare
+					args=("$(url "$srv" "$name")" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*')
+				else
+					src=$RUN/work/$size-refs.git want=$RUN/work/$size-refs.refs kind=all
+					args=(--mirror "$(url "$srv" "$name")")
+				fi
 				srv_args "$srv" receive "$size-$op-$r"
-				t=$(timed "$logf" git -C "$RUN/work/$size-pusher.git" push -q "${SRVARGS[@]}" \
-					"$(url "$srv" "$name")" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*')
+				t=$(timed "$logf" git -C "$src" push -q "${SRVARGS[@]}" "${args[@]}")
 				if [[ $t != FAIL && $r == 1 ]]; then
-					check "$srv push of $size (server side)" "$dir" "$RUN/work/$size-pusher.refs" bare
+					check "$srv $op of $size (server side)" "$dir" "$want" "$kind"
 				fi
 				if [[ $srv == gh ]]; then
 					"$GH" repo rm "admin/$name" --data "$GH_DATA" >>"$logf" 2>&1 || log "  gatehouse repo rm admin/$name failed"

@@ -163,7 +163,9 @@ func eachPacked(gitDir, from string) iter.Seq2[Ref, error] {
 			return
 		}
 		defer f.Close()
-		br := bufio.NewReaderSize(f, 64<<10)
+		// Small enough to open once per ref-prefix, large enough for any
+		// line (maxPackedLine).
+		br := bufio.NewReaderSize(f, 16<<10)
 		traits, start, err := readTraits(br)
 		if err != nil {
 			yield(Ref{}, err)

@@ -3,7 +3,6 @@ package refs_test
 import (
 	"errors"
 	"fmt"
-	"gatehouse/gittest"
 	"io/fs"
 	"maps"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/refs"
 )
 

@@ -2,7 +2,6 @@ package odb_test
 
 import (
 	"errors"
-	"gatehouse/gittest"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/odb"
 )
 

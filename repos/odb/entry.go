@@ -1,13 +1,13 @@
 package odb
 
 import (
-	"bufio"
 	"compress/flate"
 	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync"
 )
 
 // header reads the header of the entry at off.
@@ -34,7 +34,7 @@ func (p *packFile) header(off uint64) (EntryHeader, error) {
 
 // inflate streams the zlib data of the entry at off, whose header is h:
 // exactly h.size bytes, then the stream's end (its checksum checked).
-func (p *packFile) inflate(off uint64, h EntryHeader) (io.ReadCloser, error) {
+func (p *packFile) inflate(off uint64, h EntryHeader) (*exactReader, error) {
 	f, size, err := p.file()
 	if err != nil {
 		return nil, err
@@ -44,28 +44,120 @@ func (p *packFile) inflate(off uint64, h EntryHeader) (io.ReadCloser, error) {
 	if start >= end {
 		return nil, fmt.Errorf("%w: %s: entry at %d cut short", ErrCorrupt, filepath.Base(p.path), off)
 	}
-	return newExactReader(io.NewSectionReader(f, start, end-start), h.Size, nil)
+	return newExactReader(f, start, end-start, h.Size, nil)
 }
 
 // exactReader inflates a zlib stream that must hold exactly size bytes:
 // it reports ErrCorrupt for a stream ending early, one running past its
-// size, and zlib's own complaints (the Adler-32 included).
+// size, and zlib's own complaints (the Adler-32 included). Its buffer
+// and inflater are pooled: a walk reads many small objects, and each
+// inflater costs tens of kilobytes.
 type exactReader struct {
-	zr     io.ReadCloser
+	src    chunkReader
+	zr     io.ReadCloser // a zlib reader, which is a zlib.Resetter
 	left   int64
 	closer io.Closer // the underlying file, if owned
 	done   bool
+	live   bool // taken from the pool and not yet returned
 }
 
-func newExactReader(src io.Reader, size int64, closer io.Closer) (*exactReader, error) {
-	zr, err := zlib.NewReader(bufio.NewReaderSize(src, 16<<10))
+var inflaters sync.Pool // of *exactReader
+
+// newExactReader inflates the n bytes of src from off (all of it when n
+// is negative), expecting size bytes; closer, if set, is closed with it.
+func newExactReader(src io.ReaderAt, off, n, size int64, closer io.Closer) (*exactReader, error) {
+	e, _ := inflaters.Get().(*exactReader)
+	if e == nil {
+		e = &exactReader{src: chunkReader{buf: make([]byte, chunkSize)}}
+	}
+	end := int64(1<<63 - 1)
+	if n >= 0 {
+		end = off + n
+	}
+	// The first read asks for what zlib needs at most for size bytes
+	// (its deflateBound, with room to spare), so that a small object
+	// costs a small read; the stream goes on past it if it must.
+	e.src.reset(src, off, end, size+size>>12+size>>14+64)
+	var err error
+	if e.zr == nil {
+		e.zr, err = zlib.NewReader(&e.src)
+	} else {
+		err = e.zr.(zlib.Resetter).Reset(&e.src, nil)
+	}
+	e.left, e.closer, e.done, e.live = size, closer, false, true
 	if err != nil {
-		if closer != nil {
-			closer.Close()
-		}
+		e.Close()
 		return nil, zlibErr(err)
 	}
-	return &exactReader{zr: zr, left: size, closer: closer}, nil
+	return e, nil
+}
+
+// chunkSize is how much an exactReader reads at once.
+const chunkSize = 16 << 10
+
+// chunkReader reads a range of a file by ReadAt, buffered, with a first
+// read of a size of its caller's choosing. It is a flate.Reader, so that
+// the inflater reads it directly.
+type chunkReader struct {
+	src      io.ReaderAt
+	off, end int64 // the next byte to read from src, and the range's end
+	first    int64 // the size of the next read, if smaller than buf
+	buf      []byte
+	r, w     int // the unread bytes of buf
+	err      error
+}
+
+func (c *chunkReader) reset(src io.ReaderAt, off, end, first int64) {
+	*c = chunkReader{src: src, off: off, end: end, first: first, buf: c.buf}
+}
+
+func (c *chunkReader) fill() error {
+	if c.err != nil {
+		return c.err
+	}
+	n := int64(len(c.buf))
+	if c.first > 0 && c.first < n {
+		n = c.first
+	}
+	c.first = 0
+	n = min(n, c.end-c.off)
+	if n <= 0 {
+		c.err = io.EOF
+		return c.err
+	}
+	k, err := c.src.ReadAt(c.buf[:n], c.off)
+	c.off += int64(k)
+	c.r, c.w = 0, k
+	if k > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	c.err = err
+	return err
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.r == c.w {
+		if err := c.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, c.buf[c.r:c.w])
+	c.r += n
+	return n, nil
+}
+
+func (c *chunkReader) ReadByte() (byte, error) {
+	if c.r == c.w {
+		if err := c.fill(); err != nil {
+			return 0, err
+		}
+	}
+	b := c.buf[c.r]
+	c.r++
+	return b, nil
 }
 
 func (e *exactReader) Read(p []byte) (int, error) {
@@ -106,12 +198,24 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close closes the underlying file, if owned, and returns the reader to
+// the pool; it must not be used after.
 func (e *exactReader) Close() error {
-	e.zr.Close()
-	if e.closer != nil {
-		return e.closer.Close()
+	if !e.live {
+		return nil
 	}
-	return nil
+	e.live = false
+	var err error
+	if e.closer != nil {
+		err = e.closer.Close()
+	}
+	if e.zr != nil {
+		e.zr.Close()
+	}
+	e.closer = nil
+	e.src.reset(nil, 0, 0, 0)
+	inflaters.Put(e)
+	return err
 }
 
 // zlibErr reports zlib's complaints as corruption and passes I/O errors

@@ -1,6 +1,7 @@
 package odb_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/odb"
 )
 
@@ -117,5 +119,43 @@ func TestReaderRescanOnMiss(t *testing.T) {
 	}
 	if _, _, err := r.Header(otherID); err != nil {
 		t.Errorf("object of a pack added since the listing: %v", err)
+	}
+}
+
+// TestSnapshotRefresh: a snapshot lists the packs again only after
+// Refresh, and keeps reading the packs a repack removed.
+func TestSnapshotRefresh(t *testing.T) {
+	repo, id := chainRepo(t, 4<<10, 3, 10, false)
+	other, otherID := chainRepo(t, 2<<10, 3, 10, false)
+	r, err := odb.OpenSnapshot(repo, odb.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if n := len(r.Packs()); n != 1 {
+		t.Fatalf("%d packs, want 1", n)
+	}
+	packs, _ := filepath.Glob(filepath.Join(other, "objects", "pack", "pack-*"))
+	for _, p := range packs {
+		if err := os.Link(p, filepath.Join(repo, "objects", "pack", filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := r.Header(otherID); !errors.Is(err, plumbing.ErrObjectNotFound) {
+		t.Fatalf("object of a pack added since, before Refresh: %v", err)
+	}
+	r.Refresh()
+	if _, _, err := r.Header(otherID); err != nil {
+		t.Fatalf("object of a pack added since, after Refresh: %v", err)
+	}
+	gittest.Run(t, repo, "repack", "-adq")
+	if err := r.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.Packs()); n != 3 {
+		t.Errorf("%d packs, want 3 (two removed by the repack, still open, and its own)", n)
+	}
+	if _, _, err := r.Header(id); err != nil {
+		t.Errorf("object of a removed pack: %v", err)
 	}
 }

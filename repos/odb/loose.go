@@ -72,7 +72,7 @@ func openLoose(path string, id plumbing.Hash, max int64) (stream, error) {
 	if err != nil {
 		return stream{}, err
 	}
-	e, err := newExactReader(f, 1<<62, f)
+	e, err := newExactReader(f, 0, -1, 1<<62, f)
 	if err != nil {
 		return stream{}, fmt.Errorf("loose object: %w", err)
 	}

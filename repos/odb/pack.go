@@ -246,3 +246,10 @@ func (p *Pack) Close() {
 }
 
 func (p *Pack) close() { p.Close() }
+
+// opened says whether the pack file is open.
+func (p *Pack) opened() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.f != nil
+}

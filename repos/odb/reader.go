@@ -1,12 +1,14 @@
 package odb
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -56,19 +58,22 @@ type Limits struct {
 // chain plus the base cache, never the chain's depth times its size.
 // Undeltified objects are streamed from disk without being held.
 //
-// The pack list is read on first use and read again, once, when an
-// object is not found or a pack has vanished (a concurrent repack), before
-// the object is believed missing. Files appearing and disappearing while
-// the directory is listed are tolerated.
+// The pack list of OpenReader's Reader is read on first use and read
+// again, once, when an object is not found or a pack has vanished (a
+// concurrent repack), before the object is believed missing; that of
+// OpenSnapshot's only when told to (Refresh). Files appearing and
+// disappearing while the directory is listed are tolerated.
 //
 // A Reader is safe for concurrent use.
 type Reader struct {
 	objDir string
 	max    int64
 	cache  *BaseCache[cacheKey]
+	pinned bool // OpenSnapshot's: pack files opened when listed, lists again only when stale
 
 	mu      sync.Mutex // guards the fields below
 	scanned bool
+	stale   bool        // pinned: objects may have come since the listing
 	packs   []*packFile // the current listing
 	retired []*packFile // dropped from the listing, closed on Close
 	closed  bool
@@ -88,6 +93,56 @@ func OpenReader(gitDir string, lim Limits) *Reader {
 		max:    lim.MaxObjectSize,
 		cache:  NewBaseCache[cacheKey](max(lim.BaseCacheSize, 0)),
 	}
+}
+
+// OpenSnapshot returns a Reader of the repository at gitDir for one
+// conversation: the packs listed now, each with its pack file opened at
+// once, so that a repack removing them later does not take them from it
+// (a pack vanishing before it is opened is left out). It lists the pack
+// directory again only after Refresh, on the first object then not
+// found, or when asked (Rescan); packs open stay open, listed or not,
+// until Close. Errors: ListPacks', or a pack that does not open
+// (ErrCorrupt, I/O).
+func OpenSnapshot(gitDir string, lim Limits) (*Reader, error) {
+	r := OpenReader(gitDir, lim)
+	r.pinned = true
+	if err := r.rescan(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Refresh tells the Reader that objects may have come since it listed
+// the packs: refs were read, and a ref is written after the objects it
+// names (a push installs its pack, then its index, then moves the ref).
+// The next object not found lists the pack directory again, once. Only
+// OpenSnapshot's Reader needs it; OpenReader's lists again on every miss.
+func (r *Reader) Refresh() {
+	r.mu.Lock()
+	r.stale = true
+	r.mu.Unlock()
+}
+
+// Rescan lists the pack directory again and opens the packs that came.
+func (r *Reader) Rescan() error { return r.rescan() }
+
+// Packs returns the packs the Reader has open, newest first: those of
+// its last listing, and those listed before and gone since whose files
+// are still open (a repack removed them; what is read from them is still
+// there). They stay the Reader's: the caller reads them (repos/bitmap,
+// repos/packobjects) until the Reader is closed, and does not close them.
+func (r *Reader) Packs() []*Pack {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	packs := slices.Clone(r.packs)
+	for _, p := range r.retired {
+		if p.opened() {
+			packs = append(packs, p)
+		}
+	}
+	slices.SortStableFunc(packs, func(a, b *Pack) int { return b.Info.ModTime.Compare(a.Info.ModTime) })
+	return packs
 }
 
 // Close releases the packs. Streams returned by Read must be closed
@@ -145,6 +200,150 @@ func (r *Reader) Read(id plumbing.Hash) (plumbing.ObjectType, int64, io.ReadClos
 	return o.typ, o.size, o.rc, nil
 }
 
+// ReadWhole reads an object whole into buf, grown when it is too small,
+// and returns its type and content (buf's prefix, or a new slice). For
+// small objects read one after another (the commits and trees of a
+// walk), with one buffer: nothing is allocated for an undeltified object
+// that fits. An object of another type than want (unless want is
+// plumbing.AnyObject) is reported as not found, as go-git's stores do,
+// its content unread. Errors are Header's.
+func (r *Reader) ReadWhole(id plumbing.Hash, want plumbing.ObjectType, buf []byte) (plumbing.ObjectType, []byte, error) {
+	var typ plumbing.ObjectType
+	var data []byte
+	err := r.retry(func() (err error) {
+		loc, err := r.find(id)
+		if err != nil {
+			return err
+		}
+		typ, data, err = r.whole(loc, want, buf)
+		return err
+	})
+	if errors.Is(err, errWrongType) {
+		return 0, nil, fmt.Errorf("odb: object %s: %w: %w %s", id, plumbing.ErrObjectNotFound, err, want)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("odb: object %s: %w", id, err)
+	}
+	return typ, data, nil
+}
+
+// errWrongType: ReadWhole found the object, of another type.
+var errWrongType = errors.New("not a")
+
+// whole is ReadWhole for an object found at loc.
+func (r *Reader) whole(loc location, want plumbing.ObjectType, buf []byte) (plumbing.ObjectType, []byte, error) {
+	wrong := func(t plumbing.ObjectType) bool { return want != plumbing.AnyObject && t != want }
+	if loc.pack == nil {
+		o, err := r.openLoose(loc.loose)
+		if err != nil {
+			return 0, nil, err
+		}
+		if wrong(o.typ) {
+			o.rc.Close()
+			return 0, nil, errWrongType
+		}
+		buf = grow(buf, o.size)
+		return o.typ, buf, readWhole(o.rc, buf)
+	}
+	h, err := loc.pack.header(loc.off)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !h.Delta() {
+		if wrong(h.Type) {
+			return 0, nil, errWrongType
+		}
+		if h.Size > r.max {
+			return 0, nil, r.tooLarge(h.Size)
+		}
+		rc, err := loc.pack.inflate(loc.off, h)
+		if err != nil {
+			return 0, nil, err
+		}
+		buf = grow(buf, h.Size)
+		return h.Type, buf, readWhole(rc, buf)
+	}
+	baseLoc, err := r.base(loc, h)
+	if err != nil {
+		return 0, nil, err
+	}
+	typ, base, err := r.materialize(baseLoc, 1)
+	if err != nil {
+		return 0, nil, err
+	}
+	if wrong(typ) {
+		return 0, nil, errWrongType
+	}
+	buf, err = r.applyDelta(loc, h, base, buf)
+	return typ, buf, err
+}
+
+// applyDelta applies the delta at loc, whose header is h, to base, into
+// out if it is large enough, and returns the result. A delta of up to
+// maxScratch bytes is inflated whole into a pooled buffer and applied
+// from memory, its instructions read without a stream under them; a
+// larger one is applied as it is inflated, so that it is never held.
+func (r *Reader) applyDelta(loc location, h EntryHeader, base, out []byte) ([]byte, error) {
+	rc, err := loc.pack.inflate(loc.off, h)
+	if err != nil {
+		return nil, err
+	}
+	if h.Size > maxScratch {
+		d, err := NewDeltaReader(base, rc, r.max)
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		out = grow(out, d.size)
+		return out, readWhole(d, out)
+	}
+	sc, _ := deltaScratches.Get().(*deltaScratch)
+	if sc == nil {
+		sc = new(deltaScratch)
+	}
+	defer sc.release()
+	sc.raw = grow(sc.raw, h.Size)
+	if err := readWhole(rc, sc.raw); err != nil {
+		return nil, err
+	}
+	sc.br.Reset(sc.raw)
+	if err := sc.d.Reset(base, &sc.br, r.max); err != nil {
+		return nil, err
+	}
+	out = grow(out, sc.d.size)
+	return out, sc.d.ReadAll(out)
+}
+
+// deltaScratch is what ReadWhole applies a delta with.
+type deltaScratch struct {
+	raw []byte
+	br  bytes.Reader
+	d   DeltaReader
+}
+
+var deltaScratches sync.Pool // of *deltaScratch
+
+// maxScratch bounds the deltas applied from memory, and so the buffer a
+// deltaScratch keeps for the next.
+const maxScratch = 1 << 20
+
+func (sc *deltaScratch) release() {
+	sc.br.Reset(nil)
+	sc.d = DeltaReader{}
+	if cap(sc.raw) > maxScratch {
+		sc.raw = nil
+	}
+	deltaScratches.Put(sc)
+}
+
+// grow returns buf resized to n bytes, reallocated when too small.
+func grow(buf []byte, n int64) []byte {
+	if int64(cap(buf)) < n {
+		return make([]byte, n)
+	}
+	return buf[:n]
+}
+
 // errStale reports a pack or loose file that vanished after it was
 // listed: the listing is out of date.
 var errStale = errors.New("object file vanished")
@@ -154,7 +353,7 @@ var errStale = errors.New("object file vanished")
 // objects between packs and loose files.
 func (r *Reader) retry(f func() error) error {
 	err := f()
-	if errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, errStale) {
+	if (errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, errStale)) && r.mayRescan() {
 		if err := r.rescan(); err != nil {
 			return err
 		}
@@ -164,6 +363,19 @@ func (r *Reader) retry(f func() error) error {
 		return fmt.Errorf("%w: %w", plumbing.ErrObjectNotFound, err)
 	}
 	return err
+}
+
+// mayRescan says whether a miss may list the packs again: always for
+// OpenReader's Reader, once after Refresh for OpenSnapshot's.
+func (r *Reader) mayRescan() bool {
+	if !r.pinned {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	stale := r.stale
+	r.stale = false
+	return stale
 }
 
 // location is where an object is: in a pack at an offset, or loose.
@@ -238,11 +450,17 @@ func (r *Reader) rescan() error {
 	if r.closed {
 		return errors.New("odb: reader closed")
 	}
-	old := make(map[string]*packFile, len(r.packs))
-	for _, p := range r.packs {
+	// Packs open already are kept, those a listing dropped included,
+	// should they be listed again.
+	old := make(map[string]*packFile, len(r.packs)+len(r.retired))
+	for _, p := range append(r.retired, r.packs...) {
 		old[p.path] = p
 	}
-	var packs []*packFile
+	var packs, opened []*packFile
+	fail := func(err error) error {
+		ClosePacks(opened)
+		return fmt.Errorf("odb: %w", err)
+	}
 	for _, info := range infos {
 		if p := old[info.Path]; p != nil {
 			delete(old, info.Path)
@@ -254,10 +472,22 @@ func (r *Reader) rescan() error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("odb: %w", err)
+			return fail(err)
+		}
+		if r.pinned {
+			// Opened now, so that a repack cannot take it away.
+			if _, _, err := p.file(); errors.Is(err, errStale) {
+				p.close()
+				continue
+			} else if err != nil {
+				p.close()
+				return fail(err)
+			}
 		}
 		packs = append(packs, p)
+		opened = append(opened, p)
 	}
+	r.retired = r.retired[:0]
 	for _, p := range old {
 		r.retired = append(r.retired, p)
 	}
@@ -376,21 +606,8 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 	var spare []byte // a buffer no one else holds
 	for i := len(chain) - 1; i >= 0; i-- {
 		l := chain[i]
-		rc, err := l.loc.pack.inflate(l.loc.off, l.h)
+		out, err := r.applyDelta(l.loc, l.h, data, spare)
 		if err != nil {
-			return 0, nil, err
-		}
-		d, err := NewDeltaReader(data, rc, r.max)
-		if err != nil {
-			rc.Close()
-			return 0, nil, err
-		}
-		out := spare
-		if int64(cap(out)) < d.size {
-			out = make([]byte, d.size)
-		}
-		out = out[:d.size]
-		if err := readWhole(d, out); err != nil {
 			return 0, nil, err
 		}
 		spare = nil

@@ -147,7 +147,20 @@ func TestReaderMatchesGit(t *testing.T) {
 			t.Run(fmt.Sprintf("ref=%v,cache=%d", ref, cache), func(t *testing.T) {
 				r := odb.OpenReader(repo, odb.Limits{BaseCacheSize: cache})
 				defer r.Close()
+				var buf []byte
 				for id, w := range want {
+					typ, data, err := r.ReadWhole(id, w.typ, buf)
+					if err != nil || typ != w.typ || !bytes.Equal(data, w.data) {
+						t.Fatalf("ReadWhole(%s) = %v (%d bytes) %v, want %v %d", id, typ, len(data), err, w.typ, len(w.data))
+					}
+					buf = data
+					other := plumbing.BlobObject
+					if w.typ == other {
+						other = plumbing.TreeObject
+					}
+					if _, _, err := r.ReadWhole(id, other, nil); !errors.Is(err, plumbing.ErrObjectNotFound) {
+						t.Fatalf("ReadWhole(%s) as a %s: %v, want not found", id, other, err)
+					}
 					typ, size, err := r.Header(id)
 					if err != nil || typ != w.typ || size != int64(len(w.data)) {
 						t.Fatalf("Header(%s) = %v %d %v, want %v %d", id, typ, size, err, w.typ, len(w.data))

@@ -46,8 +46,8 @@
 // reverse index (uploadpack hands its packs to bitmap and packobjects),
 // and reads loose objects. An archive (UploadArchive, `git archive
 // --remote`) reads trees and blobs through odb.Reader, the engine's own
-// bounded object reader. uploadpack decodes packed objects with go-git's
-// pack decoder over odb's packs; indexpack, packobjects and maintain walk
+// bounded object reader. uploadpack reads through one odb.Reader per
+// conversation and hands its packs to bitmap and packobjects; indexpack, packobjects and maintain walk
 // the repository through go-git's object store as odb.Open gives it. pktline frames every
 // exchange and multiplexes the side-band channels; indexpack/packtest builds
 // the hostile packs and pushes the tests send.

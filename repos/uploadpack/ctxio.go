@@ -118,6 +118,13 @@ func (s *ctxStorer) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumb
 	return s.objectReader.EncodedObject(t, h)
 }
 
+func (s *ctxStorer) readWhole(t plumbing.ObjectType, h plumbing.Hash, buf []byte) ([]byte, error) {
+	if err := s.ctx.Err(); err != nil {
+		return nil, err
+	}
+	return readTyped(s.objectReader, t, h, buf)
+}
+
 // flushingReader flushes the output buffer before every read of the
 // input. The pkt-line reader above it is buffered, so this read happens
 // only when we would otherwise block waiting for the client.

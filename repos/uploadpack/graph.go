@@ -65,6 +65,27 @@ type objectReader interface {
 	EncodedObject(plumbing.ObjectType, plumbing.Hash) (plumbing.EncodedObject, error)
 }
 
+// wholeReader is an objectReader that reads a small object (a commit, a
+// tree) whole into the caller's buffer, without an object in between:
+// the walks read one after another. An object of another type than t is
+// plumbing.ErrObjectNotFound.
+type wholeReader interface {
+	readWhole(t plumbing.ObjectType, id plumbing.Hash, buf []byte) ([]byte, error)
+}
+
+// readTyped returns the content of object id, of type t, read into buf
+// if it is large enough.
+func readTyped(s objectReader, t plumbing.ObjectType, id plumbing.Hash, buf []byte) ([]byte, error) {
+	if w, ok := s.(wholeReader); ok {
+		return w.readWhole(t, id, buf)
+	}
+	o, err := s.EncodedObject(t, id)
+	if err != nil {
+		return nil, err
+	}
+	return readObject(o, buf)
+}
+
 // packs returns the packs of the object store under g, as it has them
 // open, for the bitmap.
 func (g *graph) packs() ([]*odb.Pack, error) {
@@ -113,11 +134,12 @@ func (g *graph) commit(id plumbing.Hash) (*node, error) {
 			return n, nil
 		}
 	}
-	o, err := g.s.EncodedObject(plumbing.CommitObject, id)
+	data, err := readTyped(g.s, plumbing.CommitObject, id, g.buf)
 	if err != nil {
 		return nil, err
 	}
-	return g.commitFrom(o)
+	g.buf = data
+	return g.parseCommit(id, data)
 }
 
 // commitFrom is commit for an object already read.
@@ -133,11 +155,16 @@ func (g *graph) commitFrom(o plumbing.EncodedObject) (*node, error) {
 		return nil, fmt.Errorf("commit %s: %w", o.Hash(), err)
 	}
 	g.buf = data
+	return g.parseCommit(o.Hash(), data)
+}
+
+// parseCommit makes the node of commit id from its content.
+func (g *graph) parseCommit(id plumbing.Hash, data []byte) (*node, error) {
 	c, err := odb.ParseCommit(data)
 	if err != nil {
-		return nil, fmt.Errorf("commit %s: %w", o.Hash(), err)
+		return nil, fmt.Errorf("commit %s: %w", id, err)
 	}
-	n := &node{id: o.Hash(), when: c.When, tree: c.Tree, parentIDs: c.Parents}
+	n := &node{id: id, when: c.When, tree: c.Tree, parentIDs: c.Parents}
 	g.nodes[n.id] = n
 	return n, nil
 }

@@ -160,11 +160,7 @@ func (s *session) reachTree(root plumbing.Hash, visit func(plumbing.Hash) bool, 
 // readTree returns the content of tree id, read into buf if it is large
 // enough.
 func readTree(s objectReader, id plumbing.Hash, buf []byte) ([]byte, error) {
-	o, err := s.EncodedObject(plumbing.TreeObject, id)
-	if err != nil {
-		return nil, err
-	}
-	return readObject(o, buf)
+	return readTyped(s, plumbing.TreeObject, id, buf)
 }
 
 // readObject returns o's content, read into buf if it is large enough.

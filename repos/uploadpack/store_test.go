@@ -181,7 +181,7 @@ func TestObjectStoreNewPacks(t *testing.T) {
 			t.Errorf("%s: %v", h, err)
 		}
 	}
-	if len(s.packs) != 4 {
-		t.Errorf("%d packs open, want 4 (two pushed, one repacked, one pushed)", len(s.packs))
+	if len(s.r.Packs()) != 4 {
+		t.Errorf("%d packs open, want 4 (two pushed, one repacked, one pushed)", len(s.r.Packs()))
 	}
 }

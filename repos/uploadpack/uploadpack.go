@@ -20,10 +20,11 @@
 // packfile-uris are not offered.
 //
 // Refs come from package refs, never from go-git's ref storer (which would
-// read "*.lock" files as refs). Objects are read by go-git's pack reader
-// over the packs odb opens (store.go), which looks in the
-// packs installed since it was opened when an object is not in the ones
-// it has, so a push landing mid-conversation is served whole. A clone of
+// read "*.lock" files as refs). Objects are read through one odb.Reader
+// per conversation (store.go), whose packs the bitmap and packobjects
+// read too; it looks in the packs installed since it was opened when an
+// object is not in the ones it has, so a push landing mid-conversation
+// is served whole. A clone of
 // whole history is listed with the repository's reachability bitmap when
 // it has one (bitmapwalk.go) and kept in a cache keyed by the tips
 // (clonecache.go); the pack is written by package packobjects, which copies

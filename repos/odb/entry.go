@@ -66,30 +66,77 @@ var inflaters sync.Pool // of *exactReader
 // newExactReader inflates the n bytes of src from off (all of it when n
 // is negative), expecting size bytes; closer, if set, is closed with it.
 func newExactReader(src io.ReaderAt, off, n, size int64, closer io.Closer) (*exactReader, error) {
-	e, _ := inflaters.Get().(*exactReader)
-	if e == nil {
-		e = &exactReader{src: chunkReader{buf: make([]byte, chunkSize)}}
-	}
 	end := int64(1<<63 - 1)
 	if n >= 0 {
 		end = off + n
 	}
+	e := getExactReader()
 	// The first read asks for what zlib needs at most for size bytes
 	// (its deflateBound, with room to spare), so that a small object
 	// costs a small read; the stream goes on past it if it must.
 	e.src.reset(src, off, end, size+size>>12+size>>14+64)
+	e.closer = closer
+	if err := e.start(size); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func getExactReader() *exactReader {
+	e, _ := inflaters.Get().(*exactReader)
+	if e == nil {
+		e = &exactReader{src: chunkReader{buf: make([]byte, chunkSize)}}
+	}
+	e.live = true
+	return e
+}
+
+// start starts inflating what is left of src, expecting size bytes. On
+// an error it closes e.
+func (e *exactReader) start(size int64) error {
 	var err error
 	if e.zr == nil {
 		e.zr, err = zlib.NewReader(&e.src)
 	} else {
 		err = e.zr.(zlib.Resetter).Reset(&e.src, nil)
 	}
-	e.left, e.closer, e.done, e.live = size, closer, false, true
+	e.left, e.done = size, false
 	if err != nil {
 		e.Close()
-		return nil, zlibErr(err)
+		return zlibErr(err)
 	}
-	return e, nil
+	return nil
+}
+
+// entryPeek is how much entry reads of an entry at once: its header and,
+// for most commits, trees and deltas, all of its data.
+const entryPeek = 2 << 10
+
+// entry reads the header of the entry at off and, in the same read, the
+// start of its data, for an exactReader to inflate once started
+// (exactReader.start). The caller closes it.
+func (p *packFile) entry(off uint64) (EntryHeader, *exactReader, error) {
+	f, size, err := p.file()
+	if err != nil {
+		return EntryHeader{}, nil, err
+	}
+	end := size - 20
+	if off < 12 || int64(off) >= end {
+		return EntryHeader{}, nil, fmt.Errorf("%w: %s: entry offset %d outside the pack", ErrCorrupt, filepath.Base(p.path), off)
+	}
+	e := getExactReader()
+	e.src.reset(f, int64(off), end, entryPeek)
+	if err := e.src.fill(); err != nil {
+		e.Close()
+		return EntryHeader{}, nil, fmt.Errorf("read %s: %w", filepath.Base(p.path), err)
+	}
+	h, err := ParseEntryHeader(e.src.buf[e.src.r:e.src.w])
+	if err != nil {
+		e.Close()
+		return EntryHeader{}, nil, fmt.Errorf("%w: %s at %d: %w", ErrCorrupt, filepath.Base(p.path), off, err)
+	}
+	e.src.r += h.Len
+	return h, e, nil
 }
 
 // chunkSize is how much an exactReader reads at once.

@@ -245,36 +245,44 @@ func (r *Reader) whole(loc location, want plumbing.ObjectType, buf []byte) (plum
 		buf = grow(buf, o.size)
 		return o.typ, buf, readWhole(o.rc, buf)
 	}
-	h, err := loc.pack.header(loc.off)
+	// One read for the header and, for a small object, the data.
+	h, e, err := loc.pack.entry(loc.off)
 	if err != nil {
 		return 0, nil, err
 	}
 	if !h.Delta() {
 		if wrong(h.Type) {
+			e.Close()
 			return 0, nil, errWrongType
 		}
 		if h.Size > r.max {
+			e.Close()
 			return 0, nil, r.tooLarge(h.Size)
 		}
-		rc, err := loc.pack.inflate(loc.off, h)
-		if err != nil {
+		if err := e.start(h.Size); err != nil {
 			return 0, nil, err
 		}
 		buf = grow(buf, h.Size)
-		return h.Type, buf, readWhole(rc, buf)
+		return h.Type, buf, readWhole(e, buf)
 	}
 	baseLoc, err := r.base(loc, h)
 	if err != nil {
+		e.Close()
 		return 0, nil, err
 	}
 	typ, base, err := r.materialize(baseLoc, 1)
 	if err != nil {
+		e.Close()
 		return 0, nil, err
 	}
 	if wrong(typ) {
+		e.Close()
 		return 0, nil, errWrongType
 	}
-	buf, err = r.applyDelta(loc, h, base, buf)
+	if err := e.start(h.Size); err != nil {
+		return 0, nil, err
+	}
+	buf, err = r.deltaFrom(e, h, base, buf)
 	return typ, buf, err
 }
 
@@ -288,6 +296,12 @@ func (r *Reader) applyDelta(loc location, h EntryHeader, base, out []byte) ([]by
 	if err != nil {
 		return nil, err
 	}
+	return r.deltaFrom(rc, h, base, out)
+}
+
+// deltaFrom is applyDelta with the delta's data being inflated by rc,
+// which it closes.
+func (r *Reader) deltaFrom(rc *exactReader, h EntryHeader, base, out []byte) ([]byte, error) {
 	if h.Size > maxScratch {
 		d, err := NewDeltaReader(base, rc, r.max)
 		if err != nil {
@@ -576,25 +590,26 @@ func (r *Reader) materialize(loc location, depth int) (plumbing.ObjectType, []by
 			typ, data, shared = t, b, true
 			break
 		}
-		h, err := loc.pack.header(loc.off)
+		h, e, err := loc.pack.entry(loc.off)
 		if err != nil {
 			return 0, nil, err
 		}
 		if !h.Delta() {
 			if h.Size > r.max {
+				e.Close()
 				return 0, nil, r.tooLarge(h.Size)
 			}
-			rc, err := loc.pack.inflate(loc.off, h)
-			if err != nil {
+			if err := e.start(h.Size); err != nil {
 				return 0, nil, err
 			}
 			typ, data = h.Type, make([]byte, h.Size)
-			if err := readWhole(rc, data); err != nil {
+			if err := readWhole(e, data); err != nil {
 				return 0, nil, err
 			}
 			shared = r.cache.Put(cacheKey{loc.pack, loc.off}, typ, data)
 			break
 		}
+		e.Close() // the delta is inflated once its base is resolved
 		if depth+len(chain) >= MaxDeltaDepth {
 			return 0, nil, fmt.Errorf("%w: delta chain deeper than %d", ErrCorrupt, MaxDeltaDepth)
 		}

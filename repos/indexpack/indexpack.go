@@ -29,10 +29,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // Defaults for the zero Options fields.
@@ -69,6 +67,9 @@ const (
 	// commitCacheSize bounds the resolved commits kept for the ancestry
 	// walks.
 	commitCacheSize = 16 << 20
+	// repoCacheSize bounds the repository's delta bases kept between
+	// the reads of the connectivity walks.
+	repoCacheSize = 64 << 20
 )
 
 // Options bound what Receive accepts.
@@ -149,9 +150,9 @@ type Incoming struct {
 	ndeltas  int
 	local    int // thin-pack bases completed from the repository
 
-	repo *filesystem.Storage // opened on first use
-	// repoMu serialises the resolving workers' reads of repo (thin-pack
-	// bases): go-git's store is not safe for concurrent use.
+	// repo reads the repository's objects (thin-pack bases, the
+	// connectivity walks), opened on first use under repoMu.
+	repo   *odb.Reader
 	repoMu sync.Mutex
 	cache  *odb.BaseCache[int32] // by entry: resolved commits, and what content reads
 	main   *worker               // inflates for content outside resolve's workers
@@ -159,10 +160,8 @@ type Incoming struct {
 	links        linkSet
 	linksChecked bool
 	linksErr     error
-	// reach is what the connectivity walks learned, made on first use;
-	// scanRepo is the repository as the walks read it.
-	reach    *reach
-	scanRepo *filesystem.Storage
+	// reach is what the connectivity walks learned, made on first use.
+	reach *reach
 
 	installed bool
 }
@@ -335,10 +334,6 @@ func (in *Incoming) Abort() {
 		in.repo.Close()
 		in.repo = nil
 	}
-	if in.scanRepo != nil {
-		in.scanRepo.Close()
-		in.scanRepo = nil
-	}
 	if in.tmpDir != "" {
 		os.RemoveAll(in.tmpDir)
 		in.tmpDir = ""
@@ -348,60 +343,25 @@ func (in *Incoming) Abort() {
 	in.cache = odb.NewBaseCache[int32](0)
 }
 
-// repository returns the repository's object store, opened on first use.
-func (in *Incoming) repository() *filesystem.Storage {
+// repository returns the reader of the repository's objects, opened on
+// first use and bounded like the pack: no object over
+// Options.MaxObjectSize is read. It lists the packs again before
+// believing an object missing, since a concurrent repack moves objects
+// into new packs and removes the old ones.
+func (in *Incoming) repository() *odb.Reader {
+	in.repoMu.Lock()
+	defer in.repoMu.Unlock()
 	if in.repo == nil {
-		in.repo = odb.Open(in.gitDir)
+		in.repo = odb.OpenReader(in.gitDir, odb.Limits{MaxObjectSize: in.opts.MaxObjectSize, BaseCacheSize: repoCacheSize})
 	}
 	return in.repo
 }
 
-// retry runs a lookup in the repository again after listing its packs
-// anew: a concurrent repack moves objects into new packs and removes the
-// old ones, so a failure, "not found" included, may only mean that
-// go-git's pack list is out of date. "Not found" is believed after one
-// re-scan; other failures are tried a few times.
-func (in *Incoming) retry(f func() error) error {
-	var err error
-	rescanned := false
-	for attempt := 0; attempt < 4; attempt++ {
-		if attempt > 0 {
-			in.repository().Reindex()
-			time.Sleep(time.Duration(attempt*attempt) * 20 * time.Millisecond)
-		}
-		err = f()
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, plumbing.ErrObjectNotFound) {
-			if rescanned {
-				return err
-			}
-			rescanned = true
-		}
-	}
-	return err
-}
-
-// lookup reads an object's header from the repository (not the pack).
-func (in *Incoming) lookup(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	var eo plumbing.EncodedObject
-	err := in.retry(func() (err error) {
-		eo, err = in.repository().EncodedObject(t, h)
-		return err
-	})
-	return eo, err
-}
-
 // inRepo says whether the repository (not the pack) has the object.
 func (in *Incoming) inRepo(h plumbing.Hash) (bool, error) {
-	err := in.retry(func() error { return in.repository().HasEncodedObject(h) })
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, plumbing.ErrObjectNotFound):
-		return false, nil
-	default:
+	ok, err := in.repository().Has(h)
+	if err != nil {
 		return false, fmt.Errorf("pack: look up %s: %w", h, err)
 	}
+	return ok, nil
 }

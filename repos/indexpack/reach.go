@@ -139,11 +139,11 @@ func (in *Incoming) connectTip(ctx context.Context, h plumbing.Hash) (usesPack b
 		if _, ok := r.oldIDs[h]; ok {
 			return false, nil
 		}
-		eo, err := in.repoObject(h)
+		t, err := in.repoType(h)
 		if err != nil {
 			return false, err
 		}
-		switch t := eo.Type(); t {
+		switch t {
 		case plumbing.CommitObject:
 			return in.connectCommits(ctx, []plumbing.Hash{h})
 		case plumbing.TreeObject:
@@ -151,7 +151,7 @@ func (in *Incoming) connectTip(ctx context.Context, h plumbing.Hash) (usesPack b
 		case plumbing.BlobObject:
 			return false, nil
 		case plumbing.TagObject:
-			data, err := readAll(eo, t)
+			data, err := in.readRepo(t, h)
 			if err != nil {
 				return false, err
 			}
@@ -457,53 +457,54 @@ func (in *Incoming) checkTree(ctx context.Context, id plumbing.Hash) (usesPack b
 	return r.usedPack, nil
 }
 
-// repoObject finds h in the repository, not the pack, without reading
-// it. The walks read many objects, so they use a store that keeps pack
-// files open between reads, opened on first use and closed by Abort.
-// Errors: ErrMissingObject, or an I/O error.
-func (in *Incoming) repoObject(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	if in.scanRepo == nil {
-		in.scanRepo = odb.OpenForScan(in.gitDir)
+// repoType returns the type of h in the repository, not the pack,
+// without reading its content. Errors: ErrMissingObject, or an I/O
+// error.
+func (in *Incoming) repoType(h plumbing.Hash) (plumbing.ObjectType, error) {
+	t, _, err := in.repository().Header(h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return 0, fmt.Errorf("%w: %s", ErrMissingObject, h)
 	}
-	var eo plumbing.EncodedObject
-	err := in.retry(func() (err error) {
-		eo, err = in.scanRepo.EncodedObject(plumbing.AnyObject, h)
-		if err != nil && !errors.Is(err, plumbing.ErrObjectNotFound) {
-			in.scanRepo.Reindex() // a pack removed by a repack: list them again
-		}
-		return err
-	})
+	if err != nil {
+		return 0, fmt.Errorf("pack: read %s: %w", h, err)
+	}
+	return t, nil
+}
+
+// readRepo reads h from the repository and checks it is a t, before
+// its content is read. Errors: ErrMissingObject, ErrCorrupt (another
+// type), or an I/O error.
+func (in *Incoming) readRepo(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
+	typ, size, rc, err := in.repository().Read(h)
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrMissingObject, h)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pack: read %s: %w", h, err)
 	}
-	return eo, nil
+	defer rc.Close()
+	if typ != t {
+		return nil, fmt.Errorf("%w: %s is a %s, not a %s", ErrCorrupt, h, typ, t)
+	}
+	data, err := readWhole(rc, size)
+	if err != nil {
+		return nil, fmt.Errorf("pack: read %s: %w", h, err)
+	}
+	return data, nil
 }
 
-// readRepo reads h from the repository and checks it is a t.
-// Errors: ErrMissingObject, ErrCorrupt (another type), or an I/O error.
-func (in *Incoming) readRepo(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
-	eo, err := in.repoObject(h)
-	if err != nil {
+// readWhole reads the size bytes of an object's content from r and
+// checks that r ends there.
+func readWhole(r io.Reader, size int64) ([]byte, error) {
+	data := make([]byte, size)
+	if _, err := io.ReadFull(r, data); err != nil {
 		return nil, err
 	}
-	return readAll(eo, t)
-}
-
-func readAll(eo plumbing.EncodedObject, t plumbing.ObjectType) ([]byte, error) {
-	if eo.Type() != t {
-		return nil, fmt.Errorf("%w: %s is a %s, not a %s", ErrCorrupt, eo.Hash(), eo.Type(), t)
-	}
-	rd, err := eo.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("pack: read %s: %w", eo.Hash(), err)
-	}
-	defer rd.Close()
-	data, err := io.ReadAll(rd)
-	if err != nil {
-		return nil, fmt.Errorf("pack: read %s: %w", eo.Hash(), err)
+	var one [1]byte
+	if n, err := io.ReadFull(r, one[:]); n != 0 {
+		return nil, fmt.Errorf("%w: object longer than its header says", ErrCorrupt)
+	} else if err != io.EOF {
+		return nil, err
 	}
 	return data, nil
 }

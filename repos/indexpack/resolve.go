@@ -428,20 +428,23 @@ type worker struct {
 
 // addExternal takes a thin pack's base from the repository.
 func (in *Incoming) addExternal(h plumbing.Hash) (int32, error) {
-	eo, err := in.lookup(plumbing.AnyObject, h)
+	typ, size, err := in.repository().Header(h)
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return 0, fmt.Errorf("%w: delta base %s is neither in the pack nor in the repository", ErrMissingObject, h)
+	}
+	if errors.Is(err, odb.ErrTooLarge) {
+		return 0, fmt.Errorf("%w: delta base %s in the repository is over the %s limit: %v", ErrObjectTooLarge, h, sizeText(in.opts.MaxObjectSize), err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("pack: read base %s: %w", h, err)
 	}
-	if limit := in.limit(eo.Type()); eo.Size() > limit {
-		return 0, fmt.Errorf("%w: delta base %s in the repository is %s, over the %s limit", ErrObjectTooLarge, h, sizeText(eo.Size()), sizeText(limit))
+	if limit := in.limit(typ); size > limit {
+		return 0, fmt.Errorf("%w: delta base %s in the repository is %s, over the %s limit", ErrObjectTooLarge, h, sizeText(size), sizeText(limit))
 	}
 	i := int32(len(in.objs))
 	in.objs = append(in.objs, object{
-		offset: -1, base: -1, size: eo.Size(), hash: h,
-		kind: eo.Type(), typ: eo.Type(), external: true,
+		offset: -1, base: -1, size: size, hash: h,
+		kind: typ, typ: typ, external: true,
 	})
 	in.byHash[h] = i
 	in.local++
@@ -497,34 +500,20 @@ func (in *Incoming) load(w *worker, i int32) ([]byte, error) {
 	if !o.external || o.appended {
 		return in.inflateAt(w, o)
 	}
-	// Read whole under retry: go-git opens a pack only when the reader
-	// is asked for, and a repack may have removed it since the lookup.
-	var data []byte
-	var trailing int
-	in.repoMu.Lock()
-	defer in.repoMu.Unlock()
-	err := in.retry(func() error {
-		eo, err := in.repository().EncodedObject(plumbing.AnyObject, o.hash)
-		if err != nil {
-			return err
-		}
-		r, err := eo.Reader()
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		data = make([]byte, o.size)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return err
-		}
-		trailing, _ = r.Read(make([]byte, 1))
-		return nil
-	})
+	typ, size, rc, err := in.repository().Read(o.hash)
+	if err != nil {
+		return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
+	}
+	defer rc.Close()
+	if typ != o.typ || size != o.size {
+		return nil, fmt.Errorf("pack: repository object %s is corrupt", o.hash)
+	}
+	data, err := readWhole(rc, size)
 	if err != nil {
 		return nil, fmt.Errorf("pack: read base %s: %w", o.hash, err)
 	}
 	// The repository's copy is trusted only as far as its id.
-	if trailing != 0 || plumbing.ComputeHash(o.typ, data) != o.hash {
+	if plumbing.ComputeHash(o.typ, data) != o.hash {
 		return nil, fmt.Errorf("pack: repository object %s is corrupt", o.hash)
 	}
 	return data, nil

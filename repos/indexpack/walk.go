@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -23,14 +22,14 @@ func (in *Incoming) Type(id string) (plumbing.ObjectType, error) {
 	if i, ok := in.byHash[h]; ok {
 		return in.objs[i].typ, nil
 	}
-	eo, err := in.lookup(plumbing.AnyObject, h)
+	t, _, err := in.repository().Header(h)
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return 0, fmt.Errorf("%w: %s", ErrMissingObject, id)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("pack: look up %s: %w", id, err)
 	}
-	return eo.Type(), nil
+	return t, nil
 }
 
 // CheckConnected checks, before any ref moves to them, that the tips and
@@ -153,19 +152,19 @@ func (in *Incoming) commit(h plumbing.Hash) (odb.Commit, error) {
 			return odb.Commit{}, err
 		}
 	} else {
-		eo, err := in.lookup(plumbing.CommitObject, h)
+		typ, size, rc, err := in.repository().Read(h)
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			return odb.Commit{}, fmt.Errorf("%w: commit %s", ErrMissingObject, h)
 		}
 		if err != nil {
 			return odb.Commit{}, fmt.Errorf("pack: read %s: %w", h, err)
 		}
-		r, err := eo.Reader()
-		if err != nil {
-			return odb.Commit{}, fmt.Errorf("pack: read %s: %w", h, err)
+		if typ != plumbing.CommitObject {
+			rc.Close()
+			return odb.Commit{}, fmt.Errorf("%w: commit %s", ErrMissingObject, h)
 		}
-		data, err = io.ReadAll(r)
-		r.Close()
+		data, err = readWhole(rc, size)
+		rc.Close()
 		if err != nil {
 			return odb.Commit{}, fmt.Errorf("pack: read %s: %w", h, err)
 		}

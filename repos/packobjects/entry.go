@@ -42,24 +42,26 @@ func (wr *writer) writeLoose(id plumbing.Hash) error {
 	return corrupt(wr.writeWhole(typ, uint64(size), rc))
 }
 
+// resolveCacheSize bounds the delta bases kept between the objects
+// writeResolved rebuilds.
+const resolveCacheSize = 16 << 20
+
 // writeResolved writes whole a delta whose base is neither sent nor held
-// by the client. go-git rebuilds the object, in memory for objects under
-// odb.Open's large-object threshold; this is the only place the writer
-// holds an object, and only one at a time.
+// by the client. odb.Reader rebuilds it, holding its delta chain's
+// bases (one at a time, and a bounded cache of them) but streaming the
+// object itself into the entry; this is the only place the writer holds
+// objects. Like writeLoose it bounds no size: the objects are the
+// repository's own.
 func (wr *writer) writeResolved(id plumbing.Hash) error {
-	if wr.store == nil {
-		wr.store = odb.Open(wr.gitDir)
+	if wr.objects == nil {
+		wr.objects = odb.OpenReader(wr.gitDir, odb.Limits{MaxObjectSize: math.MaxInt64, BaseCacheSize: resolveCacheSize})
 	}
-	obj, err := wr.store.EncodedObject(plumbing.AnyObject, id)
+	typ, size, rc, err := wr.objects.Read(id)
 	if err != nil {
-		return err
+		return corrupt(err)
 	}
-	r, err := obj.Reader()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return wr.writeWhole(obj.Type(), uint64(obj.Size()), r)
+	defer rc.Close()
+	return corrupt(wr.writeWhole(typ, uint64(size), rc))
 }
 
 // writeWhole writes an entry of the given type and size, compressing the

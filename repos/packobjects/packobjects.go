@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"gatehouse/repos/odb"
 	"gatehouse/repos/pktline"
@@ -132,17 +131,18 @@ type writer struct {
 	win    window
 	hdr    [odb.MaxEntryHeader]byte // scratch for entry headers (a local would escape to the heap)
 
-	out   *bufio.Writer
-	sum   hash.Hash
-	n     uint64 // bytes written so far
-	zw    *zlib.Writer
-	store *filesystem.Storage // opened only to resolve deltas
-	prog  *pktline.Progress
+	out *bufio.Writer
+	sum hash.Hash
+	n   uint64 // bytes written so far
+	zw  *zlib.Writer
+	// objects reads the deltas written whole, opened on first use.
+	objects *odb.Reader
+	prog    *pktline.Progress
 }
 
 func (wr *writer) close() {
-	if wr.store != nil {
-		wr.store.Close()
+	if wr.objects != nil {
+		wr.objects.Close()
 	}
 }
 

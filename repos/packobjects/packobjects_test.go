@@ -15,11 +15,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"gatehouse/gittest"
-	"gatehouse/repos/odb"
 	"gatehouse/repos/packobjects"
 )
 
@@ -435,7 +437,7 @@ func BenchmarkWrite(b *testing.B) {
 		var cw countWriter
 		for b.Loop() {
 			cw = 0
-			st := odb.Open(src)
+			st := filesystem.NewStorage(osfs.New(src), cache.NewObjectLRU(16*cache.MiByte))
 			if _, err := packfile.NewEncoder(&cw, st, false).Encode(want, 10); err != nil {
 				b.Fatal(err)
 			}

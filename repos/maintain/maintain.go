@@ -13,11 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"gatehouse/repos/bitmap"
 	"gatehouse/repos/commitgraph"
@@ -41,6 +40,15 @@ const (
 	lockName       = "gatehouse-maintain.lock" // in the repository
 	supersededName = "gatehouse-superseded"
 	tmpPrefix      = ".tmp-repack-"
+)
+
+// What the repack's walk holds in memory.
+const (
+	// maxHeld bounds a commit, tag or tree read whole; real ones are far
+	// smaller, so it only refuses a damaged size before it is allocated.
+	maxHeld = odb.DefaultMaxObjectSize
+	// scanCacheSize bounds the delta bases kept between the walk's reads.
+	scanCacheSize = 64 << 20
 )
 
 // Stats says what a repack did.
@@ -114,16 +122,16 @@ type repack struct {
 	gitDir  string
 	packDir string
 	stats   Stats
-	tmp     []string // temporary files to remove at the end
-	store   *filesystem.Storage
+	tmp     []string    // temporary files to remove at the end
+	objects *odb.Reader // the repository's objects, for the walk
 }
 
 func (r *repack) cleanup() {
 	for _, p := range r.tmp {
 		os.Remove(p)
 	}
-	if r.store != nil {
-		r.store.Close()
+	if r.objects != nil {
+		r.objects.Close()
 	}
 }
 
@@ -165,7 +173,9 @@ func (r *repack) run() error {
 		return nil
 	}
 
-	r.store = odb.OpenForScan(r.gitDir)
+	// Sizes are bounded by readHeld where objects are held; the tips
+	// are only typed, whatever their size.
+	r.objects = odb.OpenReader(r.gitDir, odb.Limits{MaxObjectSize: math.MaxInt64, BaseCacheSize: scanCacheSize})
 	commits, tags, tipCommits, err := r.history(tips)
 	if err != nil {
 		return err

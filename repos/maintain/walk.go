@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"gatehouse/repos/bitmap"
 	"gatehouse/repos/odb"
@@ -23,27 +22,27 @@ func (r *repack) history(tips []plumbing.Hash) (commits []bitmap.Commit, tags []
 			return nil
 		}
 		seen[id] = true
-		o, err := r.store.EncodedObject(plumbing.CommitObject, id)
+		data, err := r.readHeld(plumbing.CommitObject, id, nil)
 		if err != nil {
 			return fmt.Errorf("maintain: commit %s: %w", id, err)
 		}
-		c, err := object.DecodeCommit(r.store, o)
+		c, err := odb.ParseCommit(data)
 		if err != nil {
 			return fmt.Errorf("maintain: commit %s: %w", id, err)
 		}
-		queue.push(bitmap.Commit{ID: id, Tree: c.TreeHash, Parents: c.ParentHashes, Time: c.Committer.When.Unix()})
+		queue.push(bitmap.Commit{ID: id, Tree: c.Tree, Parents: c.Parents, Time: c.When})
 		return nil
 	}
 	tipSeen := make(map[plumbing.Hash]bool)
 	for _, id := range tips {
 		// Peel annotated tags down to what they name.
 		for depth := 0; ; depth++ {
-			o, err := r.store.EncodedObject(plumbing.AnyObject, id)
+			typ, _, err := r.objects.Header(id)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("maintain: ref tip %s: %w", id, err)
 			}
-			if o.Type() != plumbing.TagObject || depth > 16 {
-				if o.Type() == plumbing.CommitObject {
+			if typ != plumbing.TagObject || depth > 16 {
+				if typ == plumbing.CommitObject {
 					if !tipSeen[id] {
 						tipSeen[id] = true
 						tipCommits = append(tipCommits, id)
@@ -58,11 +57,15 @@ func (r *repack) history(tips []plumbing.Hash) (commits []bitmap.Commit, tags []
 				seen[id] = true
 				tags = append(tags, id)
 			}
-			t, err := object.DecodeTag(r.store, o)
+			data, err := r.readHeld(plumbing.TagObject, id, nil)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("maintain: tag %s: %w", id, err)
 			}
-			id = t.Target
+			target, _, err := odb.ParseTag(data)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("maintain: tag %s: %w", id, err)
+			}
+			id = target
 		}
 	}
 	for n := 0; queue.Len() > 0; n++ {

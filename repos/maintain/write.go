@@ -174,17 +174,32 @@ func (r *repack) writeBitmap(objs []bitmap.PackObject, sum plumbing.Hash, commit
 // readTree reads a tree's raw content from the old packs (the new one is
 // not installed yet; they hold the same objects).
 func (r *repack) readTree(id plumbing.Hash, buf []byte) ([]byte, error) {
-	o, err := r.store.EncodedObject(plumbing.TreeObject, id)
+	return r.readHeld(plumbing.TreeObject, id, buf)
+}
+
+// readHeld reads whole, into buf, the object id, which must be a t: a
+// commit, tag or tree, which the repack holds to walk. Its size is
+// checked against maxHeld before anything is allocated.
+func (r *repack) readHeld(t plumbing.ObjectType, id plumbing.Hash, buf []byte) ([]byte, error) {
+	typ, size, rc, err := r.objects.Read(id)
 	if err != nil {
 		return nil, err
 	}
-	rd, err := o.Reader()
-	if err != nil {
+	defer rc.Close()
+	if typ != t {
+		return nil, fmt.Errorf("%w: %s is a %s, not a %s", odb.ErrCorrupt, id, typ, t)
+	}
+	if size > maxHeld {
+		return nil, fmt.Errorf("%w: %s %s is %d bytes, over %d", odb.ErrTooLarge, t, id, size, maxHeld)
+	}
+	buf = slices.Grow(buf[:0], int(size))[:size]
+	if _, err := io.ReadFull(rc, buf); err != nil {
 		return nil, err
 	}
-	defer rd.Close()
-	buf = slices.Grow(buf[:0], int(o.Size()))[:o.Size()]
-	if _, err := io.ReadFull(rd, buf); err != nil {
+	var one [1]byte
+	if n, err := io.ReadFull(rc, one[:]); n != 0 {
+		return nil, fmt.Errorf("%w: %s is longer than its header says", odb.ErrCorrupt, id)
+	} else if err != io.EOF {
 		return nil, err
 	}
 	return buf, nil

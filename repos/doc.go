@@ -44,11 +44,12 @@
 // odb is the object layer under all of them: it lists the packs (one
 // rule), maps and writes their indexes, opens each pack once with its
 // reverse index (uploadpack hands its packs to bitmap and packobjects),
-// and reads loose objects. An archive (UploadArchive, `git archive
-// --remote`) reads trees and blobs through odb.Reader, the engine's own
-// bounded object reader. uploadpack reads through one odb.Reader per
-// conversation and hands its packs to bitmap and packobjects; indexpack, packobjects and maintain walk
-// the repository through go-git's object store as odb.Open gives it. pktline frames every
-// exchange and multiplexes the side-band channels; indexpack/packtest builds
-// the hostile packs and pushes the tests send.
+// and reads loose objects. odb.Reader, the engine's own bounded object
+// reader, reads every object the engine reads: for uploadpack (one Reader
+// per conversation, whose packs it hands to bitmap and packobjects),
+// indexpack (thin-pack bases, connectivity), packobjects (deltas written
+// whole), maintain (the repack's walk) and archive (UploadArchive, `git
+// archive --remote`). pktline frames every exchange and multiplexes the
+// side-band channels; indexpack/packtest builds the hostile packs and
+// pushes the tests send.
 package repos

@@ -127,14 +127,10 @@ func packInput(tb testing.TB, dir string) (bitmap.Input, string) {
 	for _, id := range strings.Fields(gittest.Run(tb, dir, "for-each-ref", "--format=%(objectname)^{commit}")) {
 		in.Tips = append(in.Tips, plumbing.NewHash(gittest.Run(tb, dir, "rev-parse", id)))
 	}
-	store := odb.Open(dir)
-	tb.Cleanup(func() { store.Close() })
+	objects := odb.OpenReader(dir, odb.Limits{})
+	tb.Cleanup(func() { objects.Close() })
 	in.ReadTree = func(id plumbing.Hash, buf []byte) ([]byte, error) {
-		o, err := store.EncodedObject(plumbing.TreeObject, id)
-		if err != nil {
-			return nil, err
-		}
-		r, err := o.Reader()
+		_, _, r, err := objects.Read(id)
 		if err != nil {
 			return nil, err
 		}

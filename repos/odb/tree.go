@@ -76,5 +76,11 @@ func (it *TreeIter) Next(e *TreeEntry) bool {
 	return true
 }
 
+// Len is the number of bytes not read yet: those after the last entry
+// Next read. A caller streaming a tree through a window reads the
+// entries Next finds, drops what they took, and starts again where the
+// next one begins.
+func (it *TreeIter) Len() int { return len(it.data) }
+
 // Err is the reason Next stopped early, ErrCorrupt, or nil at the end.
 func (it *TreeIter) Err() error { return it.err }

@@ -120,3 +120,21 @@ func FuzzTreeIter(f *testing.F) {
 		}
 	})
 }
+
+// TestTreeIterLen: Len is what follows the last entry read, and stays
+// at the start of an entry Next cannot read.
+func TestTreeIterLen(t *testing.T) {
+	var id plumbing.Hash
+	one := append([]byte("100644 a\x00"), id[:]...)
+	data := append(append(bytes.Clone(one), one...), "100644 cut\x00"...)
+	it := odb.NewTreeIter(data)
+	var e odb.TreeEntry
+	for want := len(data) - len(one); it.Next(&e); want -= len(one) {
+		if it.Len() != want {
+			t.Fatalf("Len after an entry = %d, want %d", it.Len(), want)
+		}
+	}
+	if it.Err() == nil || it.Len() != len("100644 cut\x00") {
+		t.Errorf("at a cut entry: Len %d, Err %v", it.Len(), it.Err())
+	}
+}

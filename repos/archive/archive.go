@@ -372,7 +372,9 @@ type treeEntry struct {
 const maxTreeName = 4096
 
 // readTree streams the entries of the tree id, in stored order, to f
-// until it returns false: "MODE NAME\0" and 20 bytes of id each.
+// until it returns false. The tree is never held: it passes through a
+// window of a few KiB, whose whole entries odb.TreeIter reads; one cut
+// by the window's end is read again at the start of the next.
 func readTree(st *odb.Reader, id plumbing.Hash, f func(treeEntry) bool) error {
 	typ, _, rc, err := st.Read(id)
 	if err != nil {
@@ -382,31 +384,32 @@ func readTree(st *odb.Reader, id plumbing.Hash, f func(treeEntry) bool) error {
 	if typ != plumbing.TreeObject {
 		return fmt.Errorf("%s is a %s, not a tree", id, typ)
 	}
-	br := bufio.NewReaderSize(rc, maxTreeName+32)
-	bad := func(what string) error { return fmt.Errorf("tree %s: %s", id, what) }
+	br := bufio.NewReaderSize(rc, maxTreeName+64)
+	var e odb.TreeEntry
 	for {
-		mode, err := br.ReadSlice(' ')
-		if errors.Is(err, io.EOF) && len(mode) == 0 {
-			return nil
+		win, err := br.Peek(br.Size())
+		if len(win) == 0 {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
 		}
-		if err != nil {
-			return bad("bad entry mode")
+		it := odb.NewTreeIter(win)
+		for it.Next(&e) {
+			if !f(treeEntry{name: string(e.Name), mode: filemode.FileMode(e.Mode), id: e.ID}) {
+				return nil
+			}
 		}
-		m, err := filemode.New(string(mode[:len(mode)-1]))
-		if err != nil {
-			return bad("bad entry mode")
+		used := len(win) - it.Len()
+		// A bad entry is one that a full window, or the tree's end,
+		// does not complete.
+		if it.Err() != nil && (err != nil || used == 0) {
+			if err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			return fmt.Errorf("%w in %s", it.Err(), id)
 		}
-		name, err := br.ReadSlice(0)
-		if err != nil || len(name) == 1 {
-			return bad("bad entry name")
-		}
-		e := treeEntry{name: string(name[:len(name)-1]), mode: m}
-		if _, err := io.ReadFull(br, e.id[:]); err != nil {
-			return bad("entry cut short")
-		}
-		if !f(e) {
-			return nil
-		}
+		br.Discard(used)
 	}
 }
 

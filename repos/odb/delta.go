@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // A git delta rebuilds an object from a base: two sizes (base, result)
@@ -19,13 +20,14 @@ import (
 // result need not be held.
 type DeltaReader struct {
 	base    []byte
-	src     deltaSource // the delta's instructions
-	closer  io.Closer   // of the delta stream, if it has one
-	size    int64       // of the result
-	left    int64       // result bytes not yet decoded into an instruction
-	pending []byte      // the rest of a copy from base
-	insert  int         // bytes of an insert still to pass on from src
-	err     error       // sticky
+	src     deltaSource   // the delta's instructions
+	closer  io.Closer     // of the delta stream, if it has one
+	own     *bufio.Reader // src, when d made it: given back to deltaBufs on Close
+	size    int64         // of the result
+	left    int64         // result bytes not yet decoded into an instruction
+	pending []byte        // the rest of a copy from base
+	insert  int           // bytes of an insert still to pass on from src
+	err     error         // sticky
 }
 
 // deltaSource is what DeltaReader reads a delta through.
@@ -50,11 +52,19 @@ func NewDeltaReader(base []byte, delta io.Reader, max int64) (*DeltaReader, erro
 // Reset makes d apply delta to base, as NewDeltaReader does, so a
 // DeltaReader can be used again. It does not close what d read before.
 func (d *DeltaReader) Reset(base []byte, delta io.Reader, max int64) error {
-	*d = DeltaReader{base: base}
+	*d = DeltaReader{base: base, own: d.own}
 	if s, ok := delta.(deltaSource); ok {
 		d.src = s
 	} else {
-		d.src = bufio.NewReaderSize(delta, 4<<10)
+		if d.own == nil {
+			d.own, _ = deltaBufs.Get().(*bufio.Reader)
+		}
+		if d.own == nil {
+			d.own = bufio.NewReaderSize(delta, 4<<10)
+		} else {
+			d.own.Reset(delta)
+		}
+		d.src = d.own
 	}
 	d.closer, _ = delta.(io.Closer)
 	baseSize, size, err := readDeltaSizes(d.src)
@@ -160,13 +170,29 @@ func (d *DeltaReader) next() error {
 	return nil
 }
 
-// Close closes the delta stream, if it has a Close.
+// Close closes the delta stream, if it has a Close, and gives back the
+// buffer d read it through; d is not read after, but may be Reset.
 func (d *DeltaReader) Close() error {
+	if d.own != nil {
+		d.own.Reset(nil) // not to keep the delta stream
+		deltaBufs.Put(d.own)
+		d.own, d.src = nil, nil
+		d.err = errClosed
+	}
 	if d.closer == nil {
 		return nil
 	}
-	return d.closer.Close()
+	c := d.closer
+	d.closer = nil
+	return c.Close()
 }
+
+// deltaBufs keeps the buffers DeltaReaders read unbuffered delta
+// streams through, between deltas.
+var deltaBufs sync.Pool // of *bufio.Reader
+
+// errClosed: a DeltaReader read after Close.
+var errClosed = errors.New("odb: delta reader closed")
 
 // ApplyDelta rebuilds an object from its base and a whole delta. The
 // result's size is checked against max (ErrTooLarge) before anything is

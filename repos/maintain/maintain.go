@@ -1,7 +1,8 @@
 // Package maintain keeps a repository's object store fast to serve: it
 // repacks every pack (and loose object) into one, with a reachability
 // bitmap, so full clones take repos/uploadpack's bitmap path again after
-// many pushes have each added a pack.
+// many pushes have each added a pack, and packs the loose refs into
+// packed-refs, so that advertisements read one file.
 //
 // A repack never removes an object and never blocks readers or pushes:
 // the new pack is installed beside the old ones, which stay until they
@@ -18,10 +19,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"gatehouse/repos/bitmap"
 	"gatehouse/repos/commitgraph"
 	"gatehouse/repos/lockfile"
 	"gatehouse/repos/odb"
+	"gatehouse/repos/refs"
 )
 
 // GracePeriod is how long a superseded pack is kept for the readers that
@@ -62,6 +66,7 @@ type Stats struct {
 	Bitmaps int    `json:"bitmaps"`        // commits given a bitmap
 	// CommitGraph says objects/info/commit-graph was written.
 	CommitGraph bool `json:"commit_graph"`
+	RefsPacked  int  `json:"refs_packed"`   // loose refs moved into packed-refs
 	Reused      int  `json:"reused"`        // entries copied whole
 	Deltas      int  `json:"reused_deltas"` // deltas copied
 	Recompress  int  `json:"recompressed"`  // objects compressed again
@@ -207,7 +212,29 @@ func (r *repack) run() error {
 	if err := r.install(sum, packPath, idxPath, bmPath, packs); err != nil {
 		return err
 	}
-	return r.writeCommitGraph(commits)
+	if err := r.writeCommitGraph(commits); err != nil {
+		return err
+	}
+	return r.packRefs()
+}
+
+// packRefs moves the loose refs into packed-refs, as git's gc does with
+// pack-refs --all --prune, so that advertisements read one file. Pushes
+// go on meanwhile (see refs.Pack); if packed-refs stays locked by one,
+// the refs are left loose for the next repack.
+func (r *repack) packRefs() error {
+	n, err := refs.Pack(r.gitDir, func(id string) (string, error) {
+		t, err := r.objects.Peel(plumbing.NewHash(id))
+		if err != nil || t.IsZero() {
+			return "", err
+		}
+		return t.String(), nil
+	})
+	r.stats.RefsPacked = n
+	if err != nil && !errors.Is(err, refs.ErrLocked) {
+		return fmt.Errorf("maintain: %w", err)
+	}
+	return nil
 }
 
 // writeCommitGraph replaces the commit-graph with one of the commits the

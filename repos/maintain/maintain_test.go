@@ -309,3 +309,58 @@ func TestRepackCancelled(t *testing.T) {
 		t.Fatalf("left behind: %v", left)
 	}
 }
+
+// A repack packs the loose refs as git pack-refs --all --prune does, the
+// peeled values of annotated tags (a tag of a tag too) included, and
+// many loose refs alone make a repack needed.
+func TestRepackPacksRefs(t *testing.T) {
+	dir := manyPacks(t, 1)
+	gittest.Run(t, dir, "tag", "-a", "-m", "outer", "v1-outer", "v1")
+	for i := range 600 {
+		gittest.Run(t, dir, "update-ref", fmt.Sprintf("refs/heads/topic/%03d", i), "main~1")
+	}
+	if !maintain.Needed(dir) {
+		t.Fatal("600 loose refs: not needed")
+	}
+	refsBefore := gittest.Run(t, dir, "show-ref", "-d")
+	// What git itself makes of the same refs.
+	twin := filepath.Join(t.TempDir(), "twin.git")
+	gittest.Run(t, "", "clone", "-q", "--mirror", dir, twin)
+	gittest.Run(t, twin, "pack-refs", "--all", "--prune")
+
+	st, err := maintain.Repack(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RefsPacked != 603 {
+		t.Errorf("packed %d refs, want 603 (600 topics, main, v1, v1-outer)", st.RefsPacked)
+	}
+	var loose []string
+	filepath.WalkDir(filepath.Join(dir, "refs"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			loose = append(loose, path)
+		}
+		return nil
+	})
+	if len(loose) != 0 {
+		t.Fatalf("%d loose refs left, e.g. %s", len(loose), loose[0])
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "packed-refs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(twin, "packed-refs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("packed-refs differs from git's:\n%s\nwant\n%s", got, want)
+	}
+	if after := gittest.Run(t, dir, "show-ref", "-d"); after != refsBefore {
+		t.Fatalf("refs changed:\n%s\nwant\n%s", after, refsBefore)
+	}
+	checkRepo(t, dir)
+	if maintain.Needed(dir) {
+		t.Error("still needed after the repack")
+	}
+}

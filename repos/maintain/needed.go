@@ -1,8 +1,11 @@
 package maintain
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gatehouse/repos/odb"
 )
@@ -20,19 +23,25 @@ type Policy struct {
 	// MaxLoose: about this many loose objects (estimated, as git's
 	// gc --auto does, from one of the 256 fan-out directories).
 	MaxLoose int
+	// MaxLooseRefs: more loose refs than this (every advertisement
+	// reads each one; a repack packs them).
+	MaxLooseRefs int
 }
 
 // DefaultPolicy is what Needed applies. Eight packs keep lookups cheap
 // (every miss searches each index); a few thousand objects is where a
 // walk starts to cost more than the bitmap it would take to avoid it.
-var DefaultPolicy = Policy{MaxPacks: 8, MinObjects: 2000, MaxOutside: 10000, MaxLoose: 6700}
+// A few hundred loose refs cost an advertisement more than reading
+// packed-refs does.
+var DefaultPolicy = Policy{MaxPacks: 8, MinObjects: 2000, MaxOutside: 10000, MaxLoose: 6700, MaxLooseRefs: 500}
 
 // Needed reports whether gitDir should be repacked under DefaultPolicy.
 func Needed(gitDir string) bool { return DefaultPolicy.Needed(gitDir) }
 
 // Needed reports whether gitDir should be repacked. It reads only the
-// pack directory listing and the first kilobyte of each index; packs
-// already superseded by a repack do not count. Any error answers false.
+// pack directory listing, the first kilobyte of each index and at most
+// MaxLooseRefs+1 entries under refs/; packs already superseded by a
+// repack do not count. Any error answers false.
 func (p Policy) Needed(gitDir string) bool {
 	packDir := filepath.Join(gitDir, "objects", "pack")
 	recs, err := readSuperseded(packDir)
@@ -71,6 +80,9 @@ func (p Policy) Needed(gitDir string) bool {
 			return true
 		}
 	}
+	if p.MaxLooseRefs > 0 && looseRefsOver(gitDir, p.MaxLooseRefs) {
+		return true
+	}
 	switch {
 	case p.MaxPacks > 0 && live > p.MaxPacks:
 		return true
@@ -80,6 +92,25 @@ func (p Policy) Needed(gitDir string) bool {
 		return true
 	}
 	return false
+}
+
+// looseRefsOver reports whether gitDir has more than n loose refs,
+// reading no further than the n+1st.
+func looseRefsOver(gitDir string, n int) bool {
+	seen := 0
+	errEnough := errors.New("enough")
+	err := filepath.WalkDir(filepath.Join(gitDir, "refs"), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a directory gone meanwhile
+		}
+		if d.Type().IsRegular() && !strings.HasSuffix(d.Name(), ".lock") {
+			if seen++; seen > n {
+				return errEnough
+			}
+		}
+		return nil
+	})
+	return err == errEnough
 }
 
 // idxCount reads an index's object count from its fan-out table (the

@@ -10,48 +10,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Peeler returns the object an annotated tag id finally points at
 // (through tags pointing at tags), or "" when id is not an annotated tag
 // or is missing.
 type Peeler func(id string) (string, error)
-
-// maxPeel bounds a chain of tags pointing at tags.
-const maxPeel = 64
-
-// PeelFrom makes a Peeler reading objects from a go-git object store.
-func PeelFrom(objects interface {
-	EncodedObject(plumbing.ObjectType, plumbing.Hash) (plumbing.EncodedObject, error)
-}) Peeler {
-	return func(id string) (string, error) {
-		target := plumbing.NewHash(id)
-		for i := 0; i <= maxPeel; i++ {
-			o, err := objects.EncodedObject(plumbing.AnyObject, target)
-			if errors.Is(err, plumbing.ErrObjectNotFound) {
-				return "", nil
-			}
-			if err != nil {
-				return "", err
-			}
-			if o.Type() != plumbing.TagObject {
-				if i == 0 {
-					return "", nil
-				}
-				return target.String(), nil
-			}
-			var t object.Tag
-			if err := t.Decode(o); err != nil {
-				return "", fmt.Errorf("tag %s: %w", target, err)
-			}
-			target = t.Target
-		}
-		return "", fmt.Errorf("tag %s: chain longer than %d", id, maxPeel)
-	}
-}
 
 // packedLockWait is how long packed-refs.lock is waited for, as git's
 // core.packedRefsTimeout does by default.

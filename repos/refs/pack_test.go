@@ -14,18 +14,23 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/go-git/go-billy/v5/osfs"
-	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"gatehouse/gittest"
+	"gatehouse/repos/odb"
 	"gatehouse/repos/refs"
 )
 
 func peeler(tb testing.TB, dir string) refs.Peeler {
-	st := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
-	tb.Cleanup(func() { st.Close() })
-	return refs.PeelFrom(st)
+	r := odb.OpenReader(dir, odb.Limits{})
+	tb.Cleanup(func() { r.Close() })
+	return func(id string) (string, error) {
+		t, err := r.Peel(plumbing.NewHash(id))
+		if err != nil || t.IsZero() {
+			return "", err
+		}
+		return t.String(), nil
+	}
 }
 
 // looseFiles lists the files under refs/.

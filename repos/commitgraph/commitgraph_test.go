@@ -26,7 +26,7 @@ const logFormat = "--format=%H %T %P %ct"
 func needGit(tb testing.TB) {
 	tb.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		tb.Skip("git not installed")
+		tb.Fatal("these tests drive the real git: install it (./test.sh says how)")
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // The one rule for which packs of a repository are read, used by every
-// reader of the engine (Reader, Open's go-git store, repos/uploadpack,
+// reader of the engine (Reader, and through it repos/uploadpack,
 // repos/packobjects, repos/bitmap and repos/maintain):
 //
 //   - a pack is objects/pack/pack-NAME.pack together with pack-NAME.idx,

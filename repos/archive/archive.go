@@ -187,7 +187,7 @@ func readArgs(r *pktline.Reader) ([]string, error) {
 		}
 		a, ok := strings.CutPrefix(line, "argument ")
 		if kind != pktline.Data || !ok {
-			return nil, fmt.Errorf("upload-archive: expected an argument, got %q: %w", clip(line), gatehouse.ErrInvalid)
+			return nil, fmt.Errorf("upload-archive: expected an argument, got %q: %w", pktline.Clip(line), gatehouse.ErrInvalid)
 		}
 		if len(args) == maxArgs {
 			return nil, refuse("upload-archive: more than %d arguments", maxArgs)
@@ -219,7 +219,7 @@ func parseArgs(args []string) (*request, error) {
 			case "tgz", "tar.gz":
 				req.format = "tar.gz"
 			default:
-				return nil, fmt.Errorf("unknown archive format '%s'", clip(f))
+				return nil, fmt.Errorf("unknown archive format '%s'", pktline.Clip(f))
 			}
 		case strings.HasPrefix(a, "--prefix="):
 			req.prefix = a[len("--prefix="):]
@@ -228,7 +228,7 @@ func parseArgs(args []string) (*request, error) {
 		case a == "--worktree-attributes", a == "-v", a == "--verbose":
 			// No work tree here, and progress is not sent.
 		default:
-			return nil, fmt.Errorf("option '%s' is not supported remotely", clip(a))
+			return nil, fmt.Errorf("option '%s' is not supported remotely", pktline.Clip(a))
 		}
 	}
 	if i == len(args) {
@@ -243,7 +243,7 @@ func parseArgs(args []string) (*request, error) {
 		req.paths = append(req.paths, p)
 	}
 	if strings.Contains(req.prefix, "\x00") || strings.Contains(req.prefix, "..") {
-		return nil, fmt.Errorf("invalid prefix '%s'", clip(req.prefix))
+		return nil, fmt.Errorf("invalid prefix '%s'", pktline.Clip(req.prefix))
 	}
 	return req, nil
 }
@@ -272,7 +272,7 @@ func resolve(gitDir string, st *odb.Reader, treeish string) (plumbing.Hash, time
 		}
 		if typ != plumbing.TagObject && typ != plumbing.CommitObject {
 			rc.Close()
-			return plumbing.ZeroHash, time.Time{}, "", refuse("not a tree object: %s", clip(name))
+			return plumbing.ZeroHash, time.Time{}, "", refuse("not a tree object: %s", pktline.Clip(name))
 		}
 		h, err := readHeaders(rc)
 		rc.Close()
@@ -306,7 +306,7 @@ func resolve(gitDir string, st *odb.Reader, treeish string) (plumbing.Hash, time
 				return plumbing.ZeroHash, time.Time{}, "", err
 			}
 			if !found {
-				return plumbing.ZeroHash, time.Time{}, "", refuse("current working directory is untracked: no directory '%s' in %s", clip(sub), clip(name))
+				return plumbing.ZeroHash, time.Time{}, "", refuse("current working directory is untracked: no directory '%s' in %s", pktline.Clip(sub), pktline.Clip(name))
 			}
 		}
 	}
@@ -353,10 +353,10 @@ func readHeaders(r io.Reader) (map[string]string, error) {
 func parseID(s string) (plumbing.Hash, error) {
 	var id plumbing.Hash
 	if len(s) != 2*len(id) {
-		return id, fmt.Errorf("bad object id %q", clip(s))
+		return id, fmt.Errorf("bad object id %q", pktline.Clip(s))
 	}
 	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return id, fmt.Errorf("bad object id %q", clip(s))
+		return id, fmt.Errorf("bad object id %q", pktline.Clip(s))
 	}
 	return id, nil
 }
@@ -416,7 +416,7 @@ func readTree(st *odb.Reader, id plumbing.Hash, f func(treeEntry) bool) error {
 // resolveRef finds a ref the way git's dwim does for archive: NAME as
 // given (HEAD or a full ref), then under refs/, refs/tags/, refs/heads/.
 func resolveRef(gitDir, name string) (plumbing.Hash, error) {
-	noRef := refuse("no such ref: %s", clip(name))
+	noRef := refuse("no such ref: %s", pktline.Clip(name))
 	if name == "HEAD" {
 		h, err := refs.ReadHead(gitDir)
 		if err != nil {
@@ -521,7 +521,7 @@ func list(ctx context.Context, st *odb.Reader, root plumbing.Hash, req *request,
 				}
 				typ, n, err := st.Header(e.id)
 				if errors.Is(err, odb.ErrTooLarge) && maxObject < maxSize {
-					return refuse("file '%s' is larger than the server's limit of %d bytes per file", clip(p), maxObject)
+					return refuse("file '%s' is larger than the server's limit of %d bytes per file", pktline.Clip(p), maxObject)
 				}
 				if errors.Is(err, odb.ErrTooLarge) {
 					return refuse("archive larger than the server's limit of %d bytes", maxSize)
@@ -545,7 +545,7 @@ func list(ctx context.Context, st *odb.Reader, root plumbing.Hash, req *request,
 	}
 	for i, ok := range matched {
 		if !ok {
-			return nil, refuse("pathspec '%s' did not match any files", clip(req.paths[i]))
+			return nil, refuse("pathspec '%s' did not match any files", pktline.Clip(req.paths[i]))
 		}
 	}
 	return out, nil
@@ -690,18 +690,3 @@ func (r refused) Error() string { return string(r) }
 func (r refused) Unwrap() error { return gatehouse.ErrInvalid }
 
 func refuse(format string, args ...any) error { return refused(fmt.Sprintf(format, args...)) }
-
-// clip shortens client text quoted back and hides control bytes.
-func clip(s string) string {
-	const n = 100
-	b := []byte(s[:min(len(s), n)])
-	for i, c := range b {
-		if c < ' ' || c >= 0x7f {
-			b[i] = '?'
-		}
-	}
-	if len(s) > n {
-		return string(b) + "..."
-	}
-	return string(b)
-}

@@ -248,3 +248,20 @@ func (b *Band) Write(p []byte) (int, error) {
 // reads, so wrap the connection once and share the buffer with whatever
 // reads the stream after the pkt-lines (a pack).
 func NewBufferedReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 64<<10) }
+
+// Clip shortens client text to quote back in an error (an ERR line, a
+// fatal message): at most 100 bytes, "..." after a cut, and every byte a
+// terminal could act on (controls, DEL and above) shown as '?'.
+func Clip(s string) string {
+	const n = 100
+	b := []byte(s[:min(len(s), n)])
+	for i, c := range b {
+		if c < ' ' || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	if len(s) > n {
+		return string(b) + "..."
+	}
+	return string(b)
+}

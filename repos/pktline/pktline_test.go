@@ -116,3 +116,20 @@ func TestBandSplitsAndTags(t *testing.T) {
 		t.Fatalf("nil band Write = %d, %v", n, err)
 	}
 }
+
+func TestClip(t *testing.T) {
+	long := strings.Repeat("a", 150)
+	for in, want := range map[string]string{
+		"want 123":        "want 123",
+		"bell\a\x1b[2J":   "bell??[2J",
+		"caf\xc3\xa9\x7f": "caf???",
+		long:              long[:100] + "...",
+		"\n" + long[:99]:  "?" + long[:99],
+		"\n" + long[:100]: "?" + long[:99] + "...",
+		"":                "",
+	} {
+		if got := pktline.Clip(in); got != want {
+			t.Errorf("Clip(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"gatehouse/repos/pktline"
 )
 
 // filterKind is a partial clone filter, as git's list-objects-filter
@@ -37,17 +39,17 @@ func parseFilter(spec string) (filter, error) {
 	case strings.HasPrefix(spec, "blob:limit="):
 		n, ok := parseSize(spec[len("blob:limit="):])
 		if !ok {
-			return filter{}, fmt.Errorf("invalid filter-spec '%s'", clip(spec))
+			return filter{}, fmt.Errorf("invalid filter-spec '%s'", pktline.Clip(spec))
 		}
 		return filter{kind: filterBlobLimit, limit: n}, nil
 	case strings.HasPrefix(spec, "tree:"):
 		n, err := strconv.ParseInt(spec[len("tree:"):], 10, 64)
 		if err != nil || n < 0 {
-			return filter{}, fmt.Errorf("invalid filter-spec '%s'", clip(spec))
+			return filter{}, fmt.Errorf("invalid filter-spec '%s'", pktline.Clip(spec))
 		}
 		return filter{kind: filterTreeDepth, limit: n}, nil
 	}
-	return filter{}, fmt.Errorf("filter '%s' not supported (use blob:none, blob:limit=N or tree:N)", clip(spec))
+	return filter{}, fmt.Errorf("filter '%s' not supported (use blob:none, blob:limit=N or tree:N)", pktline.Clip(spec))
 }
 
 // parseSize reads a byte count with git's optional k, m or g suffix.

@@ -246,7 +246,7 @@ func (s *session) negotiateV0(req *request, neg *negotiator) error {
 		case strings.HasPrefix(line, "have "):
 			id, rest, ok := parseID(line[len("have "):])
 			if !ok || rest != "" {
-				return s.clientError("expected SHA1 object, got '%s'", clip(line))
+				return s.clientError("expected SHA1 object, got '%s'", pktline.Clip(line))
 			}
 			if looked >= s.opts.MaxHaves {
 				// Unanswered, as if unknown: the pack only gets bigger.
@@ -297,7 +297,7 @@ func (s *session) negotiateV0(req *request, neg *negotiator) error {
 			}
 			return s.writeErr()
 		default:
-			return s.clientError("expected SHA1 list, got '%s'", clip(line))
+			return s.clientError("expected SHA1 list, got '%s'", pktline.Clip(line))
 		}
 	}
 }

@@ -71,13 +71,13 @@ func (s *session) readArg(req *request, line string) (bool, error) {
 	case strings.HasPrefix(line, "shallow "):
 		id, rest, ok := parseID(line[len("shallow "):])
 		if !ok || rest != "" {
-			return true, s.clientError("protocol error: bad shallow line '%s'", clip(line))
+			return true, s.clientError("protocol error: bad shallow line '%s'", pktline.Clip(line))
 		}
 		req.shallow = append(req.shallow, id)
 	case strings.HasPrefix(line, "deepen-since "):
 		t, err := strconv.ParseInt(line[len("deepen-since "):], 10, 64)
 		if err != nil || t <= 0 {
-			return true, s.clientError("invalid deepen-since: '%s'", clip(line))
+			return true, s.clientError("invalid deepen-since: '%s'", pktline.Clip(line))
 		}
 		req.since = t
 	case strings.HasPrefix(line, "deepen-not "):
@@ -90,7 +90,7 @@ func (s *session) readArg(req *request, line string) (bool, error) {
 	case strings.HasPrefix(line, "deepen "):
 		d, err := strconv.Atoi(line[len("deepen "):])
 		if err != nil || d <= 0 {
-			return true, s.clientError("invalid deepen: '%s'", clip(line))
+			return true, s.clientError("invalid deepen: '%s'", pktline.Clip(line))
 		}
 		req.depth = d
 	case strings.HasPrefix(line, "filter "):
@@ -141,7 +141,7 @@ func (s *session) readRequestV0(adv *advertisement) (*request, error) {
 			id, rest, ok = parseID(rest)
 		}
 		if !ok || (rest != "" && rest[0] != ' ') {
-			return nil, s.clientError("protocol error: expected to get object ID, not '%s'", clip(line))
+			return nil, s.clientError("protocol error: expected to get object ID, not '%s'", pktline.Clip(line))
 		}
 		// Capabilities belong on the first line; like git, accept them on
 		// any.
@@ -204,20 +204,4 @@ func parseID(s string) (plumbing.Hash, string, bool) {
 		}
 	}
 	return plumbing.NewHash(strings.ToLower(s[:40])), s[40:], true
-}
-
-// clip shortens client text quoted back in an error and hides bytes a
-// terminal could act on.
-func clip(s string) string {
-	const n = 100
-	b := []byte(s[:min(len(s), n)])
-	for i, c := range b {
-		if c < ' ' || c >= 0x7f {
-			b[i] = '?'
-		}
-	}
-	if len(s) > n {
-		return string(b) + "..."
-	}
-	return string(b)
 }

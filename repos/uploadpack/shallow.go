@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"gatehouse/repos/pktline"
 	"gatehouse/repos/refs"
 )
 
@@ -322,7 +323,7 @@ func (s *session) deepenNot(names []string) (map[plumbing.Hash]bool, error) {
 			}
 		}
 		if id == "" {
-			return nil, s.clientError("git upload-pack: deepen-not is not a ref: %s", clip(name))
+			return nil, s.clientError("git upload-pack: deepen-not is not a ref: %s", pktline.Clip(name))
 		}
 		c, err := peelToCommit(s.g, plumbing.NewHash(id))
 		if err != nil {

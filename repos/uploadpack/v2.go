@@ -82,10 +82,10 @@ func (s *session) readCommandV2() (string, error) {
 	}
 	cmd, ok := strings.CutPrefix(line, "command=")
 	if kind != pktline.Data || !ok {
-		return "", s.clientError("expected a command, got '%s'", clip(line))
+		return "", s.clientError("expected a command, got '%s'", pktline.Clip(line))
 	}
 	if cmd != "ls-refs" && cmd != "fetch" {
-		return "", s.clientError("invalid command '%s'", clip(cmd))
+		return "", s.clientError("invalid command '%s'", pktline.Clip(cmd))
 	}
 	for {
 		kind, line, err := s.r.ReadLine()
@@ -106,10 +106,10 @@ func (s *session) readCommandV2() (string, error) {
 			// Informational; server options have no meaning here yet.
 		case strings.HasPrefix(line, "object-format="):
 			if line != "object-format=sha1" {
-				return "", s.clientError("unsupported object format '%s'", clip(line[len("object-format="):]))
+				return "", s.clientError("unsupported object format '%s'", pktline.Clip(line[len("object-format="):]))
 			}
 		default:
-			return "", s.clientError("unknown capability '%s'", clip(line))
+			return "", s.clientError("unknown capability '%s'", pktline.Clip(line))
 		}
 	}
 }
@@ -161,7 +161,7 @@ func (s *session) lsRefs() error {
 				prefixes = append(prefixes, line[len("ref-prefix "):])
 			}
 		default:
-			return s.clientError("unexpected line: '%s'", clip(line))
+			return s.clientError("unexpected line: '%s'", pktline.Clip(line))
 		}
 	}
 	if len(prefixes) > maxRefPrefixes {
@@ -260,7 +260,7 @@ func (s *session) fetchV2() error {
 		case strings.HasPrefix(line, "want "):
 			id, rest, ok := parseID(line[len("want "):])
 			if !ok || rest != "" {
-				return s.clientError("protocol error: expected to get object ID, not '%s'", clip(line))
+				return s.clientError("protocol error: expected to get object ID, not '%s'", pktline.Clip(line))
 			}
 			if len(req.wants) >= s.opts.MaxWants {
 				return s.clientError("too many wants")
@@ -272,7 +272,7 @@ func (s *session) fetchV2() error {
 		case strings.HasPrefix(line, "have "):
 			id, rest, ok := parseID(line[len("have "):])
 			if !ok || rest != "" {
-				return s.clientError("expected SHA1 object, got '%s'", clip(line))
+				return s.clientError("expected SHA1 object, got '%s'", pktline.Clip(line))
 			}
 			seenHaves = true
 			// Haves past the bound are ignored: the pack only gets bigger.
@@ -296,7 +296,7 @@ func (s *session) fetchV2() error {
 		case line == "include-tag":
 			req.includeTag = true
 		default:
-			return s.clientError("unexpected line: '%s'", clip(line))
+			return s.clientError("unexpected line: '%s'", pktline.Clip(line))
 		}
 	}
 	if len(req.wants) == 0 && !waitForDone {

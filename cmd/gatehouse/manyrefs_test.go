@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	main "gatehouse/cmd/gatehouse"
 )
@@ -96,17 +97,37 @@ func TestPushMirrorManyRefs(t *testing.T) {
 			}
 		}
 	}
-	// No lock file is left behind.
-	var locks []string
-	filepath.WalkDir(s.RepoDir("alice/big"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".lock") {
-			locks = append(locks, p)
+	// So many loose refs start a background repack, which packs them
+	// into packed-refs; once it is over, no loose ref and no lock file
+	// is left behind.
+	var locks, loose []string
+	for deadline := time.Now().Add(5 * time.Minute); ; {
+		locks, loose = nil, nil
+		filepath.WalkDir(s.RepoDir("alice/big"), func(p string, d os.DirEntry, err error) error {
+			switch {
+			case err != nil:
+			case strings.HasSuffix(p, ".lock"):
+				locks = append(locks, p)
+			case !d.IsDir() && strings.Contains(p, "/refs/"):
+				loose = append(loose, p)
+			}
+			return nil
+		})
+		if len(locks)+len(loose) == 0 || time.Now().After(deadline) {
+			break
 		}
-		return nil
-	})
+		time.Sleep(200 * time.Millisecond)
+	}
 	if len(locks) > 0 {
 		t.Fatalf("lock files left: %v", locks)
 	}
+	if len(loose) > 0 {
+		t.Fatalf("%d loose refs left after the repack, e.g. %s", len(loose), loose[0])
+	}
+	if got := strings.Split(run(t, s.RepoDir("alice/big"), "git", "for-each-ref", "--format=%(objectname) %(refname)"), "\n"); !slices.Equal(got, want) {
+		t.Fatalf("refs changed by the repack")
+	}
+	s.Fsck("alice/big")
 }
 
 // TestPushOverMaxRefUpdates: a push of more refs than --max-ref-updates

@@ -94,6 +94,10 @@ func getExactReader() *exactReader {
 // start starts inflating what is left of src, expecting size bytes. On
 // an error it closes e.
 func (e *exactReader) start(size int64) error {
+	if left, ok := e.src.left(); ok && !inflatable(size, left) {
+		e.Close()
+		return fmt.Errorf("%w: %d bytes declared, more than the %d compressed bytes left can hold", ErrCorrupt, size, left)
+	}
 	var err error
 	if e.zr == nil {
 		e.zr, err = zlib.NewReader(&e.src)
@@ -139,6 +143,18 @@ func (p *packFile) entry(off uint64) (EntryHeader, *exactReader, error) {
 	return h, e, nil
 }
 
+// maxDeflateRatio is the most zlib inflates one byte to: deflate's best
+// case codes a 258-byte match in under two bits.
+const maxDeflateRatio = 1032
+
+// inflatable reports whether compressed bytes of zlib data can hold size
+// bytes. A declared size is checked with it before anything of that size
+// is allocated, so that a damaged header cannot ask for more memory than
+// its data could ever fill.
+func inflatable(size, compressed int64) bool {
+	return size <= compressed*maxDeflateRatio+64
+}
+
 // chunkSize is how much an exactReader reads at once.
 const chunkSize = 16 << 10
 
@@ -152,6 +168,15 @@ type chunkReader struct {
 	buf      []byte
 	r, w     int // the unread bytes of buf
 	err      error
+}
+
+// left returns how many bytes of the range are still unread, and false
+// when the range has no known end.
+func (c *chunkReader) left() (int64, bool) {
+	if c.end == 1<<63-1 {
+		return 0, false
+	}
+	return c.end - c.off + int64(c.w-c.r), true
 }
 
 func (c *chunkReader) reset(src io.ReaderAt, off, end, first int64) {

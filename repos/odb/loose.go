@@ -85,6 +85,10 @@ func openLoose(path string, id plumbing.Hash, max int64) (stream, error) {
 		e.Close()
 		return stream{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, max)
 	}
+	if fi, err := f.Stat(); err != nil || !inflatable(size, fi.Size()) {
+		e.Close()
+		return stream{}, fmt.Errorf("%w: loose object %s: %d bytes declared, more than its file can hold", ErrCorrupt, id, size)
+	}
 	e.left = size
 	sum := sha1.New()
 	fmt.Fprintf(sum, "%s %d\x00", typ, size)

@@ -46,3 +46,34 @@ func TestV2FetchWhatWasListed(t *testing.T) {
 		t.Errorf("fetch of an id this session never showed: %q", line)
 	}
 }
+
+// TestLsRefsPrefixBytesBounded: what a client's ref-prefix lines hold is
+// bounded. A prefix longer than any ref name matches nothing, as it
+// should, without being kept whole; prefixes past maxRefPrefixBytes in
+// all are dropped and every ref is listed, as git does past its count of
+// prefixes, which is never wrong, only longer.
+func TestLsRefsPrefixBytesBounded(t *testing.T) {
+	e := newGitEnv(t)
+	e.newServer()
+	main := strings.TrimSpace(e.git("server.git", "rev-parse", "main"))
+	long := "ref-prefix refs/heads/" + strings.Repeat("x", 2000)
+	for _, tc := range []struct {
+		prefixes int
+		want     []string
+	}{
+		{10, nil}, // each matches nothing
+		{5000, []string{main + " HEAD", main + " refs/heads/main"}}, // over 4 MiB held: all refs
+	} {
+		c, _ := e.dialEnv("server.git", "GIT_PROTOCOL=version=2")
+		c.send("command=ls-refs", "object-format=sha1")
+		c.w.Delim()
+		for range tc.prefixes {
+			c.send(long)
+		}
+		c.send("")
+		if got := c.readUntilFlush(); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("%d long prefixes: ls-refs %q, want %q", tc.prefixes, got, tc.want)
+		}
+		c.in.Close()
+	}
+}

@@ -13,10 +13,14 @@ import (
 	"gatehouse/repos/refs"
 )
 
-// maxRefPrefixes bounds the ref-prefix lines of one ls-refs; past it the
-// prefixes are dropped and every ref is listed, as git does, which is
-// never wrong, only longer.
-const maxRefPrefixes = 65536
+// maxRefPrefixes and maxRefPrefixBytes bound the ref-prefix lines of one
+// ls-refs and what they hold; past either the prefixes are dropped and
+// every ref is listed, as git does past its count, which is never wrong,
+// only longer.
+const (
+	maxRefPrefixes    = 65536
+	maxRefPrefixBytes = 4 << 20
+)
 
 // wantsV2 reports whether GIT_PROTOCOL (colon-separated key=value pairs)
 // asks for protocol version 2.
@@ -139,8 +143,9 @@ func (s *session) nextArg() (line string, ok bool, err error) {
 // ("symrefs"), the peeled id of annotated tags ("peel") and an unborn
 // HEAD ("unborn").
 func (s *session) lsRefs() error {
-	var symrefs, peel, unborn bool
+	var symrefs, peel, unborn, tooMany bool
 	var prefixes []string
+	held := 0
 	for {
 		line, ok, err := s.nextArg()
 		if err != nil {
@@ -157,15 +162,22 @@ func (s *session) lsRefs() error {
 		case line == "unborn":
 			unborn = true
 		case strings.HasPrefix(line, "ref-prefix "):
-			if len(prefixes) <= maxRefPrefixes {
-				prefixes = append(prefixes, line[len("ref-prefix "):])
+			p := line[len("ref-prefix "):]
+			// No ref name is longer than refs.MaxNameLen, so a longer
+			// prefix matches what its first MaxNameLen+1 bytes match:
+			// nothing.
+			p = p[:min(len(p), refs.MaxNameLen+1)]
+			held += len(p)
+			switch {
+			case tooMany:
+			case len(prefixes) == maxRefPrefixes || held > maxRefPrefixBytes:
+				tooMany, prefixes = true, nil
+			default:
+				prefixes = append(prefixes, strings.Clone(p))
 			}
 		default:
 			return s.clientError("unexpected line: '%s'", pktline.Clip(line))
 		}
-	}
-	if len(prefixes) > maxRefPrefixes {
-		prefixes = nil
 	}
 	match := func(name string) bool {
 		if len(prefixes) == 0 {

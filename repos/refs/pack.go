@@ -228,6 +228,11 @@ func (l *packedLock) write(rs []Ref) error {
 		os.Remove(tmp)
 		return fmt.Errorf("refs: packed-refs: %w", err)
 	}
+	// The rename must be durable before any loose file it replaces is
+	// removed, or a crash could keep the removals and lose the rename.
+	if err := syncFile(l.gitDir); err != nil {
+		return fmt.Errorf("refs: packed-refs: sync %s: %w", l.gitDir, err)
+	}
 	return nil
 }
 

@@ -196,6 +196,7 @@ func TestPackRacesUpdates(t *testing.T) {
 	ids := []string{c1, c2, tag}
 	const writers, refsEach, rounds = 4, 20, 30
 	final := make([]map[string]string, writers)
+	applied := make([]int, writers) // updates that went in, per writer
 	var wg sync.WaitGroup
 	for w := range writers {
 		final[w] = make(map[string]string)
@@ -226,6 +227,7 @@ func TestPackRacesUpdates(t *testing.T) {
 					if err != nil {
 						continue // locked by Pack or the abort of its batch: stays as it was
 					}
+					applied[w]++
 					if us[i].New == refs.ZeroID {
 						delete(cur, us[i].Name)
 					} else {
@@ -262,6 +264,12 @@ func TestPackRacesUpdates(t *testing.T) {
 	<-done
 	if packErr != nil {
 		t.Fatal(packErr)
+	}
+	// The race is only a race if updates went in while packing went on.
+	for w, n := range applied {
+		if n == 0 {
+			t.Fatalf("writer %d applied no update beside %d packs", w, packs)
+		}
 	}
 	want := map[string]string{"refs/heads/main": c2, "refs/heads/old": c1, "refs/tags/light": c1, "refs/tags/v1": tag}
 	for _, m := range final {

@@ -32,8 +32,10 @@ func syncWritten(gitDir string, hs []held) error {
 	return nil
 }
 
+// syncFile makes path durable: a file's content, or a directory's
+// entries.
 func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}

@@ -38,15 +38,23 @@ func (m *maintenance) init() {
 	})
 }
 
+// busy reports whether a repack of dir is queued or running here, or the
+// server is closing.
+func (m *maintenance) busy(dir string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed || m.queued[dir]
+}
+
 // maybeRepack starts a background repack of r if its repository needs
 // one (Service.Maintenance) and none is queued or running for it. The
 // outcome is logged.
 func (s *Service) maybeRepack(r *gatehouse.Repo, dir string) {
-	if !s.Maintenance.Needed(dir) {
-		return
-	}
 	m := &s.maint
 	m.init()
+	if m.busy(dir) || !s.Maintenance.Needed(dir) {
+		return // a queued repack will see what this push did
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || m.queued[dir] {

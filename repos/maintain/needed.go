@@ -39,9 +39,10 @@ var DefaultPolicy = Policy{MaxPacks: 8, MinObjects: 2000, MaxOutside: 10000, Max
 func Needed(gitDir string) bool { return DefaultPolicy.Needed(gitDir) }
 
 // Needed reports whether gitDir should be repacked. It reads only the
-// pack directory listing, the first kilobyte of each index and at most
-// MaxLooseRefs+1 entries under refs/; packs already superseded by a
-// repack do not count. Any error answers false.
+// pack directory listing, the first kilobyte of each index and the
+// directories under refs/ until more than MaxLooseRefs refs are seen;
+// packs already superseded by a repack do not count. Any error answers
+// false.
 func (p Policy) Needed(gitDir string) bool {
 	packDir := filepath.Join(gitDir, "objects", "pack")
 	recs, err := readSuperseded(packDir)
@@ -95,7 +96,7 @@ func (p Policy) Needed(gitDir string) bool {
 }
 
 // looseRefsOver reports whether gitDir has more than n loose refs,
-// reading no further than the n+1st.
+// reading no directory after the one holding the n+1st.
 func looseRefsOver(gitDir string, n int) bool {
 	seen := 0
 	errEnough := errors.New("enough")

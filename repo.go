@@ -22,6 +22,14 @@ type Repo struct {
 // FullName is "owner/name".
 func (r *Repo) FullName() string { return r.Owner + "/" + r.Name }
 
+// Visibility is "private" or "public", as listings show it.
+func (r *Repo) Visibility() string {
+	if r.Private {
+		return "private"
+	}
+	return "public"
+}
+
 // RepoFilter narrows FindRepos; zero fields match everything.
 type RepoFilter struct {
 	Owner string

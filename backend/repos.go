@@ -77,7 +77,7 @@ func (b *Backend) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 	if err := b.Repos.CreateRepo(ctx, r); err != nil {
 		return err
 	}
-	b.publish(ctx, a, gatehouse.AuditRepoCreate, r.FullName(), visibility(r))
+	b.publish(ctx, a, gatehouse.AuditRepoCreate, r.FullName(), r.Visibility())
 	return nil
 }
 
@@ -90,7 +90,7 @@ func (b *Backend) UpdateRepo(ctx context.Context, owner, name string, upd gateho
 	if err != nil {
 		return nil, err
 	}
-	b.publish(ctx, a, gatehouse.AuditRepoUpdate, r.FullName(), fmt.Sprintf("%s description=%q", visibility(r), r.Description))
+	b.publish(ctx, a, gatehouse.AuditRepoUpdate, r.FullName(), fmt.Sprintf("%s description=%q", r.Visibility(), r.Description))
 	return r, nil
 }
 
@@ -271,13 +271,6 @@ func (b *Backend) FindAuditEvents(ctx context.Context, f gatehouse.AuditFilter) 
 		}
 	}
 	return b.Audit.FindAuditEvents(ctx, f)
-}
-
-func visibility(r *gatehouse.Repo) string {
-	if r.Private {
-		return "private"
-	}
-	return "public"
 }
 
 // recentWindow is how many of the newest audit entries RecentPushes and

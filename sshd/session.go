@@ -250,17 +250,13 @@ func (s *Server) repoList(ctx context.Context, se *session) int {
 		return exitError
 	}
 	for _, r := range rs {
-		vis := "public"
-		if r.Private {
-			vis = "private"
-		}
 		desc := strings.Map(func(c rune) rune {
 			if c < 0x20 || c == 0x7f {
 				return ' '
 			}
 			return c
 		}, r.Description)
-		fmt.Fprintf(se, "%s\t%s\t%s\n", r.FullName(), vis, desc)
+		fmt.Fprintf(se, "%s\t%s\t%s\n", r.FullName(), r.Visibility(), desc)
 	}
 	return exitOK
 }

@@ -143,10 +143,3 @@ func (s *Server) auditEvents(ctx context.Context, f gatehouse.AuditFilter, pg pa
 	}
 	return p, nil
 }
-
-func visibility(r *gatehouse.Repo) string {
-	if r.Private {
-		return "private"
-	}
-	return "public"
-}

@@ -25,7 +25,7 @@ func repoCreate(ctx context.Context, c *cli, a []string) error {
 	if err := c.b.CreateRepo(ctx, r); err != nil {
 		return err
 	}
-	return c.out(r, func(w io.Writer) { fmt.Fprintf(w, "created %s (%s)\n", r.FullName(), visibility(r)) })
+	return c.out(r, func(w io.Writer) { fmt.Fprintf(w, "created %s (%s)\n", r.FullName(), r.Visibility()) })
 }
 
 func repoList(ctx context.Context, c *cli, a []string) error {
@@ -36,7 +36,7 @@ func repoList(ctx context.Context, c *cli, a []string) error {
 	return c.out(rs, func(w io.Writer) {
 		fmt.Fprintln(w, "REPOSITORY\tVISIBILITY\tDEFAULT BRANCH\tDESCRIPTION")
 		for _, r := range rs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.FullName(), visibility(r), r.DefaultBranch, r.Description)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.FullName(), r.Visibility(), r.DefaultBranch, r.Description)
 		}
 	})
 }
@@ -53,7 +53,7 @@ func repoShow(ctx context.Context, c *cli, a []string) error {
 	dir, _ := c.repos.Dir(owner, name)
 	return c.out(r, func(w io.Writer) {
 		fmt.Fprintf(w, "repository:\t%s\nvisibility:\t%s\ndefault branch:\t%s\ndescription:\t%s\ncreated:\t%s\npath:\t%s\n",
-			r.FullName(), visibility(r), r.DefaultBranch, r.Description, r.CreatedAt.Format(time.RFC3339), dir)
+			r.FullName(), r.Visibility(), r.DefaultBranch, r.Description, r.CreatedAt.Format(time.RFC3339), dir)
 	})
 }
 
@@ -294,11 +294,4 @@ func readWrite(write bool) string {
 		return "read-write"
 	}
 	return "read-only"
-}
-
-func visibility(r *gatehouse.Repo) string {
-	if r.Private {
-		return "private"
-	}
-	return "public"
 }

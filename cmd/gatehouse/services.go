@@ -11,7 +11,10 @@ import (
 
 // services are the stores on one database and the use-case layer on top
 // of them. serve and every command line build theirs with newServices,
-// so that both run with the same configuration.
+// so that both are wired the same way. The command line starts from
+// serve's defaults with its own --data and --max-repos-per-user; it takes
+// no --key-blocklist, so a key only a custom blocklist names is refused
+// at login, not when added.
 type services struct {
 	users      *keys.UserService
 	keys       *keys.KeyService

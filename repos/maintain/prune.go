@@ -1,17 +1,20 @@
 package maintain
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"gatehouse/repos/lockfile"
 	"gatehouse/repos/odb"
 )
 
 // expire deletes the packs superseded more than GracePeriod ago, and the
 // loose objects their superseding pack holds, and removes temporary
-// files a killed run left. It returns how many packs it deleted.
+// files a killed run left. It returns how many packs it deleted. While a
+// backup holds the packs (HoldPacks) it deletes nothing: a later run will.
 func (r *repack) expire() (int, error) {
 	// The lock is ours: no other run is writing these.
 	for _, t := range repackTemps(r.gitDir) {
@@ -20,6 +23,16 @@ func (r *repack) expire() (int, error) {
 	recs, err := readSuperseded(r.packDir)
 	if err != nil || len(recs) == 0 {
 		return 0, err
+	}
+	if lockfile.Supported {
+		held, err := lockfile.TryLockDir(r.packDir)
+		if errors.Is(err, lockfile.ErrBusy) {
+			return 0, nil // a backup is reading them
+		}
+		if err != nil {
+			return 0, fmt.Errorf("maintain: %w", err)
+		}
+		defer held.Release()
 	}
 	now := time.Now()
 	var keep []superseded

@@ -11,7 +11,10 @@ require (
 	golang.org/x/crypto v0.58.0
 )
 
-require github.com/Microsoft/go-winio v0.6.2 // indirect
+require (
+	github.com/Microsoft/go-winio v0.6.2 // indirect
+	github.com/klauspost/compress v1.20.1 // indirect
+)
 
 require (
 	dario.cat/mergo v1.0.0 // indirect

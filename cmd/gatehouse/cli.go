@@ -37,6 +37,8 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   token create USER [--name N] [--expires 720h] [--scope read|write|admin] | list USER | rm USER ID
   login-link USER [--url BASE]            a one-time web panel login link
   check [--repair]                           unregistered or missing repositories, leftovers of killed pushes
+  backup DEST [--archive FILE.tar.zst] [--progress] | backup verify SRC
+  restore SRC --data DIR [--progress]     a new data folder from a backup
   hostkeys                                print the host key fingerprints
   version
 `
@@ -46,6 +48,8 @@ type command struct {
 	args  int // exact number of positional arguments; -1 for any
 	flags func(fs *flag.FlagSet)
 	run   func(ctx context.Context, c *cli, args []string) error
+	// noData: the command opens no data folder (--data may not exist).
+	noData bool
 }
 
 // commands is every admin command, by name. Three-word commands ("org
@@ -122,6 +126,12 @@ var commands = map[string]command{
 	}, run: loginLink},
 
 	"check": {args: 0, flags: boolFlag("repair", "remove what killed pushes and repacks left (never what a live one uses)"), run: check},
+	"backup": {args: 1, flags: func(fs *flag.FlagSet) {
+		fs.String("archive", "", "also write the snapshot as this one .tar.zst file")
+		fs.Bool("progress", false, "report each step on stderr")
+	}, run: backupTake},
+	"backup verify": {args: 1, flags: boolFlag("progress", "report each repository on stderr"), run: backupVerify, noData: true},
+	"restore":       {args: 1, flags: boolFlag("progress", "report each repository on stderr"), run: restore, noData: true},
 	// hostkeys reads the data folder only; see cli.run.
 	"hostkeys": {args: 0, run: hostKeys},
 }
@@ -219,6 +229,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	}
 	if cmd.args >= 0 && len(pos) != cmd.args {
 		return usagef("%s takes %d argument(s), got %d", name, cmd.args, len(pos))
+	}
+	if cmd.noData {
+		return cmd.run(gatehouse.NewContextWithActor(ctx, gatehouse.LocalActor("cli")), c, pos)
 	}
 	if _, err := os.Stat(c.data); err != nil {
 		return fmt.Errorf("data folder %s not found (start the server once, or pass --data)", c.data)

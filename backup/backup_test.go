@@ -1,0 +1,209 @@
+package backup_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"gatehouse"
+	"gatehouse/backup"
+	"gatehouse/gittest"
+	"gatehouse/keys"
+	"gatehouse/repos"
+	"gatehouse/repos/maintain"
+)
+
+// dataFolder is a data folder with its database and repository service.
+type dataFolder struct {
+	dir   string
+	db    *keys.DB
+	repos *repos.Service
+}
+
+func newData(tb testing.TB, owner string) *dataFolder {
+	tb.Helper()
+	dir := tb.TempDir()
+	db, err := keys.Open(filepath.Join(dir, "gatehouse.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := keys.NewUserService(db).CreateUser(context.Background(), &gatehouse.User{Name: owner}); err != nil {
+		tb.Fatal(err)
+	}
+	return &dataFolder{dir: dir, db: db, repos: repos.NewService(keys.NewRepoStore(db), filepath.Join(dir, "repos"))}
+}
+
+// repo creates owner/name with packs packs of commits on main, each
+// written by one fast-import, as a push would.
+func (d *dataFolder) repo(tb testing.TB, full string, packs int) string {
+	tb.Helper()
+	owner, name, _ := strings.Cut(full, "/")
+	if err := d.repos.CreateRepo(context.Background(), &gatehouse.Repo{Owner: owner, Name: name}); err != nil {
+		tb.Fatal(err)
+	}
+	dir, _ := d.repos.Dir(owner, name)
+	for p := range packs {
+		addCommits(tb, dir, "main", p > 0, p*10, 10)
+	}
+	return dir
+}
+
+func addCommits(tb testing.TB, dir, branch string, onMain bool, from, n int) {
+	tb.Helper()
+	var s strings.Builder
+	for i := from; i < from+n; i++ {
+		fmt.Fprintf(&s, "commit refs/heads/%s\ncommitter A <a@x> %d +0000\ndata 2\nc\n", branch, 1700000000+i)
+		if i == from && onMain {
+			s.WriteString("from refs/heads/main^0\n")
+		}
+		fmt.Fprintf(&s, "M 644 inline f%d\ndata <<EOF\nline %d\nEOF\n", i%7, i)
+	}
+	gittest.Cmd{Dir: dir, Stdin: s.String()}.Run(tb, "-c", "fastimport.unpackLimit=1", "fast-import", "--quiet")
+}
+
+func (d *dataFolder) take(tb testing.TB, dest string) *backup.Manifest {
+	tb.Helper()
+	m, _, err := backup.Take(context.Background(), backup.Options{Data: d.dir, DB: d.db, Repos: d.repos, Dest: dest})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// A repack that supersedes every pack and, its grace period over, would
+// delete them, while the backup copies them, deletes nothing: the backup
+// is whole, and holds the refs as read (not what came after). Once the
+// backup is done, the next repack deletes them.
+func TestRepackDuringBackup(t *testing.T) {
+	old := maintain.GracePeriod
+	maintain.GracePeriod = 0
+	defer func() { maintain.GracePeriod = old }()
+	d := newData(t, "alice")
+	dir := d.repo(t, "alice/r", 4)
+	mainTip := gittest.Run(t, dir, "rev-parse", "main")
+
+	var removed []int
+	defer backup.SetHookRefsRead(func(gitDir string) {
+		addCommits(t, gitDir, "later", true, 100, 5)
+		for range 2 {
+			st, err := maintain.Repack(context.Background(), gitDir)
+			if err != nil {
+				t.Error(err)
+			}
+			removed = append(removed, st.Removed)
+		}
+	})()
+	dest := filepath.Join(t.TempDir(), "dest")
+	m := d.take(t, dest)
+	if !slices.Equal(removed, []int{0, 0}) {
+		t.Fatalf("repacks during the backup removed %v packs", removed)
+	}
+	if len(m.Repos) != 1 || len(m.Repos[0].Refs) != 1 || m.Repos[0].Refs["refs/heads/main"] != mainTip {
+		t.Fatalf("manifest repos %+v", m.Repos)
+	}
+	if _, err := backup.Verify(context.Background(), dest, nil); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "data")
+	if _, _, err := backup.Restore(context.Background(), dest, restored, nil); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Run(t, filepath.Join(restored, "repos", "alice", "r.git"), "fsck", "--full", "--strict")
+
+	st, err := maintain.Repack(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Removed == 0 {
+		t.Fatal("after the backup a repack still removed nothing")
+	}
+}
+
+// A repository removed during the backup is left out, row and folder; one
+// renamed is copied from its new folder under the name the database copy
+// has. The restored rows and folders agree.
+func TestRemovedAndRenamedDuringBackup(t *testing.T) {
+	d := newData(t, "alice")
+	for _, r := range []string{"alice/a", "alice/b", "alice/c"} {
+		d.repo(t, r, 1)
+	}
+	ctx := context.Background()
+	var once sync.Once
+	defer backup.SetHookRefsRead(func(string) {
+		once.Do(func() {
+			if err := d.repos.DeleteRepo(ctx, "alice", "b"); err != nil {
+				t.Error(err)
+			}
+			if _, err := d.repos.RenameRepo(ctx, "alice", "c", "alice", "c2"); err != nil {
+				t.Error(err)
+			}
+		})
+	})()
+	dest := filepath.Join(t.TempDir(), "dest")
+	m := d.take(t, dest)
+	var names []string
+	for _, r := range m.Repos {
+		names = append(names, r.Name+">"+r.RenamedTo)
+	}
+	if fmt.Sprint(names) != "[alice/a> alice/c>alice/c2]" || fmt.Sprint(m.LeftOut) != "[alice/b]" {
+		t.Fatalf("repos %v, left out %v", names, m.LeftOut)
+	}
+
+	restored := filepath.Join(t.TempDir(), "data")
+	if _, _, err := backup.Restore(ctx, dest, restored, nil); err != nil {
+		t.Fatal(err)
+	}
+	db, err := keys.Open(filepath.Join(restored, "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc := repos.NewService(keys.NewRepoStore(db), filepath.Join(restored, "repos"))
+	rep, err := svc.Check(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Problems() {
+		t.Fatalf("restored folder: %+v", rep)
+	}
+	rows, err := svc.FindRepos(ctx, gatehouse.RepoFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("restored rows: %d", len(rows))
+	}
+	if _, err := os.Stat(filepath.Join(restored, "repos", "alice", "c.git", "objects", "pack")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A second backup into the same folder replaces the first as latest,
+// removes it, and a backup into a folder another backup is writing is
+// refused.
+func TestBackupFolder(t *testing.T) {
+	d := newData(t, "alice")
+	d.repo(t, "alice/a", 2)
+	dest := filepath.Join(t.TempDir(), "dest")
+	d.take(t, dest)
+	first, _ := os.Readlink(filepath.Join(dest, backup.LatestName))
+	d.take(t, dest)
+	second, _ := os.Readlink(filepath.Join(dest, backup.LatestName))
+	ents, _ := os.ReadDir(dest)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if first == second || fmt.Sprint(names) != fmt.Sprint([]string{backup.LatestName, second}) {
+		t.Fatalf("first %s, second %s, folder holds %v", first, second, names)
+	}
+	if _, _, err := backup.Take(context.Background(), backup.Options{Data: d.dir, DB: d.db, Repos: d.repos, Dest: filepath.Join(d.dir, "b")}); err == nil {
+		t.Fatal("a backup inside the data folder was taken")
+	}
+}

@@ -283,58 +283,74 @@ func (t *taker) repos(dbCopy string) (err error) {
 	if err != nil {
 		return fmt.Errorf("backup: database copy: %w", err)
 	}
-	var live map[int64]*gatehouse.Repo // by id, read if a folder is missing
 	for _, r := range rows {
 		if err := t.ctx.Err(); err != nil {
 			return err
 		}
-		src, err := t.opts.Repos.Dir(r.Owner, r.Name)
-		if err != nil {
-			return err
-		}
-		renamed := ""
-		if !exists(src) {
-			if live == nil {
-				if live, err = t.liveRepos(); err != nil {
-					return err
-				}
-			}
-			if now, ok := live[r.ID]; ok && now.FullName() != r.FullName() {
-				if dir, err := t.opts.Repos.Dir(now.Owner, now.Name); err == nil && exists(dir) {
-					src, renamed = dir, now.FullName()
-				}
-			}
-		}
-		if renamed == "" && !exists(src) {
-			t.progress("%s: removed during the backup, left out", r.FullName())
-			if err := snapRepos.DeleteRepo(t.ctx, r.Owner, r.Name); err != nil {
-				return fmt.Errorf("backup: database copy: %w", err)
-			}
-			t.m.LeftOut = append(t.m.LeftOut, r.FullName())
-			continue
-		}
 		rel := "repos/" + r.Owner + "/" + r.Name + ".git"
-		rep, err := t.repo(src, rel)
-		if err != nil {
-			return fmt.Errorf("backup %s: %w", r.FullName(), err)
+		// A folder removed or renamed while it is copied fails the copy:
+		// what was copied goes, and the repository is looked for again.
+		var rep *Repo
+		for try := 0; rep == nil; try++ {
+			src, renamed, err := t.find(r)
+			if err != nil {
+				return err
+			}
+			if src == "" {
+				t.progress("%s: removed during the backup, left out", r.FullName())
+				if err := snapRepos.DeleteRepo(t.ctx, r.Owner, r.Name); err != nil {
+					return fmt.Errorf("backup: database copy: %w", err)
+				}
+				t.m.LeftOut = append(t.m.LeftOut, r.FullName())
+				break
+			}
+			mark := len(t.m.Files)
+			if rep, err = t.repo(src, rel); err != nil {
+				if exists(src) || try == 2 || t.ctx.Err() != nil {
+					return fmt.Errorf("backup %s: %w", r.FullName(), err)
+				}
+				t.drop(rel, mark)
+				continue
+			}
+			rep.Name, rep.RenamedTo = r.FullName(), renamed
+			t.m.Repos = append(t.m.Repos, *rep)
+			t.stats.Repos++
 		}
-		rep.Name, rep.RenamedTo = r.FullName(), renamed
-		t.m.Repos = append(t.m.Repos, *rep)
-		t.stats.Repos++
 	}
 	return nil
 }
 
-func (t *taker) liveRepos() (map[int64]*gatehouse.Repo, error) {
-	rs, err := t.opts.Repos.FindRepos(t.ctx, gatehouse.RepoFilter{})
+// find returns the folder of the database copy's repository r: its own,
+// or, when it was renamed since, the folder of its new name (which is
+// returned too). "" when it is gone.
+func (t *taker) find(r *gatehouse.Repo) (src, renamed string, err error) {
+	src, err = t.opts.Repos.Dir(r.Owner, r.Name)
+	if err != nil || exists(src) {
+		return src, "", err
+	}
+	live, err := t.opts.Repos.FindRepos(t.ctx, gatehouse.RepoFilter{})
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return "", "", fmt.Errorf("backup: %w", err)
 	}
-	m := make(map[int64]*gatehouse.Repo, len(rs))
-	for _, r := range rs {
-		m[r.ID] = r
+	for _, now := range live {
+		if now.ID == r.ID && now.FullName() != r.FullName() {
+			if dir, err := t.opts.Repos.Dir(now.Owner, now.Name); err == nil && exists(dir) {
+				return dir, now.FullName(), nil
+			}
+		}
 	}
-	return m, nil
+	return "", "", nil
+}
+
+// drop removes what a failed copy of a repository put in the snapshot:
+// its folder, and the files recorded from mark on.
+func (t *taker) drop(rel string, mark int) {
+	os.RemoveAll(filepath.Join(t.snap, filepath.FromSlash(rel)))
+	for _, f := range t.m.Files[mark:] {
+		t.stats.Files--
+		t.stats.Bytes -= f.Size
+	}
+	t.m.Files = t.m.Files[:mark]
 }
 
 // repo copies one repository from src to rel in the snapshot.

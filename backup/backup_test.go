@@ -125,17 +125,24 @@ func TestRepackDuringBackup(t *testing.T) {
 	}
 }
 
-// A repository removed during the backup is left out, row and folder; one
-// renamed is copied from its new folder under the name the database copy
-// has. The restored rows and folders agree.
+// A repository removed during the backup is left out, row and folder,
+// even when it goes while it is being copied; one renamed is copied from
+// its new folder under the name the database copy has. The restored rows
+// and folders agree.
 func TestRemovedAndRenamedDuringBackup(t *testing.T) {
 	d := newData(t, "alice")
-	for _, r := range []string{"alice/a", "alice/b", "alice/c"} {
+	for _, r := range []string{"alice/a", "alice/b", "alice/c", "alice/d"} {
 		d.repo(t, r, 1)
 	}
 	ctx := context.Background()
 	var once sync.Once
-	defer backup.SetHookRefsRead(func(string) {
+	dDir, _ := d.repos.Dir("alice", "d")
+	defer backup.SetHookRefsRead(func(gitDir string) {
+		if gitDir == dDir {
+			if err := d.repos.DeleteRepo(ctx, "alice", "d"); err != nil {
+				t.Error(err)
+			}
+		}
 		once.Do(func() {
 			if err := d.repos.DeleteRepo(ctx, "alice", "b"); err != nil {
 				t.Error(err)
@@ -151,7 +158,7 @@ func TestRemovedAndRenamedDuringBackup(t *testing.T) {
 	for _, r := range m.Repos {
 		names = append(names, r.Name+">"+r.RenamedTo)
 	}
-	if fmt.Sprint(names) != "[alice/a> alice/c>alice/c2]" || fmt.Sprint(m.LeftOut) != "[alice/b]" {
+	if fmt.Sprint(names) != "[alice/a> alice/c>alice/c2]" || fmt.Sprint(m.LeftOut) != "[alice/b alice/d]" {
 		t.Fatalf("repos %v, left out %v", names, m.LeftOut)
 	}
 

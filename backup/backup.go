@@ -46,6 +46,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -185,8 +186,16 @@ func Take(ctx context.Context, opts Options) (*Manifest, *Stats, error) {
 		m:     &Manifest{Format: Format, Version: opts.Version, Started: start.UTC(), Repos: []Repo{}, LeftOut: []string{}}}
 	if prevDir, prev, err := readLatest(opts.Dest); err == nil {
 		t.prevDir, t.prev = prevDir, make(map[string]File, len(prev.Files))
+		t.prevObjects = make(map[string]int)
 		for _, f := range prev.Files {
 			t.prev[f.Path] = f
+			if repo, _, ok := strings.Cut(f.Path, ".git/objects/"); ok && isObjectFile(f.Path) {
+				t.prevObjects[repo+".git"]++
+			}
+		}
+		t.prevRepos = make(map[string]Repo, len(prev.Repos))
+		for _, r := range prev.Repos {
+			t.prevRepos[r.Path] = r
 		}
 	}
 	if err := os.Mkdir(t.snap, 0o700); err != nil {
@@ -227,8 +236,15 @@ type taker struct {
 	snap     string // the snapshot being written
 	prevDir  string // the previous snapshot, "" if none
 	prev     map[string]File
-	m        *Manifest
-	stats    *Stats
+	// prevRepos are the previous snapshot's repositories, by path.
+	prevRepos map[string]Repo
+	// prevObjects counts their object files, by repository path.
+	prevObjects map[string]int
+	// objectFiles and reusedObjects count the packs, indexes and loose
+	// objects of the repository being copied, and those reused.
+	objectFiles, reusedObjects int
+	m                          *Manifest
+	stats                      *Stats
 }
 
 func (t *taker) progress(format string, args ...any) {
@@ -389,6 +405,7 @@ func (t *taker) repo(src, rel string) (*Repo, error) {
 	if testHookRefsRead != nil {
 		testHookRefsRead(src)
 	}
+	t.objectFiles, t.reusedObjects = 0, 0
 	if err := t.objects(src, rel); err != nil {
 		return nil, err
 	}
@@ -398,13 +415,37 @@ func (t *taker) repo(src, rel string) (*Repo, error) {
 		}
 	}
 	hold.Release()
-	if rep.Objects, err = checkConnected(t.ctx, dst, tips); err != nil {
+	if prev, ok := t.prevRepos[rel]; ok && t.unchanged(prev, rep) {
+		// The same refs over the same object files as a snapshot whose
+		// walk passed: the walk would find the same.
+		rep.Objects = prev.Objects
+	} else if rep.Objects, err = checkConnected(t.ctx, dst, tips); err != nil {
 		return nil, err
 	}
 	t.progress("%s: %d refs, %d objects, %d files, %d bytes, %d copied",
 		strings.TrimSuffix(strings.TrimPrefix(rel, "repos/"), ".git"), len(rs), rep.Objects,
 		t.stats.Files-before.Files, t.stats.Bytes-before.Bytes, t.stats.Copied-before.Copied)
 	return rep, nil
+}
+
+// unchanged says whether rep, just copied, has the refs of prev and only
+// object files reused from it, all of them.
+func (t *taker) unchanged(prev Repo, rep *Repo) bool {
+	if prev.Head != rep.Head || len(prev.Refs) != len(rep.Refs) || t.reusedObjects != t.objectFiles {
+		return false
+	}
+	for name, id := range rep.Refs {
+		if prev.Refs[name] != id {
+			return false
+		}
+	}
+	return t.prevObjects[prev.Path] == t.objectFiles
+}
+
+// isObjectFile says whether the snapshot path names a pack, an index or
+// a loose object.
+func isObjectFile(p string) bool {
+	return strings.HasSuffix(p, ".pack") || strings.HasSuffix(p, ".idx") || isHex(path.Base(p), 38)
 }
 
 // repoDirs are the directories git needs in a repository, made in the

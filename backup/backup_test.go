@@ -196,19 +196,29 @@ func TestRemovedAndRenamedDuringBackup(t *testing.T) {
 // refused.
 func TestBackupFolder(t *testing.T) {
 	d := newData(t, "alice")
-	d.repo(t, "alice/a", 2)
+	dir := d.repo(t, "alice/a", 2)
 	dest := filepath.Join(t.TempDir(), "dest")
-	d.take(t, dest)
+	m1 := d.take(t, dest)
 	first, _ := os.Readlink(filepath.Join(dest, backup.LatestName))
-	d.take(t, dest)
+	m2 := d.take(t, dest)
 	second, _ := os.Readlink(filepath.Join(dest, backup.LatestName))
+	// Unchanged, the count is the previous one; after a push, walked again.
+	addCommits(t, dir, "main", true, 50, 3)
+	m3 := d.take(t, dest)
+	if m1.Repos[0].Objects != 60 || m2.Repos[0].Objects != 60 || m3.Repos[0].Objects != 60+3*3 {
+		t.Fatalf("objects %d, %d, %d", m1.Repos[0].Objects, m2.Repos[0].Objects, m3.Repos[0].Objects)
+	}
+	if _, err := backup.Verify(context.Background(), dest, nil); err != nil {
+		t.Fatal(err)
+	}
+	third, _ := os.Readlink(filepath.Join(dest, backup.LatestName))
 	ents, _ := os.ReadDir(dest)
 	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if first == second || fmt.Sprint(names) != fmt.Sprint([]string{backup.LatestName, second}) {
-		t.Fatalf("first %s, second %s, folder holds %v", first, second, names)
+	if first == second || second == third || fmt.Sprint(names) != fmt.Sprint([]string{backup.LatestName, third}) {
+		t.Fatalf("snapshots %s, %s, %s; folder holds %v", first, second, third, names)
 	}
 	if _, _, err := backup.Take(context.Background(), backup.Options{Data: d.dir, DB: d.db, Repos: d.repos, Dest: filepath.Join(d.dir, "b")}); err == nil {
 		t.Fatal("a backup inside the data folder was taken")

@@ -42,9 +42,11 @@ func (t *taker) copy(src, rel string, immutable bool) error {
 			if sameTail(src, old) && os.Link(old, dst) == nil {
 				t.add(p)
 				t.stats.Reused += p.Size
+				t.countObject(rel, true)
 				return nil
 			}
 		}
+		t.countObject(rel, false)
 		if os.Link(src, dst) == nil {
 			f, err := t.hashed(rel, dst)
 			if err != nil {
@@ -62,6 +64,16 @@ func (t *taker) copy(src, rel string, immutable bool) error {
 	t.add(f)
 	t.stats.Copied += f.Size
 	return nil
+}
+
+// countObject counts an object file of the repository being copied.
+func (t *taker) countObject(rel string, reused bool) {
+	if strings.HasPrefix(rel, "repos/") && isObjectFile(rel) {
+		t.objectFiles++
+		if reused {
+			t.reusedObjects++
+		}
+	}
 }
 
 // copyIf is copy for a file that may not be there.

@@ -50,7 +50,13 @@ func backupVerify(ctx context.Context, c *cli, a []string) error {
 	if err != nil {
 		return err
 	}
-	return c.out(m, func(w io.Writer) {
+	// The manifest without its file list, which may be long.
+	summary := *m
+	summary.Files = nil
+	return c.out(struct {
+		backup.Manifest
+		Files int `json:"files"`
+	}{summary, len(m.Files)}, func(w io.Writer) {
 		fmt.Fprintf(w, "backup of %s (gatehouse %s): %d repositories, %d files, all as the manifest says\n",
 			m.Started.Format(time.RFC3339), m.Version, len(m.Repos), len(m.Files))
 	})

@@ -131,7 +131,7 @@ var commands = map[string]command{
 		fs.Bool("progress", false, "report each step on stderr")
 	}, run: backupTake},
 	"backup verify": {args: 1, flags: boolFlag("progress", "report each repository on stderr"), run: backupVerify, noData: true},
-	"restore":       {args: 1, flags: boolFlag("progress", "report each repository on stderr"), run: restore, noData: true},
+	"restore":       {args: 1, flags: boolFlag("progress", "report each repository on stderr"), run: restoreData, noData: true},
 	// hostkeys reads the data folder only; see cli.run.
 	"hostkeys": {args: 0, run: hostKeys},
 }

@@ -62,8 +62,8 @@ func backupVerify(ctx context.Context, c *cli, a []string) error {
 	})
 }
 
-// restore builds the data folder --data (missing or empty) from a backup.
-func restore(ctx context.Context, c *cli, a []string) error {
+// restoreData builds the data folder --data (missing or empty) from a backup.
+func restoreData(ctx context.Context, c *cli, a []string) error {
 	var progress io.Writer
 	if c.flagBool("progress") {
 		progress = c.stderr

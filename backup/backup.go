@@ -180,7 +180,7 @@ func Take(ctx context.Context, opts Options) (*Manifest, *Stats, error) {
 	removeAll(opts.Dest, func(name string) bool { return strings.HasPrefix(name, partialPref) })
 
 	name := snapPrefix + start.UTC().Format("20060102T150405.000000000Z")
-	t := &taker{opts: opts, ctx: ctx, snapName: name,
+	t := &taker{opts: opts, ctx: ctx,
 		snap:  filepath.Join(opts.Dest, partialPref+name),
 		stats: &Stats{},
 		m:     &Manifest{Format: Format, Version: opts.Version, Started: start.UTC(), Repos: []Repo{}, LeftOut: []string{}}}
@@ -230,12 +230,11 @@ func Take(ctx context.Context, opts Options) (*Manifest, *Stats, error) {
 
 // taker is one Take.
 type taker struct {
-	ctx      context.Context
-	opts     Options
-	snapName string
-	snap     string // the snapshot being written
-	prevDir  string // the previous snapshot, "" if none
-	prev     map[string]File
+	ctx     context.Context
+	opts    Options
+	snap    string // the snapshot being written
+	prevDir string // the previous snapshot, "" if none
+	prev    map[string]File
 	// prevRepos are the previous snapshot's repositories, by path.
 	prevRepos map[string]Repo
 	// prevObjects counts their object files, by repository path.

@@ -210,7 +210,7 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 			in.Abort()
 		}
 	}()
-	in.pack, err = os.OpenFile(filepath.Join(tmp, "incoming.pack"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
+	in.pack, err = os.OpenFile(filepath.Join(tmp, incomingPack), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
 		return nil, fmt.Errorf("pack: quarantine: %w", err)
 	}
@@ -224,7 +224,11 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 		return nil, err
 	}
 	if len(in.objs) > 0 {
-		if err := in.writeIndex(filepath.Join(tmp, "incoming.idx")); err != nil {
+		base, err := in.placePack()
+		if err != nil {
+			return nil, err
+		}
+		if err := in.writeIndex(base + ".idx"); err != nil {
 			return nil, err
 		}
 	}
@@ -306,10 +310,11 @@ func (in *Incoming) Install() error {
 	if err := in.pack.Sync(); err != nil {
 		return fmt.Errorf("pack: install: %w", err)
 	}
-	if err := os.Rename(filepath.Join(in.tmpDir, "incoming.pack"), base+".pack"); err != nil {
+	from := in.quarantinedPack()
+	if err := os.Rename(from+".pack", base+".pack"); err != nil {
 		return fmt.Errorf("pack: install: %w", err)
 	}
-	if err := os.Rename(filepath.Join(in.tmpDir, "incoming.idx"), base+".idx"); err != nil {
+	if err := os.Rename(from+".idx", base+".idx"); err != nil {
 		os.Remove(base + ".pack")
 		return fmt.Errorf("pack: install: %w", err)
 	}

@@ -20,6 +20,41 @@ const quarantinePrefix = "tmp_objdir-incoming-"
 // was left by a receiver that is gone (a server killed mid-push), however
 // recent it is; SweepQuarantines removes those and nothing else.
 
+// The quarantine is an object directory git can read, as git's own
+// tmp-objdir is: while the pack streams in it is incomingPack at the
+// top, where no reader looks; once it is complete and its checksum known
+// it moves to pack/pack-<checksum>.pack, and its index is written beside
+// it, so that hooks run with GIT_OBJECT_DIRECTORY set to the quarantine
+// (and the repository's objects as alternates) see the push's objects.
+// Install then moves both from there into objects/pack.
+const incomingPack = "incoming.pack"
+
+// placePack moves the finished pack to its place in the quarantine's
+// pack/ and returns the path it shares with its index, without the
+// extension.
+func (in *Incoming) placePack() (string, error) {
+	if err := os.Mkdir(filepath.Join(in.tmpDir, "pack"), 0o755); err != nil {
+		return "", fmt.Errorf("pack: quarantine: %w", err)
+	}
+	base := in.quarantinedPack()
+	if err := os.Rename(filepath.Join(in.tmpDir, incomingPack), base+".pack"); err != nil {
+		return "", fmt.Errorf("pack: quarantine: %w", err)
+	}
+	return base, nil
+}
+
+// quarantinedPack is the path of the complete pack in quarantine, less
+// its extension.
+func (in *Incoming) quarantinedPack() string {
+	return filepath.Join(in.tmpDir, "pack", "pack-"+in.checksum.String())
+}
+
+// ObjectDir returns the quarantine: an object directory holding the
+// push's objects (with the repository's objects as its alternate), as
+// GIT_OBJECT_DIRECTORY and GIT_QUARANTINE_PATH give it to hooks. It is
+// "" after Abort.
+func (in *Incoming) ObjectDir() string { return in.tmpDir }
+
 // makeQuarantine creates and locks a new quarantine directory in objDir.
 func makeQuarantine(objDir string) (string, *lockfile.Lock, error) {
 	for try := 0; ; try++ {

@@ -26,6 +26,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"gatehouse"
+	"gatehouse/repos/hooks"
 	"gatehouse/repos/indexpack"
 	"gatehouse/repos/pktline"
 	"gatehouse/repos/refs"
@@ -54,6 +55,11 @@ type Options struct {
 	// CheckRef, when set, may veto one update (for access rules); its
 	// error's text goes to the client as the reason.
 	CheckRef func(u gatehouse.RefUpdate) error
+	// Hooks, when set, are the server hooks of this push (package
+	// hooks): Serve gives them the push options and the client's
+	// progress band, runs pre-receive and update after the checks and
+	// before any ref moves, and post-receive after the refs moved.
+	Hooks *hooks.Push
 }
 
 // ErrProtocol: the client broke the protocol. Serve has told the client
@@ -167,6 +173,7 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 
 	s.check(cmds, inc)
 	s.atomicFail(cmds)
+	s.runHooks(cmds, inc)
 	res, unpackErr := s.apply(cmds, inc)
 	res.PushOptions = s.options
 	msg := ""
@@ -174,7 +181,12 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		msg = unpackReason(unpackErr)
 		unpackErr = fmt.Errorf("receive-pack: install: %w", unpackErr)
 	}
-	if err := s.report(cmds, msg); err != nil {
+	err = s.sendReport(cmds, msg)
+	if err == nil {
+		s.runPostReceive(res.Updated)
+		err = s.end()
+	}
+	if err != nil {
 		return res, errors.Join(unpackErr, err)
 	}
 	return res, unpackErr
@@ -608,6 +620,15 @@ func (s *session) failAll(cmds []*command) {
 // then a flush; all inside side-band channel 1 when negotiated, followed
 // by the final flush that ends the side-band stream.
 func (s *session) report(cmds []*command, unpackFailure string) error {
+	if err := s.sendReport(cmds, unpackFailure); err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// sendReport sends report-status, as report describes, without ending
+// the side-band stream: post-receive's output may follow, as in git.
+func (s *session) sendReport(cmds []*command, unpackFailure string) error {
 	if s.reportStatus {
 		var buf bytes.Buffer
 		rw := pktline.NewWriter(&buf)
@@ -633,6 +654,15 @@ func (s *session) report(cmds []*command, unpackFailure string) error {
 			s.out.Write(buf.Bytes())
 		}
 	}
+	if err := s.pw.Err(); err != nil {
+		return fmt.Errorf("receive-pack: report: %w", err)
+	}
+	return nil
+}
+
+// end ends the exchange: the final flush of the side-band stream, and
+// everything buffered out to the client.
+func (s *session) end() error {
 	if s.sideBand {
 		s.pw.Flush()
 	}

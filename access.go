@@ -108,6 +108,9 @@ type Actor struct {
 	// Address is where the request came from ("IP:port"), for the audit
 	// log; empty for the local operator.
 	Address string
+	// KeyFingerprint is the SHA256 fingerprint of the SSH key a session
+	// authenticated with ("SHA256:..."); empty for other requests.
+	KeyFingerprint string
 
 	// local names the local operator; see LocalActor.
 	local string

@@ -25,8 +25,12 @@
 // repository), and the new tips are checked to be connected, against what
 // the refs reached before the push. Only then is the pack installed, and
 // the refs move by compare-and-swap on their old ids (package refs);
-// an atomic push moves all of them or none. After a push a background
-// repack starts if Service.Maintenance says one is needed.
+// an atomic push moves all of them or none. Before that, outside the ref
+// lock, the server's pre-receive and update hooks (package hooks) may
+// refuse updates, reading the pushed objects in the quarantine (an object
+// directory git can read); post-receive runs once the refs moved. After a
+// push a background repack starts if Service.Maintenance says one is
+// needed.
 //
 // A fetch or clone (UploadPack) goes to uploadpack: ref advertisement
 // (protocol v0 or v2), negotiation over the client's haves, shallow and

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gatehouse"
 	"gatehouse/repos/archive"
+	"gatehouse/repos/hooks"
 	"gatehouse/repos/indexpack"
 	"gatehouse/repos/maintain"
 	"gatehouse/repos/receivepack"
@@ -31,6 +33,9 @@ const DefaultMaxObjectSize = indexpack.DefaultMaxObjectSize
 // DefaultMaxRefUpdates bounds the ref updates of one push unless
 // configured.
 const DefaultMaxRefUpdates = receivepack.DefaultMaxCommands
+
+// DefaultHookTimeout bounds each server hook of a push unless configured.
+const DefaultHookTimeout = hooks.DefaultTimeout
 
 // Service implements gatehouse.RepoService and gatehouse.GitService. The
 // embedded RepoStore answers metadata questions; the methods here that
@@ -66,6 +71,12 @@ type Service struct {
 	// Maintenance says when a push is followed by a background repack;
 	// a zero Policy never asks for one. Close stops them.
 	Maintenance maintain.Policy
+	// HooksDir holds the server-wide hooks, in pre-receive.d, update.d
+	// and post-receive.d (see package hooks); "" for none. A
+	// repository's own hooks/ are run too.
+	HooksDir string
+	// HookTimeout bounds each hook's run; 0 means hooks.DefaultTimeout.
+	HookTimeout time.Duration
 
 	maint maintenance
 }
@@ -328,7 +339,12 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 	if err != nil {
 		return nil, err
 	}
-	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, MaxObjectSize: s.MaxObjectSize, MaxCommands: s.MaxRefUpdates, CheckRef: s.refChecker(ctx, r)})
+	opts := receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, MaxObjectSize: s.MaxObjectSize, MaxCommands: s.MaxRefUpdates, CheckRef: s.refChecker(ctx, r)}
+	if opts.Hooks, err = s.pushHooks(ctx, r, dir); err != nil {
+		push.Release()
+		return nil, err
+	}
+	res, err := receivepack.Serve(ctx, dir, gs.Stdin, gs.Stdout, opts)
 	push.Release()
 	if res != nil && res.Head != "" {
 		head := res.Head
@@ -336,14 +352,29 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 			s.Logger.Error("record default branch failed", "repo", r.FullName(), "err", uerr)
 		}
 	}
-	if res != nil && len(res.PushOptions) > 0 {
-		// Logged now; passed to hooks once there are hooks.
-		s.Logger.Info("push options", "repo", r.FullName(), "options", res.PushOptions)
-	}
 	if err == nil {
 		s.maybeRepack(r, dir)
 	}
 	return res, err
+}
+
+// pushHooks finds the hooks of a push to r (nil when there are none, the
+// common case) and what they are told of it: the pusher and the key it
+// authenticated with come from the actor in ctx.
+//
+// Errors: the hooks' folders cannot be read; the push is refused then,
+// since hooks that cannot be found cannot refuse it.
+func (s *Service) pushHooks(ctx context.Context, r *gatehouse.Repo, dir string) (*hooks.Push, error) {
+	hs, err := hooks.Find(s.HooksDir, dir)
+	if err != nil {
+		return nil, fmt.Errorf("push to %s: %w", r.FullName(), err)
+	}
+	if hs == nil {
+		return nil, nil
+	}
+	actor, _ := gatehouse.ActorFromContext(ctx)
+	return &hooks.Push{Hooks: hs, GitDir: dir, Repo: r.FullName(), User: actor.Name(), KeyFingerprint: actor.KeyFingerprint,
+		Timeout: s.HookTimeout, Logger: s.Logger.With("repo", r.FullName())}, nil
 }
 
 // initBare writes an empty bare repository the way `git init --bare`

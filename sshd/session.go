@@ -146,6 +146,7 @@ func (s *Server) identify(ctx context.Context, se *session) error {
 		return fmt.Errorf("key %s: %w", fp, err)
 	}
 	se.actor.Address = se.RemoteAddr().String()
+	se.actor.KeyFingerprint = fp
 	se.log = se.log.With(logUser, se.name(), logFP, fp)
 	if _, cert := vk.(*gossh.Certificate); se.actor.User != nil && !cert {
 		if err := s.Keys.TouchKey(context.WithoutCancel(ctx), fp); err != nil {

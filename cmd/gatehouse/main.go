@@ -47,6 +47,8 @@ type Config struct {
 	MaxObjectSize int64
 	MaxRefUpdates int
 	ShutdownGrace time.Duration
+	// HookTimeout bounds each server hook of a push (DATA/hooks).
+	HookTimeout time.Duration
 
 	// Limits of the SSH server (sshd.DefaultLimits for the defaults).
 	sshd.Limits
@@ -93,6 +95,7 @@ func NewMain() *Main {
 			MaxObjectSize: repos.DefaultMaxObjectSize,
 			MaxRefUpdates: repos.DefaultMaxRefUpdates,
 			ShutdownGrace: 30 * time.Second,
+			HookTimeout:   repos.DefaultHookTimeout,
 
 			Limits:          sshd.DefaultLimits(),
 			MaxReposPerUser: DefaultMaxReposPerUser,
@@ -126,6 +129,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Int64Var(&c.MaxObjectSize, "max-object-size", c.MaxObjectSize, "largest object (file) a push may add, in bytes; commits, tags and trees have smaller fixed bounds")
 	fs.IntVar(&c.MaxRefUpdates, "max-ref-updates", c.MaxRefUpdates, "most ref updates (branches, tags) one push may make; a push over it is refused whole")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long running operations may finish on SIGTERM")
+	fs.DurationVar(&c.HookTimeout, "hook-timeout", c.HookTimeout, "how long one server hook may run before it is killed (a refusal before the update)")
 	limitFlags(fs, c)
 	webFlags(fs, c)
 	rest, err := parseInterspersed(fs, args)
@@ -143,6 +147,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if c.MaxRefUpdates <= 0 {
 		return fmt.Errorf("--max-ref-updates must be positive")
+	}
+	if c.HookTimeout <= 0 {
+		return fmt.Errorf("--hook-timeout must be positive")
 	}
 	if err := checkLimits(c); err != nil {
 		return err

@@ -50,6 +50,8 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 	r.MaxObjectSize = c.MaxObjectSize
 	r.MaxRefUpdates = c.MaxRefUpdates
 	r.MaxReposPerUser = c.MaxReposPerUser
+	r.HooksDir = filepath.Join(c.Data, "hooks")
+	r.HookTimeout = c.HookTimeout
 	r.Protection = protection
 	r.Audit = s.audit
 	r.Logger = logger.With("subsystem", "repos")

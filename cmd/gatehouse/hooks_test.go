@@ -362,3 +362,36 @@ exit 3
 		t.Errorf("main = %s, want %s", got, head)
 	}
 }
+
+// BenchmarkPushHooks times one small push (one commit, real git over
+// ssh) with no hooks installed and with one post-receive hook that reads
+// its stdin, to give what a hook adds to a push.
+//
+//	go test ./cmd/gatehouse/ -run '^$' -bench PushHooks -benchtime 30x
+func BenchmarkPushHooks(b *testing.B) {
+	for _, tc := range []struct{ name, hook string }{
+		{"none", ""},
+		{"post-receive", "cat >/dev/null\n"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := MustRunMain(b)
+			alice := s.User("alice")
+			work := Work(b, "main", 1)
+			s.MustGit(alice, work, "push", s.URL("alice/r"), "main")
+			if tc.hook != "" {
+				path := s.globalHook("post-receive", "bench")
+				os.MkdirAll(filepath.Dir(path), 0o755)
+				if err := os.WriteFile(path, []byte("#!/bin/sh\n"+tc.hook), 0o755); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				Commits(b, work, "bench", 1)
+				b.StartTimer()
+				s.MustGit(alice, work, "push", "-q", s.URL("alice/r"), "main")
+			}
+		})
+	}
+}

@@ -167,7 +167,9 @@ func (p *Push) run(ctx context.Context, k Kind, path string, args []string, stdi
 	cmd := exec.Command(path, args...)
 	cmd.Dir = p.GitDir
 	cmd.Env = p.env(quarantine)
-	cmd.Stdin = bytes.NewReader(stdin)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = waitForStdin

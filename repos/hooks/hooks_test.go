@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -194,5 +195,21 @@ func TestOutputBounded(t *testing.T) {
 	p.PostReceive(context.Background(), []gatehouse.RefUpdate{upd})
 	if out.String() != "?[31mred\n" {
 		t.Errorf("escape sequence forwarded as %q", out.String())
+	}
+}
+
+// BenchmarkPostReceive times one run of a trivial post-receive hook.
+func BenchmarkPostReceive(b *testing.B) {
+	repo, global := b.TempDir(), b.TempDir()
+	path := filepath.Join(global, "post-receive.d", "hook")
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	os.WriteFile(path, []byte("#!/bin/sh\ncat >/dev/null\n"), 0o755)
+	h, err := hooks.Find(global, repo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		p := &hooks.Push{Hooks: h, GitDir: repo, Out: io.Discard}
+		p.PostReceive(context.Background(), []gatehouse.RefUpdate{upd})
 	}
 }

@@ -213,3 +213,17 @@ func BenchmarkPostReceive(b *testing.B) {
 		p.PostReceive(context.Background(), []gatehouse.RefUpdate{upd})
 	}
 }
+
+// BenchmarkFindNone times what a push pays when no hook is installed:
+// a repository with an empty hooks/ and a data folder with no hooks/.
+func BenchmarkFindNone(b *testing.B) {
+	repo := b.TempDir()
+	os.Mkdir(filepath.Join(repo, "hooks"), 0o755)
+	global := filepath.Join(b.TempDir(), "hooks")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if h, err := hooks.Find(global, repo); h != nil || err != nil {
+			b.Fatal(h, err)
+		}
+	}
+}

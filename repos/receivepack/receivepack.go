@@ -5,8 +5,9 @@
 // The exchange: the server advertises its refs and capabilities; the
 // client sends "old new ref" commands and a flush, then, unless it only
 // deletes, a pack; the server stores the pack in quarantine (package
-// pack), checks each command, moves the refs that pass by compare-and-swap
-// (package refs) and reports per ref.
+// pack), checks each command, runs the server's pre-receive and update
+// hooks when there are any (package hooks), moves the refs that pass by
+// compare-and-swap (package refs), reports per ref and runs post-receive.
 //
 // Supported capabilities: report-status, delete-refs, side-band-64k,
 // quiet, ofs-delta, atomic, push-options, agent and object-format=sha1.

@@ -16,6 +16,21 @@ type Event struct {
 	Repo   string // owner/name, when the change is to a repository
 	Detail string
 	Time   time.Time
+
+	// What subscribers other than the audit log read, so that none parses
+	// Detail; each is set for the kinds named.
+
+	// Ref is the ref a push moved (AuditPush).
+	Ref *RefUpdate
+	// Subject is the user or "@org/team" granted or removed
+	// (AuditCollabSet, AuditCollabRemove, AuditTeamGrantSet,
+	// AuditTeamGrantRemove), or the old owner/name (AuditRepoRename).
+	Subject string
+	// Level is the level granted (AuditCollabSet, AuditTeamGrantSet).
+	Level AccessLevel
+	// Changed names the settings an AuditRepoUpdate was asked to set:
+	// "visibility", "description", "default_branch".
+	Changed []string
 }
 
 // EventSink receives events once the change has happened. Publish must
@@ -23,6 +38,14 @@ type Event struct {
 // the failure itself.
 type EventSink interface {
 	Publish(ctx context.Context, e Event)
+}
+
+// EventBatchSink is an EventSink that takes the events of one change
+// together (the refs of one push), so that it can store what it makes of
+// them in one go. The publisher calls PublishBatch instead of Publish.
+type EventBatchSink interface {
+	EventSink
+	PublishBatch(ctx context.Context, events []Event)
 }
 
 // EventSinkFunc adapts a function to EventSink.

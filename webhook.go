@@ -22,6 +22,13 @@ const (
 	HookSite WebhookScope = "site"
 )
 
+// Audit actions for webhooks.
+const (
+	AuditWebhookCreate    = "webhook.create"
+	AuditWebhookDelete    = "webhook.delete"
+	AuditWebhookRedeliver = "webhook.redeliver"
+)
+
 // Webhook event names, as X-Gatehouse-Event (and X-GitHub-Event) carry
 // them.
 const (

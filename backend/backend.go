@@ -38,6 +38,8 @@ type Backend struct {
 	Protection gatehouse.ProtectionService
 	Audit      gatehouse.AuditService
 	Logins     gatehouse.LoginLinker
+	// Webhooks keeps webhooks and deliveries (webhooks.go); may be nil.
+	Webhooks gatehouse.WebhookService
 	// Git serves the Git protocol (see git.go).
 	Git gatehouse.GitService
 
@@ -79,7 +81,13 @@ func (b *Backend) repoAdminActor(ctx context.Context, owner, name string) (gateh
 // then the event for the other subscribers. A failed audit write is
 // logged rather than returned, since the change cannot be undone.
 func (b *Backend) publish(ctx context.Context, a gatehouse.Actor, kind, repo, detail string) {
-	b.publishAll(ctx, []gatehouse.Event{{Kind: kind, Actor: a, Repo: repo, Detail: detail, Time: time.Now()}})
+	b.publishEvent(ctx, gatehouse.Event{Kind: kind, Actor: a, Repo: repo, Detail: detail})
+}
+
+// publishEvent is publish for an event that carries structured facts.
+func (b *Backend) publishEvent(ctx context.Context, e gatehouse.Event) {
+	e.Time = time.Now()
+	b.publishAll(ctx, []gatehouse.Event{e})
 }
 
 // publishAll is publish for changes made together (the refs of one
@@ -93,9 +101,13 @@ func (b *Backend) publishAll(ctx context.Context, events []gatehouse.Event) {
 	if err := b.Audit.RecordEvents(ctx, rows); err != nil {
 		b.logger().Error("audit write failed", "err", err, "action", events[0].Kind, "events", len(events))
 	}
-	if b.Events != nil {
+	switch s := b.Events.(type) {
+	case nil:
+	case gatehouse.EventBatchSink:
+		s.PublishBatch(ctx, events)
+	default:
 		for _, e := range events {
-			b.Events.Publish(ctx, e)
+			s.Publish(ctx, e)
 		}
 	}
 }

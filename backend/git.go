@@ -53,7 +53,7 @@ func (b *Backend) ReceivePack(ctx context.Context, repo *gatehouse.Repo, s gateh
 			if u.Forced {
 				detail += " forced"
 			}
-			events = append(events, gatehouse.Event{Kind: gatehouse.AuditPush, Actor: a, Repo: repo.FullName(), Detail: detail, Time: now})
+			events = append(events, gatehouse.Event{Kind: gatehouse.AuditPush, Actor: a, Repo: repo.FullName(), Detail: detail, Time: now, Ref: &u})
 		}
 		b.publishAll(ctx, events)
 	}

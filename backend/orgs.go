@@ -269,7 +269,8 @@ func (b *Backend) SetTeamGrant(ctx context.Context, owner, name, org, team strin
 	if err := b.Orgs.SetTeamGrant(ctx, owner, name, org, team, level); err != nil {
 		return err
 	}
-	b.publish(ctx, a, gatehouse.AuditTeamGrantSet, owner+"/"+name, "@"+org+"/"+team+" "+level.String())
+	b.publishEvent(ctx, gatehouse.Event{Kind: gatehouse.AuditTeamGrantSet, Actor: a, Repo: owner + "/" + name,
+		Detail: "@" + org + "/" + team + " " + level.String(), Subject: "@" + org + "/" + team, Level: level})
 	return nil
 }
 
@@ -284,6 +285,7 @@ func (b *Backend) RemoveTeamGrant(ctx context.Context, owner, name, org, team st
 	if err := b.Orgs.RemoveTeamGrant(ctx, owner, name, org, team); err != nil {
 		return err
 	}
-	b.publish(ctx, a, gatehouse.AuditTeamGrantRemove, owner+"/"+name, "@"+org+"/"+team)
+	b.publishEvent(ctx, gatehouse.Event{Kind: gatehouse.AuditTeamGrantRemove, Actor: a, Repo: owner + "/" + name,
+		Detail: "@" + org + "/" + team, Subject: "@" + org + "/" + team})
 	return nil
 }

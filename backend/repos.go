@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"gatehouse"
 )
@@ -90,7 +91,15 @@ func (b *Backend) UpdateRepo(ctx context.Context, owner, name string, upd gateho
 	if err != nil {
 		return nil, err
 	}
-	b.publish(ctx, a, gatehouse.AuditRepoUpdate, r.FullName(), fmt.Sprintf("%s description=%q", r.Visibility(), r.Description))
+	var changed []string
+	for name, set := range map[string]bool{"visibility": upd.Private != nil, "description": upd.Description != nil, "default_branch": upd.DefaultBranch != nil} {
+		if set {
+			changed = append(changed, name)
+		}
+	}
+	slices.Sort(changed)
+	b.publishEvent(ctx, gatehouse.Event{Kind: gatehouse.AuditRepoUpdate, Actor: a, Repo: r.FullName(),
+		Detail: fmt.Sprintf("%s description=%q", r.Visibility(), r.Description), Changed: changed})
 	return r, nil
 }
 
@@ -108,7 +117,7 @@ func (b *Backend) RenameRepo(ctx context.Context, owner, name, newOwner, newName
 	if err != nil {
 		return nil, err
 	}
-	b.publish(ctx, a, gatehouse.AuditRepoRename, r.FullName(), "from "+owner+"/"+name)
+	b.publishEvent(ctx, gatehouse.Event{Kind: gatehouse.AuditRepoRename, Actor: a, Repo: r.FullName(), Detail: "from " + owner + "/" + name, Subject: owner + "/" + name})
 	return r, nil
 }
 
@@ -148,7 +157,7 @@ func (b *Backend) SetCollaborator(ctx context.Context, owner, name, user string,
 	if err := b.Repos.SetCollaborator(ctx, owner, name, user, level); err != nil {
 		return err
 	}
-	b.publish(ctx, a, gatehouse.AuditCollabSet, owner+"/"+name, user+" "+level.String())
+	b.publishEvent(ctx, gatehouse.Event{Kind: gatehouse.AuditCollabSet, Actor: a, Repo: owner + "/" + name, Detail: user + " " + level.String(), Subject: user, Level: level})
 	return nil
 }
 
@@ -160,7 +169,7 @@ func (b *Backend) RemoveCollaborator(ctx context.Context, owner, name, user stri
 	if err := b.Repos.RemoveCollaborator(ctx, owner, name, user); err != nil {
 		return err
 	}
-	b.publish(ctx, a, gatehouse.AuditCollabRemove, owner+"/"+name, user)
+	b.publishEvent(ctx, gatehouse.Event{Kind: gatehouse.AuditCollabRemove, Actor: a, Repo: owner + "/" + name, Detail: user, Subject: user})
 	return nil
 }
 

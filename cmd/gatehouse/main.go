@@ -23,6 +23,7 @@ import (
 	"gatehouse/repos"
 	"gatehouse/sshd"
 	"gatehouse/web"
+	"gatehouse/webhook"
 )
 
 // Version is the release; set with -ldflags "-X main.Version=...".
@@ -67,6 +68,12 @@ type Config struct {
 	// Web panel: see webFlags.
 	PublicURL  string
 	PublicHost string
+
+	// WebhookAllow lists the private or loopback networks webhooks may
+	// reach (--webhook-allow); WebhookBackoff shortens the retry waits in
+	// tests.
+	WebhookAllow   []netip.Prefix
+	WebhookBackoff time.Duration
 }
 
 // Main is the running server: its configuration and its parts.
@@ -78,8 +85,14 @@ type Main struct {
 	SSH   *sshd.Server
 	HTTP  *web.Server
 
+	// Webhooks is the webhook store; its MatchQueries counts the lookups
+	// events cost.
+	Webhooks *keys.WebhookService
+
 	Stdout io.Writer
 	Logger *slog.Logger
+
+	webhooks *webhook.Worker
 
 	web webState // set up by prepareWeb, see main_web.go
 }
@@ -132,6 +145,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&c.HookTimeout, "hook-timeout", c.HookTimeout, "how long one server hook may run before it is killed (a refusal before the update)")
 	limitFlags(fs, c)
 	webFlags(fs, c)
+	webhookFlags(fs, c)
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -184,6 +198,7 @@ func (m *Main) Run(ctx context.Context) error {
 	users, keySvc, deployKeys, audit := svc.users, svc.keys, svc.deployKeys, svc.audit
 	m.Repos = svc.repos
 	m.Repos.SweepInBackground() // what pushes and repacks killed midway left
+	m.startWebhooks(svc)
 	if err := m.bootstrap(ctx, svc.backend); err != nil {
 		return err
 	}
@@ -219,6 +234,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.SSH.Open(); err != nil {
 		return err
 	}
+	svc.sink.SetSSHBase("ssh://git@" + publicAddr(m.SSH.ListenAddr().String(), c.PublicHost) + "/")
 	fmt.Fprintf(m.Stdout, "gatehouse %s: SSH listening on %s\n", Version, m.SSH.ListenAddr())
 	if err := m.openWeb(ctx, svc, hostKeys); err != nil {
 		return err
@@ -274,6 +290,9 @@ func (m *Main) Close() error {
 	}
 	if m.Repos != nil {
 		m.Repos.Close() // background repacks: cancelled and waited for
+	}
+	if m.webhooks != nil {
+		m.webhooks.Close() // sends under way are cut short and retried at the next start
 	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())

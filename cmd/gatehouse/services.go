@@ -7,6 +7,7 @@ import (
 	"gatehouse/backend"
 	"gatehouse/keys"
 	"gatehouse/repos"
+	"gatehouse/webhook"
 )
 
 // services are the stores on one database and the use-case layer on top
@@ -23,11 +24,15 @@ type services struct {
 	logins     *keys.LoginService
 	repos      *repos.Service
 	backend    *backend.Backend
+	// webhooks and the sink queueing deliveries: events of the command
+	// line are queued too, and sent by the server's worker.
+	webhooks *keys.WebhookService
+	sink     *webhook.Sink
 }
 
 // newServices builds the services on db for the data folder and limits
 // in c. logger receives what the repository service logs.
-func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error) {
+func newServices(db *keys.DB, c *Config, logger *slog.Logger) (_ *services, err error) {
 	s := &services{
 		users:      keys.NewUserService(db),
 		keys:       keys.NewKeyService(db),
@@ -56,6 +61,13 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 	r.Audit = s.audit
 	r.Logger = logger.With("subsystem", "repos")
 	s.repos = r
+	if s.webhooks, err = keys.NewWebhookService(db); err != nil {
+		return nil, err
+	}
+	s.sink = &webhook.Sink{Hooks: s.webhooks, Repos: r, GitDir: r.Dir, Logger: logger.With("subsystem", "webhook")}
+	if c.SSHAddr != "" {
+		s.sink.SetSSHBase("ssh://git@" + publicAddr(c.SSHAddr, c.PublicHost) + "/")
+	}
 	s.backend = &backend.Backend{
 		Users:      s.users,
 		Keys:       s.keys,
@@ -67,6 +79,8 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 		Audit:      s.audit,
 		Logins:     s.logins,
 		Git:        r,
+		Webhooks:   s.webhooks,
+		Events:     s.sink,
 		Logger:     logger,
 	}
 	return s, nil

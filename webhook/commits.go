@@ -40,7 +40,7 @@ type Person struct {
 	Email string `json:"email"`
 }
 
-// walkNode is a commit on the walk's queue.
+// walkNode is a commit on the walk.
 type walkNode struct {
 	id            plumbing.Hash
 	when          int64
@@ -50,18 +50,79 @@ type walkNode struct {
 	popped        bool
 }
 
-// byDate is a max-heap of commits by committer date, newest first.
+// byDate is a max-heap of commits by committer date, newest first; at
+// equal dates the uninteresting first, so that commits made within one
+// second are judged by what reaches them.
 type byDate []*walkNode
 
-func (h byDate) Len() int           { return len(h) }
-func (h byDate) Less(i, j int) bool { return h[i].when > h[j].when }
-func (h byDate) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *byDate) Push(x any)        { *h = append(*h, x.(*walkNode)) }
+func (h byDate) Len() int { return len(h) }
+func (h byDate) Less(i, j int) bool {
+	if h[i].when != h[j].when {
+		return h[i].when > h[j].when
+	}
+	return h[i].uninteresting && !h[j].uninteresting
+}
+func (h byDate) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *byDate) Push(x any)   { *h = append(*h, x.(*walkNode)) }
 func (h *byDate) Pop() any {
 	old := *h
 	n := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return n
+}
+
+// walk is a history walk from the new tip, minus what the old one reaches.
+type walk struct {
+	r           *odb.Reader
+	nodes       map[plumbing.Hash]*walkNode
+	q           byDate
+	interesting int // queued and interesting
+}
+
+// add queues id, or marks it uninteresting if it is known already.
+func (w *walk) add(id plumbing.Hash, uninteresting bool) error {
+	if n, ok := w.nodes[id]; ok {
+		if uninteresting {
+			w.mark(n)
+		}
+		return nil
+	}
+	if len(w.nodes) >= maxWalk {
+		return nil
+	}
+	_, data, err := w.r.ReadWhole(id, plumbing.CommitObject, nil)
+	if err != nil {
+		return err
+	}
+	c, err := odb.ParseCommit(data)
+	if err != nil {
+		return err
+	}
+	n := &walkNode{id: id, when: c.When, parents: c.Parents, data: data, uninteresting: uninteresting}
+	w.nodes[id] = n
+	heap.Push(&w.q, n)
+	if !uninteresting {
+		w.interesting++
+	}
+	return nil
+}
+
+// mark makes n uninteresting, and what it reaches if it was walked
+// already (its date said it was newer than it is).
+func (w *walk) mark(n *walkNode) {
+	if n.uninteresting {
+		return
+	}
+	n.uninteresting = true
+	if !n.popped {
+		w.interesting--
+		return
+	}
+	for _, p := range n.parents {
+		if pn, ok := w.nodes[p]; ok {
+			w.mark(pn)
+		}
+	}
 }
 
 // pushCommits lists up to MaxCommits of the commits reachable from newID
@@ -70,74 +131,40 @@ func (h *byDate) Pop() any {
 // old..new` makes it, of at most maxWalk commits. A new ID that is not a
 // commit (a tag's) lists nothing.
 func pushCommits(r *odb.Reader, oldID, newID plumbing.Hash) ([]Commit, error) {
-	nodes := map[plumbing.Hash]*walkNode{}
-	q := &byDate{}
-	add := func(id plumbing.Hash, uninteresting bool) error {
-		if n, ok := nodes[id]; ok {
-			if uninteresting && !n.uninteresting {
-				n.uninteresting = true
-				if n.popped {
-					// Listed already (a clock skew): it stays listed,
-					// and what it reaches is marked from here on.
-					for _, p := range n.parents {
-						if n, ok := nodes[p]; ok && !n.popped {
-							n.uninteresting = true
-						}
-					}
-				}
-			}
-			return nil
-		}
-		if len(nodes) >= maxWalk {
-			return nil
-		}
-		_, data, err := r.ReadWhole(id, plumbing.CommitObject, nil)
-		if err != nil {
-			return err
-		}
-		c, err := odb.ParseCommit(data)
-		if err != nil {
-			return err
-		}
-		n := &walkNode{id: id, when: c.When, parents: c.Parents, data: data, uninteresting: uninteresting}
-		nodes[id] = n
-		heap.Push(q, n)
-		return nil
-	}
+	w := &walk{r: r, nodes: map[plumbing.Hash]*walkNode{}}
 	if typ, _, err := r.Header(newID); err != nil || typ != plumbing.CommitObject {
 		return nil, err
 	}
-	if err := add(newID, false); err != nil {
+	if err := w.add(newID, false); err != nil {
 		return nil, err
 	}
 	if !oldID.IsZero() {
 		if typ, _, err := r.Header(oldID); err == nil && typ == plumbing.CommitObject {
-			if err := add(oldID, true); err != nil {
+			if err := w.add(oldID, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var popped []*walkNode
+	for w.q.Len() > 0 && w.interesting > 0 {
+		if oldID.IsZero() && len(popped) == MaxCommits {
+			break // nothing can take the newest ones back
+		}
+		n := heap.Pop(&w.q).(*walkNode)
+		n.popped = true
+		if !n.uninteresting {
+			w.interesting--
+			popped = append(popped, n)
+		}
+		for _, p := range n.parents {
+			if err := w.add(p, n.uninteresting); err != nil {
 				return nil, err
 			}
 		}
 	}
 	var out []Commit
-	for q.Len() > 0 && len(out) < MaxCommits {
-		// Done once only uninteresting commits are left.
-		interesting := false
-		for _, n := range *q {
-			if !n.uninteresting {
-				interesting = true
-				break
-			}
-		}
-		if !interesting {
-			break
-		}
-		n := heap.Pop(q).(*walkNode)
-		n.popped = true
-		for _, p := range n.parents {
-			if err := add(p, n.uninteresting); err != nil {
-				return nil, err
-			}
-		}
-		if !n.uninteresting {
+	for _, n := range popped {
+		if !n.uninteresting && len(out) < MaxCommits {
 			out = append(out, parseCommit(n.id, n.data))
 		}
 	}

@@ -33,6 +33,8 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   team member add ORG/TEAM USER | rm ORG/TEAM USER | list ORG/TEAM
   deploy-key add OWNER/NAME KEY|FILE|- [--write] | list OWNER/NAME | rm OWNER/NAME FINGERPRINT
   protect add OWNER/NAME PATTERN [--admin-only] | list OWNER/NAME | rm OWNER/NAME PATTERN
+  webhook add OWNER/NAME|ORG|--site URL [--secret S] [--events push,create,delete,repository,member] [--insecure-skip-verify]
+  webhook list [OWNER/NAME|ORG|--site] | rm ID | deliveries ID | redeliver DELIVERY_ID
   audit [--user U] [--repo OWNER/NAME] [--since TIME|DURATION] [--limit N]
   token create USER [--name N] [--expires 720h] [--scope read|write|admin] | list USER | rm USER ID
   login-link USER [--url BASE]            a one-time web panel login link
@@ -106,6 +108,17 @@ var commands = map[string]command{
 	"protect add":  {args: 2, flags: boolFlag("admin-only", "only repository admins may push to matching branches"), run: protectAdd},
 	"protect list": {args: 1, run: protectList},
 	"protect rm":   {args: 2, run: protectRemove},
+
+	"webhook add": {args: -1, flags: func(fs *flag.FlagSet) {
+		fs.Bool("site", false, "every repository's events (site admins)")
+		fs.String("secret", "", "HMAC key for X-Hub-Signature-256; never shown again")
+		fs.String("events", "", "comma-separated: push, create, delete, repository, member (default all)")
+		fs.Bool("insecure-skip-verify", false, "accept any TLS certificate from the target")
+	}, run: webhookAdd},
+	"webhook list":       {args: -1, flags: boolFlag("site", "the site's webhooks"), run: webhookList},
+	"webhook rm":         {args: 1, run: webhookRemove},
+	"webhook deliveries": {args: 1, flags: func(fs *flag.FlagSet) { fs.Int("limit", 50, "at most this many (the newest)") }, run: webhookDeliveries},
+	"webhook redeliver":  {args: 1, run: webhookRedeliver},
 
 	"audit": {args: 0, flags: func(fs *flag.FlagSet) {
 		fs.String("user", "", "only this actor")

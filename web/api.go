@@ -63,8 +63,10 @@ func (s *Server) apiRoutes(r chi.Router) {
 		r.Post("/protected-branches", s.apiAddProtected)
 		// Patterns hold "/" too ("release/*").
 		r.Delete("/protected-branches/*", s.apiRemoveProtected)
+		r.Route("/hooks", s.hookRoutes(repoHooks))
 	})
 	r.Route("/orgs", s.orgRoutes)
+	r.Route("/hooks", s.hookRoutes(siteHooks))
 	r.Get("/audit", s.apiAudit)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, fmt.Errorf("no such endpoint: %w", gatehouse.ErrNotFound))

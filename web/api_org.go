@@ -27,6 +27,7 @@ func (s *Server) orgRoutes(r chi.Router) {
 		r.Get("/teams/{team}/members", s.apiListTeamMembers)
 		r.Put("/teams/{team}/members/{user}", s.apiAddTeamMember)
 		r.Delete("/teams/{team}/members/{user}", s.apiRemoveTeamMember)
+		r.Route("/hooks", s.hookRoutes(orgHooks))
 	})
 }
 

@@ -73,6 +73,26 @@ var apiScopes = map[string]gatehouse.TokenScope{
 	"DELETE /orgs/{org}/teams/{team}/members/{user}": gatehouse.ScopeAdmin,
 
 	"GET /audit": gatehouse.ScopeRead,
+
+	// Webhooks: creating, removing and sending again are admin.
+	"GET /repos/{owner}/{name}/hooks":                                      gatehouse.ScopeRead,
+	"POST /repos/{owner}/{name}/hooks":                                     gatehouse.ScopeAdmin,
+	"GET /repos/{owner}/{name}/hooks/{id}":                                 gatehouse.ScopeRead,
+	"DELETE /repos/{owner}/{name}/hooks/{id}":                              gatehouse.ScopeAdmin,
+	"GET /repos/{owner}/{name}/hooks/{id}/deliveries":                      gatehouse.ScopeRead,
+	"POST /repos/{owner}/{name}/hooks/{id}/deliveries/{delivery}/attempts": gatehouse.ScopeAdmin,
+	"GET /orgs/{org}/hooks":                                                gatehouse.ScopeRead,
+	"POST /orgs/{org}/hooks":                                               gatehouse.ScopeAdmin,
+	"GET /orgs/{org}/hooks/{id}":                                           gatehouse.ScopeRead,
+	"DELETE /orgs/{org}/hooks/{id}":                                        gatehouse.ScopeAdmin,
+	"GET /orgs/{org}/hooks/{id}/deliveries":                                gatehouse.ScopeRead,
+	"POST /orgs/{org}/hooks/{id}/deliveries/{delivery}/attempts":           gatehouse.ScopeAdmin,
+	"GET /hooks":                 gatehouse.ScopeRead,
+	"POST /hooks":                gatehouse.ScopeAdmin,
+	"GET /hooks/{id}":            gatehouse.ScopeRead,
+	"DELETE /hooks/{id}":         gatehouse.ScopeAdmin,
+	"GET /hooks/{id}/deliveries": gatehouse.ScopeRead,
+	"POST /hooks/{id}/deliveries/{delivery}/attempts": gatehouse.ScopeAdmin,
 }
 
 // requireScope refuses a request whose token's scope is below what its

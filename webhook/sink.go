@@ -28,6 +28,12 @@ import (
 // such a payload is sent with its commit list emptied.
 const MaxPayload = 1 << 20
 
+// walkedRefs is how many refs of one push get their commits listed; the
+// payloads of the others (a mirror push of thousands of refs) list none,
+// so that what a push costs before it is acknowledged stays bounded by a
+// commit read per ref.
+const walkedRefs = 100
+
 // Sink is the gatehouse.EventBatchSink that queues deliveries.
 type Sink struct {
 	Hooks gatehouse.WebhookService
@@ -147,6 +153,7 @@ type batch struct {
 	matched map[string][]*gatehouse.Webhook
 	repos   map[string]*gatehouse.Repo
 	readers map[string]*odb.Reader
+	walked  int // refs whose commits were listed
 	out     []*gatehouse.Delivery
 }
 
@@ -260,7 +267,8 @@ func (b *batch) pushPayload(e gatehouse.Event, repo *gatehouse.Repo) *PushPayloa
 		return p
 	}
 	newID, oldID := plumbing.NewHash(u.New), plumbing.NewHash(u.Old)
-	if strings.HasPrefix(u.Name, "refs/heads/") {
+	if strings.HasPrefix(u.Name, "refs/heads/") && b.walked < walkedRefs {
+		b.walked++
 		cs, err := pushCommits(r, oldID, newID)
 		if err != nil {
 			b.s.logger().Warn("webhooks: commits of a push not read", "err", err, "repo", repo.FullName(), "ref", u.Name)

@@ -122,6 +122,7 @@ func (s *Server) panelRoutes(r chi.Router) {
 		r.Get("/audit", s.auditPage)
 		r.Get("/hostkeys", s.hostKeysPage)
 		s.orgPanelRoutes(r)
+		s.hookPanelRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.panelError(w, r, fmt.Errorf("page %s: %w", r.URL.Path, gatehouse.ErrNotFound))

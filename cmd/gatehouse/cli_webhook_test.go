@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -570,5 +571,31 @@ func TestWebhookRestart(t *testing.T) {
 	}
 	if len(seen) != len(ds) {
 		t.Errorf("receiver saw %d deliveries, the server lists %d", len(seen), len(ds))
+	}
+}
+
+// BenchmarkPushWebhook is a push of one new commit over SSH with the
+// real git, with no webhook and with one (its receiver answering at
+// once): what the webhook adds to a push before it is acknowledged.
+func BenchmarkPushWebhook(b *testing.B) {
+	for _, hooks := range []int{0, 1} {
+		b.Run(fmt.Sprintf("webhooks=%d", hooks), func(b *testing.B) {
+			s := MustRunMain(b, allowLoopback)
+			alice := s.User("alice")
+			s.MustCLI("repo", "create", "alice/r")
+			if hooks > 0 {
+				rcv := newHookReceiver(b, "127.0.0.1:0", nil)
+				s.MustCLI("webhook", "add", "alice/r", rcv.URL, "--secret", "k")
+			}
+			work := Work(b, "main", 1)
+			s.MustGit(alice, work, "push", "-q", s.URL("alice/r"), "main")
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				Commits(b, work, fmt.Sprint("c", i), 1)
+				b.StartTimer()
+				s.MustGit(alice, work, "push", "-q", s.URL("alice/r"), "main")
+			}
+		})
 	}
 }

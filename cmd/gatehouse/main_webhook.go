@@ -2,9 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"net/netip"
-	"strings"
 
 	"gatehouse/webhook"
 )
@@ -14,14 +11,7 @@ import (
 // for a retry.
 func webhookFlags(fs *flag.FlagSet, c *Config) {
 	fs.Func("webhook-allow", "webhooks may reach this private or loopback network (repeatable)", func(s string) error {
-		for _, part := range strings.Split(s, ",") {
-			p, err := netip.ParsePrefix(strings.TrimSpace(part))
-			if err != nil {
-				return fmt.Errorf("bad CIDR %q", part)
-			}
-			c.WebhookAllow = append(c.WebhookAllow, p.Masked())
-		}
-		return nil
+		return appendCIDRs(&c.WebhookAllow, s)
 	})
 	fs.DurationVar(&c.WebhookBackoff, "webhook-backoff", c.WebhookBackoff, "first webhook retry's wait (default 2m)")
 }

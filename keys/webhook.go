@@ -32,20 +32,23 @@ type WebhookService struct {
 	matches atomic.Int64
 }
 
-// NewWebhookService returns a WebhookService backed by db. It brings the
-// marker file in line with the database, which a restore may have
-// changed behind it.
-func NewWebhookService(db *DB) (*WebhookService, error) {
-	s := &WebhookService{db: db, marker: db.Path + "-webhooks"}
-	tx, err := db.BeginTx(context.Background(), nil)
+// NewWebhookService returns a WebhookService backed by db.
+func NewWebhookService(db *DB) *WebhookService {
+	return &WebhookService{db: db, marker: db.Path + "-webhooks"}
+}
+
+// SyncMarker brings the marker file in line with the database, which a
+// restore may have changed behind it. The server calls it when it starts.
+func (s *WebhookService) SyncMarker(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer tx.Rollback()
-	if err := s.syncMarker(context.Background(), tx); err != nil {
-		return nil, err
+	if err := s.syncMarker(ctx, tx); err != nil {
+		return err
 	}
-	return s, translate(tx.Commit(), "webhooks")
+	return translate(tx.Commit(), "webhooks")
 }
 
 // MatchQueries is how many times MatchWebhooks asked the database.

@@ -3,6 +3,7 @@ package keys_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -12,8 +13,8 @@ import (
 
 func MustWebhookService(tb testing.TB, db *keys.DB) *keys.WebhookService {
 	tb.Helper()
-	s, err := keys.NewWebhookService(db)
-	if err != nil {
+	s := keys.NewWebhookService(db)
+	if err := s.SyncMarker(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	return s
@@ -102,6 +103,14 @@ func TestWebhookService_Hooks(t *testing.T) {
 	}
 	if any, _ := s.AnyWebhooks(ctx); any {
 		t.Fatal("no hook is left")
+	}
+	// A marker left behind (a restore of the database) is put right.
+	os.WriteFile(db.Path+"-webhooks", nil, 0o600)
+	if err := s.SyncMarker(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if any, _ := s.AnyWebhooks(ctx); any {
+		t.Fatal("a stale marker survives SyncMarker")
 	}
 	if err := s.DeleteWebhook(ctx, siteHook.ID); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Errorf("second delete: %v", err)

@@ -83,10 +83,7 @@ func newPushFixture(tb testing.TB, n int) *pushFixture {
 	}
 	gittest.Run(tb, work, "push", "-q", dir, "main")
 	head := strings.TrimSpace(gittest.Run(tb, work, "rev-parse", "HEAD"))
-	hooks, err := keys.NewWebhookService(db)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	hooks := keys.NewWebhookService(db)
 	return &pushFixture{
 		hooks: hooks,
 		sink:  &webhook.Sink{Hooks: hooks, Repos: rs, GitDir: rs.Dir},

@@ -198,7 +198,9 @@ func (m *Main) Run(ctx context.Context) error {
 	users, keySvc, deployKeys, audit := svc.users, svc.keys, svc.deployKeys, svc.audit
 	m.Repos = svc.repos
 	m.Repos.SweepInBackground() // what pushes and repacks killed midway left
-	m.startWebhooks(svc)
+	if err := m.startWebhooks(ctx, svc); err != nil {
+		return err
+	}
 	if err := m.bootstrap(ctx, svc.backend); err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
 
 	"gatehouse/webhook"
 )
@@ -18,7 +20,10 @@ func webhookFlags(fs *flag.FlagSet, c *Config) {
 
 // startWebhooks starts the delivery worker; deliveries queued before a
 // restart are due, so they go first.
-func (m *Main) startWebhooks(svc *services) {
+func (m *Main) startWebhooks(ctx context.Context, svc *services) error {
+	if err := svc.webhooks.SyncMarker(ctx); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
 	m.Webhooks = svc.webhooks
 	m.webhooks = &webhook.Worker{
 		Hooks:   svc.webhooks,
@@ -29,4 +34,5 @@ func (m *Main) startWebhooks(svc *services) {
 	}
 	svc.sink.SetNotify(m.webhooks.Notify)
 	m.webhooks.Start()
+	return nil
 }

@@ -32,7 +32,7 @@ type services struct {
 
 // newServices builds the services on db for the data folder and limits
 // in c. logger receives what the repository service logs.
-func newServices(db *keys.DB, c *Config, logger *slog.Logger) (_ *services, err error) {
+func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error) {
 	s := &services{
 		users:      keys.NewUserService(db),
 		keys:       keys.NewKeyService(db),
@@ -61,9 +61,7 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (_ *services, err 
 	r.Audit = s.audit
 	r.Logger = logger.With("subsystem", "repos")
 	s.repos = r
-	if s.webhooks, err = keys.NewWebhookService(db); err != nil {
-		return nil, err
-	}
+	s.webhooks = keys.NewWebhookService(db)
 	s.sink = &webhook.Sink{Hooks: s.webhooks, Repos: r, GitDir: r.Dir, Logger: logger.With("subsystem", "webhook")}
 	if c.SSHAddr != "" {
 		s.sink.SetSSHBase("ssh://git@" + publicAddr(c.SSHAddr, c.PublicHost) + "/")

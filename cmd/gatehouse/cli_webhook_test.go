@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -476,7 +477,10 @@ func TestHelperServe(t *testing.T) {
 	if args == "" {
 		return
 	}
-	os.Exit(main.Run(context.Background(), strings.Split(args, "\n"), os.Stdin, os.Stdout, os.Stderr))
+	// As the real main: SIGTERM shuts down.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(main.Run(ctx, strings.Split(args, "\n"), os.Stdin, os.Stdout, os.Stderr))
 }
 
 // startServeProcess starts the server on data in another process and
@@ -597,5 +601,58 @@ func BenchmarkPushWebhook(b *testing.B) {
 				s.MustGit(alice, work, "push", "-q", s.URL("alice/r"), "main")
 			}
 		})
+	}
+}
+
+// SIGTERM while a receiver hangs: the server exits at once, the cut
+// attempt is recorded, and the delivery is sent again at the next start;
+// the receiver sees it twice, and two attempts say why.
+func TestWebhookShutdown(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	rcv := newHookReceiver(t, "127.0.0.1:0", func(n int, r *http.Request) int {
+		if n == 1 {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return http.StatusOK
+	})
+	data := t.TempDir()
+	key := NewKey(t)
+	keyFile := filepath.Join(t.TempDir(), "admin.pub")
+	os.WriteFile(keyFile, []byte(key.Public+"\n"), 0o644)
+	args := []string{"--data", data, "--ssh-addr", "127.0.0.1:0", "--http-addr", "", "--admin-key", keyFile,
+		"--webhook-allow", "127.0.0.1/32", "--webhook-backoff", "1h"}
+	srv, port := startServeProcess(t, args...)
+	s := &Server{tb: t, Data: data, Port: port, KnownHosts: filepath.Join(t.TempDir(), "known_hosts")}
+	kh, _ := exec.Command("ssh-keyscan", "-p", port, "-t", "ed25519", "127.0.0.1").Output()
+	os.WriteFile(s.KnownHosts, kh, 0o644)
+	s.MustCLI("repo", "create", "admin/r")
+	s.MustCLI("webhook", "add", "admin/r", rcv.URL, "--events", "push")
+	s.MustGit(key, Work(t, "main", 1), "push", s.URL("admin/r"), "main")
+	rcv.wait(t, 1)
+
+	start := time.Now()
+	srv.Process.Signal(syscall.SIGTERM)
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v with a receiver hanging", d)
+	}
+	var ds []*gatehouse.Delivery
+	json.Unmarshal([]byte(s.MustCLI("webhook", "deliveries", "1", "--json")), &ds)
+	if len(ds) != 1 || ds[0].Status != gatehouse.DeliveryPending || len(ds[0].Log) != 1 || ds[0].Log[0].Error != "interrupted by shutdown" {
+		t.Fatalf("after shutdown: %+v", ds)
+	}
+
+	startServeProcess(t, args...)
+	d := waitDeliveries(t, s, 1, func(d *gatehouse.Delivery) bool { return d.Status == gatehouse.DeliveryDelivered })[0]
+	got := rcv.requests()
+	if d.Attempts != 2 || len(got) != 2 || got[1].Header.Get("X-Gatehouse-Delivery") != d.ID {
+		t.Errorf("delivery %+v; receiver saw %d", d, len(got))
 	}
 }

@@ -19,8 +19,10 @@ const (
 	MaxCommits = 20
 	// maxWalk bounds the commits read to find them, whatever the history.
 	maxWalk = 2000
-	// maxMessage bounds one commit message in a payload.
+	// maxMessage bounds one commit message in a payload, maxIdent a name
+	// or an email.
 	maxMessage = 16 << 10
+	maxIdent   = 1 << 10
 	// maxCommitObject bounds one commit read: the push path's own bound.
 	maxCommitObject = 4 << 20
 )
@@ -45,7 +47,6 @@ type walkNode struct {
 	id            plumbing.Hash
 	when          int64
 	parents       []plumbing.Hash
-	data          []byte
 	uninteresting bool
 	popped        bool
 }
@@ -74,6 +75,7 @@ func (h *byDate) Pop() any {
 // walk is a history walk from the new tip, minus what the old one reaches.
 type walk struct {
 	r           *odb.Reader
+	buf         []byte // one buffer for every commit read: only ids are kept
 	nodes       map[plumbing.Hash]*walkNode
 	q           byDate
 	interesting int // queued and interesting
@@ -90,15 +92,16 @@ func (w *walk) add(id plumbing.Hash, uninteresting bool) error {
 	if len(w.nodes) >= maxWalk {
 		return nil
 	}
-	_, data, err := w.r.ReadWhole(id, plumbing.CommitObject, nil)
+	_, data, err := w.r.ReadWhole(id, plumbing.CommitObject, w.buf)
 	if err != nil {
 		return err
 	}
+	w.buf = data[:0]
 	c, err := odb.ParseCommit(data)
 	if err != nil {
 		return err
 	}
-	n := &walkNode{id: id, when: c.When, parents: c.Parents, data: data, uninteresting: uninteresting}
+	n := &walkNode{id: id, when: c.When, parents: c.Parents, uninteresting: uninteresting}
 	w.nodes[id] = n
 	heap.Push(&w.q, n)
 	if !uninteresting {
@@ -162,10 +165,17 @@ func pushCommits(r *odb.Reader, oldID, newID plumbing.Hash) ([]Commit, error) {
 			}
 		}
 	}
+	// The listed ones are read again: holding every commit walked (up to
+	// 4 MiB each) would let a push of big commits take the memory.
 	var out []Commit
 	for _, n := range popped {
 		if !n.uninteresting && len(out) < MaxCommits {
-			out = append(out, parseCommit(n.id, n.data))
+			_, data, err := r.ReadWhole(n.id, plumbing.CommitObject, w.buf)
+			if err != nil {
+				return nil, err
+			}
+			w.buf = data[:0]
+			out = append(out, parseCommit(n.id, data))
 		}
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
@@ -201,11 +211,16 @@ func parseCommit(id plumbing.Hash, data []byte) Commit {
 			c.Committer, _ = parseIdent(v)
 		}
 	}
-	if len(msg) > maxMessage {
-		msg = msg[:maxMessage]
-	}
-	c.Message = strings.ToValidUTF8(string(msg), string(utf8.RuneError))
+	c.Message = strings.ToValidUTF8(cut(string(msg), maxMessage), string(utf8.RuneError))
 	return c
+}
+
+// cut bounds s to n bytes; a rune cut in two is replaced by the caller.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // parseIdent reads "Name <email> seconds +zone" into the person and an
@@ -213,7 +228,7 @@ func parseCommit(id plumbing.Hash, data []byte) Commit {
 func parseIdent(v string) (Person, string) {
 	name, rest, _ := strings.Cut(v, " <")
 	email, when, _ := strings.Cut(rest, "> ")
-	p := Person{Name: strings.ToValidUTF8(name, ""), Email: strings.ToValidUTF8(email, "")}
+	p := Person{Name: strings.ToValidUTF8(cut(name, maxIdent), ""), Email: strings.ToValidUTF8(cut(email, maxIdent), "")}
 	secs, zone, _ := strings.Cut(when, " ")
 	s, err := strconv.ParseInt(secs, 10, 64)
 	if err != nil {

@@ -33,14 +33,14 @@ func TestWebhookService_Hooks(t *testing.T) {
 	MustCreateRepo(t, db, "alice", "r", false)
 	MustCreateRepo(t, db, "acme", "api", false)
 
-	if any, err := s.AnyWebhooks(ctx); err != nil || any {
-		t.Fatalf("AnyWebhooks on an empty store: %v %v", any, err)
+	if exist, err := s.AnyWebhooks(ctx); err != nil || exist {
+		t.Fatalf("AnyWebhooks on an empty store: %v %v", exist, err)
 	}
 	repoHook := &gatehouse.Webhook{Scope: gatehouse.HookRepo, Target: "alice/r", URL: "http://example.com/r", Secret: "s3", Events: []string{"push"}}
 	if err := other.CreateWebhook(ctx, repoHook); err != nil {
 		t.Fatal(err)
 	}
-	if any, _ := s.AnyWebhooks(ctx); !any {
+	if exist, _ := s.AnyWebhooks(ctx); !exist {
 		t.Fatal("a hook added through another handle is not seen")
 	}
 	orgHook := &gatehouse.Webhook{Scope: gatehouse.HookOrg, Target: "acme", URL: "https://example.com/o"}
@@ -95,13 +95,13 @@ func TestWebhookService_Hooks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if any, _ := s.AnyWebhooks(ctx); !any {
+	if exist, _ := s.AnyWebhooks(ctx); !exist {
 		t.Fatal("the site hook is left")
 	}
 	if err := other.DeleteWebhook(ctx, siteHook.ID); err != nil {
 		t.Fatal(err)
 	}
-	if any, _ := s.AnyWebhooks(ctx); any {
+	if exist, _ := s.AnyWebhooks(ctx); exist {
 		t.Fatal("no hook is left")
 	}
 	// A marker left behind (a restore of the database) is put right.
@@ -109,7 +109,7 @@ func TestWebhookService_Hooks(t *testing.T) {
 	if err := s.SyncMarker(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if any, _ := s.AnyWebhooks(ctx); any {
+	if exist, _ := s.AnyWebhooks(ctx); exist {
 		t.Fatal("a stale marker survives SyncMarker")
 	}
 	if err := s.DeleteWebhook(ctx, siteHook.ID); !errors.Is(err, gatehouse.ErrNotFound) {

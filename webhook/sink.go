@@ -64,7 +64,7 @@ func (s *Sink) Publish(ctx context.Context, e gatehouse.Event) {
 // no webhook at all it asks the database nothing. Failures are logged:
 // the change has happened and cannot be refused any more.
 func (s *Sink) PublishBatch(ctx context.Context, events []gatehouse.Event) {
-	if any, err := s.Hooks.AnyWebhooks(ctx); err != nil || !any {
+	if exist, err := s.Hooks.AnyWebhooks(ctx); err != nil || !exist {
 		if err != nil {
 			s.logger().Error("webhooks: cannot tell whether any exist", "err", err)
 		}

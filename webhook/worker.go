@@ -132,12 +132,12 @@ func (w *Worker) run(ctx context.Context) {
 	defer close(w.done)
 	lastPrune := time.Time{}
 	for ctx.Err() == nil {
-		any, err := w.Hooks.AnyWebhooks(ctx)
+		exist, err := w.Hooks.AnyWebhooks(ctx)
 		if err != nil {
 			w.Logger.Error("webhooks: cannot tell whether any exist", "err", err)
 		}
 		wait := maxPoll
-		if any {
+		if exist {
 			n := w.sendDue(ctx)
 			if n == parallel {
 				continue // more may be due

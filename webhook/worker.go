@@ -138,11 +138,13 @@ func (w *Worker) run(ctx context.Context) {
 		}
 		wait := maxPoll
 		if exist {
-			n := w.sendDue(ctx)
-			if n == parallel {
+			n, err := w.sendDue(ctx)
+			if err == nil && n == parallel {
 				continue // more may be due
 			}
-			if next, err := w.Hooks.NextDue(ctx); err == nil && next != nil {
+			// After a failed claim (the database busy or broken), the
+			// next try waits the full poll rather than spin.
+			if next, err2 := w.Hooks.NextDue(ctx); err == nil && err2 == nil && next != nil {
 				wait = min(wait, max(0, time.Until(*next)))
 			}
 			if time.Since(lastPrune) > time.Hour {
@@ -166,13 +168,13 @@ func (w *Worker) run(ctx context.Context) {
 }
 
 // sendDue claims what is due and sends it, returning how many it claimed.
-func (w *Worker) sendDue(ctx context.Context) int {
+func (w *Worker) sendDue(ctx context.Context) (int, error) {
 	ds, err := w.Hooks.ClaimDeliveries(ctx, time.Now(), parallel, w.retry)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Logger.Error("webhooks: claim failed", "err", err)
 		}
-		return 0
+		return 0, err
 	}
 	var wg sync.WaitGroup
 	for _, d := range ds {
@@ -183,7 +185,7 @@ func (w *Worker) sendDue(ctx context.Context) int {
 		}()
 	}
 	wg.Wait()
-	return len(ds)
+	return len(ds), nil
 }
 
 // deliver makes delivery d's attempt (claimed already) and records it.

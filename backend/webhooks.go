@@ -118,9 +118,9 @@ func (b *Backend) FindDeliveries(ctx context.Context, id int64, limit int) ([]*g
 	return b.Webhooks.FindDeliveries(ctx, id, limit)
 }
 
-// Redeliver queues delivery id's payload again, as a new delivery (with
-// its own ID and attempts) to the same hook, and returns it.
-func (b *Backend) Redeliver(ctx context.Context, id string) (*gatehouse.Delivery, error) {
+// FindDelivery returns delivery id with its payload and attempts, if the
+// actor administers its hook.
+func (b *Backend) FindDelivery(ctx context.Context, id string) (*gatehouse.Delivery, error) {
 	if b.Webhooks == nil {
 		return nil, ErrUnavailable
 	}
@@ -131,9 +131,28 @@ func (b *Backend) Redeliver(ctx context.Context, id string) (*gatehouse.Delivery
 	if err != nil {
 		return nil, err
 	}
+	if _, _, err := b.hookActor(ctx, d.HookID); err != nil {
+		return nil, fmt.Errorf("webhook delivery %q: %w", id, gatehouse.ErrNotFound)
+	}
+	return d, nil
+}
+
+// Redeliver queues delivery id's payload again, as a new delivery (with
+// its own ID and attempts) to the same hook, and returns it.
+func (b *Backend) Redeliver(ctx context.Context, id string) (*gatehouse.Delivery, error) {
+	if b.Webhooks == nil {
+		return nil, ErrUnavailable
+	}
+	if _, err := actor(ctx); err != nil {
+		return nil, err
+	}
+	d, err := b.FindDelivery(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	h, a, err := b.hookActor(ctx, d.HookID)
 	if err != nil {
-		return nil, fmt.Errorf("webhook delivery %q: %w", id, gatehouse.ErrNotFound)
+		return nil, err
 	}
 	nd := &gatehouse.Delivery{HookID: d.HookID, Event: d.Event, Action: d.Action, Repo: d.Repo, Payload: d.Payload}
 	if err := b.Webhooks.EnqueueDeliveries(ctx, []*gatehouse.Delivery{nd}); err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,8 +13,8 @@ import (
 
 // Webhooks, at /repos/OWNER/NAME/hooks, /orgs/ORG/hooks and /hooks (the
 // site's), each with the same routes: list and create, one hook, its
-// deliveries, and POST .../deliveries/ID/attempts to send one again (as
-// GitHub names it). Who may is the backend's call.
+// deliveries, one delivery with its payload, and POST
+// .../deliveries/ID/attempts to send one again (as GitHub names them). Who may is the backend's call.
 
 // hookPlace says which hooks a request's path is about.
 type hookPlace func(r *http.Request) (gatehouse.WebhookScope, string)
@@ -71,18 +72,40 @@ func (s *Server) hookRoutes(place hookPlace) func(chi.Router) {
 			}
 			s.respond(w, r, http.StatusOK, nonNil(ds), err)
 		})
-		r.Post("/{id}/deliveries/{delivery}/attempts", func(w http.ResponseWriter, r *http.Request) {
-			h, err := s.placedHook(r, place)
-			var d *gatehouse.Delivery
-			if err == nil {
-				d, err = s.Backend.Redeliver(r.Context(), chi.URLParam(r, "delivery"))
+		r.Get("/{id}/deliveries/{delivery}", func(w http.ResponseWriter, r *http.Request) {
+			d, err := s.placedDelivery(r, place, chi.URLParam(r, "delivery"))
+			if err != nil {
+				s.apiError(w, r, err)
+				return
 			}
-			if err == nil && d.HookID != h.ID {
-				err = fmt.Errorf("webhook %d has no delivery %q: %w", h.ID, chi.URLParam(r, "delivery"), gatehouse.ErrNotFound)
+			// The payload as it was signed and sent, as JSON in the answer.
+			s.respond(w, r, http.StatusOK, struct {
+				*gatehouse.Delivery
+				Payload json.RawMessage `json:"payload"`
+			}{d, d.Payload}, nil)
+		})
+		r.Post("/{id}/deliveries/{delivery}/attempts", func(w http.ResponseWriter, r *http.Request) {
+			d, err := s.placedDelivery(r, place, chi.URLParam(r, "delivery"))
+			if err == nil {
+				d, err = s.Backend.Redeliver(r.Context(), d.ID)
 			}
 			s.respond(w, r, http.StatusAccepted, d, err)
 		})
 	}
+}
+
+// placedDelivery returns delivery id if it is one of the hook the path
+// names.
+func (s *Server) placedDelivery(r *http.Request, place hookPlace, id string) (*gatehouse.Delivery, error) {
+	h, err := s.placedHook(r, place)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.Backend.FindDelivery(r.Context(), id)
+	if err == nil && d.HookID != h.ID {
+		err = fmt.Errorf("webhook %d has no delivery %q: %w", h.ID, id, gatehouse.ErrNotFound)
+	}
+	return d, err
 }
 
 // placedHook returns the hook the path's {id} names, if it is one of the

@@ -35,10 +35,10 @@ func (s *Server) hookPanelRoutes(r chi.Router) {
 			return "Removed webhook " + strconv.FormatInt(h.ID, 10), s.Backend.DeleteWebhook(r.Context(), h.ID)
 		}))
 		r.Post(base+"/hooks/{id}/redeliver", s.hookForm(place, func(r *http.Request, _ gatehouse.WebhookScope, _ string) (string, error) {
-			if _, err := s.placedHook(r, place); err != nil {
-				return "", err
+			d, err := s.placedDelivery(r, place, r.PostForm.Get("delivery"))
+			if err == nil {
+				d, err = s.Backend.Redeliver(r.Context(), d.ID)
 			}
-			d, err := s.Backend.Redeliver(r.Context(), r.PostForm.Get("delivery"))
 			if err != nil {
 				return "", err
 			}

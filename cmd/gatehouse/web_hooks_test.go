@@ -79,6 +79,20 @@ func TestWebhookAPI(t *testing.T) {
 	if ds[0].ID != first.Header.Get("X-Gatehouse-Delivery") || len(ds[0].Log) != 1 || ds[0].Log[0].StatusCode != 200 {
 		t.Errorf("delivery %+v", ds[0])
 	}
+	var one struct {
+		ID      string
+		Payload struct {
+			Ref   string `json:"ref"`
+			After string `json:"after"`
+		}
+	}
+	if code := a.do("GET", "/repos/alice/r/hooks/1/deliveries/"+ds[0].ID, nil, &one); code != http.StatusOK || one.ID != ds[0].ID ||
+		one.Payload.Ref != "refs/heads/main" || one.Payload.After != run(t, work, "git", "rev-parse", "HEAD") {
+		t.Errorf("one delivery: %d %+v", code, one)
+	}
+	if code := b.do("GET", "/repos/alice/r/hooks/1/deliveries/"+ds[0].ID, nil, nil); code != http.StatusNotFound {
+		t.Errorf("bob reads a delivery: %d", code)
+	}
 	var again gatehouse.Delivery
 	if code := a.do("POST", "/repos/alice/r/hooks/1/deliveries/"+ds[0].ID+"/attempts", nil, &again); code != http.StatusAccepted {
 		t.Fatalf("redeliver: %d", code)

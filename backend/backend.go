@@ -42,6 +42,8 @@ type Backend struct {
 	Webhooks gatehouse.WebhookService
 	// Git serves the Git protocol (see git.go).
 	Git gatehouse.GitService
+	// LFS, when set, serves Git LFS (see lfs.go).
+	LFS gatehouse.LFSService
 
 	// Events, when set, receives every change after its audit entry is
 	// written.

@@ -53,7 +53,7 @@ func New() *Metrics {
 		}, nil),
 		gitOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_git_operations_total",
-			Help: "Git operations by service (upload-pack, receive-pack, upload-archive) and outcome (ok, error).",
+			Help: "Git operations by service (upload-pack, receive-pack, upload-archive, lfs-transfer) and outcome (ok, error).",
 		}, []string{"service", "outcome"}),
 		gitDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_git_operation_duration_seconds",
@@ -81,7 +81,7 @@ func New() *Metrics {
 		m.sshAuth.WithLabelValues(r)
 	}
 	m.sshRefused.WithLabelValues()
-	for _, svc := range []string{"upload-pack", "receive-pack", "upload-archive"} {
+	for _, svc := range []string{"upload-pack", "receive-pack", "upload-archive", "lfs-transfer"} {
 		for _, o := range []string{"ok", "error"} {
 			m.gitOps.WithLabelValues(svc, o)
 		}
@@ -142,6 +142,27 @@ func (g gitService) ReceivePack(ctx context.Context, r *gatehouse.Repo, s gateho
 func (g gitService) UploadArchive(ctx context.Context, r *gatehouse.Repo, s gatehouse.GitSession) error {
 	done := g.m.gitStart("upload-archive", &s)
 	err := g.next.UploadArchive(ctx, r, s)
+	done(err)
+	return err
+}
+
+// LFS returns next counting git-lfs-transfer sessions, their duration and
+// their bytes (object data and protocol lines) as the Git service
+// "lfs-transfer".
+func (m *Metrics) LFS(next gatehouse.LFSService) gatehouse.LFSService {
+	return lfsService{LFSService: next, m: m}
+}
+
+type lfsService struct {
+	gatehouse.LFSService
+	m *Metrics
+}
+
+func (l lfsService) ServeLFS(ctx context.Context, s gatehouse.LFSSession) error {
+	gs := gatehouse.GitSession{Stdin: s.Stdin, Stdout: s.Stdout}
+	done := l.m.gitStart("lfs-transfer", &gs)
+	s.Stdin, s.Stdout = gs.Stdin, gs.Stdout
+	err := l.LFSService.ServeLFS(ctx, s)
 	done(err)
 	return err
 }

@@ -15,6 +15,8 @@ type Command struct {
 	Name string
 	// Path is the repository argument of a Git command, as the client sent it.
 	Path string
+	// Operation is the second argument of the Git LFS commands.
+	Operation string
 }
 
 // Git service names.
@@ -22,6 +24,11 @@ const (
 	CmdUploadPack    = "git-upload-pack"
 	CmdReceivePack   = "git-receive-pack"
 	CmdUploadArchive = "git-upload-archive"
+	// Git LFS: the pure SSH transfer (see lfs.go), and the command
+	// clients use to find an HTTP endpoint, which is answered with a
+	// message.
+	CmdLFSTransfer     = "git-lfs-transfer"
+	CmdLFSAuthenticate = "git-lfs-authenticate"
 )
 
 // ParseCommand reads an exec request as git and people send it:
@@ -59,6 +66,12 @@ func ParseCommand(raw string) (Command, error) {
 			return Command{}, fmt.Errorf("%s takes exactly one repository argument", words[0])
 		}
 		return Command{Name: words[0], Path: words[1]}, nil
+	case CmdLFSTransfer, CmdLFSAuthenticate:
+		// The operation is checked where the command is served.
+		if len(words) != 3 || words[1] == "" {
+			return Command{}, fmt.Errorf("usage: %s OWNER/NAME upload|download", words[0])
+		}
+		return Command{Name: words[0], Path: words[1], Operation: words[2]}, nil
 	case "whoami", "help", "login":
 		if len(words) != 1 {
 			return Command{}, fmt.Errorf("%s takes no arguments", words[0])

@@ -20,6 +20,9 @@ func TestParseCommand(t *testing.T) {
 		{`git-upload-pack "alice/repo"`, sshd.Command{Name: sshd.CmdUploadPack, Path: "alice/repo"}},
 		{`git-upload-pack 'it'\''s/x'`, sshd.Command{Name: sshd.CmdUploadPack, Path: "it's/x"}},
 		{"  git-upload-pack\t'a/b'  ", sshd.Command{Name: sshd.CmdUploadPack, Path: "a/b"}},
+		{"git-lfs-transfer /alice/repo.git upload", sshd.Command{Name: sshd.CmdLFSTransfer, Path: "/alice/repo.git", Operation: "upload"}},
+		{"git-lfs-transfer 'alice/repo' download", sshd.Command{Name: sshd.CmdLFSTransfer, Path: "alice/repo", Operation: "download"}},
+		{"git-lfs-authenticate alice/repo download", sshd.Command{Name: sshd.CmdLFSAuthenticate, Path: "alice/repo", Operation: "download"}},
 		{"whoami", sshd.Command{Name: "whoami"}},
 		{"help", sshd.Command{Name: "help"}},
 		{"login", sshd.Command{Name: "login"}},
@@ -37,6 +40,7 @@ func TestParseCommand(t *testing.T) {
 		"git-upload-pack 'a/\x00b'", "git-upload-pack a/b\nrm -rf /", "whoami now", "login admin",
 		"repo", "repo rm x", "git status", "git-upload-pack\x00 a/b", "scp -t /",
 		"git-shell -c id", string(make([]byte, 5000)),
+		"git-lfs-transfer", "git-lfs-transfer a/b", "git-lfs-transfer a/b upload extra", "git-lfs-transfer '' upload",
 	}
 	for _, raw := range bad {
 		if got, err := sshd.ParseCommand(raw); err == nil {

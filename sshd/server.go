@@ -99,8 +99,10 @@ type Server struct {
 	DeployKeys gatehouse.DeployKeyService
 	Repos      gatehouse.RepoService
 	Git        gatehouse.GitService
-	Audit      gatehouse.AuditService
-	Logger     *slog.Logger
+	// LFS, when set, serves git-lfs-transfer.
+	LFS    gatehouse.LFSService
+	Audit  gatehouse.AuditService
+	Logger *slog.Logger
 
 	// Logins, when set, answers the `login` command with a one-time link
 	// to the web panel at PanelURL (like "http://127.0.0.1:8080").

@@ -240,6 +240,7 @@ const helpText = `Gatehouse answers these commands over SSH:
   help                          this text
 Git uses git-upload-pack and git-receive-pack for you: clone with
   git clone ssh://git@HOST:PORT/OWNER/NAME.git
+Git LFS 3.x uses git-lfs-transfer (LFS over SSH only, with locks).
 `
 
 func (s *Server) repoList(ctx context.Context, se *session) int {
@@ -269,6 +270,10 @@ func (s *Server) serveGit(next handler) handler {
 		switch se.cmd.Name {
 		case CmdUploadPack, CmdReceivePack, CmdUploadArchive:
 			return s.git(ctx, se)
+		case CmdLFSTransfer:
+			return s.lfsTransfer(ctx, se)
+		case CmdLFSAuthenticate:
+			return s.lfsAuthenticate(ctx, se)
 		}
 		return next(ctx, se)
 	}
@@ -277,21 +282,58 @@ func (s *Server) serveGit(next handler) handler {
 // git authorizes and serves one Git command.
 func (s *Server) git(ctx context.Context, se *session) int {
 	cmd := se.cmd
+	op := gatehouse.OpRead
+	if cmd.Name == CmdReceivePack {
+		op = gatehouse.OpWrite
+	}
+	repo, ok := s.authorizeRepo(ctx, se, op)
+	if !ok {
+		return exitError
+	}
+	gs := gatehouse.GitSession{Stdin: se, Stdout: se, Stderr: se.Stderr(), Protocol: gitProtocol(se.Environ())}
+	if cmd.Name == CmdUploadPack {
+		if err := s.Git.UploadPack(ctx, repo, gs); err != nil {
+			se.log.Info("upload-pack failed", logErr, err)
+			return exitError
+		}
+		s.awaitClientEOF(se)
+		return exitOK
+	}
+	if cmd.Name == CmdUploadArchive {
+		if err := s.Git.UploadArchive(ctx, repo, gs); err != nil {
+			se.log.Info("upload-archive failed", logErr, err)
+			return exitError
+		}
+		s.awaitClientEOF(se)
+		return exitOK
+	}
+	// The Git service records the refs a push moved (the use-case layer
+	// raises an event for each).
+	if _, err := s.Git.ReceivePack(ctx, repo, gs); err != nil {
+		se.log.Info("receive-pack failed", logErr, err)
+		return exitError
+	}
+	s.awaitClientEOF(se)
+	return exitOK
+}
+
+// authorizeRepo resolves the session's repository path and asks
+// RepoService.Authorize for op. When refused, it has told the client
+// why (a repository the actor may not read is "not found") and recorded
+// the refusal; ok is false.
+func (s *Server) authorizeRepo(ctx context.Context, se *session, op gatehouse.Operation) (repo *gatehouse.Repo, ok bool) {
+	cmd := se.cmd
 	addr := se.RemoteAddr().String()
 	owner, name, err := gatehouse.ParseRepoPath(cmd.Path)
 	if err != nil {
 		se.log.Info("bad repository path", logRepo, truncate(cmd.Path, 200))
 		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditRefused, Detail: cmd.Name + ": invalid repository path " + truncate(fmt.Sprintf("%q", cmd.Path), 200), Address: addr})
 		fmt.Fprintln(se.Stderr(), "ERROR: invalid repository path: use OWNER/NAME")
-		return exitError
+		return nil, false
 	}
 	full := owner + "/" + name
 	se.log = se.log.With(logRepo, full)
-	op := gatehouse.OpRead
-	if cmd.Name == CmdReceivePack {
-		op = gatehouse.OpWrite
-	}
-	repo, _, err := s.Repos.Authorize(ctx, se.actor, owner, name, op)
+	repo, _, err = s.Repos.Authorize(ctx, se.actor, owner, name, op)
 	if err != nil {
 		reason := "not found or access denied"
 		msg := fmt.Sprintf("ERROR: repository %s not found or access denied", full)
@@ -318,34 +360,9 @@ func (s *Server) git(ctx context.Context, se *session) int {
 		se.log.Info("git refused", "reason", reason)
 		s.audit(ctx, &gatehouse.AuditEvent{Actor: se.name(), Action: gatehouse.AuditRefused, Repo: full, Detail: cmd.Name + ": " + reason, Address: addr})
 		fmt.Fprintln(se.Stderr(), msg)
-		return exitError
+		return nil, false
 	}
-	gs := gatehouse.GitSession{Stdin: se, Stdout: se, Stderr: se.Stderr(), Protocol: gitProtocol(se.Environ())}
-	if cmd.Name == CmdUploadPack {
-		if err := s.Git.UploadPack(ctx, repo, gs); err != nil {
-			se.log.Info("upload-pack failed", logErr, err)
-			return exitError
-		}
-		s.awaitClientEOF(se)
-		return exitOK
-	}
-	if cmd.Name == CmdUploadArchive {
-		if err := s.Git.UploadArchive(ctx, repo, gs); err != nil {
-			se.log.Info("upload-archive failed", logErr, err)
-			return exitError
-		}
-		s.awaitClientEOF(se)
-		return exitOK
-	}
-	// The Git service records the refs a push moved (the use-case layer
-	// raises an event for each).
-	_, err = s.Git.ReceivePack(ctx, repo, gs)
-	if err != nil {
-		se.log.Info("receive-pack failed", logErr, err)
-		return exitError
-	}
-	s.awaitClientEOF(se)
-	return exitOK
+	return repo, true
 }
 
 // clientEOFWait bounds how long a finished Git conversation waits for the

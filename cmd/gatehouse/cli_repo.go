@@ -51,9 +51,17 @@ func repoShow(ctx context.Context, c *cli, a []string) error {
 		return err
 	}
 	dir, _ := c.repos.Dir(owner, name)
-	return c.out(r, func(w io.Writer) {
-		fmt.Fprintf(w, "repository:\t%s\nvisibility:\t%s\ndefault branch:\t%s\ndescription:\t%s\ncreated:\t%s\npath:\t%s\n",
-			r.FullName(), r.Visibility(), r.DefaultBranch, r.Description, r.CreatedAt.Format(time.RFC3339), dir)
+	lfsSize, err := c.b.LFSUsage(ctx, owner, name)
+	if err != nil {
+		return err
+	}
+	shown := struct {
+		*gatehouse.Repo
+		LFSSize int64 `json:"lfs_size"`
+	}{r, lfsSize}
+	return c.out(shown, func(w io.Writer) {
+		fmt.Fprintf(w, "repository:\t%s\nvisibility:\t%s\ndefault branch:\t%s\ndescription:\t%s\ncreated:\t%s\npath:\t%s\nlfs size:\t%d bytes\n",
+			r.FullName(), r.Visibility(), r.DefaultBranch, r.Description, r.CreatedAt.Format(time.RFC3339), dir, lfsSize)
 	})
 }
 

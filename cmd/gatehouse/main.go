@@ -20,6 +20,7 @@ import (
 	"gatehouse"
 	"gatehouse/backend"
 	"gatehouse/keys"
+	"gatehouse/lfs"
 	"gatehouse/repos"
 	"gatehouse/sshd"
 	"gatehouse/web"
@@ -50,6 +51,10 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// HookTimeout bounds each server hook of a push (DATA/hooks).
 	HookTimeout time.Duration
+	// MaxLFSObjectSize bounds one Git LFS object; LFSQuota the LFS bytes
+	// of one repository (0: no quota).
+	MaxLFSObjectSize int64
+	LFSQuota         int64
 
 	// Limits of the SSH server (sshd.DefaultLimits for the defaults).
 	sshd.Limits
@@ -110,6 +115,8 @@ func NewMain() *Main {
 			ShutdownGrace: 30 * time.Second,
 			HookTimeout:   repos.DefaultHookTimeout,
 
+			MaxLFSObjectSize: lfs.DefaultMaxObjectSize,
+
 			Limits:          sshd.DefaultLimits(),
 			MaxReposPerUser: DefaultMaxReposPerUser,
 		},
@@ -141,6 +148,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Int64Var(&c.MaxPushSize, "max-push-size", c.MaxPushSize, "largest pack a push may send, in bytes")
 	fs.Int64Var(&c.MaxObjectSize, "max-object-size", c.MaxObjectSize, "largest object (file) a push may add, in bytes; commits, tags and trees have smaller fixed bounds")
 	fs.IntVar(&c.MaxRefUpdates, "max-ref-updates", c.MaxRefUpdates, "most ref updates (branches, tags) one push may make; a push over it is refused whole")
+	fs.Int64Var(&c.MaxLFSObjectSize, "max-lfs-object-size", c.MaxLFSObjectSize, "largest Git LFS object an upload may store, in bytes")
+	fs.Int64Var(&c.LFSQuota, "lfs-quota", c.LFSQuota, "most Git LFS bytes one repository may hold; 0: no quota")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long running operations may finish on SIGTERM")
 	fs.DurationVar(&c.HookTimeout, "hook-timeout", c.HookTimeout, "how long one server hook may run before it is killed (a refusal before the update)")
 	limitFlags(fs, c)
@@ -164,6 +173,12 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if c.HookTimeout <= 0 {
 		return fmt.Errorf("--hook-timeout must be positive")
+	}
+	if c.MaxLFSObjectSize <= 0 {
+		return fmt.Errorf("--max-lfs-object-size must be positive")
+	}
+	if c.LFSQuota < 0 {
+		return fmt.Errorf("--lfs-quota must be 0 (none) or positive")
 	}
 	if err := checkLimits(c); err != nil {
 		return err
@@ -227,6 +242,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Users:       users,
 		Repos:       m.Repos,
 		Git:         sshGit,
+		LFS:         m.web.metrics.LFS(svc.backend),
 		Audit:       audit,
 		Logger:      m.Logger.With("subsystem", "sshd"),
 		Logins:      svc.backend,

@@ -6,6 +6,7 @@ import (
 
 	"gatehouse/backend"
 	"gatehouse/keys"
+	"gatehouse/lfs"
 	"gatehouse/repos"
 	"gatehouse/webhook"
 )
@@ -79,7 +80,14 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 		Git:        r,
 		Webhooks:   s.webhooks,
 		Events:     s.sink,
-		Logger:     logger,
+		LFS: &lfs.Server{
+			Store:         &lfs.Store{Dir: r.Dir},
+			Locks:         keys.NewLFSLockStore(db),
+			MaxObjectSize: c.MaxLFSObjectSize,
+			Quota:         c.LFSQuota,
+			Logger:        logger.With("subsystem", "lfs"),
+		},
+		Logger: logger,
 	}
 	return s, nil
 }

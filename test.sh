@@ -8,7 +8,7 @@
 # with any arguments given before the package list, e.g.
 # ./test.sh -timeout 25m, ./test.sh -run TestPush.
 #
-# The end-to-end tests drive real clients: git and OpenSSH, libgit2
+# The end-to-end tests drive real clients: git, git-lfs and OpenSSH, libgit2
 # (pygit2), dulwich and JGit for interoperability, ssh-audit for the
 # algorithm policy and headless Chromium for the web panel. A test never
 # skips because one is missing; it fails, so check first.
@@ -34,6 +34,7 @@ if ! command -v go >/dev/null; then
 fi
 need 'have gcc' gcc
 need 'have git' git
+need 'have git-lfs' git-lfs
 need 'have ssh && have ssh-keygen' openssh-client
 need 'have ps' procps
 # Debian's Python modules live in the system Python, which a pyenv or

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 
 	"gatehouse"
+	"gatehouse/repos"
 )
 
 // Store keeps LFS objects beside repositories.
@@ -178,25 +179,7 @@ func (s *Store) Usage(ctx context.Context, owner, name string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var total int64
-	err = filepath.WalkDir(filepath.Join(root, "objects"), func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				total += info.Size()
-			}
-		}
-		return nil
-	})
-	return total, err
+	return repos.DirSize(ctx, filepath.Join(root, "objects"))
 }
 
 // ctxReader stops reading once ctx is done: an upload from a client that

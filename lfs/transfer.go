@@ -159,41 +159,32 @@ type request struct {
 }
 
 // readRequest reads a command line and its arguments, up to the flush
-// that ends the request or the delimiter that starts its body.
+// that ends the request or the delimiter that starts its body. io.EOF
+// means the input ended cleanly before a request.
 func (c *conn) readRequest() (*request, error) {
-	kind, line, err := c.r.ReadLine()
-	if err != nil {
-		return nil, err
-	}
 	req := &request{args: map[string]string{}}
-	switch kind {
-	case pktline.FlushPkt:
-		return req, nil // empty request; refused by handle
-	case pktline.DelimPkt:
-		req.body = true
-		return req, nil
-	case pktline.Data:
-	default:
-		return nil, fmt.Errorf("unexpected packet kind %d", kind)
-	}
-	req.cmd, req.param, _ = strings.Cut(line, " ")
-	for {
-		kind, line, err := c.r.ReadLine()
+	for first := true; ; first = false {
+		kind, b, err := c.r.Read()
+		if err == io.EOF && !first {
+			err = io.ErrUnexpectedEOF
+		}
 		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
 			return nil, err
 		}
 		switch kind {
 		case pktline.FlushPkt:
-			return req, nil
+			return req, nil // an empty one is refused by handle
 		case pktline.DelimPkt:
 			req.body = true
 			return req, nil
 		case pktline.Data:
 		default:
 			return nil, fmt.Errorf("unexpected packet kind %d", kind)
+		}
+		line := strings.TrimSuffix(string(b), "\n")
+		if first {
+			req.cmd, req.param, _ = strings.Cut(line, " ")
+			continue
 		}
 		if len(req.args) >= maxArgs {
 			req.tooMany = true
@@ -210,18 +201,25 @@ func (c *conn) readRequest() (*request, error) {
 	}
 }
 
+// readBody reads a packet of a request's body, where the input may not
+// end.
+func (c *conn) readBody() (pktline.Kind, []byte, error) {
+	kind, b, err := c.r.Read()
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil && kind != pktline.Data && kind != pktline.FlushPkt {
+		err = fmt.Errorf("unexpected packet kind %d in a request's body", kind)
+	}
+	return kind, b, err
+}
+
 // discardBody reads the rest of a request's body up to its flush.
 func (c *conn) discardBody() error {
 	for {
-		kind, _, err := c.r.Read()
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
+		kind, _, err := c.readBody()
+		if err != nil || kind == pktline.FlushPkt {
 			return err
-		}
-		if kind == pktline.FlushPkt {
-			return nil
 		}
 	}
 }
@@ -236,22 +234,16 @@ func (c *conn) bodyLines(req *request, max int) ([]string, bool, error) {
 	var lines []string
 	fits := true
 	for {
-		kind, line, err := c.r.ReadLine()
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, false, err
-		}
+		kind, b, err := c.readBody()
 		switch {
+		case err != nil:
+			return nil, false, err
 		case kind == pktline.FlushPkt:
 			return lines, fits, nil
-		case kind != pktline.Data:
-			return nil, false, fmt.Errorf("unexpected packet kind %d in body", kind)
 		case len(lines) >= max:
 			fits = false
 		default:
-			lines = append(lines, line)
+			lines = append(lines, strings.TrimSuffix(string(b), "\n"))
 		}
 	}
 }
@@ -273,19 +265,15 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		if b.err != nil {
 			return 0, b.err
 		}
-		kind, payload, err := b.c.r.Read()
+		kind, payload, err := b.c.readBody()
 		switch {
-		case err == io.EOF:
-			b.err = io.ErrUnexpectedEOF
 		case err != nil:
 			b.err = err
 		case kind == pktline.FlushPkt:
 			b.done, b.req.bodyDone = true, true
 			return 0, io.EOF
-		case kind == pktline.Data:
-			b.buf = payload
 		default:
-			b.err = fmt.Errorf("unexpected packet kind %d in object data", kind)
+			b.buf = payload
 		}
 	}
 	n := copy(p, b.buf)

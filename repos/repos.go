@@ -274,9 +274,7 @@ func (s *Service) FindRepos(ctx context.Context, f gatehouse.RepoFilter) ([]*gat
 	return s.RepoStore.FindRepos(ctx, f)
 }
 
-// DiskUsage sums the sizes of the repository's files. It walks the
-// directory, so it costs a stat per file: fine for a page view, not for
-// a hot path.
+// DiskUsage sums the sizes of the repository's files (see DirSize).
 func (s *Service) DiskUsage(ctx context.Context, owner, name string) (int64, error) {
 	dir, err := s.Dir(owner, name)
 	if err != nil {
@@ -285,8 +283,15 @@ func (s *Service) DiskUsage(ctx context.Context, owner, name string) (int64, err
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("repository %s/%s: %w", owner, name, gatehouse.ErrNotFound)
 	}
+	return DirSize(ctx, dir)
+}
+
+// DirSize sums the sizes of the regular files under dir; a missing dir
+// is 0. It walks the tree, so it costs a stat per file: fine for a page
+// view, not for a hot path.
+func DirSize(ctx context.Context, dir string) (int64, error) {
 	var total int64
-	err = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			// A file removed meanwhile (a repack, a finished push) is fine.
 			if errors.Is(err, fs.ErrNotExist) {

@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gatehouse"
 	"gatehouse/repos"
@@ -134,6 +135,7 @@ func (s *Store) Put(ctx context.Context, owner, name, oid string, size int64, r 
 	if err := os.MkdirAll(incoming, 0o755); err != nil {
 		return err
 	}
+	sweepIncoming(incoming, time.Now().Add(-staleIncoming))
 	f, err := os.CreateTemp(incoming, oid[:16]+"-*")
 	if err != nil {
 		return err
@@ -170,6 +172,25 @@ func (s *Store) Put(ctx context.Context, owner, name, oid string, size int64, r 
 	}
 	tmp = ""
 	return nil
+}
+
+// staleIncoming is how old a temporary upload file must be before an
+// upload removes it: only a server killed midway leaves one (an upload
+// that fails removes its own), and none takes a day.
+const staleIncoming = 24 * time.Hour
+
+// sweepIncoming removes the temporary upload files last written before
+// cutoff. Errors are ignored: the next upload tries again.
+func sweepIncoming(dir string, cutoff time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Usage sums the sizes of the objects stored for owner/name; 0 for a

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"gatehouse"
 	"gatehouse/lfs"
@@ -65,7 +66,7 @@ func TestStorePut(t *testing.T) {
 		}
 	}
 
-	s, _ := newStore(t)
+	s, root := newStore(t)
 	if err := s.Put(ctx, "alice", "r", id, int64(len(data)), bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +84,25 @@ func TestStorePut(t *testing.T) {
 	}
 	if n, err := s.Usage(ctx, "alice", "r"); err != nil || n != int64(len(data)) {
 		t.Fatalf("usage %d, %v", n, err)
+	}
+
+	// What a killed server left in incoming/ goes with a later upload,
+	// once it is a day old; a fresh one (an upload under way) stays.
+	incoming := filepath.Join(root, "alice", "r.git", "lfs", "incoming")
+	stale, fresh := filepath.Join(incoming, "stale"), filepath.Join(incoming, "fresh")
+	os.WriteFile(stale, []byte("x"), 0o644)
+	os.WriteFile(fresh, []byte("x"), 0o644)
+	old := time.Now().Add(-25 * time.Hour)
+	os.Chtimes(stale, old, old)
+	small := []byte("small")
+	if err := s.Put(ctx, "alice", "r", oid(small), int64(len(small)), bytes.NewReader(small)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale upload file kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh upload file removed: %v", err)
 	}
 }
 

@@ -517,8 +517,9 @@ func TestLFSRawProtocol(t *testing.T) {
 	s := MustRunMain(t)
 	aliceKey := s.User("alice")
 	s.MustCLI("repo", "create", "alice/r")
-	readKey := NewKey(t)
+	readKey, writeKey := NewKey(t), NewKey(t)
 	s.MustCLI("deploy-key", "add", "alice/r", readKey.Public)
+	s.MustCLI("deploy-key", "add", "alice/r", writeKey.Public, "--write")
 
 	// An operation the server does not know is refused outright.
 	if _, stderr, code := s.SSH(aliceKey, nil, "git-lfs-transfer alice/r delete"); code == 0 || !strings.Contains(stderr, "unknown git-lfs-transfer operation") {
@@ -673,6 +674,20 @@ func TestLFSRawProtocol(t *testing.T) {
 	if _, stderr, code := s.SSH(readKey, nil, "git-lfs-transfer alice/r upload"); code == 0 || !strings.Contains(stderr, "not push to it") {
 		t.Errorf("read-only deploy key upload: exit %d %q", code, stderr)
 	}
+
+	// The write deploy key uploads and locks, as itself.
+	w := newRawLFS(t, s, writeKey, "alice/r", "upload")
+	small := []byte("deploy key data")
+	w.send("put-object "+oidOf(small), []string{fmt.Sprintf("size=%d", len(small))}, true, [][]byte{small})
+	if code, _, lines := w.status(); code != 200 {
+		t.Errorf("write deploy key put-object: %d %q", code, lines)
+	}
+	w.send("lock", []string{"path=w.psd"}, false, nil)
+	if code, args, _ := w.status(); code != 201 || !strings.Contains(strings.Join(args, " "), "ownername=deploy-key:SHA256:") {
+		t.Errorf("write deploy key lock: %d %q", code, args)
+	}
+	w.close()
+	sameFile(t, s.lfsObject("alice/r", oidOf(small)), small)
 
 	// An upload cut midway leaves nothing visible, and nothing behind.
 	u := newRawLFS(t, s, aliceKey, "alice/r", "upload")

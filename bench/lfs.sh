@@ -9,7 +9,9 @@
 #	SIZES=1024 bench/lfs.sh
 #
 # The ratio is Gatehouse's throughput over cat's: 1.0 would mean LFS costs
-# nothing over moving the bytes through SSH. A fresh Gatehouse serves each
+# nothing over moving the bytes through SSH. "down raw" is a download
+# by hand-written pkt-lines, counted by wc: without git-lfs's hashing
+# and writing of what it receives. A fresh Gatehouse serves each
 # phase, so its VmHWM is the peak of that phase; if it does not grow with
 # the object, the object was streamed. Client-side work counts against
 # Gatehouse: git-lfs hashes what it downloads, and reads what it uploads.
@@ -106,6 +108,19 @@ secs() { # CMD...: runs it, prints its wall time in seconds
 	echo "$t1 - $t0" | bc -l
 }
 rate() { echo "scale=1; $1 / $2" | bc -l; } # MIB SECONDS: MiB/s
+pkt() { printf '%04x%s' $((${#1} + 4)) "$1"; } # TEXT: one pkt-line
+
+# raw_get OID SIZE: the requests of a session that downloads one object
+# (no client-side hashing or writing, unlike git-lfs), sent at once.
+raw_get() {
+	pkt $'version 1\n'
+	printf 0000
+	pkt "get-object $1"$'\n'
+	pkt "size=$2"$'\n'
+	printf 0000
+	pkt $'quit\n'
+	printf 0000
+}
 
 sshd_start
 # Each size goes to a repository of its own, admin/big-MIB, which the
@@ -138,6 +153,9 @@ for mib in $SIZES; do
 	gh_start
 	GIT_LFS_SKIP_SMUDGE=1 git clone -q "$url" "$clone"
 	lfs_down=$(secs sh -c "cd '$clone' && git lfs fetch origin main 2>/dev/null")
+	raw_get "$oid" $((mib << 20)) >"$RUN/get.req"
+	raw_down=$(secs sh -c "$SSH -p $GH_PORT git@127.0.0.1 'git-lfs-transfer admin/big-$mib download' <'$RUN/get.req' | wc -c >'$RUN/get.n'")
+	[[ $(cat "$RUN/get.n") -gt $((mib << 20)) ]] || die "raw download too short: $(cat "$RUN/get.n") bytes"
 	down_mb=$(gh_hwm_mb)
 	gh_stop
 	cmp "$clone/.git/lfs/objects/${oid:0:2}/${oid:2:2}/$oid" "$work/blob.bin" || die "downloaded object differs"
@@ -146,6 +164,8 @@ for mib in $SIZES; do
 		"$(echo "scale=2; $cat_up / $lfs_up" | bc -l)" "$up_mb"
 	printf '%-6s %-9s %10s %10s %7s %10s\n' "$mib" download "$(rate "$mib" "$lfs_down")" "$(rate "$mib" "$cat_down")" \
 		"$(echo "scale=2; $cat_down / $lfs_down" | bc -l)" "$down_mb"
+	printf '%-6s %-9s %10s %10s %7s %10s\n' "$mib" "down raw" "$(rate "$mib" "$raw_down")" "$(rate "$mib" "$cat_down")" \
+		"$(echo "scale=2; $cat_down / $raw_down" | bc -l)" "$down_mb"
 	rm -rf "$work" "$clone"
 done
 echo "machine: nproc=$(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,14 +3,34 @@ package repos
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"gatehouse"
+	"gatehouse/repos/fsck"
+	"gatehouse/repos/lockfile"
 	"gatehouse/repos/maintain"
+)
+
+// What the repositories root holds besides OWNER/NAME.git directories:
+// a repository being created is written in OWNER/.init-* (locked while
+// it is written) and renamed into place; one being removed is renamed to
+// OWNER/NAME.git.deleted-* and then removed. Either left by a killed
+// process is a leftover.
+const (
+	initPrefix   = ".init-"
+	deletedInfix = ".deleted-"
+)
+
+// Leftover kinds of the repositories root (the others are maintain's).
+const (
+	LeftCreate = "unfinished create"
+	LeftDelete = "unfinished removal"
 )
 
 // DiskRepo is a repository directory under Root.
@@ -19,33 +39,84 @@ type DiskRepo struct {
 	Dir  string `json:"path"`
 }
 
+// Damaged is a repository whose refs or history are not whole.
+type Damaged struct {
+	DiskRepo
+	Problems []fsck.Problem `json:"problems"`
+	More     int            `json:"more_problems,omitempty"`
+}
+
+// Moved is a folder Check moved aside.
+type Moved struct {
+	Repo string `json:"repo"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// CheckOptions says what Check looks at and may change.
+type CheckOptions struct {
+	// Repair removes the leftovers (never what a live operation uses)
+	// and moves orphan folders to Aside; nothing is deleted that holds
+	// data.
+	Repair bool
+	// Aside is where Repair moves orphan folders (the data folder's
+	// lost+found); Repair needs it.
+	Aside string
+	// LFSRoot holds a repository's LFS objects in LFSRoot/OWNER/NAME;
+	// a folder there without a repository is an orphan. Empty: not
+	// looked at.
+	LFSRoot string
+	// NoConnectivity skips reading the refs and walking the history.
+	NoConnectivity bool
+}
+
 // CheckReport is what Check found.
 type CheckReport struct {
 	// Unregistered: directories with no metadata (a failed removal, a
 	// restore); a push cannot create these repositories until an
-	// administrator removes, moves or registers them.
+	// administrator removes, moves or registers them. Repair moves them
+	// aside (Moved).
 	Unregistered []DiskRepo `json:"unregistered"`
 	// Missing: repositories whose directory is not there.
 	Missing []DiskRepo `json:"missing"`
-	// Leftovers: what pushes and repacks killed midway left.
+	// OrphanLFS: LFS folders of no repository.
+	OrphanLFS []DiskRepo `json:"orphan_lfs"`
+	// Damaged: refs that do not resolve, objects they reach that are
+	// missing, corrupt or of the wrong type (fsck).
+	Damaged []Damaged `json:"damaged"`
+	// Leftovers: what pushes, repacks, creations and removals killed
+	// midway left.
 	Leftovers []maintain.Leftover `json:"leftovers"`
-	// Swept says the leftovers were removed (Check with sweep).
+	// Moved: orphan folders Repair moved aside.
+	Moved []Moved `json:"moved"`
+	// Swept says the leftovers were removed (Repair).
 	Swept bool `json:"swept"`
+	// Checked counts the repositories whose history was walked, and
+	// Objects the objects found reachable in them.
+	Checked int   `json:"checked"`
+	Objects int64 `json:"objects"`
 }
 
 // Problems says whether anything needs an administrator: leftovers
-// swept do not.
+// swept and folders moved aside do not.
 func (c *CheckReport) Problems() bool {
-	return len(c.Unregistered)+len(c.Missing) > 0 || (len(c.Leftovers) > 0 && !c.Swept)
+	return len(c.Unregistered)+len(c.Missing)+len(c.OrphanLFS)+len(c.Damaged) > 0 ||
+		(len(c.Leftovers) > 0 && !c.Swept)
 }
 
 // Check compares the repositories' metadata with the directories under
-// Root and lists what dead pushes and repacks left (maintain.Sweep). It
-// changes nothing unless sweep is set, and then only removes those
-// leftovers, never what a live push or repack uses.
+// Root (and LFSRoot), walks every repository's refs and history (fsck),
+// and lists what dead pushes, repacks, creations and removals left
+// (maintain.Sweep, sweepRoot). It changes nothing unless opt.Repair is
+// set; then it removes those leftovers, never what a live operation
+// uses, and moves orphan folders into opt.Aside. Damaged repositories
+// and metadata without a folder are left to the administrator.
 //
-// Errors: the store's, or I/O errors reading Root.
-func (s *Service) Check(ctx context.Context, sweep bool) (*CheckReport, error) {
+// Errors: the store's, ctx's, or I/O errors reading or moving folders.
+func (s *Service) Check(ctx context.Context, opt CheckOptions) (*CheckReport, error) {
+	if opt.Repair && opt.Aside == "" {
+		return nil, fmt.Errorf("check: repair needs a folder to move orphans to: %w", gatehouse.ErrInvalid)
+	}
 	rows, err := s.RepoStore.FindRepos(ctx, gatehouse.RepoFilter{})
 	if err != nil {
 		return nil, err
@@ -54,7 +125,8 @@ func (s *Service) Check(ctx context.Context, sweep bool) (*CheckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &CheckReport{Unregistered: []DiskRepo{}, Missing: []DiskRepo{}, Leftovers: []maintain.Leftover{}, Swept: sweep}
+	rep := &CheckReport{Unregistered: []DiskRepo{}, Missing: []DiskRepo{}, OrphanLFS: []DiskRepo{},
+		Damaged: []Damaged{}, Leftovers: []maintain.Leftover{}, Moved: []Moved{}, Swept: opt.Repair}
 	known := make(map[string]bool, len(rows))
 	for _, r := range rows {
 		known[r.FullName()] = true
@@ -66,26 +138,173 @@ func (s *Service) Check(ctx context.Context, sweep bool) (*CheckReport, error) {
 			rep.Missing = append(rep.Missing, DiskRepo{Repo: r.FullName(), Dir: dir})
 		}
 	}
+	stamp := time.Now().UTC().Format("20060102T150405Z")
 	for _, d := range disk {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if !known[d.Repo] {
+			if opt.Repair {
+				// Read again: a creation may have registered it since.
+				owner, name, _ := strings.Cut(d.Repo, "/")
+				if _, err := s.RepoStore.FindRepo(ctx, owner, name); err == nil {
+					continue
+				}
+				to := filepath.Join(opt.Aside, "repos", filepath.Base(filepath.Dir(d.Dir)), filepath.Base(d.Dir)+"."+stamp)
+				if err := moveAside(d.Dir, to); err != nil {
+					return rep, err
+				}
+				rep.Moved = append(rep.Moved, Moved{Repo: d.Repo, From: d.Dir, To: to})
+				continue
+			}
 			rep.Unregistered = append(rep.Unregistered, d)
 		}
-		left, err := maintain.Sweep(d.Dir, sweep)
+		left, err := maintain.Sweep(d.Dir, opt.Repair)
 		rep.Leftovers = append(rep.Leftovers, left...)
 		if err != nil {
 			return rep, err
+		}
+		if opt.NoConnectivity || !known[d.Repo] {
+			continue
+		}
+		fr, err := fsck.Check(ctx, d.Dir)
+		if err != nil {
+			return rep, err
+		}
+		rep.Checked++
+		rep.Objects += fr.Objects
+		if !fr.OK() {
+			rep.Damaged = append(rep.Damaged, Damaged{DiskRepo: d, Problems: fr.Problems, More: fr.More})
+		}
+	}
+	left, err := sweepRoot(s.Root, opt.Repair)
+	rep.Leftovers = append(rep.Leftovers, left...)
+	if err != nil {
+		return rep, err
+	}
+	if opt.LFSRoot != "" {
+		lfs, err := lfsDirs(opt.LFSRoot)
+		if err != nil {
+			return rep, err
+		}
+		for _, d := range lfs {
+			if known[d.Repo] {
+				continue
+			}
+			if opt.Repair {
+				to := filepath.Join(opt.Aside, "lfs", filepath.Base(filepath.Dir(d.Dir)), filepath.Base(d.Dir)+"."+stamp)
+				if err := moveAside(d.Dir, to); err != nil {
+					return rep, err
+				}
+				rep.Moved = append(rep.Moved, Moved{Repo: d.Repo, From: d.Dir, To: to})
+				continue
+			}
+			rep.OrphanLFS = append(rep.OrphanLFS, d)
 		}
 	}
 	return rep, nil
 }
 
+// moveAside renames from to to, making to's parent; both are in the
+// data folder, so this is a rename on one file system and nothing is
+// copied or deleted.
+func moveAside(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("check: move %s aside: %w", from, err)
+	}
+	return nil
+}
+
+// sweepRoot finds, under the repositories root, what creations and
+// removals killed midway left (see initPrefix), and when remove is set
+// removes it: a creation's temporary folder only while holding its lock
+// (its creator holds it while writing), a removal's folder always (its
+// metadata is gone; whoever removes it first finishes the removal).
+//
+// Errors: I/O errors.
+func sweepRoot(root string, remove bool) ([]maintain.Leftover, error) {
+	var out []maintain.Leftover
+	owners, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
+	for _, o := range owners {
+		if !o.IsDir() {
+			continue
+		}
+		names, err := os.ReadDir(filepath.Join(root, o.Name()))
+		if err != nil {
+			return out, fmt.Errorf("sweep: %w", err)
+		}
+		for _, n := range names {
+			path := filepath.Join(root, o.Name(), n.Name())
+			switch {
+			case !n.IsDir():
+			case strings.HasPrefix(n.Name(), initPrefix):
+				l, err := lockfile.TryLockDir(path)
+				if err != nil {
+					continue // being written, or gone
+				}
+				out = append(out, maintain.Leftover{Path: path, Kind: LeftCreate, Bytes: du(path)})
+				if remove {
+					err = os.RemoveAll(path)
+				}
+				l.Release()
+				if err != nil {
+					return out, fmt.Errorf("sweep: %w", err)
+				}
+			case strings.Contains(n.Name(), ".git"+deletedInfix):
+				out = append(out, maintain.Leftover{Path: path, Kind: LeftDelete, Bytes: du(path)})
+				if remove {
+					if err := os.RemoveAll(path); err != nil {
+						return out, fmt.Errorf("sweep: %w", err)
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// du sums the sizes of the regular files under dir.
+func du(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
 // onDisk lists the repository directories under Root (OWNER/NAME.git),
 // sorted.
 func (s *Service) onDisk() ([]DiskRepo, error) {
-	root, err := filepath.Abs(s.Root)
+	return listTwoLevels(s.Root, func(name string) (string, bool) {
+		return strings.CutSuffix(name, ".git")
+	})
+}
+
+// lfsDirs lists the LFS folders under root (OWNER/NAME), sorted.
+func lfsDirs(root string) ([]DiskRepo, error) {
+	return listTwoLevels(root, func(name string) (string, bool) {
+		return name, gatehouse.ValidateName(name) == nil
+	})
+}
+
+// listTwoLevels lists the folders OWNER/X under root for which repo
+// gives a repository name, sorted.
+func listTwoLevels(root string, repo func(string) (string, bool)) ([]DiskRepo, error) {
+	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +325,7 @@ func (s *Service) onDisk() ([]DiskRepo, error) {
 			return nil, err
 		}
 		for _, n := range names {
-			name, ok := strings.CutSuffix(n.Name(), ".git")
+			name, ok := repo(n.Name())
 			if !ok || !n.IsDir() {
 				continue
 			}

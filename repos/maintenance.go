@@ -118,7 +118,8 @@ func (s *Service) Repack(ctx context.Context, owner, name string) (maintain.Stat
 }
 
 // SweepInBackground sweeps every repository on disk (maintain.Sweep: what
-// pushes and repacks killed midway left, and nothing a live one uses),
+// pushes and repacks killed midway left, and nothing a live one uses)
+// and the repositories root (sweepRoot: killed creations and removals),
 // one after the other in the background, logging what it removes. The
 // server starts it when it starts; Close stops it.
 func (s *Service) SweepInBackground() {
@@ -151,6 +152,14 @@ func (s *Service) SweepInBackground() {
 			if err != nil {
 				s.Logger.Error("sweep failed", "repo", d.Repo, "err", err)
 			}
+		}
+		left, err := sweepRoot(s.Root, true) // killed creations and removals
+		for _, l := range left {
+			s.Logger.Info("swept", "kind", l.Kind, "path", l.Path, "bytes", l.Bytes)
+		}
+		n += len(left)
+		if err != nil {
+			s.Logger.Error("sweep failed", "err", err)
 		}
 		s.Logger.Info("sweep done", "repos", len(repos), "swept", n, "duration", time.Since(start).Round(time.Millisecond))
 	}()

@@ -17,6 +17,7 @@ import (
 	"gatehouse/repos/archive"
 	"gatehouse/repos/hooks"
 	"gatehouse/repos/indexpack"
+	"gatehouse/repos/lockfile"
 	"gatehouse/repos/maintain"
 	"gatehouse/repos/receivepack"
 	"gatehouse/repos/refs"
@@ -176,7 +177,7 @@ func (s *Service) DeleteRepo(ctx context.Context, owner, name string) error {
 	if err := s.RepoStore.DeleteRepo(ctx, owner, name); err != nil {
 		return err
 	}
-	trash := dir + ".deleted-" + randomHex(6)
+	trash := dir + deletedInfix + randomHex(6)
 	if err := os.Rename(dir, trash); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
@@ -393,11 +394,15 @@ func initBare(dir, branch string) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, ".init-*")
+	tmp, err := os.MkdirTemp(parent, initPrefix+"*")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// Locked while written, so a sweep tells it from a killed one's.
+	if l, err := lockfile.TryLockDir(tmp); err == nil {
+		defer l.Release()
+	}
 	for _, d := range []string{"objects/info", "objects/pack", "refs/heads", "refs/tags", "hooks", "info"} {
 		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/gittest"
 	"gatehouse/repos/lockfile"
 )
 
@@ -145,4 +146,127 @@ func TestRepackLockHolderKilled(t *testing.T) {
 		t.Fatalf("gc after the holder was killed said %q", out)
 	}
 	s.Fsck("alice/r")
+}
+
+// check finds real damage: an object file deleted, a ref to an object
+// that is not there, an orphan repository folder, LFS objects of no
+// repository and a stale ref lock. --repair removes the lock and moves
+// the folders aside, keeping their data, and says what it left.
+func TestCheckDamage(t *testing.T) {
+	s := MustRunMain(t)
+	alice := s.User("alice")
+	for _, r := range []string{"alice/r", "alice/r2"} {
+		s.MustGit(alice, Work(t, "main", 3), "push", s.URL(r), "main")
+	}
+	// A commit whose new blob is a loose file, then the file deleted.
+	r := s.RepoDir("alice/r")
+	blob := gitIn(t, r, "file lost\n", "hash-object", "-w", "--stdin")
+	tree := gitIn(t, r, "100644 blob "+blob+"\tlost.txt\n", "mktree")
+	side := gitIn(t, r, "", "commit-tree", tree, "-p", "main", "-m", "side")
+	gitIn(t, r, "", "update-ref", "refs/heads/side", side)
+	if err := os.Remove(filepath.Join(r, "objects", blob[:2], blob[2:])); err != nil {
+		t.Fatal(err)
+	}
+	r2 := s.RepoDir("alice/r2")
+	ghost := strings.Repeat("5a", 20)
+	os.WriteFile(filepath.Join(r2, "refs", "heads", "ghost"), []byte(ghost+"\n"), 0o644)
+	lock := filepath.Join(r2, "refs", "heads", "main.lock")
+	os.WriteFile(lock, []byte(ghost+"\n"), 0o644)
+	orphan := s.RepoDir("alice/orphan")
+	run(t, "", "git", "init", "-q", "--bare", orphan)
+	lfs := filepath.Join(s.Data, "lfs", "bob", "gone")
+	os.MkdirAll(filepath.Join(lfs, "ab", "cd"), 0o755)
+	os.WriteFile(filepath.Join(lfs, "ab", "cd", "abcd"), []byte("lfs object"), 0o644)
+	if _, _, err := (gittest.Cmd{Dir: r}).Exec(t, "fsck", "--connectivity-only"); err == nil {
+		t.Fatal("git fsck finds alice/r whole: the damage is not real")
+	}
+	// What a create and a removal killed midway leave.
+	initTmp := filepath.Join(s.Data, "repos", "alice", ".init-123")
+	deleted := s.RepoDir("alice/old") + ".deleted-abcdef"
+	os.MkdirAll(filepath.Join(initTmp, "objects"), 0o755)
+	os.MkdirAll(filepath.Join(deleted, "objects"), 0o755)
+
+	text, err := s.CLI("check")
+	if err == nil {
+		t.Fatalf("check found nothing:\n%s", text)
+	}
+	for _, want := range []string{
+		"damaged alice/r missing object " + blob + " (from refs/heads/side): blob, linked from " + tree,
+		"damaged alice/r2 missing object " + ghost + " (from refs/heads/ghost)",
+		"unregistered alice/orphan " + orphan,
+		"orphan lfs bob/gone " + lfs,
+		"left behind ref lock " + lock,
+		"left behind unfinished create " + initTmp,
+		"left behind unfinished removal " + deleted,
+	} {
+		if !strings.Contains(oneSpace(text), want) {
+			t.Errorf("check said:\n%s\nwant %q", text, want)
+		}
+	}
+	js, _ := s.CLI("check", "--json")
+	var rep struct {
+		Damaged []struct {
+			Repo     string
+			Problems []struct{ Kind, Ref, Object string }
+		}
+		OrphanLFS []struct{ Repo string } `json:"orphan_lfs"`
+		Leftovers []struct{ Kind, Path string }
+	}
+	if err := json.NewDecoder(strings.NewReader(js)).Decode(&rep); err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	if len(rep.Damaged) != 2 || rep.Damaged[0].Repo != "alice/r" || len(rep.Damaged[0].Problems) != 1 ||
+		rep.Damaged[0].Problems[0] != (struct{ Kind, Ref, Object string }{"missing object", "refs/heads/side", blob}) ||
+		len(rep.OrphanLFS) != 1 || len(rep.Leftovers) != 3 || rep.Leftovers[0].Path != lock {
+		t.Fatalf("check --json:\n%s", js)
+	}
+
+	out, err := s.CLI("check", "--repair")
+	if err == nil {
+		t.Fatalf("check --repair exited 0 with damage left:\n%s", out)
+	}
+	for _, want := range []string{
+		"moved aside alice/orphan " + orphan + " -> " + filepath.Join(s.Data, "lost+found", "repos", "alice", "orphan.git."),
+		"moved aside bob/gone " + lfs + " -> " + filepath.Join(s.Data, "lost+found", "lfs", "bob", "gone."),
+		"removed ref lock " + lock,
+		"removed unfinished create " + initTmp,
+		"left for an administrator: 0 missing, 2 damaged",
+	} {
+		if !strings.Contains(oneSpace(out), want) {
+			t.Errorf("check --repair said:\n%s\nwant %q", out, want)
+		}
+	}
+	for _, p := range []string{lock, initTmp, deleted} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", p, err)
+		}
+	}
+	kept, _ := filepath.Glob(filepath.Join(s.Data, "lost+found", "lfs", "bob", "gone.*", "ab", "cd", "abcd"))
+	heads, _ := filepath.Glob(filepath.Join(s.Data, "lost+found", "repos", "alice", "orphan.git.*", "HEAD"))
+	if len(kept) != 1 || len(heads) != 1 {
+		t.Fatalf("what was moved aside is not kept whole: %v %v", kept, heads)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("the orphan is still in place: %v", err)
+	}
+
+	// The administrator drops the broken refs: the rest is whole.
+	gitIn(t, r, "", "update-ref", "-d", "refs/heads/side")
+	os.Remove(filepath.Join(r2, "refs", "heads", "ghost"))
+	if out := s.MustCLI("check"); !strings.Contains(out, "no problems found (2 repositories") {
+		t.Fatalf("check after the fix:\n%s", out)
+	}
+	s.MustGit(alice, t.TempDir(), "clone", "-q", s.URL("alice/r"), "c")
+}
+
+// gitIn runs git in dir with stdin and returns its trimmed output.
+func gitIn(t *testing.T, dir, stdin string, args ...string) string {
+	t.Helper()
+	return gittest.Cmd{Dir: dir, Stdin: stdin}.Run(t, args...)
+}
+
+// oneSpace replaces each run of spaces in s with one, so that tests do
+// not depend on column widths.
+func oneSpace(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
 }

@@ -38,7 +38,7 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
   audit [--user U] [--repo OWNER/NAME] [--since TIME|DURATION] [--limit N]
   token create USER [--name N] [--expires 720h] [--scope read|write|admin] | list USER | rm USER ID
   login-link USER [--url BASE]            a one-time web panel login link
-  check [--repair]                           unregistered or missing repositories, leftovers of killed pushes
+  check [--repair]                        repositories vs metadata, refs and history, leftovers of killed operations
   backup DEST [--archive FILE.tar.zst] [--progress] | backup verify SRC
   restore SRC --data DIR [--progress]     a new data folder from a backup
   hostkeys                                print the host key fingerprints
@@ -138,7 +138,7 @@ var commands = map[string]command{
 		fs.String("url", "http://127.0.0.1:8080", "the panel's base URL")
 	}, run: loginLink},
 
-	"check": {args: 0, flags: boolFlag("repair", "remove what killed pushes and repacks left (never what a live one uses)"), run: check},
+	"check": {args: 0, flags: boolFlag("repair", "remove what killed operations left (never what a live one uses) and move orphan folders to DATA/lost+found"), run: check},
 	"backup": {args: 1, flags: func(fs *flag.FlagSet) {
 		fs.String("archive", "", "also write the snapshot as this one .tar.zst file")
 		fs.Bool("progress", false, "report each step on stderr")

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+
+	"gatehouse/repos"
 )
 
 // errCheckFailed is check's exit status 1 when it found something: the
@@ -12,18 +15,39 @@ import (
 var errCheckFailed = errors.New("check found problems")
 
 // check reports the data folder's consistency: repository directories
-// against their metadata, and what pushes and repacks killed midway left.
+// against their metadata, every repository's refs and history, LFS
+// folders, and what operations killed midway left. --repair removes the
+// leftovers and moves orphan folders to DATA/lost+found.
 func check(ctx context.Context, c *cli, a []string) error {
-	rep, err := c.repos.Check(ctx, c.flagBool("repair"))
+	repair := c.flagBool("repair")
+	rep, err := c.repos.Check(ctx, repos.CheckOptions{
+		Repair:  repair,
+		Aside:   filepath.Join(c.data, "lost+found"),
+		LFSRoot: filepath.Join(c.data, "lfs"),
+	})
 	if err != nil {
 		return err
 	}
 	if err := c.out(rep, func(w io.Writer) {
 		for _, d := range rep.Unregistered {
-			fmt.Fprintf(w, "unregistered\t%s\t%s: on disk with no metadata; pushes cannot create it (move or remove the folder, or restore the database)\n", d.Repo, d.Dir)
+			fmt.Fprintf(w, "unregistered\t%s\t%s: on disk with no metadata; pushes cannot create it (check --repair moves it aside, or restore the database)\n", d.Repo, d.Dir)
 		}
 		for _, d := range rep.Missing {
-			fmt.Fprintf(w, "missing\t%s\t%s: registered, folder not there\n", d.Repo, d.Dir)
+			fmt.Fprintf(w, "missing\t%s\t%s: registered, folder not there (restore it, or repo rm)\n", d.Repo, d.Dir)
+		}
+		for _, d := range rep.OrphanLFS {
+			fmt.Fprintf(w, "orphan lfs\t%s\t%s: LFS objects of no repository (check --repair moves them aside)\n", d.Repo, d.Dir)
+		}
+		for _, d := range rep.Damaged {
+			for _, p := range d.Problems {
+				fmt.Fprintf(w, "damaged\t%s\t%s\n", d.Repo, p)
+			}
+			if d.More > 0 {
+				fmt.Fprintf(w, "damaged\t%s\tand %d more problems\n", d.Repo, d.More)
+			}
+		}
+		for _, m := range rep.Moved {
+			fmt.Fprintf(w, "moved aside\t%s\t%s -> %s\n", m.Repo, m.From, m.To)
 		}
 		verb := "left behind"
 		if rep.Swept {
@@ -33,9 +57,14 @@ func check(ctx context.Context, c *cli, a []string) error {
 			fmt.Fprintf(w, "%s\t%s\t%s (%d bytes)\n", verb, l.Kind, l.Path, l.Bytes)
 		}
 		if !rep.Problems() {
-			fmt.Fprintln(w, "no problems found")
-		} else if len(rep.Leftovers) > 0 && !rep.Swept {
+			fmt.Fprintf(w, "no problems found (%d repositories, %d objects reachable)\n", rep.Checked, rep.Objects)
+			return
+		}
+		if len(rep.Leftovers) > 0 && !rep.Swept {
 			fmt.Fprintln(w, "leftovers are removed at the next start, by maintenance, or now by check --repair")
+		}
+		if repair {
+			fmt.Fprintf(w, "left for an administrator: %d missing, %d damaged (restore them from a backup)\n", len(rep.Missing), len(rep.Damaged))
 		}
 	}); err != nil {
 		return err

@@ -113,6 +113,12 @@ func TestKilledPushSweptAtStart(t *testing.T) {
 		t.Fatalf("check after the kill: %v\n%s", err, out)
 	}
 
+	// And what a killed creation left.
+	initTmp := filepath.Join(data, "repos", "admin", ".init-killed")
+	if err := os.MkdirAll(filepath.Join(initTmp, "objects"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
 	var log2 syncBuffer
 	_, port = startBinary(t, bin, data, keyFile, &log2)
 	waitMinute(t, "the sweep at start", func() bool { return strings.Contains(log2.String(), "sweep done") })
@@ -122,7 +128,10 @@ func TestKilledPushSweptAtStart(t *testing.T) {
 	if _, err := os.Stat(refLock); !os.IsNotExist(err) {
 		t.Fatalf("ref lock left after a restart: %v\n%s", err, log2.String())
 	}
-	if !strings.Contains(log2.String(), "kind=quarantine") {
+	if _, err := os.Stat(initTmp); !os.IsNotExist(err) {
+		t.Fatalf("a killed creation's folder left after a restart: %v\n%s", err, log2.String())
+	}
+	if !strings.Contains(log2.String(), "kind=quarantine") || !strings.Contains(log2.String(), `kind="unfinished create"`) {
 		t.Errorf("the sweep was not logged:\n%s", log2.String())
 	}
 	if out, err := slowPush(t, port, k, work, 0); err != nil {

@@ -70,7 +70,7 @@ func MustRunMain(tb testing.TB, configure ...func(*main.Config)) *Server {
 			tb.Logf("server log:\n%s", logs.String())
 		}
 	})
-	s := &Server{Main: m, tb: tb, Data: data, Port: portOf(m.SSH.ListenAddr().String()), Log: logs}
+	s := &Server{Main: m, tb: tb, Data: m.Config.Data, Port: portOf(m.SSH.ListenAddr().String()), Log: logs}
 	s.KnownHosts = filepath.Join(tb.TempDir(), "known_hosts")
 	var kh strings.Builder
 	for _, k := range m.SSH.HostKeys {

@@ -23,6 +23,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -685,6 +686,8 @@ func unpackReason(err error) string {
 		return truncate(oneLine(err.Error()), 200)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "interrupted"
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return "the server's disk is full; nothing of this push was kept"
 	}
 	return "index-pack failed"
 }

@@ -19,7 +19,7 @@ import (
 	"gatehouse/repos"
 )
 
-const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--json]
+const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR | --config FILE] [--json]
 
   serve                                   run the server (the default)
   user add NAME [--admin] | list | show NAME | disable NAME | enable NAME | rm NAME
@@ -188,6 +188,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
+// cliConfigKeys are the settings of serve's configuration file an admin
+// command takes (--config), when it has that flag.
+var cliConfigKeys = []string{"data", "max-repos-per-user"}
+
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg + " (see gatehouse help)" }
@@ -232,6 +236,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	fs := newFlagSet(name)
 	fs.StringVar(&c.data, "data", "./data", "data folder")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
+	config := fs.String("config", "", "serve's configuration file, for its data folder")
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
@@ -239,6 +244,11 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	pos, err := parseInterspersed(fs, args[len(strings.Fields(name)):])
 	if err != nil {
 		return usagef("%s: %v", name, err)
+	}
+	if *config != "" {
+		if err := applyConfig(fs, *config, cliConfigKeys); err != nil {
+			return err
+		}
 	}
 	if cmd.args >= 0 && len(pos) != cmd.args {
 		return usagef("%s takes %d argument(s), got %d", name, cmd.args, len(pos))

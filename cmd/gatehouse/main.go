@@ -79,6 +79,10 @@ type Config struct {
 	// tests.
 	WebhookAllow   []netip.Prefix
 	WebhookBackoff time.Duration
+
+	// LogLevel is the least level logged; SIGHUP re-reads it from the
+	// configuration file.
+	LogLevel slog.Level
 }
 
 // Main is the running server: its configuration and its parts.
@@ -100,6 +104,9 @@ type Main struct {
 	webhooks *webhook.Worker
 
 	web webState // set up by prepareWeb, see main_web.go
+
+	// level is the Logger's level when serve made it, for Reload.
+	level *slog.LevelVar
 }
 
 // NewMain returns a Main with default configuration.
@@ -125,10 +132,53 @@ func NewMain() *Main {
 	}
 }
 
-// ParseFlags reads serve's flags (and GATEHOUSE_* environment variables).
+// ParseFlags reads serve's flags: the configuration file's (--config),
+// then GATEHOUSE_* environment variables and the command line's, which
+// replace the file's.
 func (m *Main) ParseFlags(args []string) error {
+	fs, config := m.flagSet()
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", rest[0])
+	}
+	if *config != "" {
+		if err := applyConfig(fs, *config, nil); err != nil {
+			return err
+		}
+	}
+	c := &m.Config
+	if c.MaxPushSize <= 0 {
+		return fmt.Errorf("--max-push-size must be positive")
+	}
+	if c.MaxObjectSize <= 0 {
+		return fmt.Errorf("--max-object-size must be positive")
+	}
+	if c.MaxRefUpdates <= 0 {
+		return fmt.Errorf("--max-ref-updates must be positive")
+	}
+	if c.HookTimeout <= 0 {
+		return fmt.Errorf("--hook-timeout must be positive")
+	}
+	if c.MaxLFSObjectSize <= 0 {
+		return fmt.Errorf("--max-lfs-object-size must be positive")
+	}
+	if c.LFSQuota < 0 {
+		return fmt.Errorf("--lfs-quota must be 0 (none) or positive")
+	}
+	if err := checkLimits(c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// flagSet declares serve's flags on m.Config, and --config.
+func (m *Main) flagSet() (*flag.FlagSet, *string) {
 	fs := newFlagSet("serve")
 	c := &m.Config
+	config := fs.String("config", "", "configuration file: serve's flags as name = value lines")
 	fs.StringVar(&c.Data, "data", c.Data, "data folder (database, repositories, host keys)")
 	fs.StringVar(&c.SSHAddr, "ssh-addr", c.SSHAddr, "SSH listen address")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "admin panel and API listen address; empty disables it")
@@ -152,38 +202,11 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Int64Var(&c.LFSQuota, "lfs-quota", c.LFSQuota, "most Git LFS bytes one repository may hold; 0: no quota")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long running operations may finish on SIGTERM")
 	fs.DurationVar(&c.HookTimeout, "hook-timeout", c.HookTimeout, "how long one server hook may run before it is killed (a refusal before the update)")
+	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "least level logged: debug, info, warn or error")
 	limitFlags(fs, c)
 	webFlags(fs, c)
 	webhookFlags(fs, c)
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", rest[0])
-	}
-	if c.MaxPushSize <= 0 {
-		return fmt.Errorf("--max-push-size must be positive")
-	}
-	if c.MaxObjectSize <= 0 {
-		return fmt.Errorf("--max-object-size must be positive")
-	}
-	if c.MaxRefUpdates <= 0 {
-		return fmt.Errorf("--max-ref-updates must be positive")
-	}
-	if c.HookTimeout <= 0 {
-		return fmt.Errorf("--hook-timeout must be positive")
-	}
-	if c.MaxLFSObjectSize <= 0 {
-		return fmt.Errorf("--max-lfs-object-size must be positive")
-	}
-	if c.LFSQuota < 0 {
-		return fmt.Errorf("--lfs-quota must be 0 (none) or positive")
-	}
-	if err := checkLimits(c); err != nil {
-		return err
-	}
-	return nil
+	return fs, config
 }
 
 // Run opens the database and starts the SSH server. It returns once the
@@ -335,11 +358,13 @@ func (m *Main) Shutdown() error {
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	m := NewMain()
 	m.Stdout = stdout
-	m.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	m.level = new(slog.LevelVar)
+	m.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: m.level}))
 	if err := m.ParseFlags(args); err != nil {
 		fmt.Fprintf(stderr, "gatehouse serve: %v\n", err)
 		return 2
 	}
+	m.level.Set(m.Config.LogLevel)
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "gatehouse serve: %v\n", err)
 		m.Close()

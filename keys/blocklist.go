@@ -68,6 +68,16 @@ func (b *Blocklist) Blocked(fingerprint string) bool {
 	return b.err != nil || b.set[fingerprint]
 }
 
+// Reload reads the file again now, even if it looks unchanged, and
+// returns Err.
+func (b *Blocklist) Reload() error {
+	b.mu.Lock()
+	b.modTime = time.Time{} // what refresh compares: it reads the file
+	b.mu.Unlock()
+	b.refresh()
+	return b.Err()
+}
+
 // Err is the last error reading the list, if any.
 func (b *Blocklist) Err() error {
 	b.mu.Lock()

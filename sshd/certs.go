@@ -138,6 +138,19 @@ func (l *RevocationList) Revoked(cert *gossh.Certificate) bool {
 	return l.err != nil || l.serials[cert.Serial] || l.keys[gossh.FingerprintSHA256(cert.Key)]
 }
 
+// Reload reads the file again now, even if it looks unchanged. Errors:
+// the file's, or its parse errors (every certificate then counts as
+// revoked).
+func (l *RevocationList) Reload() error {
+	l.mu.Lock()
+	l.modTime = time.Time{} // what refresh compares: it reads the file
+	l.mu.Unlock()
+	l.refresh()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
 func (l *RevocationList) refresh() {
 	st, err := os.Stat(l.path)
 	l.mu.Lock()

@@ -66,7 +66,7 @@ func appendCIDRs(ps *[]netip.Prefix, v string) error {
 
 // loadCertConfig reads --user-ca and --revoked-certs. Every CA file must
 // hold at least one plain public key; a certificate as a CA is refused.
-func loadCertConfig(c *Config) ([]gossh.PublicKey, func(*gossh.Certificate) bool, error) {
+func loadCertConfig(c *Config) ([]gossh.PublicKey, *sshd.RevocationList, error) {
 	var cas []gossh.PublicKey
 	for _, path := range c.UserCA {
 		b, err := os.ReadFile(path)
@@ -99,5 +99,5 @@ func loadCertConfig(c *Config) ([]gossh.PublicKey, func(*gossh.Certificate) bool
 	if err != nil {
 		return nil, nil, err
 	}
-	return cas, rl.Revoked, nil
+	return cas, rl, nil
 }

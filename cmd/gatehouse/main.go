@@ -25,6 +25,8 @@ import (
 	"gatehouse/sshd"
 	"gatehouse/web"
 	"gatehouse/webhook"
+
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // Version is the release; set with -ldflags "-X main.Version=...".
@@ -106,7 +108,8 @@ type Main struct {
 	web webState // set up by prepareWeb, see main_web.go
 
 	// level is the Logger's level when serve made it, for Reload.
-	level *slog.LevelVar
+	level  *slog.LevelVar
+	reload reloadState // see reload.go
 }
 
 // NewMain returns a Main with default configuration.
@@ -145,6 +148,8 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("serve takes no arguments, got %q", rest[0])
 	}
 	if *config != "" {
+		m.reload.config = *config
+		fs.Visit(func(f *flag.Flag) { m.reload.levelFixed = m.reload.levelFixed || f.Name == "log-level" })
 		if err := applyConfig(fs, *config, nil); err != nil {
 			return err
 		}
@@ -225,14 +230,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	userCAs, certRevoked, err := loadCertConfig(&c)
+	userCAs, revoked, err := loadCertConfig(&c)
 	if err != nil {
 		return err
+	}
+	var certRevoked func(*gossh.Certificate) bool
+	if revoked != nil {
+		certRevoked = revoked.Revoked
 	}
 	svc, err := newServices(db, &c, m.Logger)
 	if err != nil {
 		return err
 	}
+	m.reload.revoked, m.reload.blocklist = revoked, svc.keys.Blocklist
 	users, keySvc, deployKeys, audit := svc.users, svc.keys, svc.deployKeys, svc.audit
 	m.Repos = svc.repos
 	m.Repos.SweepInBackground() // what pushes and repacks killed midway left
@@ -370,7 +380,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		m.Close()
 		return 1
 	}
-	<-ctx.Done()
+	m.reloadOnHangup(ctx)
 	m.Logger.Info("shutting down", "grace", m.Config.ShutdownGrace)
 	if err := m.Shutdown(); err != nil {
 		fmt.Fprintf(stderr, "gatehouse serve: %v\n", err)

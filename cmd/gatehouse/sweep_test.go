@@ -17,7 +17,14 @@ import (
 // its log goes to logs.
 func startBinary(t *testing.T, bin, data, keyFile string, logs *syncBuffer) (*exec.Cmd, string) {
 	t.Helper()
-	srv := exec.Command(bin, "--data", data, "--ssh-addr", "127.0.0.1:0", "--http-addr", "", "--admin-key", keyFile)
+	return startBinaryArgs(t, bin, logs, "--data", data, "--ssh-addr", "127.0.0.1:0", "--http-addr", "", "--admin-key", keyFile)
+}
+
+// startBinaryArgs runs the built server with args and returns its SSH
+// port; its log goes to logs.
+func startBinaryArgs(t *testing.T, bin string, logs *syncBuffer, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	srv := exec.Command(bin, args...)
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

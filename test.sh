@@ -10,7 +10,8 @@
 #
 # The end-to-end tests drive real clients: git, git-lfs and OpenSSH, libgit2
 # (pygit2), dulwich and JGit for interoperability, ssh-audit for the
-# algorithm policy and headless Chromium for the web panel. A test never
+# algorithm policy, headless Chromium for the web panel, systemd-analyze
+# for the service unit, and mount/unshare for a small disk to fill. A test never
 # skips because one is missing; it fails, so check first.
 #
 # GATEHOUSE_NO_INSTALL=1 only reports what is missing.
@@ -37,6 +38,8 @@ need 'have git' git
 need 'have git-lfs' git-lfs
 need 'have ssh && have ssh-keygen' openssh-client
 need 'have ps' procps
+need 'have systemd-analyze' systemd
+need 'have unshare && have mount' util-linux mount
 # Debian's Python modules live in the system Python, which a pyenv or
 # venv python3 on PATH may hide; the tests try both, so does this.
 pyimport() { /usr/bin/python3 -c "import $1" || python3 -c "import $1"; }

@@ -167,7 +167,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "gatehouse %s\n", Version)
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		io.WriteString(stdout, usage)

@@ -29,8 +29,14 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// Version is the release; set with -ldflags "-X main.Version=...".
-var Version = "0.1.0-dev"
+// The build, set by packaging/release.sh with -ldflags "-X main.Version=...
+// -X main.Commit=... -X main.BuildDate=...". Without them, Commit and
+// BuildDate come from what go build recorded of the checkout, if anything.
+var (
+	Version   = "0.1.0-dev"
+	Commit    = ""
+	BuildDate = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

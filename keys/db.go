@@ -46,10 +46,17 @@ type DB struct {
 	// Now returns the current time. Tests replace it; set it before the
 	// DB is shared between goroutines.
 	Now func() time.Time
+
+	// Upgraded lists the migrations Open applied to an existing
+	// database, and Backup the copy it took before (see prepareUpgrade).
+	Upgraded []string
+	Backup   string
 }
 
 // Open opens (creating if needed) the database file at path and applies
-// any migrations it has not seen yet. Other processes may have the same
+// any migrations it has not seen yet, after copying an existing database
+// that has some to apply; it refuses one a newer program migrated
+// (migrations.ErrNewer). Other processes may have the same
 // file open; the migration step tolerates them doing the same at once.
 func Open(path string) (*DB, error) {
 	// Each pool would get its own in-memory database, so the two would
@@ -69,6 +76,10 @@ func Open(path string) (*DB, error) {
 	}
 	// The write pool goes first: it creates the file and switches it to
 	// WAL before any query-only connection could be asked to.
+	if err := db.prepareUpgrade(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := db.migrateRetry(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)

@@ -1,9 +1,12 @@
 package migrations_test
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"gatehouse/migrations"
@@ -29,5 +32,25 @@ func TestNames(t *testing.T) {
 		if want := fmt.Sprintf("%04d", i+1); m[1] != want {
 			t.Errorf("%s: number %s, want %s (gap or duplicate)", name, m[1], want)
 		}
+	}
+}
+
+// Pending lists what a database lacks, in order, and refuses one that
+// records a migration this program does not have.
+func TestPending(t *testing.T) {
+	names := migrations.Names()
+	if len(names) < 2 || !slices.IsSorted(names) {
+		t.Fatalf("names: %v", names)
+	}
+	got, err := migrations.Pending(names[:1])
+	if err != nil || !slices.Equal(got, names[1:]) {
+		t.Fatalf("pending after the first: %v, %v", got, err)
+	}
+	if got, err := migrations.Pending(names); err != nil || len(got) != 0 {
+		t.Fatalf("pending after all: %v, %v", got, err)
+	}
+	_, err = migrations.Pending(append(slices.Clone(names), "9999_from_the_future.sql"))
+	if !errors.Is(err, migrations.ErrNewer) || !strings.Contains(err.Error(), "9999_from_the_future.sql") {
+		t.Fatalf("a newer database: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"gatehouse/backend"
 	"gatehouse/keys"
 	"gatehouse/lfs"
+	"gatehouse/migrations"
 	"gatehouse/repos"
 	"gatehouse/sshd"
 	"gatehouse/web"
@@ -228,10 +229,17 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("data folder: %w", err)
 	}
 	db, err := keys.Open(filepath.Join(c.Data, "gatehouse.db"))
+	if errors.Is(err, migrations.ErrNewer) {
+		return fmt.Errorf("gatehouse %s cannot serve this data folder: %w", Version, err)
+	}
 	if err != nil {
 		return err
 	}
 	m.DB = db
+	if len(db.Upgraded) > 0 {
+		m.Logger.Info("database upgraded", "migrations", db.Upgraded, "backup", db.Backup)
+		fmt.Fprintf(m.Stdout, "upgraded the database (%s); its previous state is in %s\n", strings.Join(db.Upgraded, ", "), db.Backup)
+	}
 	hostKeys, err := sshd.LoadHostKeys(c.Data)
 	if err != nil {
 		return err

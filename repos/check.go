@@ -138,7 +138,16 @@ func (s *Service) Check(ctx context.Context, opt CheckOptions) (*CheckReport, er
 			rep.Missing = append(rep.Missing, DiskRepo{Repo: r.FullName(), Dir: dir})
 		}
 	}
+	// moveOrphan moves d to Aside/kind/OWNER/NAME.TIME.
 	stamp := time.Now().UTC().Format("20060102T150405Z")
+	moveOrphan := func(kind string, d DiskRepo) error {
+		to := filepath.Join(opt.Aside, kind, filepath.Base(filepath.Dir(d.Dir)), filepath.Base(d.Dir)+"."+stamp)
+		if err := moveAside(d.Dir, to); err != nil {
+			return err
+		}
+		rep.Moved = append(rep.Moved, Moved{Repo: d.Repo, From: d.Dir, To: to})
+		return nil
+	}
 	for _, d := range disk {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -150,11 +159,9 @@ func (s *Service) Check(ctx context.Context, opt CheckOptions) (*CheckReport, er
 				if _, err := s.RepoStore.FindRepo(ctx, owner, name); err == nil {
 					continue
 				}
-				to := filepath.Join(opt.Aside, "repos", filepath.Base(filepath.Dir(d.Dir)), filepath.Base(d.Dir)+"."+stamp)
-				if err := moveAside(d.Dir, to); err != nil {
+				if err := moveOrphan("repos", d); err != nil {
 					return rep, err
 				}
-				rep.Moved = append(rep.Moved, Moved{Repo: d.Repo, From: d.Dir, To: to})
 				continue
 			}
 			rep.Unregistered = append(rep.Unregistered, d)
@@ -192,11 +199,9 @@ func (s *Service) Check(ctx context.Context, opt CheckOptions) (*CheckReport, er
 				continue
 			}
 			if opt.Repair {
-				to := filepath.Join(opt.Aside, "lfs", filepath.Base(filepath.Dir(d.Dir)), filepath.Base(d.Dir)+"."+stamp)
-				if err := moveAside(d.Dir, to); err != nil {
+				if err := moveOrphan("lfs", d); err != nil {
 					return rep, err
 				}
-				rep.Moved = append(rep.Moved, Moved{Repo: d.Repo, From: d.Dir, To: to})
 				continue
 			}
 			rep.OrphanLFS = append(rep.OrphanLFS, d)

@@ -66,8 +66,6 @@ type CheckOptions struct {
 	// a folder there without a repository is an orphan. Empty: not
 	// looked at.
 	LFSRoot string
-	// NoConnectivity skips reading the refs and walking the history.
-	NoConnectivity bool
 }
 
 // CheckReport is what Check found.
@@ -171,7 +169,7 @@ func (s *Service) Check(ctx context.Context, opt CheckOptions) (*CheckReport, er
 		if err != nil {
 			return rep, err
 		}
-		if opt.NoConnectivity || !known[d.Repo] {
+		if !known[d.Repo] {
 			continue
 		}
 		fr, err := fsck.Check(ctx, d.Dir)

@@ -47,8 +47,8 @@ import (
 //     be let finish within the grace period);
 //   - every acknowledged push is still there: its branch is at the pushed
 //     commit or a descendant;
-//   - every repository is `git fsck --full` clean, and a repack runs once
-//     the clients are done;
+//   - every repository is `git fsck --full` clean, `gatehouse check`
+//     finds nothing, and a repack runs once the clients are done;
 //   - SIGTERM: exit 0 within the grace period (and 5 s to close);
 //   - once idle (clients stopped, a repack run), nothing temporary under
 //     DATA/repos: no quarantine, no temporary file, no lock file older
@@ -1106,6 +1106,12 @@ func (s *soak) checks() {
 	}
 
 	s.logf("checks: fsck done")
+
+	// gatehouse check agrees: metadata and folders, refs and history, no
+	// leftovers.
+	if r := s.exec("", "", 0, s.bin, "check", "--data", s.data); r.err != nil {
+		s.problem("gatehouse check at the end: %v: %s", r.err, strings.Join(firstLines(r.out, 6), " | "))
+	}
 
 	// The last stop: SIGTERM on an idle server.
 	s.stopServer(l, "SIGTERM")

@@ -64,10 +64,7 @@ func waitMinute(t *testing.T, what string, cond func() bool) {
 // quarantine; the next start removes it (and a ref lock file the killed
 // server could have left), and pushes go on.
 func TestKilledPushSweptAtStart(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "gatehouse")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	data := t.TempDir()
 	k := NewKey(t)
 	keyFile := filepath.Join(t.TempDir(), "admin.pub")

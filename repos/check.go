@@ -249,7 +249,10 @@ func sweepRoot(root string, remove bool) ([]maintain.Leftover, error) {
 			path := filepath.Join(root, o.Name(), n.Name())
 			switch {
 			case !n.IsDir():
-			case strings.HasPrefix(n.Name(), initPrefix):
+			case strings.HasPrefix(n.Name(), initPrefix) && lockfile.Supported:
+				if names, err := os.ReadDir(path); !remove && err == nil && len(names) == 0 {
+					continue // holds nothing, and may be a creator's not locked yet
+				}
 				l, err := lockfile.TryLockDir(path)
 				if err != nil {
 					continue // being written, or gone

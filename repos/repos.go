@@ -394,15 +394,13 @@ func initBare(dir, branch string) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, initPrefix+"*")
+	// Locked while written, so a sweep tells it from a killed one's.
+	tmp, lock, err := makeInitDir(parent)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	// Locked while written, so a sweep tells it from a killed one's.
-	if l, err := lockfile.TryLockDir(tmp); err == nil {
-		defer l.Release()
-	}
+	defer lock.Release()
 	for _, d := range []string{"objects/info", "objects/pack", "refs/heads", "refs/tags", "hooks", "info"} {
 		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
 			return err
@@ -419,6 +417,27 @@ func initBare(dir, branch string) error {
 		}
 	}
 	return os.Rename(tmp, dir)
+}
+
+// makeInitDir creates and locks a new temporary folder in parent for a
+// repository being created. A sweep may take it for a killed creation's
+// between its creation and the lock, and remove it: then it makes
+// another.
+func makeInitDir(parent string) (string, *lockfile.Lock, error) {
+	for try := 0; ; try++ {
+		dir, err := os.MkdirTemp(parent, initPrefix+"*")
+		if err != nil {
+			return "", nil, err
+		}
+		l, err := lockfile.TryLockDir(dir)
+		if err == nil {
+			return dir, l, nil
+		}
+		os.Remove(dir)
+		if try >= 3 {
+			return "", nil, err
+		}
+	}
 }
 
 func randomHex(n int) string {

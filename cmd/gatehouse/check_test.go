@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,6 +83,7 @@ func TestPushOverUnregisteredFolder(t *testing.T) {
 	if err := os.Mkdir(dead, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	os.WriteFile(filepath.Join(dead, "incoming.pack"), []byte("PACK"), 0o644)
 	if out, err := s.CLI("check"); err == nil || !strings.Contains(out, "left behind  quarantine  "+dead) {
 		t.Fatalf("check with a dead quarantine: %v\n%s", err, out)
 	}
@@ -269,4 +271,42 @@ func gitIn(t *testing.T, dir, stdin string, args ...string) string {
 // not depend on column widths.
 func oneSpace(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+}
+
+// check on a live server finds nothing wrong while pushes move refs and
+// repacks replace packs under it.
+func TestCheckWhilePushing(t *testing.T) {
+	s := MustRunMain(t)
+	alice := s.User("alice")
+	work := Work(t, "main", 1)
+	s.MustGit(alice, work, "push", s.URL("alice/busy"), "main")
+	done := make(chan error, 1)
+	go func() {
+		for i := range 14 { // more than 8 packs: repacks start
+			Commits(t, work, fmt.Sprintf("p%d", i), 1)
+			if out, err := s.Git(alice, work, "push", s.URL("alice/busy"), "main", fmt.Sprintf("main:refs/heads/b%d", i)); err != nil {
+				done <- fmt.Errorf("push %d: %v\n%s", i, err, out)
+				return
+			}
+		}
+		done <- nil
+	}()
+	checks := 0
+	for finished := false; !finished; checks++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished = true
+		default:
+		}
+		if out, err := s.CLI("check"); err != nil {
+			t.Fatalf("check %d during pushes: %v\n%s", checks, err, out)
+		}
+	}
+	if !strings.Contains(s.Log.String(), "msg=repacked") {
+		t.Logf("no repack ran during the checks:\n%s", s.Log.String())
+	}
+	t.Logf("%d checks", checks)
 }

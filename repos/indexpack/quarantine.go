@@ -85,7 +85,8 @@ type Quarantine struct {
 // SweepQuarantines finds the quarantine directories of the repository at
 // gitDir that no receiver holds, in this process or another, and when
 // remove is set removes each while holding its lock. Without remove it
-// changes nothing (it takes each lock for an instant to test it).
+// changes nothing (it takes each lock for an instant to test it), and
+// lists no empty one.
 //
 // Errors: I/O errors other than a quarantine vanishing meanwhile.
 func SweepQuarantines(gitDir string, remove bool) ([]Quarantine, error) {
@@ -99,6 +100,11 @@ func SweepQuarantines(gitDir string, remove bool) ([]Quarantine, error) {
 	var stale []Quarantine
 	for _, dir := range dirs {
 		if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		if names, err := os.ReadDir(dir); !remove && err == nil && len(names) == 0 {
+			// Holds nothing, and may be a receiver's not locked yet
+			// (makeQuarantine): not worth listing. A sweep removes it.
 			continue
 		}
 		l, err := lockfile.TryLockDir(dir)

@@ -107,7 +107,7 @@ func Repack(ctx context.Context, gitDir string) (Stats, error) {
 
 	r := &repack{ctx: ctx, gitDir: gitDir, packDir: filepath.Join(gitDir, "objects", "pack")}
 	defer r.cleanup()
-	swept, err := sweepPushes(gitDir, true)
+	swept, err := sweepPushes(gitDir)
 	r.stats.Swept = len(swept)
 	if err != nil {
 		return r.stats, err

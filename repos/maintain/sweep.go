@@ -21,11 +21,15 @@ import (
 //     receiver for its whole life (repos/indexpack);
 //   - ref lock files (HEAD.lock, packed-refs.lock, refs/**/*.lock) are
 //     made by pushes, and every push holds the repository's push lock
-//     (HoldPush) shared while it runs; Sweep removes them only while it
-//     holds that lock exclusively, so no push of any Gatehouse process on
-//     the data folder is running. A git command run by hand on the
-//     repository at that moment is not covered: its lock files live for
-//     milliseconds, and git itself leaves them behind when killed;
+//     (HoldPush) shared while it runs, and by a repack packing the refs,
+//     which holds the repack lock; Sweep lists or removes them only while
+//     it holds the push lock exclusively and no repack runs, so no push
+//     or repack of any Gatehouse process on the data folder is running
+//     (listing checks the repack lock before and after, it does not take
+//     it: that would remove a dead repack's lock file). A git command
+//     run by hand on the repository at that moment is not covered: its
+//     lock files live for milliseconds, and git itself leaves them
+//     behind when killed;
 //   - a repack's temporary files, and its lock file, are removed only by
 //     whoever holds the repack lock (lockName);
 //   - the clone cache's temporary files are locked by the clone writing
@@ -72,7 +76,7 @@ func Sweep(gitDir string, remove bool) ([]Leftover, error) {
 	if !lockfile.Supported {
 		return nil, nil
 	}
-	left, err := sweepPushes(gitDir, remove)
+	left, err := quarantines(gitDir, remove)
 	if err != nil {
 		return left, err
 	}
@@ -83,16 +87,26 @@ func Sweep(gitDir string, remove bool) ([]Leftover, error) {
 	if err != nil {
 		return left, fmt.Errorf("maintain: %w", err)
 	}
+	// Ref lock files are made by pushes and by a repack's refs.Pack, and
+	// a repack's temporaries by it: all wait for no repack to run.
 	lockPath := filepath.Join(gitDir, lockName)
 	if !remove {
 		held, err := lockfile.Held(lockPath)
 		if err != nil || held {
 			return left, err
 		}
-		if fi, err := os.Stat(lockPath); err == nil {
-			left = append(left, Leftover{Path: lockPath, Kind: LeftRepack, Bytes: fi.Size()})
+		found, err := refLockFiles(gitDir, false)
+		if err != nil {
+			return left, err
 		}
-		return append(left, repackTemps(gitDir)...), nil
+		if fi, err := os.Stat(lockPath); err == nil {
+			found = append(found, Leftover{Path: lockPath, Kind: LeftRepack, Bytes: fi.Size()})
+		}
+		found = append(found, repackTemps(gitDir)...)
+		if held, err := lockfile.Held(lockPath); err != nil || held {
+			return left, err // one started meanwhile: what was found may be its
+		}
+		return append(left, found...), nil
 	}
 	_, statErr := os.Stat(lockPath)
 	lock, err := lockfile.TryLockFile(lockPath)
@@ -106,6 +120,11 @@ func Sweep(gitDir string, remove bool) ([]Leftover, error) {
 	if statErr == nil {
 		left = append(left, Leftover{Path: lockPath, Kind: LeftRepack})
 	}
+	locks, err := refLockFiles(gitDir, true)
+	left = append(left, locks...)
+	if err != nil {
+		return left, err
+	}
 	temps := repackTemps(gitDir)
 	for _, t := range temps {
 		if err := os.Remove(t.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -115,9 +134,19 @@ func Sweep(gitDir string, remove bool) ([]Leftover, error) {
 	return append(left, temps...), nil
 }
 
-// sweepPushes sweeps what dead pushes left: quarantines, and ref lock
-// files when no push is running.
-func sweepPushes(gitDir string, remove bool) ([]Leftover, error) {
+// sweepPushes removes what dead pushes left: quarantines, and ref lock
+// files when no push is running. The caller holds the repack lock.
+func sweepPushes(gitDir string) ([]Leftover, error) {
+	left, err := quarantines(gitDir, true)
+	if err != nil {
+		return left, err
+	}
+	locks, err := refLockFiles(gitDir, true)
+	return append(left, locks...), err
+}
+
+// quarantines sweeps the quarantines no push holds.
+func quarantines(gitDir string, remove bool) ([]Leftover, error) {
 	qs, err := indexpack.SweepQuarantines(gitDir, remove)
 	var left []Leftover
 	for _, q := range qs {
@@ -126,28 +155,32 @@ func sweepPushes(gitDir string, remove bool) ([]Leftover, error) {
 	if err != nil {
 		return left, fmt.Errorf("maintain: %w", err)
 	}
-	if !remove {
-		held, err := lockfile.Held(gitDir)
-		if err != nil || held {
-			return left, err
-		}
-		return append(left, refLocks(gitDir)...), nil
-	}
+	return left, nil
+}
+
+// refLockFiles lists the ref lock files, and with remove removes them,
+// while holding the push lock exclusively: no push is running, so none
+// is a push's. The caller makes sure no repack is packing refs. While a
+// push runs it finds nothing.
+func refLockFiles(gitDir string, remove bool) ([]Leftover, error) {
 	l, err := lockfile.TryLockDir(gitDir)
 	if errors.Is(err, lockfile.ErrBusy) {
-		return left, nil // a push runs: the next sweep will do
+		return nil, nil // a push runs: the next sweep will do
 	}
 	if err != nil {
-		return left, fmt.Errorf("maintain: %w", err)
+		return nil, fmt.Errorf("maintain: %w", err)
 	}
 	defer l.Release()
 	locks := refLocks(gitDir)
-	for _, rl := range locks {
+	if !remove {
+		return locks, nil
+	}
+	for i, rl := range locks {
 		if err := os.Remove(rl.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return left, fmt.Errorf("maintain: %w", err)
+			return locks[:i], fmt.Errorf("maintain: %w", err)
 		}
 	}
-	return append(left, locks...), nil
+	return locks, nil
 }
 
 // refLocks lists the repository's ref lock files.

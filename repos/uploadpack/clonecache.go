@@ -263,6 +263,9 @@ func SweepCache(gitDir string, remove bool) ([]CacheTemp, error) {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
+		if !remove && fi.Size() == 0 {
+			continue // holds nothing, and may be a writer's not locked yet
+		}
 		l, err := lockfile.TryLock(p)
 		if errors.Is(err, lockfile.ErrBusy) || errors.Is(err, lockfile.ErrGone) || errors.Is(err, fs.ErrNotExist) {
 			continue // being written, or removed meanwhile

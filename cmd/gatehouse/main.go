@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	gossh "golang.org/x/crypto/ssh"
+
 	"gatehouse"
 	"gatehouse/backend"
 	"gatehouse/keys"
@@ -26,8 +28,6 @@ import (
 	"gatehouse/sshd"
 	"gatehouse/web"
 	"gatehouse/webhook"
-
-	gossh "golang.org/x/crypto/ssh"
 )
 
 // The build, set by packaging/release.sh with -ldflags "-X main.Version=...

@@ -172,7 +172,7 @@ func TestRemovedAndRenamedDuringBackup(t *testing.T) {
 	}
 	defer db.Close()
 	svc := repos.NewService(keys.NewRepoStore(db), filepath.Join(restored, "repos"))
-	rep, err := svc.Check(ctx, false)
+	rep, err := svc.Check(ctx, repos.CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,10 +62,6 @@ type CheckOptions struct {
 	// Aside is where Repair moves orphan folders (the data folder's
 	// lost+found); Repair needs it.
 	Aside string
-	// LFSRoot holds a repository's LFS objects in LFSRoot/OWNER/NAME;
-	// a folder there without a repository is an orphan. Empty: not
-	// looked at.
-	LFSRoot string
 }
 
 // CheckReport is what Check found.
@@ -77,8 +73,6 @@ type CheckReport struct {
 	Unregistered []DiskRepo `json:"unregistered"`
 	// Missing: repositories whose directory is not there.
 	Missing []DiskRepo `json:"missing"`
-	// OrphanLFS: LFS folders of no repository.
-	OrphanLFS []DiskRepo `json:"orphan_lfs"`
 	// Damaged: refs that do not resolve, objects they reach that are
 	// missing, corrupt or of the wrong type (fsck).
 	Damaged []Damaged `json:"damaged"`
@@ -98,12 +92,12 @@ type CheckReport struct {
 // Problems says whether anything needs an administrator: leftovers
 // swept and folders moved aside do not.
 func (c *CheckReport) Problems() bool {
-	return len(c.Unregistered)+len(c.Missing)+len(c.OrphanLFS)+len(c.Damaged) > 0 ||
+	return len(c.Unregistered)+len(c.Missing)+len(c.Damaged) > 0 ||
 		(len(c.Leftovers) > 0 && !c.Swept)
 }
 
 // Check compares the repositories' metadata with the directories under
-// Root (and LFSRoot), walks every repository's refs and history (fsck),
+// Root (a repository's LFS objects live in its folder), walks every repository's refs and history (fsck),
 // and lists what dead pushes, repacks, creations and removals left
 // (maintain.Sweep, sweepRoot). It changes nothing unless opt.Repair is
 // set; then it removes those leftovers, never what a live operation
@@ -123,7 +117,7 @@ func (s *Service) Check(ctx context.Context, opt CheckOptions) (*CheckReport, er
 	if err != nil {
 		return nil, err
 	}
-	rep := &CheckReport{Unregistered: []DiskRepo{}, Missing: []DiskRepo{}, OrphanLFS: []DiskRepo{},
+	rep := &CheckReport{Unregistered: []DiskRepo{}, Missing: []DiskRepo{},
 		Damaged: []Damaged{}, Leftovers: []maintain.Leftover{}, Moved: []Moved{}, Swept: opt.Repair}
 	known := make(map[string]bool, len(rows))
 	for _, r := range rows {
@@ -186,24 +180,6 @@ func (s *Service) Check(ctx context.Context, opt CheckOptions) (*CheckReport, er
 	rep.Leftovers = append(rep.Leftovers, left...)
 	if err != nil {
 		return rep, err
-	}
-	if opt.LFSRoot != "" {
-		lfs, err := lfsDirs(opt.LFSRoot)
-		if err != nil {
-			return rep, err
-		}
-		for _, d := range lfs {
-			if known[d.Repo] {
-				continue
-			}
-			if opt.Repair {
-				if err := moveOrphan("lfs", d); err != nil {
-					return rep, err
-				}
-				continue
-			}
-			rep.OrphanLFS = append(rep.OrphanLFS, d)
-		}
 	}
 	return rep, nil
 }
@@ -297,13 +273,6 @@ func du(dir string) int64 {
 func (s *Service) onDisk() ([]DiskRepo, error) {
 	return listTwoLevels(s.Root, func(name string) (string, bool) {
 		return strings.CutSuffix(name, ".git")
-	})
-}
-
-// lfsDirs lists the LFS folders under root (OWNER/NAME), sorted.
-func lfsDirs(root string) ([]DiskRepo, error) {
-	return listTwoLevels(root, func(name string) (string, bool) {
-		return name, gatehouse.ValidateName(name) == nil
 	})
 }
 

@@ -151,8 +151,8 @@ func TestRepackLockHolderKilled(t *testing.T) {
 }
 
 // check finds real damage: an object file deleted, a ref to an object
-// that is not there, an orphan repository folder, LFS objects of no
-// repository and a stale ref lock. --repair removes the lock and moves
+// that is not there, an orphan repository folder (with its LFS objects,
+// which live in it) and a stale ref lock. --repair removes the lock and moves
 // the folders aside, keeping their data, and says what it left.
 func TestCheckDamage(t *testing.T) {
 	s := MustRunMain(t)
@@ -162,10 +162,10 @@ func TestCheckDamage(t *testing.T) {
 	}
 	// A commit whose new blob is a loose file, then the file deleted.
 	r := s.RepoDir("alice/r")
-	blob := gitIn(t, r, "file lost\n", "hash-object", "-w", "--stdin")
-	tree := gitIn(t, r, "100644 blob "+blob+"\tlost.txt\n", "mktree")
-	side := gitIn(t, r, "", "commit-tree", tree, "-p", "main", "-m", "side")
-	gitIn(t, r, "", "update-ref", "refs/heads/side", side)
+	blob := gitStdin(t, r, "file lost\n", "hash-object", "-w", "--stdin")
+	tree := gitStdin(t, r, "100644 blob "+blob+"\tlost.txt\n", "mktree")
+	side := gitStdin(t, r, "", "commit-tree", tree, "-p", "main", "-m", "side")
+	gitStdin(t, r, "", "update-ref", "refs/heads/side", side)
 	if err := os.Remove(filepath.Join(r, "objects", blob[:2], blob[2:])); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestCheckDamage(t *testing.T) {
 	os.WriteFile(lock, []byte(ghost+"\n"), 0o644)
 	orphan := s.RepoDir("alice/orphan")
 	run(t, "", "git", "init", "-q", "--bare", orphan)
-	lfs := filepath.Join(s.Data, "lfs", "bob", "gone")
+	lfs := filepath.Join(orphan, "lfs", "objects")
 	os.MkdirAll(filepath.Join(lfs, "ab", "cd"), 0o755)
 	os.WriteFile(filepath.Join(lfs, "ab", "cd", "abcd"), []byte("lfs object"), 0o644)
 	if _, _, err := (gittest.Cmd{Dir: r}).Exec(t, "fsck", "--connectivity-only"); err == nil {
@@ -196,7 +196,6 @@ func TestCheckDamage(t *testing.T) {
 		"damaged alice/r missing object " + blob + " (from refs/heads/side): blob, linked from " + tree,
 		"damaged alice/r2 missing object " + ghost + " (from refs/heads/ghost)",
 		"unregistered alice/orphan " + orphan,
-		"orphan lfs bob/gone " + lfs,
 		"left behind ref lock " + lock,
 		"left behind unfinished create " + initTmp,
 		"left behind unfinished removal " + deleted,
@@ -211,7 +210,6 @@ func TestCheckDamage(t *testing.T) {
 			Repo     string
 			Problems []struct{ Kind, Ref, Object string }
 		}
-		OrphanLFS []struct{ Repo string } `json:"orphan_lfs"`
 		Leftovers []struct{ Kind, Path string }
 	}
 	if err := json.NewDecoder(strings.NewReader(js)).Decode(&rep); err != nil {
@@ -219,7 +217,7 @@ func TestCheckDamage(t *testing.T) {
 	}
 	if len(rep.Damaged) != 2 || rep.Damaged[0].Repo != "alice/r" || len(rep.Damaged[0].Problems) != 1 ||
 		rep.Damaged[0].Problems[0] != (struct{ Kind, Ref, Object string }{"missing object", "refs/heads/side", blob}) ||
-		len(rep.OrphanLFS) != 1 || len(rep.Leftovers) != 3 || rep.Leftovers[0].Path != lock {
+		len(rep.Leftovers) != 3 || rep.Leftovers[0].Path != lock {
 		t.Fatalf("check --json:\n%s", js)
 	}
 
@@ -229,7 +227,6 @@ func TestCheckDamage(t *testing.T) {
 	}
 	for _, want := range []string{
 		"moved aside alice/orphan " + orphan + " -> " + filepath.Join(s.Data, "lost+found", "repos", "alice", "orphan.git."),
-		"moved aside bob/gone " + lfs + " -> " + filepath.Join(s.Data, "lost+found", "lfs", "bob", "gone."),
 		"removed ref lock " + lock,
 		"removed unfinished create " + initTmp,
 		"left for an administrator: 0 missing, 2 damaged",
@@ -243,7 +240,7 @@ func TestCheckDamage(t *testing.T) {
 			t.Errorf("%s is still there: %v", p, err)
 		}
 	}
-	kept, _ := filepath.Glob(filepath.Join(s.Data, "lost+found", "lfs", "bob", "gone.*", "ab", "cd", "abcd"))
+	kept, _ := filepath.Glob(filepath.Join(s.Data, "lost+found", "repos", "alice", "orphan.git.*", "lfs", "objects", "ab", "cd", "abcd"))
 	heads, _ := filepath.Glob(filepath.Join(s.Data, "lost+found", "repos", "alice", "orphan.git.*", "HEAD"))
 	if len(kept) != 1 || len(heads) != 1 {
 		t.Fatalf("what was moved aside is not kept whole: %v %v", kept, heads)
@@ -253,7 +250,7 @@ func TestCheckDamage(t *testing.T) {
 	}
 
 	// The administrator drops the broken refs: the rest is whole.
-	gitIn(t, r, "", "update-ref", "-d", "refs/heads/side")
+	gitStdin(t, r, "", "update-ref", "-d", "refs/heads/side")
 	os.Remove(filepath.Join(r2, "refs", "heads", "ghost"))
 	if out := s.MustCLI("check"); !strings.Contains(out, "no problems found (2 repositories") {
 		t.Fatalf("check after the fix:\n%s", out)
@@ -261,8 +258,8 @@ func TestCheckDamage(t *testing.T) {
 	s.MustGit(alice, t.TempDir(), "clone", "-q", s.URL("alice/r"), "c")
 }
 
-// gitIn runs git in dir with stdin and returns its trimmed output.
-func gitIn(t *testing.T, dir, stdin string, args ...string) string {
+// gitStdin runs git in dir with stdin and returns its trimmed output.
+func gitStdin(t *testing.T, dir, stdin string, args ...string) string {
 	t.Helper()
 	return gittest.Cmd{Dir: dir, Stdin: stdin}.Run(t, args...)
 }

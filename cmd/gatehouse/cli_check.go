@@ -15,15 +15,13 @@ import (
 var errCheckFailed = errors.New("check found problems")
 
 // check reports the data folder's consistency: repository directories
-// against their metadata, every repository's refs and history, LFS
-// folders, and what operations killed midway left. --repair removes the
+// against their metadata, every repository's refs and history, and what operations killed midway left. --repair removes the
 // leftovers and moves orphan folders to DATA/lost+found.
 func check(ctx context.Context, c *cli, a []string) error {
 	repair := c.flagBool("repair")
 	rep, err := c.repos.Check(ctx, repos.CheckOptions{
-		Repair:  repair,
-		Aside:   filepath.Join(c.data, "lost+found"),
-		LFSRoot: filepath.Join(c.data, "lfs"),
+		Repair: repair,
+		Aside:  filepath.Join(c.data, "lost+found"),
 	})
 	if err != nil {
 		return err
@@ -34,9 +32,6 @@ func check(ctx context.Context, c *cli, a []string) error {
 		}
 		for _, d := range rep.Missing {
 			fmt.Fprintf(w, "missing\t%s\t%s: registered, folder not there (restore it, or repo rm)\n", d.Repo, d.Dir)
-		}
-		for _, d := range rep.OrphanLFS {
-			fmt.Fprintf(w, "orphan lfs\t%s\t%s: LFS objects of no repository (check --repair moves them aside)\n", d.Repo, d.Dir)
 		}
 		for _, d := range rep.Damaged {
 			for _, p := range d.Problems {

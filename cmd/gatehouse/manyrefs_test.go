@@ -97,9 +97,8 @@ func TestPushMirrorManyRefs(t *testing.T) {
 			}
 		}
 	}
-	// So many loose refs start a background repack, which packs them
-	// into packed-refs; once it is over, no loose ref and no lock file
-	// is left behind.
+	// So many new refs go straight into packed-refs; once any repack the
+	// push started is over, no loose ref and no lock file is left behind.
 	var locks, loose []string
 	for deadline := time.Now().Add(5 * time.Minute); ; {
 		locks, loose = nil, nil

@@ -30,6 +30,7 @@ import (
 	"gatehouse"
 	"gatehouse/repos/hooks"
 	"gatehouse/repos/indexpack"
+	"gatehouse/repos/odb"
 	"gatehouse/repos/pktline"
 	"gatehouse/repos/refs"
 )
@@ -510,29 +511,39 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 	unlock := refs.Lock(s.gitDir)
 	defer unlock()
 
-	current, err := refs.List(s.gitDir)
-	if err != nil {
-		for _, c := range cmds {
-			if c.reason == "" {
-				c.reason = reasonReadRefs
-			}
+	// The refs are read as they stream, against the commands in name
+	// order: no copy of all the repository's refs is held.
+	byName := make([]*command, 0, len(cmds))
+	for _, c := range cmds {
+		if c.reason == "" {
+			byName = append(byName, c)
 		}
-		return res, nil
 	}
-	now := make(map[string]string, len(current))
-	for _, r := range current {
-		now[r.Name] = r.ID
+	slices.SortFunc(byName, func(a, b *command) int { return strings.Compare(a.name, b.name) })
+	cur := make([]string, len(byName)) // each command's ref now; "" if it does not exist
+	i := 0
+	for r, err := range refs.Each(s.gitDir) {
+		if err != nil {
+			for _, c := range cmds {
+				if c.reason == "" {
+					c.reason = reasonReadRefs
+				}
+			}
+			return res, nil
+		}
+		for i < len(byName) && byName[i].name < r.Name {
+			i++
+		}
+		if i < len(byName) && byName[i].name == r.Name {
+			cur[i] = r.ID
+		}
 	}
 	needPack := false
-	for _, c := range cmds {
-		if c.reason != "" {
-			continue
+	for i, c := range byName {
+		if cur[i] == "" {
+			cur[i] = refs.ZeroID
 		}
-		cur, ok := now[c.name]
-		if !ok {
-			cur = refs.ZeroID
-		}
-		if cur != c.old {
+		if cur[i] != c.old {
 			c.reason = reasonStale
 			continue
 		}
@@ -556,16 +567,34 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 	// One batch: the refs are read once and, for an atomic push, every
 	// lock is taken before any ref moves, so a failure leaves all as they
 	// were.
-	var batch []*command
-	var us []refs.Update
+	n := 0
+	for _, c := range cmds {
+		if c.reason == "" {
+			n++
+		}
+	}
+	batch := make([]*command, 0, n)
+	us := make([]refs.Update, 0, n)
 	for _, c := range cmds {
 		if c.reason == "" {
 			batch = append(batch, c)
 			us = append(us, refs.Update{Name: c.name, Old: c.old, New: c.new})
 		}
 	}
+	// A mirror push's many new refs go straight into packed-refs, peeled
+	// through the repository's objects (the pack is installed by now).
+	objects := odb.OpenReader(s.gitDir, odb.Limits{MaxObjectSize: s.opts.MaxObjectSize})
+	defer objects.Close()
+	peel := func(id string) (string, error) {
+		t, err := objects.Peel(plumbing.NewHash(id))
+		if err != nil || t.IsZero() {
+			return "", err
+		}
+		return t.String(), nil
+	}
+	res.Updated = make([]gatehouse.RefUpdate, 0, n)
 	var created []string
-	for i, err := range refs.ApplyBatch(s.gitDir, us, s.atomic) {
+	for i, err := range refs.ApplyBatch(s.gitDir, us, refs.BatchOptions{Atomic: s.atomic, Peel: peel}) {
 		c := batch[i]
 		switch {
 		case err == nil:

@@ -14,31 +14,62 @@ import (
 // because another update of the batch failed.
 var ErrAborted = errors.New("atomic transaction aborted")
 
-// ApplyBatch makes updates as one batch, in two phases as git's ref
+// packedCreates is how many refs a batch must create, at least, for them
+// to go into packed-refs (when BatchOptions.Peel is set) rather than into
+// a loose file each: one file written and synced instead of thousands,
+// and nothing left for the next Pack to do.
+var packedCreates = 100
+
+// BatchOptions adjust ApplyBatch.
+type BatchOptions struct {
+	// Atomic: every update is made, or none (see ApplyBatch).
+	Atomic bool
+	// Peel, when set, lets a batch that creates at least packedCreates
+	// refs (a mirror push) write the created refs straight into
+	// packed-refs, each annotated tag with its peeled value, so the file
+	// stays fully peeled.
+	Peel Peeler
+}
+
+// ApplyBatch makes updates as one batch, in phases as git's ref
 // transactions do. First each update, in name order, takes its
-// "<ref>.lock" exclusively, has its current value checked against Old and,
-// unless it deletes, its new value written to the lock file. Then the
-// deleted refs leave packed-refs in one rewrite, the lock files are synced
-// and renamed into place, and the deleted loose refs are removed.
+// "<ref>.lock" exclusively and, unless it deletes or goes to
+// packed-refs, has its new value written to the lock file. Once every
+// lock is held, the current values are checked against Old (packed-refs
+// read again only if it changed on disk since the batch began). Then the
+// lock files written are synced; packed-refs is rewritten once, holding
+// packed-refs.lock, without the deleted refs and with the created ones
+// that go there; the lock files are renamed into place; and the deleted
+// loose refs and the locks of the packed ones are removed.
 //
-// The refs are listed and packed-refs read once per batch (packed-refs
-// again only if it changes on disk meanwhile), so a batch of n updates
-// costs O(n log n), not a listing per update.
+// A created ref goes into packed-refs when opts.Peel is set and the batch
+// creates at least packedCreates refs. Its own lock is held until
+// packed-refs is in place, so a concurrent update of the same name (by
+// this package or by git) either sees it or fails. If packed-refs stays
+// locked longer than git would wait, they are written loose instead.
+//
+// The refs are listed and packed-refs read once per batch, so a batch of
+// n updates costs O(n log n), not a listing per update.
 //
 // It returns one error per update, nil for those made. An update that
-// fails changes nothing; the others go ahead, unless atomic: then the
-// first failure releases every lock taken, the failing updates keep their
-// errors, the rest get ErrAborted, and nothing changed. The errors are
-// those of Apply, or an I/O error.
-func ApplyBatch(gitDir string, us []Update, atomic bool) []error {
+// fails changes nothing; the others go ahead, unless opts.Atomic: then
+// the first failure releases every lock taken, the failing updates keep
+// their errors, the rest get ErrAborted, and nothing changed. The errors
+// are those of Apply, or an I/O error.
+func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 	errs := make([]error, len(us))
 	order := make([]int, len(us))
-	for i := range order {
+	creates := 0
+	for i, u := range us {
 		order[i] = i
+		if u.Old == ZeroID && u.New != ZeroID {
+			creates++
+		}
 	}
 	// One lock order for every batch, so that two atomic batches over the
 	// same refs cannot each hold a lock the other waits for.
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(us[a].Name, us[b].Name) })
+	toPacked := opts.Peel != nil && creates >= packedCreates
 
 	snap, err := newSnapshot(gitDir)
 	if err != nil {
@@ -47,7 +78,7 @@ func ApplyBatch(gitDir string, us []Update, atomic bool) []error {
 		}
 		return errs
 	}
-	var held []held
+	var held []heldRef
 	release := func() {
 		for _, h := range held {
 			os.Remove(h.lock)
@@ -62,11 +93,33 @@ func ApplyBatch(gitDir string, us []Update, atomic bool) []error {
 		}
 		return errs
 	}
+	// drop fails the held updates for which fail is true, releasing
+	// their locks; atomic, it aborts the batch instead (done).
+	drop := func(fail func(h *heldRef) error) (done bool) {
+		kept := held[:0]
+		for i := range held {
+			h := &held[i]
+			if err := fail(h); err != nil {
+				errs[h.index] = err
+				os.Remove(h.lock)
+				continue
+			}
+			kept = append(kept, *h)
+		}
+		if opts.Atomic && len(kept) < len(held) {
+			held = held[:len(kept)] // the others' locks are gone already
+			return true
+		}
+		held = kept
+		return false
+	}
+
 	for _, i := range order {
-		h, err := snap.prepare(us[i])
+		u := us[i]
+		h, err := snap.lock(u, toPacked && u.Old == ZeroID && u.New != ZeroID)
 		if err != nil {
 			errs[i] = err
-			if atomic {
+			if opts.Atomic {
 				return abort()
 			}
 			continue
@@ -75,101 +128,167 @@ func ApplyBatch(gitDir string, us []Update, atomic bool) []error {
 		held = append(held, h)
 	}
 
-	// Deletes leave packed-refs first, while an atomic batch can still
-	// back out of everything. packed-refs stays locked until the loose
-	// files are gone too, as git keeps it, so that Pack cannot put a ref
-	// being deleted back into it meanwhile.
-	var deleted []string
-	for _, h := range held {
-		if h.delete {
-			deleted = append(deleted, us[h.index].Name)
-		}
-	}
-	if len(deleted) > 0 {
-		pl, err := lockPacked(gitDir)
-		if err == nil {
-			defer pl.unlock()
-			err = pl.remove(deleted)
-		}
-		if err != nil {
-			if atomic {
-				for _, h := range held {
-					if h.delete {
-						errs[h.index] = err
-					}
-				}
-				return abort()
-			}
-			kept := held[:0]
-			for _, h := range held {
-				if h.delete {
-					errs[h.index] = err
-					os.Remove(h.lock)
-					continue
-				}
-				kept = append(kept, h)
-			}
-			held = kept
-		}
-	}
-	if err := syncWritten(gitDir, held); err != nil {
-		for _, h := range held {
-			if !h.delete {
-				errs[h.index] = fmt.Errorf("refs: sync: %w", err)
-			}
-		}
-		if atomic {
+	// Every lock is held: the refs without a loose file are at their
+	// packed-refs value as it is now.
+	if err := snap.refreshPacked(); err != nil {
+		if drop(func(*heldRef) error { return err }) {
 			return abort()
 		}
 	}
+	if drop(func(h *heldRef) error {
+		u := us[h.index]
+		cur := h.cur
+		if cur == "" {
+			cur = snap.packedID(u.Name)
+		}
+		if cur != u.Old {
+			return fmt.Errorf("%w: %s is at %s, not %s", ErrStale, u.Name, short(cur), short(u.Old))
+		}
+		return nil
+	}) {
+		return abort()
+	}
+
+	// The new refs of packed-refs, in name order, with their peeled
+	// values; one whose value cannot be peeled is written loose.
+	var created []Ref
+	var deleted []string
+	peeled := make(map[string]string)
+	for i := range held {
+		h := &held[i]
+		u := us[h.index]
+		switch {
+		case h.delete:
+			deleted = append(deleted, u.Name)
+		case h.packed:
+			p, ok := peeled[u.New]
+			if !ok {
+				var err error
+				if p, err = opts.Peel(u.New); err != nil {
+					h.packed = false
+					continue
+				}
+				peeled[u.New] = p
+			}
+			created = append(created, Ref{Name: u.Name, ID: u.New, Peeled: p, KnowsPeeled: true})
+		}
+	}
+
+	// packed-refs is locked before anything moves, and stays locked until
+	// the deleted loose files are gone too, as git keeps it, so that Pack
+	// cannot put a ref being deleted back into it meanwhile.
+	var pl *packedLock
+	if len(deleted)+len(created) > 0 {
+		pl, err = lockPacked(gitDir)
+		if err == nil {
+			defer pl.unlock()
+		} else {
+			// The created refs go loose; the deletes cannot be made.
+			created = nil
+			if drop(func(h *heldRef) error {
+				if h.delete {
+					return err
+				}
+				if h.packed {
+					h.packed = false
+				}
+				return nil
+			}) {
+				return abort()
+			}
+		}
+	}
+	if drop(func(h *heldRef) error {
+		if h.delete || h.packed || h.written {
+			return nil
+		}
+		if err := writeLock(h.lock, us[h.index].New); err != nil {
+			return err
+		}
+		h.written = true
+		return nil
+	}) {
+		return abort()
+	}
+
+	if err := syncWritten(gitDir, held); err != nil {
+		if drop(func(h *heldRef) error {
+			if h.written {
+				return fmt.Errorf("refs: sync: %w", err)
+			}
+			return nil
+		}) {
+			return abort()
+		}
+	}
+	if pl != nil {
+		if err := pl.update(deleted, created, opts.Peel); err != nil {
+			if drop(func(h *heldRef) error {
+				if h.delete || h.packed {
+					return err
+				}
+				return nil
+			}) {
+				return abort()
+			}
+		}
+	}
+
+	var emptied []string // directories a lock may have been the last entry of
 	for _, h := range held {
 		u := us[h.index]
-		if errs[h.index] != nil {
-			os.Remove(h.lock)
-			continue
-		}
-		if h.delete {
+		switch {
+		case h.delete:
 			if err := os.Remove(h.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs[h.index] = fmt.Errorf("refs: delete %s: %w", u.Name, err)
 			}
 			os.Remove(h.lock)
 			pruneDirs(gitDir, filepath.Dir(h.path))
-			continue
-		}
-		if err := os.Rename(h.lock, h.path); err != nil {
+		case h.packed:
 			os.Remove(h.lock)
-			errs[h.index] = fmt.Errorf("refs: update %s: %w", u.Name, err)
+			if d := filepath.Dir(h.path); len(emptied) == 0 || emptied[len(emptied)-1] != d {
+				emptied = append(emptied, d)
+			}
+		default:
+			if err := os.Rename(h.lock, h.path); err != nil {
+				os.Remove(h.lock)
+				errs[h.index] = fmt.Errorf("refs: update %s: %w", u.Name, err)
+			}
 		}
+	}
+	for _, d := range emptied {
+		pruneDirs(gitDir, d)
 	}
 	return errs
 }
 
-// held is an update whose lock is taken and whose old value checked.
-type held struct {
+// heldRef is an update whose lock is taken.
+type heldRef struct {
 	index      int
 	path, lock string
+	cur        string // the loose ref's value; "" when there is no loose file
 	delete     bool
+	packed     bool // created into packed-refs: the lock file stays empty
+	written    bool // the new value is in the lock file
 }
 
 // snapshot is what a batch knows of the refs: their names when it
 // started, and packed-refs as last read.
 type snapshot struct {
-	gitDir string
-	names  []string        // every ref at the start, sorted
-	exists map[string]bool // the same, and the refs this batch creates
-	packed map[string]string
-	stat   fs.FileInfo // packed-refs when read; nil if absent
+	gitDir  string
+	names   []string        // every ref at the start, sorted
+	created map[string]bool // the refs this batch creates
+	packed  []Ref           // packed-refs, sorted
+	stat    fs.FileInfo     // packed-refs when read; nil if absent
 }
 
 func newSnapshot(gitDir string) (*snapshot, error) {
-	all, err := List(gitDir)
-	if err != nil {
-		return nil, err
-	}
-	s := &snapshot{gitDir: gitDir, names: make([]string, len(all)), exists: make(map[string]bool, len(all))}
-	for i, r := range all {
-		s.names[i] = r.Name
-		s.exists[r.Name] = true
+	s := &snapshot{gitDir: gitDir, created: make(map[string]bool)}
+	for r, err := range Each(gitDir) {
+		if err != nil {
+			return nil, err
+		}
+		s.names = append(s.names, r.Name)
 	}
 	if err := s.loadPacked(); err != nil {
 		return nil, err
@@ -188,28 +307,31 @@ func (s *snapshot) loadPacked() error {
 	if err != nil {
 		return err
 	}
-	s.stat = st
-	s.packed = make(map[string]string, len(rs))
-	for _, r := range rs {
-		s.packed[r.Name] = r.ID
+	s.stat, s.packed = st, rs
+	return nil
+}
+
+// refreshPacked reads packed-refs again if it was replaced since it was
+// read (another process packed or deleted refs).
+func (s *snapshot) refreshPacked() error {
+	st, err := os.Stat(filepath.Join(s.gitDir, "packed-refs"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("refs: packed-refs: %w", err)
+	}
+	if changed(s.stat, st) {
+		return s.loadPacked()
 	}
 	return nil
 }
 
-// packedID returns a ref's id in packed-refs, first re-reading the file
-// if it was replaced since it was read (another process packed or
-// deleted refs).
-func (s *snapshot) packedID(name string) (string, error) {
-	st, err := os.Stat(filepath.Join(s.gitDir, "packed-refs"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("refs: packed-refs: %w", err)
+// packedID returns a ref's id in packed-refs as last read, ZeroID if it
+// is not there.
+func (s *snapshot) packedID(name string) string {
+	i, ok := slices.BinarySearchFunc(s.packed, name, func(r Ref, name string) int { return strings.Compare(r.Name, name) })
+	if !ok {
+		return ZeroID
 	}
-	if changed(s.stat, st) {
-		if err := s.loadPacked(); err != nil {
-			return "", err
-		}
-	}
-	return s.packed[name], nil
+	return s.packed[i].ID
 }
 
 func changed(a, b fs.FileInfo) bool {
@@ -219,11 +341,16 @@ func changed(a, b fs.FileInfo) bool {
 	return !os.SameFile(a, b) || a.Size() != b.Size() || !a.ModTime().Equal(b.ModTime())
 }
 
+func (s *snapshot) exists(name string) bool {
+	_, ok := slices.BinarySearch(s.names, name)
+	return ok || s.created[name]
+}
+
 // conflict reports an existing ref that name cannot sit beside: one that
 // is a directory of name, or has name as a directory.
 func (s *snapshot) conflict(name string) string {
 	for i := len("refs/"); i < len(name); i++ {
-		if name[i] == '/' && s.exists[name[:i]] {
+		if name[i] == '/' && s.exists(name[:i]) {
 			return name[:i]
 		}
 	}
@@ -234,61 +361,73 @@ func (s *snapshot) conflict(name string) string {
 	return ""
 }
 
-// prepare takes u's lock, checks u.Old and writes u.New into the lock.
-// On error the lock is released and nothing changed.
-func (s *snapshot) prepare(u Update) (held, error) {
+// lock takes u's lock and reads u's loose file; unless u deletes or goes
+// to packed-refs, it writes u.New into the lock. On error the lock is
+// released and nothing changed.
+func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 	if err := CheckName(u.Name); err != nil {
-		return held{}, err
+		return heldRef{}, err
 	}
 	if !isID(u.Old) || !isID(u.New) || (u.Old == ZeroID && u.New == ZeroID) {
-		return held{}, fmt.Errorf("%w: %s: bad old or new id", ErrInvalidName, u.Name)
+		return heldRef{}, fmt.Errorf("%w: %s: bad old or new id", ErrInvalidName, u.Name)
 	}
-	h := held{path: filepath.Join(s.gitDir, filepath.FromSlash(u.Name)), delete: u.New == ZeroID}
+	h := heldRef{path: filepath.Join(s.gitDir, filepath.FromSlash(u.Name)), delete: u.New == ZeroID, packed: packed}
 	h.lock = h.path + ".lock"
 	if u.Old == ZeroID {
 		if other := s.conflict(u.Name); other != "" {
-			return held{}, fmt.Errorf("%w: %s conflicts with existing %s", ErrStale, u.Name, other)
-		}
-		if fi, err := os.Stat(h.path); err == nil && fi.IsDir() {
-			return held{}, fmt.Errorf("%w: %s is a directory of refs", ErrStale, u.Name)
-		}
-		if err := os.MkdirAll(filepath.Dir(h.path), 0o755); err != nil {
-			return held{}, fmt.Errorf("%w: %s: %v", ErrStale, u.Name, err)
+			return heldRef{}, fmt.Errorf("%w: %s conflicts with existing %s", ErrStale, u.Name, other)
 		}
 	}
 	lock, err := createLock(h.lock)
 	if err != nil {
-		return held{}, fmt.Errorf("%s: %w", u.Name, err)
+		if u.Old == ZeroID && !errors.Is(err, ErrLocked) {
+			// A file where a directory of the name must be.
+			return heldRef{}, fmt.Errorf("%w: %s: %v", ErrStale, u.Name, err)
+		}
+		return heldRef{}, fmt.Errorf("%s: %w", u.Name, err)
 	}
-	fail := func(err error) (held, error) {
+	fail := func(err error) (heldRef, error) {
 		lock.Close()
 		os.Remove(h.lock)
-		return held{}, err
+		return heldRef{}, err
 	}
-	cur, ok, err := readLoose(h.path)
-	if err == nil && !ok {
-		cur, err = s.packedID(u.Name)
-	}
-	if err != nil {
+	cur, ok, isDir, err := readLooseFile(h.path)
+	switch {
+	case err != nil:
 		return fail(err)
+	case isDir && u.Old == ZeroID:
+		return fail(fmt.Errorf("%w: %s is a directory of refs", ErrStale, u.Name))
+	case ok:
+		h.cur = cur
 	}
-	if cur == "" {
-		cur = ZeroID
-	}
-	if cur != u.Old {
-		return fail(fmt.Errorf("%w: %s is at %s, not %s", ErrStale, u.Name, short(cur), short(u.Old)))
-	}
-	if !h.delete {
+	if !h.delete && !h.packed {
 		if _, err := lock.WriteString(u.New + "\n"); err != nil {
 			return fail(fmt.Errorf("refs: update %s: %w", u.Name, err))
 		}
+		h.written = true
 	}
 	if err := lock.Close(); err != nil {
 		os.Remove(h.lock)
-		return held{}, fmt.Errorf("refs: update %s: %w", u.Name, err)
+		return heldRef{}, fmt.Errorf("refs: update %s: %w", u.Name, err)
 	}
 	if u.Old == ZeroID {
-		s.exists[u.Name] = true
+		s.created[u.Name] = true
 	}
 	return h, nil
+}
+
+// writeLock writes id into an empty lock file already held.
+func writeLock(path, id string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("refs: %w", err)
+	}
+	_, err = f.WriteString(id + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("refs: %w", err)
+	}
+	return nil
 }

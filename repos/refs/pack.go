@@ -166,22 +166,47 @@ func (l *packedLock) unlock() {
 	}
 }
 
-// remove rewrites packed-refs without names, if it holds any of them.
-func (l *packedLock) remove(names []string) error {
+// update rewrites packed-refs without the refs deleted and with created
+// (sorted by name, names not in the file) merged in; it writes nothing
+// when that changes nothing. With peel, the refs already there whose
+// peeled value the file does not vouch for are peeled, so that the file
+// stays fully peeled; one that does not peel is left unknown.
+func (l *packedLock) update(deleted []string, created []Ref, peel Peeler) error {
 	packed, err := readPackedFile(l.gitDir)
 	if err != nil {
 		return err
 	}
-	drop := make(map[string]bool, len(names))
-	for _, n := range names {
+	drop := make(map[string]bool, len(deleted))
+	for _, n := range deleted {
 		drop[n] = true
 	}
-	n := len(packed)
-	kept := slices.DeleteFunc(packed, func(r Ref) bool { return drop[r.Name] })
-	if len(kept) == n {
+	all := make([]Ref, 0, len(packed)+len(created))
+	i := 0
+	for _, r := range packed {
+		for i < len(created) && created[i].Name < r.Name {
+			all = append(all, created[i])
+			i++
+		}
+		if drop[r.Name] || i < len(created) && created[i].Name == r.Name {
+			continue
+		}
+		all = append(all, r)
+	}
+	all = append(all, created[i:]...)
+	if len(created) == 0 && len(all) == len(packed) {
 		return nil
 	}
-	if err := l.write(kept); err != nil {
+	if peel != nil && len(created) > 0 {
+		for j := range all {
+			if all[j].KnowsPeeled {
+				continue
+			}
+			if p, err := peel(all[j].ID); err == nil {
+				all[j].Peeled, all[j].KnowsPeeled = p, true
+			}
+		}
+	}
+	if err := l.write(all); err != nil {
 		return fmt.Errorf("refs: rewrite packed-refs: %w", err)
 	}
 	return nil

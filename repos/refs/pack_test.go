@@ -137,7 +137,7 @@ func TestEachPrefixes(t *testing.T) {
 		us = append(us, refs.Update{Name: fmt.Sprintf("refs/pull/%d/head", i), Old: refs.ZeroID, New: c1})
 		us = append(us, refs.Update{Name: fmt.Sprintf("refs/tags/t%02d", i), Old: refs.ZeroID, New: c2})
 	}
-	for _, err := range refs.ApplyBatch(dir, us, true) {
+	for _, err := range refs.ApplyBatch(dir, us, refs.BatchOptions{Atomic: true}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,6 +195,11 @@ func TestPackRacesUpdates(t *testing.T) {
 	tag := gittest.Run(t, dir, "rev-parse", "refs/tags/v1")
 	ids := []string{c1, c2, tag}
 	const writers, refsEach, rounds = 4, 20, 30
+	// Half the writers create refs into packed-refs whenever a batch
+	// creates a few.
+	defer func(n int) { *refs.PackedCreates = n }(*refs.PackedCreates)
+	*refs.PackedCreates = 3
+	peel := peeler(t, dir)
 	final := make([]map[string]string, writers)
 	applied := make([]int, writers) // updates that went in, per writer
 	var wg sync.WaitGroup
@@ -223,7 +228,11 @@ func TestPackRacesUpdates(t *testing.T) {
 					}
 					us = append(us, refs.Update{Name: name, Old: old, New: next})
 				}
-				for i, err := range refs.ApplyBatch(dir, us, round%3 == 0) {
+				opts := refs.BatchOptions{Atomic: round%3 == 0}
+				if w%2 == 0 {
+					opts.Peel = peel
+				}
+				for i, err := range refs.ApplyBatch(dir, us, opts) {
 					if err != nil {
 						continue // locked by Pack or the abort of its batch: stays as it was
 					}
@@ -296,4 +305,90 @@ func TestPackRacesUpdates(t *testing.T) {
 	}
 	gittest.Run(t, dir, "fsck", "--strict")
 	t.Logf("%d packs during the updates", packs)
+}
+
+// TestApplyBatchPacked: a batch creating many refs writes them into
+// packed-refs, fully peeled, beside the loose update and the delete of the
+// same batch; git reads the result as it reads its own. Atomic, a stale
+// update leaves everything as it was; with packed-refs locked by someone
+// else, the created refs go loose.
+func TestApplyBatchPacked(t *testing.T) {
+	z := refs.ZeroID
+	dir, c1, c2 := mustRepo(t)
+	gitCopy := copyRepo(t, dir)
+	v1 := gittest.Run(t, dir, "rev-parse", "refs/tags/v1")
+	batch := func(tag string, n int) []refs.Update {
+		var us []refs.Update
+		for i := range n {
+			us = append(us, refs.Update{Name: fmt.Sprintf("refs/pull/%s%d/head", tag, i), Old: z, New: []string{c1, c2}[i%2]})
+			us = append(us, refs.Update{Name: fmt.Sprintf("refs/tags/%s%d", tag, i), Old: z, New: []string{c1, v1}[i%2]})
+		}
+		return us
+	}
+	stdin := func(us []refs.Update) string {
+		var b strings.Builder
+		for _, u := range us {
+			fmt.Fprintf(&b, "update %s %s %s\n", u.Name, u.New, u.Old)
+		}
+		return b.String()
+	}
+	us := append(batch("a", 60), refs.Update{Name: "refs/heads/old", Old: c1, New: c2}, refs.Update{Name: "refs/tags/light", Old: c1, New: z})
+	for i, err := range refs.ApplyBatch(dir, us, refs.BatchOptions{Peel: peeler(t, dir)}) {
+		if err != nil {
+			t.Fatalf("%s: %v", us[i].Name, err)
+		}
+	}
+	gittest.Cmd{Dir: gitCopy, Stdin: stdin(us)}.Run(t, "update-ref", "--stdin")
+	if got, want := gittest.Run(t, dir, "show-ref", "-d"), gittest.Run(t, gitCopy, "show-ref", "-d"); got != want {
+		t.Fatalf("show-ref -d:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := listString(t, dir), forEachRef(t, gitCopy); got != want {
+		t.Fatalf("List:\n%s\nwant:\n%s", got, want)
+	}
+	if got := looseFiles(t, dir); len(got) != 1 || !strings.HasSuffix(got[0], filepath.FromSlash("refs/heads/old")) {
+		t.Fatalf("files under refs/: %v, want only the moved refs/heads/old", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "refs", "pull")); len(ents) > 0 {
+		t.Fatalf("%d directories left under refs/pull", len(ents))
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "packed-refs")); !strings.HasPrefix(string(b), "# pack-refs with: peeled fully-peeled sorted \n") {
+		t.Fatalf("packed-refs starts %q", string(b[:min(len(b), 60)]))
+	}
+	gittest.Run(t, dir, "fsck", "--full", "--strict")
+
+	// Atomic, one update stale: nothing moves, no lock is left.
+	before := forEachRef(t, dir)
+	us = append(batch("b", 60), refs.Update{Name: "refs/heads/main", Old: c1, New: c2})
+	errs := refs.ApplyBatch(dir, us, refs.BatchOptions{Atomic: true, Peel: peeler(t, dir)})
+	if !errors.Is(errs[len(us)-1], refs.ErrStale) || !errors.Is(errs[0], refs.ErrAborted) {
+		t.Fatalf("atomic errs: %v ... %v", errs[0], errs[len(us)-1])
+	}
+	if got := forEachRef(t, dir); got != before {
+		t.Fatal("an aborted atomic batch changed refs")
+	}
+	if got := looseFiles(t, dir); len(got) != 1 {
+		t.Fatalf("files under refs/ after an aborted batch: %v", got)
+	}
+
+	// packed-refs locked by another process: the refs are made loose.
+	lock := filepath.Join(dir, "packed-refs.lock")
+	os.WriteFile(lock, nil, 0o644)
+	us = batch("c", 60)
+	for i, err := range refs.ApplyBatch(dir, us, refs.BatchOptions{Peel: peeler(t, dir)}) {
+		if err != nil {
+			t.Fatalf("%s: %v", us[i].Name, err)
+		}
+	}
+	if _, err := os.Stat(lock); err != nil {
+		t.Fatal("someone else's packed-refs.lock was removed")
+	}
+	os.Remove(lock)
+	gittest.Cmd{Dir: gitCopy, Stdin: stdin(us)}.Run(t, "update-ref", "--stdin")
+	if got, want := forEachRef(t, dir), forEachRef(t, gitCopy); got != want {
+		t.Fatalf("after the loose batch:\n%s\nwant:\n%s", got, want)
+	}
+	if got := looseFiles(t, dir); len(got) != 1+len(us) {
+		t.Fatalf("%d files under refs/, want %d", len(got), 1+len(us))
+	}
+	gittest.Run(t, dir, "fsck", "--full", "--strict")
 }

@@ -71,23 +71,32 @@ func ReadHead(gitDir string) (Head, error) {
 }
 
 // readLoose reads one loose ref file. ok is false when the file does not
-// exist or holds a symbolic ref.
+// exist, is a directory or holds a symbolic ref.
 func readLoose(path string) (id string, ok bool, err error) {
+	id, ok, _, err = readLooseFile(path)
+	return id, ok, err
+}
+
+// readLooseFile is readLoose that also tells whether path is a directory.
+func readLooseFile(path string) (id string, ok, isDir bool, err error) {
 	b, err := readSmall(path)
-	if errors.Is(err, fs.ErrNotExist) || isDirErr(err) {
-		return "", false, nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, false, nil
+	}
+	if isDirErr(err) {
+		return "", false, true, nil
 	}
 	if err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
 	s := strings.TrimSpace(string(b))
 	if strings.HasPrefix(s, "ref: ") {
-		return "", false, nil
+		return "", false, false, nil
 	}
 	if !isID(s) {
-		return "", false, fmt.Errorf("refs: %s: not an object id", filepath.Base(path))
+		return "", false, false, fmt.Errorf("refs: %s: not an object id", filepath.Base(path))
 	}
-	return s, true, nil
+	return s, true, false, nil
 }
 
 func isDirErr(err error) bool { return errors.Is(err, syscall.EISDIR) }

@@ -217,7 +217,7 @@ func TestApplyBatch(t *testing.T) {
 		{"refs/heads/new", z, c1},
 		{"refs/heads/old", c1, c2},
 		{"refs/tags/light", c1, z},
-	}, true)
+	}, refs.BatchOptions{Atomic: true})
 	if !errors.Is(errs[0], refs.ErrAborted) || !errors.Is(errs[1], refs.ErrLocked) || !errors.Is(errs[2], refs.ErrAborted) {
 		t.Fatalf("atomic errs = %v", errs)
 	}
@@ -238,7 +238,7 @@ func TestApplyBatch(t *testing.T) {
 		{"refs/tags/light", c1, z},                                  // packed, deleted
 		{"refs/tags/v1", gittest.Run(t, dir, "rev-parse", "v1"), z}, // packed with a peeled line
 		{"refs/heads/loose", c1, z},                                 // loose, deleted
-	}, false)
+	}, refs.BatchOptions{})
 	if errs[0] != nil || !errors.Is(errs[1], refs.ErrStale) || !errors.Is(errs[2], refs.ErrStale) || errs[3] != nil || errs[4] != nil || errs[5] != nil || errs[6] != nil {
 		t.Fatalf("errs = %v", errs)
 	}

@@ -9,10 +9,10 @@ const syncEach = 16
 
 // syncWritten makes the new values in the lock files of hs durable before
 // they are renamed into place.
-func syncWritten(gitDir string, hs []held) error {
+func syncWritten(gitDir string, hs []heldRef) error {
 	n := 0
 	for _, h := range hs {
-		if !h.delete {
+		if h.written {
 			n++
 		}
 	}
@@ -22,7 +22,7 @@ func syncWritten(gitDir string, hs []held) error {
 		}
 	}
 	for _, h := range hs {
-		if h.delete {
+		if !h.written {
 			continue
 		}
 		if err := syncFile(h.lock); err != nil {

@@ -32,7 +32,7 @@ func Lock(gitDir string) (unlock func()) {
 // update holds the ref's lock, ErrStale when the ref is not at u.Old or a
 // ref in the way (D/F conflict) exists. On any error nothing has changed.
 func Apply(gitDir string, u Update) error {
-	return ApplyBatch(gitDir, []Update{u}, true)[0]
+	return ApplyBatch(gitDir, []Update{u}, BatchOptions{Atomic: true})[0]
 }
 
 // SetHead points HEAD at target (a full ref name), atomically.

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -358,5 +360,59 @@ func TestPushRaisesEvents(t *testing.T) {
 	// Without an actor, nothing is served.
 	if _, err := f.b.ReceivePack(context.Background(), repo, gatehouse.GitSession{Stdin: bytes.NewReader(req), Stdout: io.Discard, Stderr: io.Discard}); !errors.Is(err, gatehouse.ErrForbidden) {
 		t.Fatalf("push without an actor: %v, want ErrForbidden", err)
+	}
+}
+
+// A push of more refs than one chunk of events raises and audits every
+// one of them.
+func TestPushManyRefsRaisesEveryEvent(t *testing.T) {
+	f := mustFixture(t)
+	ctx := f.as("alice")
+	repo, err := f.b.FindRepo(ctx, "alice", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := packtest.Whole(plumbing.TreeObject, nil)
+	commitData := []byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n" +
+		"author A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nfirst\n")
+	commit := plumbing.ComputeHash(plumbing.CommitObject, commitData).String()
+	const n = 2500
+	var cmds []packtest.Command
+	for i := range n {
+		cmds = append(cmds, packtest.Command{Old: packtest.ZeroID, New: commit, Ref: fmt.Sprintf("refs/heads/b%04d", i)})
+	}
+	req := packtest.PushRequest("report-status", cmds, packtest.New(tree, packtest.Whole(plumbing.CommitObject, commitData)).Bytes())
+	before := len(f.events.kinds())
+	var out bytes.Buffer
+	if _, err := f.b.ReceivePack(ctx, repo, gatehouse.GitSession{Stdin: bytes.NewReader(req), Stdout: &out, Stderr: io.Discard}); err != nil {
+		t.Fatalf("push: %v\n%s", err, out.String())
+	}
+	f.events.mu.Lock()
+	got := slices.Clone(f.events.es[before:])
+	f.events.mu.Unlock()
+	if len(got) != n {
+		t.Fatalf("push raised %d events, want %d", len(got), n)
+	}
+	for i, e := range got {
+		if want := fmt.Sprintf("refs/heads/b%04d %s %s", i, packtest.ZeroID, commit); e.Detail != want {
+			t.Fatalf("event %d = %q, want %q", i, e.Detail, want)
+		}
+	}
+	// The audit log as far as one query reads it: the last chunk's rows
+	// (the last, partial one) among them.
+	rows, err := f.b.FindAuditEvents(ctx, gatehouse.AuditFilter{Repo: "alice/r", Limit: keys.MaxAuditLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if r.Action == gatehouse.AuditPush {
+			seen[r.Detail] = true
+		}
+	}
+	for _, e := range got[n-keys.MaxAuditLimit:] {
+		if !seen[e.Detail] {
+			t.Fatalf("no audit row for %q among the newest %d", e.Detail, len(rows))
+		}
 	}
 }

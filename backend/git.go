@@ -32,10 +32,14 @@ func (b *Backend) UploadArchive(ctx context.Context, repo *gatehouse.Repo, s gat
 	return b.Git.UploadArchive(ctx, repo, s)
 }
 
+// pushEventChunk bounds the events (and audit rows) of a push held at
+// once: a mirror push moves tens of thousands of refs.
+const pushEventChunk = 1000
+
 // ReceivePack serves a push to repo and raises an AuditPush event for
 // every ref it moved, even when it then fails (an update that happened
 // is recorded whatever came after it). The audit entries of one push are
-// written together.
+// written together, up to pushEventChunk in one go.
 func (b *Backend) ReceivePack(ctx context.Context, repo *gatehouse.Repo, s gatehouse.GitSession) (*gatehouse.PushResult, error) {
 	if b.Git == nil {
 		return nil, ErrUnavailable
@@ -45,17 +49,22 @@ func (b *Backend) ReceivePack(ctx context.Context, repo *gatehouse.Repo, s gateh
 		return nil, fmt.Errorf("no actor behind this push: %w", gatehouse.ErrForbidden)
 	}
 	res, err := b.Git.ReceivePack(ctx, repo, s)
-	if res != nil && len(res.Updated) > 0 {
-		now := time.Now()
-		events := make([]gatehouse.Event, 0, len(res.Updated))
-		for _, u := range res.Updated {
-			detail := fmt.Sprintf("%s %s %s", u.Name, u.Old, u.New)
-			if u.Forced {
-				detail += " forced"
-			}
-			events = append(events, gatehouse.Event{Kind: gatehouse.AuditPush, Actor: a, Repo: repo.FullName(), Detail: detail, Time: now, Ref: &u})
+	if res == nil || len(res.Updated) == 0 {
+		return res, err
+	}
+	now, name := time.Now(), repo.FullName()
+	events := make([]gatehouse.Event, 0, min(len(res.Updated), pushEventChunk))
+	for i, u := range res.Updated {
+		detail := fmt.Sprintf("%s %s %s", u.Name, u.Old, u.New)
+		if u.Forced {
+			detail += " forced"
 		}
-		b.publishAll(ctx, events)
+		events = append(events, gatehouse.Event{Kind: gatehouse.AuditPush, Actor: a, Repo: name, Detail: detail, Time: now, Ref: &u})
+		if len(events) == pushEventChunk || i == len(res.Updated)-1 {
+			b.publishAll(ctx, events)
+			clear(events)
+			events = events[:0]
+		}
 	}
 	return res, err
 }

@@ -78,10 +78,10 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 		}
 		return errs
 	}
-	var held []heldRef
+	held := make([]heldRef, 0, len(us))
 	release := func() {
 		for _, h := range held {
-			os.Remove(h.lock)
+			os.Remove(h.lockPath(gitDir))
 		}
 	}
 	abort := func() []error {
@@ -101,7 +101,7 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 			h := &held[i]
 			if err := fail(h); err != nil {
 				errs[h.index] = err
-				os.Remove(h.lock)
+				os.Remove(h.lockPath(gitDir))
 				continue
 			}
 			kept = append(kept, *h)
@@ -151,7 +151,7 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 
 	// The new refs of packed-refs, in name order, with their peeled
 	// values; one whose value cannot be peeled is written loose.
-	var created []Ref
+	created := make([]Ref, 0, packedCount(held))
 	var deleted []string
 	peeled := make(map[string]string)
 	for i := range held {
@@ -202,7 +202,7 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 		if h.delete || h.packed || h.written {
 			return nil
 		}
-		if err := writeLock(h.lock, us[h.index].New); err != nil {
+		if err := writeLock(h.lockPath(gitDir), us[h.index].New); err != nil {
 			return err
 		}
 		h.written = true
@@ -237,21 +237,23 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 	var emptied []string // directories a lock may have been the last entry of
 	for _, h := range held {
 		u := us[h.index]
+		path := h.path(gitDir)
+		lock := path + ".lock"
 		switch {
 		case h.delete:
-			if err := os.Remove(h.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs[h.index] = fmt.Errorf("refs: delete %s: %w", u.Name, err)
 			}
-			os.Remove(h.lock)
-			pruneDirs(gitDir, filepath.Dir(h.path))
+			os.Remove(lock)
+			pruneDirs(gitDir, filepath.Dir(path))
 		case h.packed:
-			os.Remove(h.lock)
-			if d := filepath.Dir(h.path); len(emptied) == 0 || emptied[len(emptied)-1] != d {
+			os.Remove(lock)
+			if d := filepath.Dir(path); len(emptied) == 0 || emptied[len(emptied)-1] != d {
 				emptied = append(emptied, d)
 			}
 		default:
-			if err := os.Rename(h.lock, h.path); err != nil {
-				os.Remove(h.lock)
+			if err := os.Rename(lock, path); err != nil {
+				os.Remove(lock)
 				errs[h.index] = fmt.Errorf("refs: update %s: %w", u.Name, err)
 			}
 		}
@@ -262,15 +264,22 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 	return errs
 }
 
-// heldRef is an update whose lock is taken.
+// heldRef is an update whose lock is taken. Its paths are made when
+// used, not held: a batch can have 100,000 of them.
 type heldRef struct {
-	index      int
-	path, lock string
-	cur        string // the loose ref's value; "" when there is no loose file
-	delete     bool
-	packed     bool // created into packed-refs: the lock file stays empty
-	written    bool // the new value is in the lock file
+	index   int
+	name    string
+	cur     string // the loose ref's value; "" when there is no loose file
+	delete  bool
+	packed  bool // created into packed-refs: the lock file stays empty
+	written bool // the new value is in the lock file
 }
+
+func (h *heldRef) path(gitDir string) string {
+	return filepath.Join(gitDir, filepath.FromSlash(h.name))
+}
+
+func (h *heldRef) lockPath(gitDir string) string { return h.path(gitDir) + ".lock" }
 
 // snapshot is what a batch knows of the refs: their names when it
 // started, and packed-refs as last read.
@@ -371,14 +380,15 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 	if !isID(u.Old) || !isID(u.New) || (u.Old == ZeroID && u.New == ZeroID) {
 		return heldRef{}, fmt.Errorf("%w: %s: bad old or new id", ErrInvalidName, u.Name)
 	}
-	h := heldRef{path: filepath.Join(s.gitDir, filepath.FromSlash(u.Name)), delete: u.New == ZeroID, packed: packed}
-	h.lock = h.path + ".lock"
+	h := heldRef{name: u.Name, delete: u.New == ZeroID, packed: packed}
+	path := h.path(s.gitDir)
+	lockPath := path + ".lock"
 	if u.Old == ZeroID {
 		if other := s.conflict(u.Name); other != "" {
 			return heldRef{}, fmt.Errorf("%w: %s conflicts with existing %s", ErrStale, u.Name, other)
 		}
 	}
-	lock, err := createLock(h.lock)
+	lock, err := createLock(lockPath)
 	if err != nil {
 		if u.Old == ZeroID && !errors.Is(err, ErrLocked) {
 			// A file where a directory of the name must be.
@@ -388,10 +398,10 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 	}
 	fail := func(err error) (heldRef, error) {
 		lock.Close()
-		os.Remove(h.lock)
+		os.Remove(lockPath)
 		return heldRef{}, err
 	}
-	cur, ok, isDir, err := readLooseFile(h.path)
+	cur, ok, isDir, err := readLooseFile(path)
 	switch {
 	case err != nil:
 		return fail(err)
@@ -407,13 +417,24 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 		h.written = true
 	}
 	if err := lock.Close(); err != nil {
-		os.Remove(h.lock)
+		os.Remove(lockPath)
 		return heldRef{}, fmt.Errorf("refs: update %s: %w", u.Name, err)
 	}
 	if u.Old == ZeroID {
 		s.created[u.Name] = true
 	}
 	return h, nil
+}
+
+// packedCount counts the held updates going to packed-refs.
+func packedCount(hs []heldRef) int {
+	n := 0
+	for _, h := range hs {
+		if h.packed {
+			n++
+		}
+	}
+	return n
 }
 
 // writeLock writes id into an empty lock file already held.

@@ -25,7 +25,7 @@ func syncWritten(gitDir string, hs []heldRef) error {
 		if !h.written {
 			continue
 		}
-		if err := syncFile(h.lock); err != nil {
+		if err := syncFile(h.lockPath(gitDir)); err != nil {
 			return err
 		}
 	}

@@ -661,8 +661,15 @@ func (s *session) report(cmds []*command, unpackFailure string) error {
 // the side-band stream: post-receive's output may follow, as in git.
 func (s *session) sendReport(cmds []*command, unpackFailure string) error {
 	if s.reportStatus {
-		var buf bytes.Buffer
-		rw := pktline.NewWriter(&buf)
+		// Written as it is made, one line per command: inside side-band,
+		// in data packets as each fills.
+		var dst io.Writer = s.out
+		var band *bufio.Writer
+		if s.sideBand {
+			band = bufio.NewWriterSize(pktline.NewBand(s.pw, pktline.BandData, pktline.MaxLine), pktline.MaxLine-5)
+			dst = band
+		}
+		rw := pktline.NewWriter(dst)
 		if unpackFailure == "" {
 			rw.Linef("unpack ok")
 		} else {
@@ -679,10 +686,10 @@ func (s *session) sendReport(cmds []*command, unpackFailure string) error {
 		if err := rw.Err(); err != nil {
 			return fmt.Errorf("receive-pack: report: %w", err)
 		}
-		if s.sideBand {
-			pktline.NewBand(s.pw, pktline.BandData, pktline.MaxLine).Write(buf.Bytes())
-		} else {
-			s.out.Write(buf.Bytes())
+		if band != nil {
+			if err := band.Flush(); err != nil {
+				return fmt.Errorf("receive-pack: report: %w", err)
+			}
 		}
 	}
 	if err := s.pw.Err(); err != nil {

@@ -370,8 +370,8 @@ func (s *snapshot) conflict(name string) string {
 	return ""
 }
 
-// lock takes u's lock and reads u's loose file; unless u deletes or goes
-// to packed-refs, it writes u.New into the lock. On error the lock is
+// lock takes u's lock, holding u.New unless u deletes or goes to
+// packed-refs, and reads u's loose file. On error the lock is
 // released and nothing changed.
 func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 	if err := CheckName(u.Name); err != nil {
@@ -388,8 +388,14 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 			return heldRef{}, fmt.Errorf("%w: %s conflicts with existing %s", ErrStale, u.Name, other)
 		}
 	}
-	lock, err := createLock(lockPath)
-	if err != nil {
+	// The new value goes into the lock as it is made, unless it will not
+	// be renamed into place.
+	var content []byte
+	if !h.delete && !h.packed {
+		content = append([]byte(u.New), '\n')
+		h.written = true
+	}
+	if err := newLock(lockPath, content); err != nil {
 		if u.Old == ZeroID && !errors.Is(err, ErrLocked) {
 			// A file where a directory of the name must be.
 			return heldRef{}, fmt.Errorf("%w: %s: %v", ErrStale, u.Name, err)
@@ -397,7 +403,6 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 		return heldRef{}, fmt.Errorf("%s: %w", u.Name, err)
 	}
 	fail := func(err error) (heldRef, error) {
-		lock.Close()
 		os.Remove(lockPath)
 		return heldRef{}, err
 	}
@@ -409,16 +414,6 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 		return fail(fmt.Errorf("%w: %s is a directory of refs", ErrStale, u.Name))
 	case ok:
 		h.cur = cur
-	}
-	if !h.delete && !h.packed {
-		if _, err := lock.WriteString(u.New + "\n"); err != nil {
-			return fail(fmt.Errorf("refs: update %s: %w", u.Name, err))
-		}
-		h.written = true
-	}
-	if err := lock.Close(); err != nil {
-		os.Remove(lockPath)
-		return heldRef{}, fmt.Errorf("refs: update %s: %w", u.Name, err)
 	}
 	if u.Old == ZeroID {
 		s.created[u.Name] = true

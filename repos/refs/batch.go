@@ -285,14 +285,14 @@ func (h *heldRef) lockPath(gitDir string) string { return h.path(gitDir) + ".loc
 // started, and packed-refs as last read.
 type snapshot struct {
 	gitDir  string
-	names   []string        // every ref at the start, sorted
-	created map[string]bool // the refs this batch creates
-	packed  []Ref           // packed-refs, sorted
-	stat    fs.FileInfo     // packed-refs when read; nil if absent
+	names   []string    // every ref at the start, sorted
+	created []string    // the refs this batch creates, sorted (made in name order)
+	packed  []Ref       // packed-refs, sorted
+	stat    fs.FileInfo // packed-refs when read; nil if absent
 }
 
 func newSnapshot(gitDir string) (*snapshot, error) {
-	s := &snapshot{gitDir: gitDir, created: make(map[string]bool)}
+	s := &snapshot{gitDir: gitDir}
 	for r, err := range Each(gitDir) {
 		if err != nil {
 			return nil, err
@@ -351,8 +351,11 @@ func changed(a, b fs.FileInfo) bool {
 }
 
 func (s *snapshot) exists(name string) bool {
-	_, ok := slices.BinarySearch(s.names, name)
-	return ok || s.created[name]
+	if _, ok := slices.BinarySearch(s.names, name); ok {
+		return true
+	}
+	_, ok := slices.BinarySearch(s.created, name)
+	return ok
 }
 
 // conflict reports an existing ref that name cannot sit beside: one that
@@ -416,7 +419,7 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 		h.cur = cur
 	}
 	if u.Old == ZeroID {
-		s.created[u.Name] = true
+		s.created = append(s.created, u.Name)
 	}
 	return h, nil
 }

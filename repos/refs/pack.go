@@ -180,19 +180,22 @@ func (l *packedLock) update(deleted []string, created []Ref, peel Peeler) error 
 	for _, n := range deleted {
 		drop[n] = true
 	}
-	all := make([]Ref, 0, len(packed)+len(created))
-	i := 0
-	for _, r := range packed {
-		for i < len(created) && created[i].Name < r.Name {
-			all = append(all, created[i])
-			i++
+	all := created // into an empty packed-refs (a mirror), as they are
+	if len(packed) > 0 {
+		all = make([]Ref, 0, len(packed)+len(created))
+		i := 0
+		for _, r := range packed {
+			for i < len(created) && created[i].Name < r.Name {
+				all = append(all, created[i])
+				i++
+			}
+			if drop[r.Name] || i < len(created) && created[i].Name == r.Name {
+				continue
+			}
+			all = append(all, r)
 		}
-		if drop[r.Name] || i < len(created) && created[i].Name == r.Name {
-			continue
-		}
-		all = append(all, r)
+		all = append(all, created[i:]...)
 	}
-	all = append(all, created[i:]...)
 	if len(created) == 0 && len(all) == len(packed) {
 		return nil
 	}

@@ -424,10 +424,17 @@ func (s *session) fatal(msg string) error {
 // hold, and computes Forced for the rest. It runs before the repository
 // lock is taken: it only reads, and CheckRef may be slow.
 func (s *session) check(cmds []*command, inc *indexpack.Incoming) {
-	count := make(map[string]int, len(cmds))
-	for _, c := range cmds {
-		count[c.name]++
+	// Names given more than once, found in name order rather than with
+	// a map of every name.
+	byName := slices.Clone(cmds)
+	slices.SortFunc(byName, func(a, b *command) int { return strings.Compare(a.name, b.name) })
+	dup := make(map[*command]bool)
+	for i := 1; i < len(byName); i++ {
+		if byName[i].name == byName[i-1].name {
+			dup[byName[i-1]], dup[byName[i]] = true, true
+		}
 	}
+	byName = nil
 	for _, c := range cmds {
 		if s.ctx.Err() != nil {
 			c.reason = reasonFailed
@@ -436,7 +443,7 @@ func (s *session) check(cmds []*command, inc *indexpack.Incoming) {
 		switch {
 		case refs.CheckName(c.name) != nil:
 			c.reason = reasonFunnyName
-		case count[c.name] > 1:
+		case dup[c]:
 			c.reason = reasonDuplicate
 		case c.old == refs.ZeroID && c.isDelete():
 			c.reason = reasonBadCommand

@@ -1,8 +1,10 @@
 // Package refs reads and updates the references of a bare repository the
 // way git does: loose files under refs/, packed-refs, HEAD as a symbolic
 // ref. Updates are compare-and-swap on the old id, made with a "<ref>.lock"
-// file created exclusively and renamed into place, so git and this package
-// can work on one repository at once. "*.lock" files are never read as refs.
+// file created exclusively and renamed into place (a batch creating many
+// refs writes them into packed-refs instead, holding their locks), so git
+// and this package can work on one repository at once. "*.lock" files are
+// never read as refs.
 package refs
 
 import "errors"

@@ -150,10 +150,12 @@ func CheckName(name string) error {
 			return bad("contains a forbidden character")
 		}
 	}
-	for _, comp := range strings.Split(name, "/") {
+	for rest := name; rest != ""; {
+		comp, after, _ := strings.Cut(rest, "/")
 		if comp == "" || comp[0] == '.' || strings.HasSuffix(comp, ".lock") || comp == "@" {
 			return bad("has a component that is empty, starts with . or ends in .lock")
 		}
+		rest = after
 	}
 	return nil
 }

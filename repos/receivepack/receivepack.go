@@ -256,6 +256,7 @@ func (s *session) advertise() error {
 // commands are read only to learn whether a pack follows (pack).
 func (s *session) readCommands(pr *pktline.Reader) (cmds []*command, pack bool, err error) {
 	shallow := 0
+	ids := newIDTable()
 	for n := 0; ; n++ {
 		kind, b, err := pr.Read()
 		if err == io.EOF && n == 0 {
@@ -314,7 +315,7 @@ func (s *session) readCommands(pr *pktline.Reader) (cmds []*command, pack bool, 
 			s.refusal = fmt.Sprintf("push has more than %d ref updates (--max-ref-updates)", s.opts.MaxCommands)
 			continue
 		}
-		c, ok := parseCommand(string(b))
+		c, ok := ids.parseCommand(b)
 		if !ok {
 			return nil, false, s.fatal(fmt.Sprintf("expected old/new/ref, got %q", truncate(string(b), 100)))
 		}
@@ -397,15 +398,37 @@ func (s *session) atomicFail(cmds []*command) bool {
 	return true
 }
 
-func parseCommand(line string) (*command, bool) {
+// idTable hands out one string per object id for the commands of a
+// push: a mirror's thousands of refs name far fewer commits, and every
+// create's old id is the zero id.
+type idTable map[string]string
+
+// maxInterned bounds the ids an idTable keeps; past it, ids are copied.
+const maxInterned = 4096
+
+func newIDTable() idTable { return idTable{refs.ZeroID: refs.ZeroID} }
+
+func (t idTable) id(b []byte) string {
+	if s, ok := t[string(b)]; ok { // no copy made to look up
+		return s
+	}
+	s := string(b)
+	if len(t) < maxInterned {
+		t[s] = s
+	}
+	return s
+}
+
+// parseCommand parses an "old new ref" line; the ids come from t.
+func (t idTable) parseCommand(line []byte) (*command, bool) {
 	if len(line) < 83 || line[40] != ' ' || line[81] != ' ' {
 		return nil, false
 	}
-	c := &command{old: line[:40], new: line[41:81], name: line[82:]}
-	if !isID(c.old) || !isID(c.new) || strings.ContainsAny(c.name, "\x00\n") {
+	old, new, name := line[:40], line[41:81], line[82:]
+	if !isID(old) || !isID(new) || bytes.ContainsAny(name, "\x00\n") {
 		return nil, false
 	}
-	return c, true
+	return &command{old: t.id(old), new: t.id(new), name: string(name)}, true
 }
 
 // fatal tells the client why the push dies, on the error band when it
@@ -749,7 +772,7 @@ func (f *flushingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func isID(s string) bool {
+func isID[T string | []byte](s T) bool {
 	if len(s) != 40 {
 		return false
 	}

@@ -304,6 +304,20 @@ func TestEventsAndAudit(t *testing.T) {
 	}
 }
 
+// firstCommitPush is a push request creating refs at one commit (of the
+// empty tree), sent with its pack; and the commit's id.
+func firstCommitPush(refs ...string) (req []byte, commit string) {
+	tree := packtest.Whole(plumbing.TreeObject, nil)
+	commitData := []byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n" +
+		"author A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nfirst\n")
+	commit = plumbing.ComputeHash(plumbing.CommitObject, commitData).String()
+	var cmds []packtest.Command
+	for _, r := range refs {
+		cmds = append(cmds, packtest.Command{Old: packtest.ZeroID, New: commit, Ref: r})
+	}
+	return packtest.PushRequest("report-status", cmds, packtest.New(tree, packtest.Whole(plumbing.CommitObject, commitData)).Bytes()), commit
+}
+
 // A push through the backend raises one event per ref it moved, carrying
 // the pusher, and writes their audit entries.
 func TestPushRaisesEvents(t *testing.T) {
@@ -313,14 +327,7 @@ func TestPushRaisesEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree := packtest.Whole(plumbing.TreeObject, nil)
-	commitData := []byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n" +
-		"author A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nfirst\n")
-	commit := plumbing.ComputeHash(plumbing.CommitObject, commitData).String()
-	req := packtest.PushRequest("report-status", []packtest.Command{
-		{Old: packtest.ZeroID, New: commit, Ref: "refs/heads/main"},
-		{Old: packtest.ZeroID, New: commit, Ref: "refs/tags/v1"},
-	}, packtest.New(tree, packtest.Whole(plumbing.CommitObject, commitData)).Bytes())
+	req, commit := firstCommitPush("refs/heads/main", "refs/tags/v1")
 	var out bytes.Buffer
 	before := len(f.events.kinds())
 	res, err := f.b.ReceivePack(ctx, repo, gatehouse.GitSession{Stdin: bytes.NewReader(req), Stdout: &out, Stderr: io.Discard})
@@ -372,16 +379,12 @@ func TestPushManyRefsRaisesEveryEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree := packtest.Whole(plumbing.TreeObject, nil)
-	commitData := []byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n" +
-		"author A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nfirst\n")
-	commit := plumbing.ComputeHash(plumbing.CommitObject, commitData).String()
 	const n = 2500
-	var cmds []packtest.Command
+	var names []string
 	for i := range n {
-		cmds = append(cmds, packtest.Command{Old: packtest.ZeroID, New: commit, Ref: fmt.Sprintf("refs/heads/b%04d", i)})
+		names = append(names, fmt.Sprintf("refs/heads/b%04d", i))
 	}
-	req := packtest.PushRequest("report-status", cmds, packtest.New(tree, packtest.Whole(plumbing.CommitObject, commitData)).Bytes())
+	req, commit := firstCommitPush(names...)
 	before := len(f.events.kinds())
 	var out bytes.Buffer
 	if _, err := f.b.ReceivePack(ctx, repo, gatehouse.GitSession{Stdin: bytes.NewReader(req), Stdout: &out, Stderr: io.Discard}); err != nil {

@@ -40,7 +40,8 @@ type BatchOptions struct {
 // lock files written are synced; packed-refs is rewritten once, holding
 // packed-refs.lock, without the deleted refs and with the created ones
 // that go there; the lock files are renamed into place; and the deleted
-// loose refs and the locks of the packed ones are removed.
+// loose refs and the locks of the packed ones are removed (the
+// directories made for those locks are left for Pack).
 //
 // A created ref goes into packed-refs when opts.Peel is set and the batch
 // creates at least packedCreates refs. Its own lock is held until
@@ -234,7 +235,6 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 		}
 	}
 
-	var emptied []string // directories a lock may have been the last entry of
 	for _, h := range held {
 		u := us[h.index]
 		path := h.path(gitDir)
@@ -247,19 +247,16 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 			os.Remove(lock)
 			pruneDirs(gitDir, filepath.Dir(path))
 		case h.packed:
+			// The directories made for the locks stay, empty, for Pack to
+			// remove: thousands of rmdirs (refs/pull/N/) would cost the
+			// push more than the files did.
 			os.Remove(lock)
-			if d := filepath.Dir(path); len(emptied) == 0 || emptied[len(emptied)-1] != d {
-				emptied = append(emptied, d)
-			}
 		default:
 			if err := os.Rename(lock, path); err != nil {
 				os.Remove(lock)
 				errs[h.index] = fmt.Errorf("refs: update %s: %w", u.Name, err)
 			}
 		}
-	}
-	for _, d := range emptied {
-		pruneDirs(gitDir, d)
 	}
 	return errs
 }
@@ -410,6 +407,9 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 		return heldRef{}, err
 	}
 	cur, ok, isDir, err := readLooseFile(path)
+	if isDir && u.Old == ZeroID && os.Remove(path) == nil {
+		isDir = false // an empty directory in the way, as a packed batch leaves them
+	}
 	switch {
 	case err != nil:
 		return fail(err)

@@ -37,7 +37,10 @@ const packedLockWait = time.Second
 // one ref's removal, except deletes, which wait for packed-refs as they
 // do for git's pack-refs. Pack fails with ErrLocked, having changed
 // nothing, when packed-refs stays locked for longer than git would wait.
+// Last, it removes the empty directories under refs/ (below refs/heads,
+// refs/tags and the like), such as a batch into packed-refs leaves.
 func Pack(gitDir string, peel Peeler) (int, error) {
+	defer removeEmptyDirs(gitDir)
 	loose, err := readLooseUnder(gitDir, "")
 	if err != nil {
 		return 0, fmt.Errorf("refs: pack: %w", err)
@@ -123,6 +126,23 @@ func Pack(gitDir string, peel Peeler) (int, error) {
 		pruneLoose(gitDir, r)
 	}
 	return len(loose), nil
+}
+
+// removeEmptyDirs removes the empty directories below refs/x/, deepest
+// first. A lock about to be made in one that goes makes it again
+// (createLockWait).
+func removeEmptyDirs(gitDir string) {
+	root := filepath.Join(gitDir, "refs")
+	var dirs []string
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && filepath.Dir(path) != root && path != root {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i]) // fails, as it should, when not empty
+	}
 }
 
 // pruneLoose removes r's loose file if it still holds r.ID, under its

@@ -311,7 +311,8 @@ func TestPackRacesUpdates(t *testing.T) {
 // packed-refs, fully peeled, beside the loose update and the delete of the
 // same batch; git reads the result as it reads its own. Atomic, a stale
 // update leaves everything as it was; with packed-refs locked by someone
-// else, the created refs go loose.
+// else, the created refs go loose. Pack then removes the directories left
+// empty.
 func TestApplyBatchPacked(t *testing.T) {
 	z := refs.ZeroID
 	dir, c1, c2 := mustRepo(t)
@@ -347,9 +348,6 @@ func TestApplyBatchPacked(t *testing.T) {
 	}
 	if got := looseFiles(t, dir); len(got) != 1 || !strings.HasSuffix(got[0], filepath.FromSlash("refs/heads/old")) {
 		t.Fatalf("files under refs/: %v, want only the moved refs/heads/old", got)
-	}
-	if ents, _ := os.ReadDir(filepath.Join(dir, "refs", "pull")); len(ents) > 0 {
-		t.Fatalf("%d directories left under refs/pull", len(ents))
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "packed-refs")); !strings.HasPrefix(string(b), "# pack-refs with: peeled fully-peeled sorted \n") {
 		t.Fatalf("packed-refs starts %q", string(b[:min(len(b), 60)]))
@@ -391,4 +389,15 @@ func TestApplyBatchPacked(t *testing.T) {
 		t.Fatalf("%d files under refs/, want %d", len(got), 1+len(us))
 	}
 	gittest.Run(t, dir, "fsck", "--full", "--strict")
+
+	// Pack removes the directories the locks of the packed batches left.
+	if _, err := refs.Pack(dir, peeler(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "refs", "pull")); len(ents) > 0 {
+		t.Fatalf("%d directories left under refs/pull after Pack", len(ents))
+	}
+	if got, want := gittest.Run(t, dir, "show-ref", "-d"), gittest.Run(t, gitCopy, "show-ref", "-d"); got != want {
+		t.Fatalf("show-ref -d after Pack:\n%s\nwant:\n%s", got, want)
+	}
 }

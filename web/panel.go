@@ -548,6 +548,9 @@ type repoData struct {
 	LastPush      *gatehouse.AuditEvent
 	// Size is the repository's size on disk; -1 when it could not be read.
 	Size int64
+	// LFSSize is the part of it in Git LFS objects; -1 when the server
+	// serves no LFS or it could not be read.
+	LFSSize int64
 }
 
 func (s *Server) repoPage(w http.ResponseWriter, r *http.Request) {
@@ -571,6 +574,12 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request, fl, errMsg str
 	if d.Size, err = s.Backend.DiskUsage(ctx, owner, name); err != nil {
 		s.Logger.Warn("repository size", "repo", repo.FullName(), "err", err)
 		d.Size = -1
+	}
+	if d.LFSSize, err = s.Backend.LFSUsage(ctx, owner, name); err != nil {
+		if !errors.Is(err, backend.ErrUnavailable) {
+			s.Logger.Warn("LFS size", "repo", repo.FullName(), "err", err)
+		}
+		d.LFSSize = -1
 	}
 	host, port, _ := strings.Cut(s.SSHAddr, ":")
 	if port == "" || port == "22" {

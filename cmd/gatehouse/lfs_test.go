@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	gossh "golang.org/x/crypto/ssh"
 
 	main "gatehouse/cmd/gatehouse"
@@ -728,4 +729,38 @@ func lfsBytes(t *testing.T, s *Server, direction string) float64 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestLFSPanelSize pushes LFS objects with the real client and finds
+// their size on the repository's page in the panel, in headless
+// Chromium, next to the size on disk.
+func TestLFSPanelSize(t *testing.T) {
+	s, base := MustRunWeb(t)
+	alice := newLFSClient(t, s, s.User("alice"))
+	s.MustCLI("repo", "create", "alice/art")
+	b := NewBrowser(t)
+	b.Login(s.LoginLink("alice", base))
+
+	b.Do(chromedp.Navigate(base+"/repos/alice/art"), chromedp.WaitVisible(chromedp.CSS("#clone-url")))
+	if got := b.Text("#lfs-size"); got != "0 B in Git LFS" {
+		t.Errorf("LFS size of an empty repository: %q", got)
+	}
+
+	work := t.TempDir()
+	run(t, work, "git", "init", "-q", "-b", "main")
+	alice.must(t, work, "lfs", "track", "*.bin")
+	randomFile(t, work, "a.bin", 2<<20)
+	randomFile(t, work, "b.bin", 1<<20)
+	alice.must(t, work, "add", ".")
+	alice.must(t, work, "commit", "-q", "-m", "assets")
+	alice.must(t, work, "push", s.URL("alice/art"), "main")
+
+	b.Do(chromedp.Navigate(base+"/repos/alice/art"), chromedp.WaitVisible(chromedp.CSS("#clone-url")))
+	b.Shot("repo-lfs")
+	if got := b.Text("#lfs-size"); got != "3.0 MiB in Git LFS" {
+		t.Errorf("LFS size after pushing 3 MiB of LFS objects: %q", got)
+	}
+	if got := b.Text("main"); !regexp.MustCompile(`\d\.\d MiB on disk`).MatchString(got) {
+		t.Errorf("size on disk does not count the LFS objects:\n%s", got)
+	}
 }

@@ -167,8 +167,11 @@ func (s *Service) SweepInBackground() {
 
 // Close stops background maintenance: running repacks are cancelled
 // (they leave the repository as it was) and waited for. Later pushes
-// start none.
+// start none. Server hooks still running (post-receive outlives its
+// client) are killed with their process groups and waited for; later
+// pushes run none and are refused.
 func (s *Service) Close() {
+	s.hooks.Close()
 	m := &s.maint
 	m.init()
 	m.mu.Lock()

@@ -80,6 +80,7 @@ type Service struct {
 	HookTimeout time.Duration
 
 	maint maintenance
+	hooks hooks.Group // the pushes' hooks, killed by Close
 }
 
 var (
@@ -380,7 +381,7 @@ func (s *Service) pushHooks(ctx context.Context, r *gatehouse.Repo, dir string) 
 	}
 	actor, _ := gatehouse.ActorFromContext(ctx)
 	return &hooks.Push{Hooks: hs, GitDir: dir, Repo: r.FullName(), User: actor.Name(), KeyFingerprint: actor.KeyFingerprint,
-		Timeout: s.HookTimeout, Logger: s.Logger.With("repo", r.FullName())}, nil
+		Timeout: s.HookTimeout, Group: &s.hooks, Logger: s.Logger.With("repo", r.FullName())}, nil
 }
 
 // initBare writes an empty bare repository the way `git init --bare`

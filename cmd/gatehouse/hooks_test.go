@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -409,4 +410,89 @@ func BenchmarkPushHooks(b *testing.B) {
 func median(ds []time.Duration) time.Duration {
 	slices.Sort(ds)
 	return ds[len(ds)/2]
+}
+
+// A server shutting down kills the hooks still running with their
+// process groups: a pre-receive hook (its client still waiting) and a
+// post-receive hook (which outlives its client) that sleep with a child
+// are gone once the server, sent SIGTERM with a short grace, has exited.
+func TestShutdownKillsHooks(t *testing.T) {
+	bin := buildBinary(t)
+	for _, kind := range []string{"pre-receive", "post-receive"} {
+		t.Run(kind, func(t *testing.T) {
+			data := t.TempDir()
+			k := NewKey(t)
+			pids := t.TempDir()
+			hookPid, childPid := filepath.Join(pids, "hook"), filepath.Join(pids, "child")
+			installHook(t, filepath.Join(data, "hooks", kind+".d", "sleep"), `
+cat >/dev/null
+echo $$ > `+hookPid+`.tmp && mv `+hookPid+`.tmp `+hookPid+`
+sleep 300 &
+echo $! > `+childPid+`.tmp && mv `+childPid+`.tmp `+childPid+`
+echo "sleeping"
+wait
+`)
+			var logs syncBuffer
+			srv, port := startBinaryArgs(t, bin, &logs, "--data", data, "--ssh-addr", "127.0.0.1:0", "--http-addr", "",
+				"--admin-key", k.Public, "--shutdown-grace", "500ms", "--hook-timeout", "5m")
+			pushed := make(chan error, 1)
+			go func() {
+				_, err := slowPush(t, port, k, Work(t, "main", 1), 0)
+				pushed <- err
+			}()
+			waitMinute(t, "the hook's child", func() bool { _, err := os.Stat(childPid); return err == nil })
+			hook, child := readPidFile(t, hookPid), readPidFile(t, childPid)
+
+			srv.Process.Signal(syscall.SIGTERM)
+			exited := make(chan error, 1)
+			go func() { exited <- srv.Wait() }()
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("server exit: %v\n%s", err, logs.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("server still running 30s after SIGTERM with a 500ms grace\n%s", logs.String())
+			}
+			for _, pid := range []int{hook, child} {
+				if alive(pid) {
+					t.Errorf("hook process %d still running after the server exited\n%s", pid, logs.String())
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			select {
+			case <-pushed:
+			case <-time.After(time.Minute):
+				t.Fatal("push did not end")
+			}
+		})
+	}
+}
+
+func readPidFile(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// alive says whether pid runs, waiting a few seconds for it to go (a
+// zombie its new parent has not reaped yet counts as gone).
+func alive(pid int) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return false
+		}
+		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			return false
+		}
+	}
+	return true
 }

@@ -354,7 +354,7 @@ func (m *Main) Close() error {
 		errs = append(errs, m.SSH.Close())
 	}
 	if m.Repos != nil {
-		m.Repos.Close() // background repacks: cancelled and waited for
+		m.Repos.Close() // background repacks and server hooks: cancelled (killed) and waited for
 	}
 	if m.webhooks != nil {
 		m.webhooks.Close() // sends under way are cut short and retried at the next start

@@ -14,8 +14,9 @@
 // environment (PATH, HOME and LANG of the server, nothing else of it;
 // nothing of the client's), runs in the repository directory in its own
 // process group, and is killed with that group past the timeout, which
-// counts as a refusal. Its stdout and stderr reach the client as they come
-// (git shows them as "remote:" lines), bounded per push.
+// counts as a refusal, or when the server shuts down (Group.Close). Its
+// stdout and stderr reach the client as they come (git shows them as
+// "remote:" lines), bounded per push.
 //
 // Hooks are installed only through the server's file system (see Find);
 // nothing a client sends creates or changes one.
@@ -33,6 +34,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -79,7 +81,10 @@ type Push struct {
 	// MaxOutput and MaxLines bound what reaches Out over the whole push;
 	// 0 means DefaultMaxOutput, DefaultMaxLines.
 	MaxOutput, MaxLines int
-	Logger              *slog.Logger
+	// Group, when set, is the server's: its Close kills the hooks still
+	// running, post-receive included, which a client gone does not stop.
+	Group  *Group
+	Logger *slog.Logger
 
 	out *output
 }
@@ -157,6 +162,18 @@ func (p *Push) run(ctx context.Context, k Kind, path string, args []string, stdi
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	log := p.logger().With("hook", k.String(), "path", path)
+	if g := p.Group; g != nil {
+		if !g.add() {
+			log.Info("hook not run: the server is shutting down")
+			return fmt.Errorf("%w: %w", ErrDeclined, ErrShutdown)
+		}
+		defer g.wg.Done()
+		var cancelShutdown context.CancelCauseFunc
+		ctx, cancelShutdown = context.WithCancelCause(ctx)
+		defer cancelShutdown(nil)
+		stop := context.AfterFunc(g.context(), func() { cancelShutdown(ErrShutdown) })
+		defer stop()
+	}
 
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -215,7 +232,7 @@ func (p *Push) run(ctx context.Context, k Kind, path string, args []string, stdi
 		p.output().note(fmt.Sprintf("%s hook %s timed out after %s", k, filepath.Base(path), timeout))
 		return ErrTimeout
 	case late:
-		return fmt.Errorf("%w: %w", ErrDeclined, ctx.Err())
+		return fmt.Errorf("%w: %w", ErrDeclined, context.Cause(ctx))
 	case code != 0:
 		if code < 0 {
 			log.Info("hook failed", "err", werr)
@@ -223,6 +240,48 @@ func (p *Push) run(ctx context.Context, k Kind, path string, args []string, stdi
 		return fmt.Errorf("%w: %s exited with status %d", ErrDeclined, filepath.Base(path), code)
 	}
 	return nil
+}
+
+// ErrShutdown: the server shut down while a hook ran (it was killed) or
+// before it could start.
+var ErrShutdown = errors.New("server shutting down")
+
+// Group is the hooks of a server's pushes. The zero Group is ready.
+type Group struct {
+	once   sync.Once
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool // guarded by mu
+	wg     sync.WaitGroup
+}
+
+func (g *Group) context() context.Context {
+	g.once.Do(func() { g.ctx, g.cancel = context.WithCancel(context.Background()) })
+	return g.ctx
+}
+
+// add counts a hook in, unless the group is closed.
+func (g *Group) add() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+// Close kills the hooks still running, each with its process group, and
+// waits until they are gone; no hook starts after it.
+func (g *Group) Close() {
+	g.context()
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.cancel()
+	g.wg.Wait()
 }
 
 // env is a hook's whole environment: git's variables, the push's

@@ -227,3 +227,77 @@ func BenchmarkFindNone(b *testing.B) {
 		}
 	}
 }
+
+// waitGone waits until pid has exited (or is a zombie).
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil && !zombie(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d survived", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file %s: %q", path, b)
+	}
+	return pid
+}
+
+// Closing the Group (the server shutting down) kills a running hook with
+// its process group, post-receive included, which a client gone does not
+// stop; no hook starts after it.
+func TestGroupCloseKillsHooks(t *testing.T) {
+	dir := t.TempDir()
+	hookPid, childPid := filepath.Join(dir, "hook"), filepath.Join(dir, "child")
+	var out bytes.Buffer
+	p := push(t, "post-receive", "echo $$ > "+hookPid+".tmp; mv "+hookPid+".tmp "+hookPid+"\nsleep 300 &\necho $! > "+childPid+".tmp; mv "+childPid+".tmp "+childPid+"\nwait\n", &out)
+	p.Timeout = time.Minute
+	var g hooks.Group
+	p.Group = &g
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		p.PostReceive(ctx, []gatehouse.RefUpdate{upd})
+		close(done)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(childPid); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hook did not start")
+		}
+	}
+	cancel() // the client goes: post-receive goes on
+	select {
+	case <-done:
+		t.Fatal("post-receive ended with the client")
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	start := time.Now()
+	g.Close()
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Error("post-receive still running a second after Close")
+	}
+	waitGone(t, readPid(t, hookPid))
+	waitGone(t, readPid(t, childPid))
+
+	q := push(t, "pre-receive", "exit 0\n", &out)
+	q.Group = &g
+	if err := q.PreReceive(context.Background(), "", []gatehouse.RefUpdate{upd}); !errors.Is(err, hooks.ErrShutdown) || !errors.Is(err, hooks.ErrDeclined) {
+		t.Errorf("PreReceive after Close = %v, want ErrDeclined and ErrShutdown", err)
+	}
+}

@@ -16,7 +16,8 @@
 // process group, and is killed with that group past the timeout, which
 // counts as a refusal, or when the server shuts down (Group.Close). Its
 // stdout and stderr reach the client as they come (git shows them as
-// "remote:" lines), bounded per push.
+// "remote:" lines), bounded per push; a client that does not read them
+// holds no hook past its end.
 //
 // Hooks are installed only through the server's file system (see Find);
 // nothing a client sends creates or changes one.
@@ -132,6 +133,17 @@ func (p *Push) PostReceive(ctx context.Context, updated []gatehouse.RefUpdate) {
 	}
 }
 
+// Wait returns once no hook output is being written to Out. A hook that
+// is done does not wait for a write the client does not read (the rest
+// of the push's hook output is dropped then); the caller waits here
+// before it writes to the client itself. That write returns when the
+// client reads or the session ends.
+func (p *Push) Wait() {
+	if p != nil && p.out != nil {
+		p.out.wait()
+	}
+}
+
 // Has says whether any hook of kind k is there.
 func (p *Push) Has(k Kind) bool { return p != nil && len(p.Hooks.Paths(k)) > 0 }
 
@@ -215,8 +227,22 @@ func (p *Push) run(ctx context.Context, k Kind, path string, args []string, stdi
 		werr = <-waited
 	}
 	// The output ends when the last process holding the pipe is gone, or
-	// at the deadline; past it, the rest of the group goes.
-	<-copied
+	// at the deadline; past it, the rest of the group goes. A copy still
+	// under way then is held by a client that does not read what it was
+	// sent: it is not waited for, and the push's hook output is dropped
+	// from here on (see Wait).
+	select {
+	case <-copied:
+	case <-ctx.Done():
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		pr.SetReadDeadline(time.Now())
+		select {
+		case <-copied:
+		case <-time.After(waitForStdin):
+			p.output().drop()
+			log.Warn("hook output dropped: the client does not read it")
+		}
+	}
 	late := ctx.Err() != nil
 	if late {
 		syscall.Kill(-pgid, syscall.SIGKILL)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -228,6 +229,19 @@ func BenchmarkFindNone(b *testing.B) {
 	}
 }
 
+// blockedWriter is a client that stops reading: every Write blocks until
+// release is closed.
+type blockedWriter struct {
+	release chan struct{}
+	writes  atomic.Int32
+}
+
+func (w *blockedWriter) Write(b []byte) (int, error) {
+	w.writes.Add(1)
+	<-w.release
+	return len(b), nil
+}
+
 // waitGone waits until pid has exited (or is a zombie).
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
@@ -248,6 +262,67 @@ func readPid(t *testing.T, path string) int {
 		t.Fatalf("pid file %s: %q", path, b)
 	}
 	return pid
+}
+
+// A client that stops reading while a hook prints does not hold the push
+// past the hook's timeout: the hook is killed with its group, the hooks
+// return, the rest of the push's hook output is dropped, and Wait waits
+// for the write in flight until the client reads again.
+func TestBlockedClientDoesNotHoldPush(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	p := push(t, "pre-receive", "sleep 300 &\necho $! > "+pidFile+"\nwhile :; do echo 'lots of output'; done\n", nil)
+	w := &blockedWriter{release: make(chan struct{})}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(w.release)
+		}
+	}
+	t.Cleanup(release)
+	p.Out = w
+	p.Timeout = 500 * time.Millisecond
+
+	done := make(chan error, 1)
+	go func() { done <- p.PreReceive(context.Background(), "", []gatehouse.RefUpdate{upd}) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, hooks.ErrTimeout) {
+			t.Fatalf("PreReceive = %v, want ErrTimeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("PreReceive still blocked on a client that does not read, 10s after the hook's 500ms timeout")
+	}
+	waitGone(t, readPid(t, pidFile))
+	if n := w.writes.Load(); n != 1 {
+		t.Fatalf("%d writes to the client, want the one in flight", n)
+	}
+
+	// The next hook runs, its output dropped: nothing more is written
+	// while a write is in flight.
+	if err := p.Update(context.Background(), "", upd); err != nil {
+		t.Fatalf("Update with no update hook: %v", err)
+	}
+	q := push(t, "post-receive", "echo more\n", nil)
+	p.Hooks = q.Hooks
+	p.PostReceive(context.Background(), []gatehouse.RefUpdate{upd})
+	if n := w.writes.Load(); n != 1 {
+		t.Fatalf("%d writes to the client after the output was dropped", n)
+	}
+
+	waited := make(chan struct{})
+	go func() { p.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("Wait returned while a write was in flight")
+	case <-time.After(200 * time.Millisecond):
+	}
+	release()
+	select {
+	case <-waited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return once the write did")
+	}
 }
 
 // Closing the Group (the server shutting down) kills a running hook with

@@ -184,6 +184,7 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		msg = unpackReason(unpackErr)
 		unpackErr = fmt.Errorf("receive-pack: install: %w", unpackErr)
 	}
+	s.waitHooks()
 	err = s.sendReport(cmds, msg)
 	if err == nil {
 		s.runPostReceive(res.Updated)

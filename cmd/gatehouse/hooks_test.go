@@ -237,28 +237,9 @@ sleep 300
 	if took > 30*time.Second {
 		t.Errorf("push took %v with a 1s hook timeout", took)
 	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Killed: gone, or at most a zombie its new parent has not reaped.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			break
-		}
-		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the hook's child %d is still running: %s", pid, stat)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if pid := readPidFile(t, pidFile); alive(pid) {
+		t.Fatalf("the hook's child %d is still running", pid)
 	}
 	if got := s.refOf(t, "alice/r", "refs/heads/main"); got != "" {
 		t.Errorf("main = %s after a timed-out hook", got)
@@ -482,10 +463,10 @@ func readPidFile(t *testing.T, path string) int {
 	return pid
 }
 
-// alive says whether pid runs, waiting a few seconds for it to go (a
-// zombie its new parent has not reaped yet counts as gone).
+// alive says whether pid runs, waiting up to 10s for it to go (a zombie
+// its new parent has not reaped yet counts as gone).
 func alive(pid int) bool {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		if err != nil {
 			return false

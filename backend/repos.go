@@ -82,6 +82,15 @@ func (b *Backend) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 	return nil
 }
 
+// RepoCreatedByPush records that a's push, or LFS upload, into a missing
+// repository created r (RepoService.Authorize creates it, as Decide
+// allows): the event CreateRepo raises, so that it is audited and
+// webhooks hear it like any other creation. Wire it as the repository
+// service's creation callback.
+func (b *Backend) RepoCreatedByPush(ctx context.Context, a gatehouse.Actor, r *gatehouse.Repo) {
+	b.publish(ctx, a, gatehouse.AuditRepoCreate, r.FullName(), r.Visibility())
+}
+
 func (b *Backend) UpdateRepo(ctx context.Context, owner, name string, upd gatehouse.RepoUpdate) (*gatehouse.Repo, error) {
 	a, err := b.repoAdminActor(ctx, owner, name)
 	if err != nil {

@@ -78,6 +78,11 @@ type Service struct {
 	HooksDir string
 	// HookTimeout bounds each hook's run; 0 means hooks.DefaultTimeout.
 	HookTimeout time.Duration
+	// Created, when set, is told of every repository Authorize creates
+	// for a push (or an LFS upload) by actor, once it exists: the backend
+	// raises the event a creation through the API raises, so it is
+	// audited and webhooks hear it.
+	Created func(ctx context.Context, actor gatehouse.Actor, r *gatehouse.Repo)
 
 	maint maintenance
 	hooks hooks.Group // the pushes' hooks, killed by Close
@@ -259,6 +264,9 @@ func (s *Service) authorize(ctx context.Context, actor gatehouse.Actor, owner, n
 				err = fmt.Errorf("%w: %w", errCreateRace, err)
 			}
 			return nil, gatehouse.AccessNone, err
+		}
+		if s.Created != nil {
+			s.Created(ctx, actor, r)
 		}
 		return r, d.Level, nil
 	case d.Allow:

@@ -89,5 +89,8 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 		},
 		Logger: logger,
 	}
+	// A push into a missing repository creates it: raised as the API's
+	// creation is.
+	r.Created = s.backend.RepoCreatedByPush
 	return s, nil
 }

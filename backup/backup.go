@@ -2,7 +2,7 @@
 // the server runs and takes pushes, checks them, and restores them.
 //
 // A backup is a folder DEST holding snapshots, each a data folder of its
-// own (gatehouse.db, host keys, key-blocklist, hooks/, lfs/, repos/) with
+// own (gatehouse.db, host keys, key-blocklist, hooks/, repos/) with
 // manifest.json, which lists every file with its size and SHA-256 and
 // every repository with the refs it was taken at. DEST/latest is a
 // symbolic link to the newest complete snapshot; it moves only once a
@@ -27,15 +27,24 @@
 //     had not reached the disk): its row is deleted from the copy of the
 //     database too, so rows and folders always agree. One renamed during
 //     the backup is copied from its new folder under its old name (found
-//     by its id in the live database), as the database snapshot has it.
+//     by its id in the live database), as the database snapshot has it;
+//   - each repository's LFS objects (lfs/objects/OID[0:2]/OID[2:4]/OID),
+//     copied after its refs are read: git-lfs uploads an object before it
+//     pushes the commit that points at it. The uploads still being
+//     written (lfs/incoming) are not. An object is named by the SHA-256
+//     of its content, which is checked: a damaged one is left out (and
+//     reported), and verify and restore check each against its name;
+//   - the server hooks: DATA/hooks and each repository's hooks/, with
+//     their permission bits (a hook reached through a symbolic link is
+//     copied as the file it leads to).
 //
 // Incremental: a pack, index, loose object or LFS object already in the
-// previous snapshot (same path, size and trailing checksum: the names of
+// previous snapshot (same path, size and trailing bytes: the names of
 // these files are their contents' hashes) is hard-linked from it, not
 // copied; on the data folder's file system they are hard-linked from the
-// data folder itself (packs are never written in place). Everything else
-// (refs, configuration, bitmaps, commit-graph, the database, keys) is
-// copied each time.
+// data folder itself (packs and LFS objects are never written in place).
+// Everything else (refs, configuration, hooks, bitmaps, commit-graph, the
+// database, keys) is copied each time.
 package backup
 
 import (
@@ -476,17 +485,19 @@ func (t *taker) refs(src, rel string) error {
 
 // objects copies what else the repository holds: its configuration and
 // hooks, the commit-graph (before the packs: every commit it names is in
-// a pack installed before it was written), the packs and loose objects.
+// a pack installed before it was written), the packs and loose objects,
+// and the LFS objects.
 func (t *taker) objects(src, rel string) error {
 	for _, name := range []string{"config", "description", "objects/info/commit-graph"} {
 		if err := t.copyIf(filepath.Join(src, filepath.FromSlash(name)), rel+"/"+name, false); err != nil {
 			return err
 		}
 	}
-	for _, dir := range []string{"hooks", "info"} {
-		if err := t.tree(src, rel, dir, func(string) bool { return true }); err != nil {
-			return err
-		}
+	if err := t.hooks(src, rel); err != nil {
+		return err
+	}
+	if err := t.tree(src, rel, "info", func(string) bool { return true }); err != nil {
+		return err
 	}
 	packs, err := listPacks(src)
 	if err != nil {
@@ -514,11 +525,50 @@ func (t *taker) objects(src, rel string) error {
 			return err
 		}
 	}
-	return nil
+	return t.lfsObjects(src, rel)
 }
 
-// dataFiles copies the host keys, the key blocklist, the server hooks and
-// the LFS objects.
+// lfsObjects copies the LFS objects of the repository at src, reused or
+// linked like packs since each is named by its content's SHA-256. One
+// whose content is not its name was damaged on disk: it is left out,
+// and reported, rather than make the snapshot fail its own checks.
+// Anything else there (a stray file) is not an object and not copied,
+// nor is lfs/incoming, which holds uploads being written.
+func (t *taker) lfsObjects(src, rel string) error {
+	return t.walk(src, rel, "lfs/objects", false, func(path, r string) error {
+		oid, ok := lfsOID(r)
+		if !ok {
+			return nil
+		}
+		mark, before := len(t.m.Files), *t.stats
+		if err := t.copyIf(path, r, true); err != nil {
+			return err
+		}
+		if len(t.m.Files) > mark && t.m.Files[mark].SHA256 != oid {
+			t.progress("%s: LFS object %s is damaged (its content hashes to %s), left out", strings.TrimPrefix(rel, "repos/"), oid, t.m.Files[mark].SHA256)
+			t.drop(r, mark)
+			*t.stats = before
+		}
+		return nil
+	})
+}
+
+// lfsOID returns the object id of a snapshot path that names an LFS
+// object, repos/OWNER/NAME.git/lfs/objects/OID[0:2]/OID[2:4]/OID.
+func lfsOID(p string) (string, bool) {
+	parts := strings.Split(p, "/")
+	if len(parts) != 8 || parts[0] != "repos" || !strings.HasSuffix(parts[2], ".git") || parts[3] != "lfs" || parts[4] != "objects" {
+		return "", false
+	}
+	oid := parts[7]
+	if !isHex(oid, 64) || parts[5] != oid[0:2] || parts[6] != oid[2:4] {
+		return "", false
+	}
+	return oid, true
+}
+
+// dataFiles copies the host keys, the key blocklist and the server-wide
+// hooks.
 func (t *taker) dataFiles() error {
 	keys, err := filepath.Glob(filepath.Join(t.opts.Data, "ssh_host_*"))
 	if err != nil {
@@ -532,17 +582,25 @@ func (t *taker) dataFiles() error {
 	if err := t.copyIf(filepath.Join(t.opts.Data, "key-blocklist"), "key-blocklist", false); err != nil {
 		return err
 	}
-	t.progress("server hooks and LFS objects")
-	if err := t.tree(t.opts.Data, "", "hooks", func(string) bool { return true }); err != nil {
-		return err
-	}
-	return t.treeImmutable(t.opts.Data, "lfs")
+	t.progress("server hooks")
+	return t.hooks(t.opts.Data, "")
+}
+
+// hooks copies the hooks folder of src (the data folder, or a
+// repository) to rel/hooks, with the files' permission bits. A hook may
+// be installed as a symbolic link (package hooks runs what it leads
+// to): the file it leads to is copied in its place, so that restore
+// brings back a hook that runs.
+func (t *taker) hooks(src, rel string) error {
+	return t.walk(src, rel, "hooks", true, func(path, r string) error {
+		return t.copyIf(path, r, false)
+	})
 }
 
 // tree copies the regular files under src/dir that keep accepts (by
 // name) to rel/dir, always copied; a missing dir has none.
 func (t *taker) tree(src, rel, dir string, keep func(name string) bool) error {
-	return t.walk(src, rel, dir, func(path, r string) error {
+	return t.walk(src, rel, dir, false, func(path, r string) error {
 		if !keep(filepath.Base(path)) {
 			return nil
 		}
@@ -550,15 +608,10 @@ func (t *taker) tree(src, rel, dir string, keep func(name string) bool) error {
 	})
 }
 
-// treeImmutable copies the files under src/dir to dir; files named by
-// their content's SHA-256 (LFS objects) are reused or linked.
-func (t *taker) treeImmutable(src, dir string) error {
-	return t.walk(src, "", dir, func(path, r string) error {
-		return t.copyIf(path, r, isHex(filepath.Base(path), 64))
-	})
-}
-
-func (t *taker) walk(src, rel, dir string, fn func(path, rel string) error) error {
+// walk calls fn for each regular file under src/dir, with its path in
+// the snapshot (rel/dir/...); links also takes the symbolic links that
+// lead to a regular file.
+func (t *taker) walk(src, rel, dir string, links bool, fn func(path, rel string) error) error {
 	root := filepath.Join(src, dir)
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -567,7 +620,7 @@ func (t *taker) walk(src, rel, dir string, fn func(path, rel string) error) erro
 		if err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() && !(links && d.Type()&fs.ModeSymlink != 0 && isRegular(path)) {
 			return nil
 		}
 		r, err := filepath.Rel(src, path)
@@ -631,6 +684,12 @@ func inside(dir, path string) bool {
 	}
 	r, err := filepath.Rel(a, b)
 	return err == nil && (r == "." || filepath.IsLocal(r))
+}
+
+// isRegular says whether path is, or leads to, a regular file.
+func isRegular(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func exists(path string) bool {

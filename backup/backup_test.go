@@ -2,6 +2,9 @@ package backup_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -222,5 +225,129 @@ func TestBackupFolder(t *testing.T) {
 	}
 	if _, _, err := backup.Take(context.Background(), backup.Options{Data: d.dir, DB: d.db, Repos: d.repos, Dest: filepath.Join(d.dir, "b")}); err == nil {
 		t.Fatal("a backup inside the data folder was taken")
+	}
+}
+
+// writeFile writes data to path, making its folder.
+func writeFile(tb testing.TB, path, data string, perm os.FileMode) {
+	tb.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), perm); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func sha256Hex(data string) string {
+	h := sha256.Sum256([]byte(data))
+	return hex.EncodeToString(h[:])
+}
+
+// lfsPath is where repository dir keeps LFS object oid.
+func lfsPath(dir, oid string) string {
+	return filepath.Join(dir, "lfs", "objects", oid[0:2], oid[2:4], oid)
+}
+
+// A repository's LFS objects are backed up, not the uploads being
+// written nor one whose content is not its name; the next backup links
+// the object from the previous one. The repository's hooks and the
+// server's, one of them a symbolic link, come back executable. Verify
+// checks an LFS object against its name: a file replaced together with
+// its manifest entry is found.
+func TestLFSObjectsAndHooks(t *testing.T) {
+	d := newData(t, "alice")
+	dir := d.repo(t, "alice/a", 1)
+	good, bad := "an LFS object\n", "damaged on disk\n"
+	goodOID, badOID := sha256Hex(good), sha256Hex("what was uploaded\n")
+	writeFile(t, lfsPath(dir, goodOID), good, 0o644)
+	writeFile(t, lfsPath(dir, badOID), bad, 0o644)
+	writeFile(t, filepath.Join(dir, "lfs", "incoming", goodOID[:16]+"-123"), "half an upl", 0o600)
+	writeFile(t, filepath.Join(dir, "lfs", "objects", "README"), "not an object", 0o644)
+	writeFile(t, filepath.Join(dir, "hooks", "pre-receive"), "#!/bin/sh\nexit 0\n", 0o755)
+	target := filepath.Join(t.TempDir(), "policy.sh")
+	writeFile(t, target, "#!/bin/sh\necho policy\n", 0o755)
+	if err := os.MkdirAll(filepath.Join(d.dir, "hooks", "update.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(d.dir, "hooks", "update.d", "10-policy")); err != nil {
+		t.Fatal(err)
+	}
+
+	dest := filepath.Join(t.TempDir(), "dest")
+	var progress strings.Builder
+	m, _, err := backup.Take(context.Background(), backup.Options{Data: d.dir, DB: d.db, Repos: d.repos, Dest: dest, Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]backup.File{}
+	for _, f := range m.Files {
+		files[f.Path] = f
+	}
+	rel := "repos/alice/a.git/"
+	goodRel := rel + "lfs/objects/" + goodOID[0:2] + "/" + goodOID[2:4] + "/" + goodOID
+	for p, mode := range map[string]os.FileMode{goodRel: 0o644, rel + "hooks/pre-receive": 0o755, "hooks/update.d/10-policy": 0o755} {
+		if f, ok := files[p]; !ok || f.Mode != mode {
+			t.Errorf("%s: in the manifest %v, mode %v, want %v", p, ok, f.Mode, mode)
+		}
+	}
+	for p := range files {
+		if strings.Contains(p, "incoming") || strings.Contains(p, badOID) || strings.HasSuffix(p, "README") {
+			t.Errorf("%s was backed up", p)
+		}
+	}
+	if !strings.Contains(progress.String(), badOID+" is damaged") {
+		t.Errorf("the damaged object was not reported:\n%s", progress.String())
+	}
+	before, err := os.Stat(filepath.Join(dest, "latest", filepath.FromSlash(goodRel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := backup.Take(context.Background(), backup.Options{Data: d.dir, DB: d.db, Repos: d.repos, Dest: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(filepath.Join(dest, "latest", filepath.FromSlash(goodRel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || st.Linked != 0 || st.Reused < int64(len(good)) {
+		t.Errorf("the second backup wrote the LFS object again: %+v", st)
+	}
+
+	restored := filepath.Join(t.TempDir(), "data")
+	if _, _, err := backup.Restore(context.Background(), dest, restored, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(lfsPath(filepath.Join(restored, "repos", "alice", "a.git"), goodOID)); err != nil || string(got) != good {
+		t.Errorf("restored object: %q, %v", got, err)
+	}
+	for _, p := range []string{"repos/alice/a.git/hooks/pre-receive", "hooks/update.d/10-policy"} {
+		fi, err := os.Lstat(filepath.Join(restored, filepath.FromSlash(p)))
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o100 == 0 {
+			t.Errorf("restored %s: %v, %v", p, fi, err)
+		}
+	}
+
+	// Another content under the object's name, the manifest made to
+	// agree: the name gives it away.
+	snap, _ := filepath.EvalSymlinks(filepath.Join(dest, "latest"))
+	forged := "not what the name says\n"
+	os.Remove(filepath.Join(snap, filepath.FromSlash(goodRel)))
+	writeFile(t, filepath.Join(snap, filepath.FromSlash(goodRel)), forged, 0o644)
+	data, err := os.ReadFile(filepath.Join(snap, backup.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), `"sha256": "`+goodOID+`"`, `"sha256": "`+sha256Hex(forged)+`"`, 1))
+	data = []byte(strings.Replace(string(data), fmt.Sprintf(`"size": %d,`, len(good)), fmt.Sprintf(`"size": %d,`, len(forged)), 1))
+	if err := os.WriteFile(filepath.Join(snap, backup.ManifestName), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.Verify(context.Background(), dest, nil); !errors.Is(err, backup.ErrDamaged) || !strings.Contains(err.Error(), goodOID) {
+		t.Fatalf("verify of a forged LFS object: %v", err)
+	}
+	if _, _, err := backup.Restore(context.Background(), dest, filepath.Join(t.TempDir(), "again"), nil); !errors.Is(err, backup.ErrDamaged) {
+		t.Fatalf("restore of a forged LFS object: %v", err)
 	}
 }

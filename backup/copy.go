@@ -265,6 +265,11 @@ func decodeManifest(r io.Reader) (*Manifest, error) {
 		if !validPath(f.Path) || seen[f.Path] || f.Size < 0 || !isHex(f.SHA256, 64) {
 			return nil, fmt.Errorf("manifest: file %q: %w", f.Path, ErrDamaged)
 		}
+		// An LFS object is named by its content's SHA-256: checking the
+		// file against the manifest then checks it against its name.
+		if oid, ok := lfsOID(f.Path); ok && f.SHA256 != oid {
+			return nil, fmt.Errorf("manifest: LFS object %q has SHA-256 %s: %w", f.Path, f.SHA256, ErrDamaged)
+		}
 		seen[f.Path] = true
 	}
 	for _, r := range m.Repos {

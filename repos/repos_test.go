@@ -3,6 +3,7 @@ package repos_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -105,10 +106,21 @@ func TestAuthorize(t *testing.T) {
 			}
 		})
 	}
-	// A push into nothing in one's own namespace creates a private repository.
+	// A push into nothing in one's own namespace creates a private
+	// repository, and says so once.
+	var created []string
+	s.Created = func(_ context.Context, a gatehouse.Actor, r *gatehouse.Repo) {
+		created = append(created, a.Name()+" "+r.FullName())
+	}
 	r, lvl, err := s.Authorize(ctx, as("bob"), "bob", "new", gatehouse.OpWrite)
 	if err != nil || r == nil || !r.Private || lvl != gatehouse.AccessAdmin {
 		t.Fatalf("create on push = %+v, %v, %v", r, lvl, err)
+	}
+	if _, _, err := s.Authorize(ctx, as("bob"), "bob", "new", gatehouse.OpWrite); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(created) != "[bob bob/new]" {
+		t.Fatalf("told of creations %q", created)
 	}
 	if dir, _ := s.Dir("bob", "new"); !exists(dir) {
 		t.Fatal("created repository has no directory")

@@ -423,6 +423,10 @@ func (t *taker) repo(src, rel string) (*Repo, error) {
 		}
 	}
 	hold.Release()
+	// The LFS objects after the hold: repacks need not wait for their copy.
+	if err := t.lfsObjects(src, rel); err != nil {
+		return nil, err
+	}
 	if prev, ok := t.prevRepos[rel]; ok && t.unchanged(prev, rep) {
 		// The same refs over the same object files as a snapshot whose
 		// walk passed: the walk would find the same.
@@ -485,8 +489,7 @@ func (t *taker) refs(src, rel string) error {
 
 // objects copies what else the repository holds: its configuration and
 // hooks, the commit-graph (before the packs: every commit it names is in
-// a pack installed before it was written), the packs and loose objects,
-// and the LFS objects.
+// a pack installed before it was written), the packs and loose objects.
 func (t *taker) objects(src, rel string) error {
 	for _, name := range []string{"config", "description", "objects/info/commit-graph"} {
 		if err := t.copyIf(filepath.Join(src, filepath.FromSlash(name)), rel+"/"+name, false); err != nil {
@@ -525,7 +528,7 @@ func (t *taker) objects(src, rel string) error {
 			return err
 		}
 	}
-	return t.lfsObjects(src, rel)
+	return nil
 }
 
 // lfsObjects copies the LFS objects of the repository at src, reused or

@@ -103,10 +103,14 @@ func Sweep(gitDir string, remove bool) ([]Leftover, error) {
 			found = append(found, Leftover{Path: lockPath, Kind: LeftRepack, Bytes: fi.Size()})
 		}
 		found = append(found, repackTemps(gitDir)...)
+		seen := make([]fs.FileInfo, len(found))
+		for i, l := range found {
+			seen[i], _ = os.Lstat(l.Path)
+		}
 		if held, err := lockfile.Held(lockPath); err != nil || held {
 			return left, err // one started meanwhile: what was found may be its
 		}
-		return append(left, found...), nil
+		return append(left, stillThere(found, seen)...), nil
 	}
 	_, statErr := os.Stat(lockPath)
 	lock, err := lockfile.TryLockFile(lockPath)
@@ -132,6 +136,23 @@ func Sweep(gitDir string, remove bool) ([]Leftover, error) {
 		}
 	}
 	return append(left, temps...), nil
+}
+
+// stillThere keeps the leftovers that are still the files seen when
+// they were listed: a repack that started and finished between the two
+// looks at its lock made, and then removed, its lock file and
+// temporaries, which were listed meanwhile.
+func stillThere(found []Leftover, seen []fs.FileInfo) []Leftover {
+	kept := found[:0]
+	for i, l := range found {
+		if seen[i] == nil {
+			continue
+		}
+		if fi, err := os.Lstat(l.Path); err == nil && os.SameFile(fi, seen[i]) {
+			kept = append(kept, l)
+		}
+	}
+	return kept
 }
 
 // sweepPushes removes what dead pushes left: quarantines, and ref lock

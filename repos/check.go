@@ -233,7 +233,7 @@ func sweepRoot(root string, remove bool) ([]maintain.Leftover, error) {
 				if err != nil {
 					continue // being written, or gone
 				}
-				out = append(out, maintain.Leftover{Path: path, Kind: LeftCreate, Bytes: du(path)})
+				out = append(out, maintain.Leftover{Path: path, Kind: LeftCreate, Bytes: dirBytes(path)})
 				if remove {
 					err = os.RemoveAll(path)
 				}
@@ -242,7 +242,7 @@ func sweepRoot(root string, remove bool) ([]maintain.Leftover, error) {
 					return out, fmt.Errorf("sweep: %w", err)
 				}
 			case strings.Contains(n.Name(), ".git"+deletedInfix):
-				out = append(out, maintain.Leftover{Path: path, Kind: LeftDelete, Bytes: du(path)})
+				out = append(out, maintain.Leftover{Path: path, Kind: LeftDelete, Bytes: dirBytes(path)})
 				if remove {
 					if err := os.RemoveAll(path); err != nil {
 						return out, fmt.Errorf("sweep: %w", err)
@@ -252,20 +252,6 @@ func sweepRoot(root string, remove bool) ([]maintain.Leftover, error) {
 		}
 	}
 	return out, nil
-}
-
-// du sums the sizes of the regular files under dir.
-func du(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // onDisk lists the repository directories under Root (OWNER/NAME.git),
@@ -309,4 +295,10 @@ func listTwoLevels(root string, repo func(string) (string, bool)) ([]DiskRepo, e
 	}
 	slices.SortFunc(out, func(a, b DiskRepo) int { return strings.Compare(a.Repo, b.Repo) })
 	return out, nil
+}
+
+// dirBytes is DirSize for a report: what could not be read counts 0.
+func dirBytes(dir string) int64 {
+	n, _ := DirSize(context.Background(), dir)
+	return n
 }

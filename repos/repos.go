@@ -404,7 +404,7 @@ func initBare(dir, branch string) error {
 		return err
 	}
 	// Locked while written, so a sweep tells it from a killed one's.
-	tmp, lock, err := makeInitDir(parent)
+	tmp, lock, err := lockfile.MakeDir(parent, initPrefix+"*")
 	if err != nil {
 		return err
 	}
@@ -426,27 +426,6 @@ func initBare(dir, branch string) error {
 		}
 	}
 	return os.Rename(tmp, dir)
-}
-
-// makeInitDir creates and locks a new temporary folder in parent for a
-// repository being created. A sweep may take it for a killed creation's
-// between its creation and the lock, and remove it: then it makes
-// another.
-func makeInitDir(parent string) (string, *lockfile.Lock, error) {
-	for try := 0; ; try++ {
-		dir, err := os.MkdirTemp(parent, initPrefix+"*")
-		if err != nil {
-			return "", nil, err
-		}
-		l, err := lockfile.TryLockDir(dir)
-		if err == nil {
-			return dir, l, nil
-		}
-		os.Remove(dir)
-		if try >= 3 {
-			return "", nil, err
-		}
-	}
 }
 
 func randomHex(n int) string {

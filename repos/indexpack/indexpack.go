@@ -193,7 +193,7 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 	if fi, err := os.Stat(objDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("pack: %s is not a repository", gitDir)
 	}
-	tmp, tmpLck, err := makeQuarantine(objDir)
+	tmp, tmpLck, err := lockfile.MakeDir(objDir, quarantinePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("pack: quarantine: %w", err)
 	}

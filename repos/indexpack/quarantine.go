@@ -55,27 +55,6 @@ func (in *Incoming) quarantinedPack() string {
 // "" after Abort.
 func (in *Incoming) ObjectDir() string { return in.tmpDir }
 
-// makeQuarantine creates and locks a new quarantine directory in objDir.
-func makeQuarantine(objDir string) (string, *lockfile.Lock, error) {
-	for try := 0; ; try++ {
-		dir, err := os.MkdirTemp(objDir, quarantinePrefix)
-		if err != nil {
-			return "", nil, err
-		}
-		l, err := lockfile.TryLockDir(dir)
-		if err == nil {
-			return dir, l, nil
-		}
-		// A sweep, between the directory's creation and our lock, took it
-		// for a dead receiver's: it may have removed it. It is empty;
-		// remove it if it is still there, and make another.
-		os.Remove(dir)
-		if try >= 3 || !(errors.Is(err, lockfile.ErrBusy) || errors.Is(err, lockfile.ErrGone) || errors.Is(err, fs.ErrNotExist)) {
-			return "", nil, err
-		}
-	}
-}
-
 // Quarantine is a quarantine directory whose receiver is gone.
 type Quarantine struct {
 	Path  string
@@ -104,7 +83,7 @@ func SweepQuarantines(gitDir string, remove bool) ([]Quarantine, error) {
 		}
 		if names, err := os.ReadDir(dir); !remove && err == nil && len(names) == 0 {
 			// Holds nothing, and may be a receiver's not locked yet
-			// (makeQuarantine): not worth listing. A sweep removes it.
+			// (lockfile.MakeDir): not worth listing. A sweep removes it.
 			continue
 		}
 		l, err := lockfile.TryLockDir(dir)

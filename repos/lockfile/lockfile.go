@@ -69,6 +69,30 @@ func TryLock(path string) (*Lock, error) {
 	return openDir(path, false)
 }
 
+// MakeDir creates a new directory in parent, named pattern with a random
+// part in place of its last "*" (os.MkdirTemp), and locks it before
+// anything is put in it. A sweeper may see it between its creation and
+// the lock, take it for a dead holder's and remove it: then MakeDir
+// makes another.
+//
+// Errors: the directory cannot be made or locked.
+func MakeDir(parent, pattern string) (string, *Lock, error) {
+	for try := 0; ; try++ {
+		dir, err := os.MkdirTemp(parent, pattern)
+		if err != nil {
+			return "", nil, fmt.Errorf("lockfile: %w", err)
+		}
+		l, err := TryLockDir(dir)
+		if err == nil {
+			return dir, l, nil
+		}
+		os.Remove(dir) // empty, if a sweeper left it
+		if try >= 3 || !(errors.Is(err, ErrBusy) || errors.Is(err, ErrGone) || errors.Is(err, os.ErrNotExist)) {
+			return "", nil, err
+		}
+	}
+}
+
 // LockDirShared takes a shared lock on the directory dir, waiting while
 // someone holds it exclusively. Shared holders do not exclude each other.
 //

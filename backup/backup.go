@@ -402,13 +402,8 @@ func (t *taker) repo(src, rel string) (*Repo, error) {
 	if head.Target == "" {
 		rep.Head = head.ID
 	}
-	tips := make([]string, 0, len(rs)+1)
 	for _, r := range rs {
 		rep.Refs[r.Name] = r.ID
-		tips = append(tips, r.ID)
-	}
-	if head.Target == "" && head.ID != "" {
-		tips = append(tips, head.ID)
 	}
 	if testHookRefsRead != nil {
 		testHookRefsRead(src)
@@ -431,7 +426,7 @@ func (t *taker) repo(src, rel string) (*Repo, error) {
 		// The same refs over the same object files as a snapshot whose
 		// walk passed: the walk would find the same.
 		rep.Objects = prev.Objects
-	} else if rep.Objects, err = checkConnected(t.ctx, dst, tips); err != nil {
+	} else if rep.Objects, err = checkConnected(t.ctx, dst); err != nil {
 		return nil, err
 	}
 	t.progress("%s: %d refs, %d objects, %d files, %d bytes, %d copied",

@@ -115,20 +115,15 @@ func checkRepos(ctx context.Context, dir string, m *Manifest, progress io.Writer
 			bad = append(bad, fmt.Sprintf("%s: refs: %v", r.Name, err))
 			continue
 		}
-		tips := make([]string, 0, len(rs))
 		same := len(rs) == len(r.Refs)
 		for _, ref := range rs {
 			same = same && r.Refs[ref.Name] == ref.ID
-			tips = append(tips, ref.ID)
 		}
 		if !same {
 			bad = append(bad, fmt.Sprintf("%s: refs are not the manifest's", r.Name))
 			continue
 		}
-		if refs.CheckName(r.Head) != nil && isHex(r.Head, 40) {
-			tips = append(tips, r.Head) // detached
-		}
-		n, err := checkConnected(ctx, gitDir, tips)
+		n, err := checkConnected(ctx, gitDir)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return ctx.Err()

@@ -129,3 +129,18 @@ type GitService interface {
 	// a read operation.
 	UploadArchive(ctx context.Context, repo *Repo, s GitSession) error
 }
+
+// Ref is a branch or tag of a repository, as listings show it: Name
+// without its "refs/heads/" or "refs/tags/" prefix.
+type Ref struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+// RefLister lists a repository's refs. Implemented by the repository
+// service; the caller has authorized the read.
+type RefLister interface {
+	// FindRefs returns up to max refs under prefix ("refs/heads/"),
+	// sorted by name, and whether more were left out.
+	FindRefs(ctx context.Context, owner, name, prefix string, max int) (refs []Ref, more bool, err error)
+}

@@ -342,3 +342,18 @@ func (b *Backend) LastPush(ctx context.Context, owner, name string) (*gatehouse.
 	}
 	return nil, nil
 }
+
+// FindRefs returns up to max of owner/name's refs under prefix
+// ("refs/heads/", "refs/tags/"), and whether more were left out, if the
+// actor may read it.
+func (b *Backend) FindRefs(ctx context.Context, owner, name, prefix string, max int) ([]gatehouse.Ref, bool, error) {
+	r, err := b.FindRepo(ctx, owner, name)
+	if err != nil {
+		return nil, false, err
+	}
+	rl, ok := b.Repos.(gatehouse.RefLister)
+	if !ok {
+		return nil, false, fmt.Errorf("listing refs: %w", ErrUnavailable)
+	}
+	return rl.FindRefs(ctx, r.Owner, r.Name, prefix, max)
+}

@@ -208,3 +208,30 @@ func (b *Backend) LoggedIn(ctx context.Context) error {
 	b.publish(ctx, a, gatehouse.AuditWebLogin, "", "")
 	return nil
 }
+
+// RemoveOwnKey removes one of the actor's own keys, but never their last
+// one: they would lock themselves out (ErrConflict).
+func (b *Backend) RemoveOwnKey(ctx context.Context, fingerprint string) error {
+	a, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if a.Local() {
+		return fmt.Errorf("the local operator has no keys: %w", gatehouse.ErrInvalid)
+	}
+	ks, err := b.Keys.FindKeys(ctx, a.User.Name)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, k := range ks {
+		found = found || k.Fingerprint == fingerprint
+	}
+	switch {
+	case !found:
+		return fmt.Errorf("key %s: %w", fingerprint, gatehouse.ErrNotFound)
+	case len(ks) == 1:
+		return fmt.Errorf("%s is your last key; add another before removing it: %w", fingerprint, gatehouse.ErrConflict)
+	}
+	return b.RemoveKey(ctx, a.User.Name, fingerprint)
+}

@@ -433,3 +433,32 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+var _ gatehouse.RefLister = (*Service)(nil)
+
+// FindRefs returns up to max refs of owner/name under prefix, sorted by
+// name, with the prefix cut off, and whether more were left out. Only the
+// refs returned are held.
+func (s *Service) FindRefs(ctx context.Context, owner, name, prefix string, max int) ([]gatehouse.Ref, bool, error) {
+	if _, err := s.FindRepo(ctx, owner, name); err != nil {
+		return nil, false, err
+	}
+	dir, err := s.Dir(owner, name)
+	if err != nil {
+		return nil, false, err
+	}
+	var out []gatehouse.Ref
+	for r, err := range refs.Each(dir, prefix) {
+		if err != nil {
+			return nil, false, fmt.Errorf("refs of %s/%s: %w", owner, name, err)
+		}
+		if len(out) == max {
+			return out, true, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		out = append(out, gatehouse.Ref{Name: strings.TrimPrefix(r.Name, prefix), ID: r.ID})
+	}
+	return out, false, nil
+}

@@ -17,6 +17,9 @@ type Command struct {
 	Path string
 	// Operation is the second argument of the Git LFS commands.
 	Operation string
+	// Args are the words after a self-service command's name ("keys
+	// add", "repo set", ...; see selfCommands), checked where it is served.
+	Args []string
 }
 
 // Git service names.
@@ -77,11 +80,17 @@ func ParseCommand(raw string) (Command, error) {
 			return Command{}, fmt.Errorf("%s takes no arguments", words[0])
 		}
 		return Command{Name: words[0]}, nil
-	case "repo":
-		if len(words) == 2 && words[1] == "list" {
+	case "repo", "keys", "token":
+		if len(words) == 2 && words[0] == "repo" && words[1] == "list" {
 			return Command{Name: "repo list"}, nil
 		}
-		return Command{}, fmt.Errorf("usage: repo list")
+		if len(words) >= 2 {
+			name := words[0] + " " + words[1]
+			if _, ok := findSelfCommand(name); ok {
+				return Command{Name: name, Args: words[2:]}, nil
+			}
+		}
+		return Command{}, fmt.Errorf("usage: %s", selfUsage(words[0]))
 	}
 	return Command{}, fmt.Errorf("unknown command %q", truncate(words[0], 64))
 }

@@ -1,6 +1,7 @@
 package sshd_test
 
 import (
+	"reflect"
 	"testing"
 
 	"gatehouse/sshd"
@@ -27,10 +28,13 @@ func TestParseCommand(t *testing.T) {
 		{"help", sshd.Command{Name: "help"}},
 		{"login", sshd.Command{Name: "login"}},
 		{"repo list", sshd.Command{Name: "repo list"}},
+		{"keys list", sshd.Command{Name: "keys list", Args: []string{}}},
+		{"repo set 'a/b' --description 'two words' --json", sshd.Command{Name: "repo set", Args: []string{"a/b", "--description", "two words", "--json"}}},
+		{"token rm 3", sshd.Command{Name: "token rm", Args: []string{"3"}}},
 	}
 	for _, tt := range ok {
 		got, err := sshd.ParseCommand(tt.raw)
-		if err != nil || got != tt.want {
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ParseCommand(%q) = %+v, %v; want %+v", tt.raw, got, err, tt.want)
 		}
 	}
@@ -38,7 +42,7 @@ func TestParseCommand(t *testing.T) {
 		"", "   ", "ls", "sh -c id", "git-upload-pack", "git-upload-pack a b",
 		"git-upload-pack 'a/b", `git-upload-pack "a/b`, "git-upload-pack a/b\\",
 		"git-upload-pack 'a/\x00b'", "git-upload-pack a/b\nrm -rf /", "whoami now", "login admin",
-		"repo", "repo rm x", "git status", "git-upload-pack\x00 a/b", "scp -t /",
+		"repo", "repo frob x", "keys", "keys ls", "token", "git status", "git-upload-pack\x00 a/b", "scp -t /",
 		"git-shell -c id", string(make([]byte, 5000)),
 		"git-lfs-transfer", "git-lfs-transfer a/b", "git-lfs-transfer a/b upload extra", "git-lfs-transfer '' upload",
 	}

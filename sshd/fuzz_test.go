@@ -17,7 +17,10 @@ func FuzzParseCommand(f *testing.F) {
 		f.Add(s)
 	}
 	known := map[string]bool{sshd.CmdUploadPack: true, sshd.CmdReceivePack: true, sshd.CmdUploadArchive: true,
-		"whoami": true, "help": true, "login": true, "repo list": true}
+		"whoami": true, "help": true, "login": true, "repo list": true,
+		"keys list": true, "keys add": true, "keys rm": true, "repo create": true, "repo info": true, "repo set": true,
+		"repo collab": true, "repo branches": true, "repo tags": true, "repo rm": true,
+		"token create": true, "token list": true, "token rm": true}
 	f.Fuzz(func(t *testing.T, raw string) {
 		c, err := sshd.ParseCommand(raw)
 		if err != nil {

@@ -108,6 +108,9 @@ type Server struct {
 	// to the web panel at PanelURL (like "http://127.0.0.1:8080").
 	Logins   gatehouse.LoginLinker
 	PanelURL string
+	// Self, when set, answers the self-service commands (keys, repo,
+	// token; see selfCommands) for the user behind the key.
+	Self SelfService
 	// Observer, when set, is told of every connection, login and limit
 	// refusal as it happens (see Observer).
 	Observer Observer

@@ -216,12 +216,15 @@ func (s *Server) parseCommand(next handler) handler {
 			}
 			return exitOK
 		case "help":
-			io.WriteString(se, helpText)
+			io.WriteString(se, help(se.actor))
 			return exitOK
 		case "repo list":
 			return s.repoList(ctx, se)
 		case "login":
 			return s.loginLink(ctx, se)
+		}
+		if _, ok := findSelfCommand(cmd.Name); ok {
+			return s.selfService(ctx, se)
 		}
 		return next(ctx, se)
 	}
@@ -233,15 +236,28 @@ func unsupported(ctx context.Context, se *session) int {
 	return exitError
 }
 
-const helpText = `Gatehouse answers these commands over SSH:
-  whoami                        who your key says you are
-  repo list                     the repositories you can read
-  login                         a one-time link to the web panel
-  help                          this text
-Git uses git-upload-pack and git-receive-pack for you: clone with
+// help lists the commands the actor may run: the self-service ones and
+// login only for a user's key.
+func help(a gatehouse.Actor) string {
+	var b strings.Builder
+	b.WriteString("Gatehouse answers these commands over SSH:\n")
+	line := func(usage, what string) { fmt.Fprintf(&b, "  %-30s %s\n", usage, what) }
+	line("whoami", "who your key says you are")
+	line("repo list", "the repositories you can read")
+	if mayRunSelf(a) {
+		line("login", "a one-time link to the web panel")
+		for _, c := range selfCommands {
+			line(c.usage, c.help)
+		}
+		b.WriteString("Each of these also takes --json.\n")
+	}
+	line("help", "this text")
+	b.WriteString(`Git uses git-upload-pack and git-receive-pack for you: clone with
   git clone ssh://git@HOST:PORT/OWNER/NAME.git
 Git LFS 3.x uses git-lfs-transfer (LFS over SSH only, with locks).
-`
+`)
+	return b.String()
+}
 
 func (s *Server) repoList(ctx context.Context, se *session) int {
 	actor := se.actor

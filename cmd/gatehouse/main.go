@@ -293,6 +293,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Audit:       audit,
 		Logger:      m.Logger.With("subsystem", "sshd"),
 		Logins:      svc.backend,
+		Self:        svc.backend,
 		PanelURL:    m.web.panelURL,
 		Observer:    m.web.metrics.SSH(),
 	}

@@ -81,8 +81,14 @@ func ParseCommand(raw string) (Command, error) {
 		}
 		return Command{Name: words[0]}, nil
 	case "repo", "keys", "token":
-		if len(words) == 2 && words[0] == "repo" && words[1] == "list" {
-			return Command{Name: "repo list"}, nil
+		if len(words) >= 2 && words[0] == "repo" && words[1] == "list" {
+			switch {
+			case len(words) == 2:
+				return Command{Name: "repo list"}, nil
+			case len(words) == 3 && words[2] == "--json":
+				return Command{Name: "repo list", Args: words[2:]}, nil
+			}
+			return Command{}, fmt.Errorf("usage: repo list [--json]")
 		}
 		if len(words) >= 2 {
 			name := words[0] + " " + words[1]

@@ -28,6 +28,7 @@ func TestParseCommand(t *testing.T) {
 		{"help", sshd.Command{Name: "help"}},
 		{"login", sshd.Command{Name: "login"}},
 		{"repo list", sshd.Command{Name: "repo list"}},
+		{"repo list --json", sshd.Command{Name: "repo list", Args: []string{"--json"}}},
 		{"keys list", sshd.Command{Name: "keys list", Args: []string{}}},
 		{"repo set 'a/b' --description 'two words' --json", sshd.Command{Name: "repo set", Args: []string{"a/b", "--description", "two words", "--json"}}},
 		{"token rm 3", sshd.Command{Name: "token rm", Args: []string{"3"}}},
@@ -42,7 +43,7 @@ func TestParseCommand(t *testing.T) {
 		"", "   ", "ls", "sh -c id", "git-upload-pack", "git-upload-pack a b",
 		"git-upload-pack 'a/b", `git-upload-pack "a/b`, "git-upload-pack a/b\\",
 		"git-upload-pack 'a/\x00b'", "git-upload-pack a/b\nrm -rf /", "whoami now", "login admin",
-		"repo", "repo frob x", "keys", "keys ls", "token", "git status", "git-upload-pack\x00 a/b", "scp -t /",
+		"repo", "repo frob x", "repo list x", "keys", "keys ls", "token", "git status", "git-upload-pack\x00 a/b", "scp -t /",
 		"git-shell -c id", string(make([]byte, 5000)),
 		"git-lfs-transfer", "git-lfs-transfer a/b", "git-lfs-transfer a/b upload extra", "git-lfs-transfer '' upload",
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,8 +133,8 @@ func parseSelfArgs(name string, cmd selfCommand, words []string) (args []string,
 		f, val, hasVal := strings.Cut(w[2:], "=")
 		switch {
 		case f == "json" && !hasVal:
-		case contains(cmd.flags, f) && !hasVal:
-		case contains(cmd.flags, f+"="):
+		case slices.Contains(cmd.flags, f) && !hasVal:
+		case slices.Contains(cmd.flags, f+"="):
 			if !hasVal {
 				if i+1 >= len(words) {
 					return nil, nil, fmt.Errorf("--%s needs a value; usage: %s", f, cmd.usage)
@@ -153,15 +154,6 @@ func parseSelfArgs(name string, cmd selfCommand, words []string) (args []string,
 		return nil, nil, fmt.Errorf("usage: %s", cmd.usage)
 	}
 	return args, flags, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // mayRunSelf reports whether the actor may run self-service commands:
@@ -221,8 +213,7 @@ func (s *Server) selfFailed(ctx context.Context, c *selfCall, err error) {
 	case errors.As(err, &ue), errors.As(err, &nf):
 	case errors.Is(err, gatehouse.ErrNotFound), errors.Is(err, gatehouse.ErrForbidden),
 		errors.Is(err, gatehouse.ErrInvalid), errors.Is(err, gatehouse.ErrConflict), errors.Is(err, gatehouse.ErrLimit):
-		se := c.se
-		se.log.Info("command refused", logErr, err)
+		c.se.log.Info("command refused", logErr, err)
 	default:
 		logFailure(ctx, c.se.log, c.se.cmd.Name+" failed", err)
 		msg = "internal error"
@@ -295,8 +286,7 @@ func (s *Server) keysAdd(ctx context.Context, c *selfCall) error {
 	if err != nil {
 		return err
 	}
-	se := c.se
-	se.log.Info("key added", logFP+"_added", k.Fingerprint)
+	c.se.log.Info("key added", "added", k.Fingerprint)
 	return c.output(k, func(w io.Writer) { fmt.Fprintf(w, "added %s\n", k.Fingerprint) })
 }
 

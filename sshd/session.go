@@ -2,6 +2,7 @@ package sshd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -243,7 +244,7 @@ func help(a gatehouse.Actor) string {
 	b.WriteString("Gatehouse answers these commands over SSH:\n")
 	line := func(usage, what string) { fmt.Fprintf(&b, "  %-30s %s\n", usage, what) }
 	line("whoami", "who your key says you are")
-	line("repo list", "the repositories you can read")
+	line("repo list [--json]", "the repositories you can read")
 	if mayRunSelf(a) {
 		line("login", "a one-time link to the web panel")
 		for _, c := range selfCommands {
@@ -266,6 +267,15 @@ func (s *Server) repoList(ctx context.Context, se *session) int {
 		logFailure(ctx, se.log, "repo list failed", err)
 		fmt.Fprintln(se.Stderr(), "ERROR: internal error")
 		return exitError
+	}
+	if len(se.cmd.Args) > 0 { // --json
+		enc := json.NewEncoder(se)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(nonNil(rs)); err != nil {
+			se.log.Info("repo list failed", logErr, err)
+			return exitError
+		}
+		return exitOK
 	}
 	for _, r := range rs {
 		desc := strings.Map(func(c rune) rune {

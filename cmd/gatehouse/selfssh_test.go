@@ -160,6 +160,10 @@ func TestSelfServiceRepo(t *testing.T) {
 	mustSSH(t, s, alice, "repo create pub --public")
 	refusedSSH(t, s, alice, "repo create bob/theirs", "only under your own name")
 	refusedSSH(t, s, alice, "repo create proj", "")
+	list := jsonOf[[]struct{ Owner, Name string }](t, mustSSH(t, s, alice, "repo list --json"))
+	if len(list) != 2 {
+		t.Fatalf("repo list --json: %+v", list)
+	}
 
 	// A private repository bob cannot read answers like a missing one.
 	missing := "ERROR: repository alice/nope not found or access denied\n"

@@ -310,10 +310,14 @@ func repoArg(s string) (owner, name string, err error) {
 }
 
 // repoErr turns "not found" about owner/name into the one answer for
-// missing and unreadable repositories.
+// missing and unreadable repositories, and says what a refused reader
+// lacks.
 func repoErr(owner, name string, err error) error {
-	if errors.Is(err, gatehouse.ErrNotFound) {
+	switch {
+	case errors.Is(err, gatehouse.ErrNotFound):
 		return notFoundRepo{owner + "/" + name}
+	case errors.Is(err, gatehouse.ErrForbidden):
+		return usagef("you may read %s/%s but this needs admin on it", owner, name)
 	}
 	return err
 }
@@ -442,18 +446,30 @@ func (s *Server) repoCollab(ctx context.Context, c *selfCall) error {
 			return usagef("level %q must be read, write or admin", truncate(c.args[3], 32))
 		}
 		if err := s.Self.SetCollaborator(ctx, owner, name, c.args[2], lvl); err != nil {
-			return repoErr(owner, name, err)
+			return s.collabErr(ctx, owner, name, err)
 		}
 		co := gatehouse.Collaborator{User: c.args[2], Level: lvl}
 		return c.output(co, func(w io.Writer) { fmt.Fprintf(w, "%s has %s on %s/%s\n", co.User, lvl, owner, name) })
 	default:
 		if err := s.Self.RemoveCollaborator(ctx, owner, name, c.args[2]); err != nil {
-			return repoErr(owner, name, err)
+			return s.collabErr(ctx, owner, name, err)
 		}
 		return c.output(map[string]string{"removed": c.args[2]}, func(w io.Writer) {
 			fmt.Fprintf(w, "%s removed from %s/%s\n", c.args[2], owner, name)
 		})
 	}
+}
+
+// collabErr is repoErr for a change of collaborators, where "not found"
+// may be about the user named: that is said as it is to whoever may read
+// the repository.
+func (s *Server) collabErr(ctx context.Context, owner, name string, err error) error {
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		if _, _, rerr := s.Self.RepoAccess(ctx, owner, name); rerr == nil {
+			return err
+		}
+	}
+	return repoErr(owner, name, err)
 }
 
 func (s *Server) repoBranches(ctx context.Context, c *selfCall) error {

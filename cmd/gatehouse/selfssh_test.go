@@ -219,14 +219,17 @@ func TestSelfServiceRepo(t *testing.T) {
 			t.Fatalf("bob's branches: %q", br)
 		}
 		// A read-only (and a write) collaborator may not change it.
-		refusedSSH(t, s, bob, "repo set alice/proj --public", "")
-		refusedSSH(t, s, carol, "repo set alice/proj --description hacked", "")
-		refusedSSH(t, s, bob, "repo collab add alice/proj bob admin", "")
-		refusedSSH(t, s, bob, "repo rm alice/proj --yes", "")
+		refusedSSH(t, s, bob, "repo set alice/proj --public", "needs admin")
+		refusedSSH(t, s, carol, "repo set alice/proj --description hacked", "needs admin")
+		refusedSSH(t, s, bob, "repo collab add alice/proj bob admin", "needs admin")
+		refusedSSH(t, s, bob, "repo rm alice/proj --yes", "needs admin")
 		if r := s.RepoJSON("alice/proj"); r["private"] != true || r["description"] != "my project" {
 			t.Fatalf("changed by a collaborator: %v", r)
 		}
 		refusedSSH(t, s, alice, "repo collab add alice/proj bob owner", "read, write or admin")
+		if _, errOut, code := s.SSH(alice, nil, "repo collab add alice/proj nobody read"); code == 0 || strings.Contains(errOut, "repository alice/proj not found") {
+			t.Fatalf("unknown user: exit %d %q", code, errOut)
+		}
 		mustSSH(t, s, alice, "repo collab rm alice/proj carol")
 		if l := mustSSH(t, s, alice, "repo collab list alice/proj"); l != "bob\tread\n" {
 			t.Fatalf("collab list: %q", l)

@@ -551,7 +551,10 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 		}
 	}
 	slices.SortFunc(byName, func(a, b *command) int { return strings.Compare(a.name, b.name) })
-	cur := make([]string, len(byName)) // each command's ref now; "" if it does not exist
+	// Each command is checked against its ref as the ref streams by
+	// (the names are distinct: duplicates were refused); seen marks
+	// those whose ref exists.
+	seen := make([]bool, len(byName))
 	i := 0
 	for r, err := range refs.Each(s.gitDir) {
 		if err != nil {
@@ -566,20 +569,20 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 			i++
 		}
 		if i < len(byName) && byName[i].name == r.Name {
-			cur[i] = r.ID
+			seen[i] = true
+			if c := byName[i]; r.ID != c.old {
+				c.reason = reasonStale
+			}
 		}
 	}
 	needPack := false
 	for i, c := range byName {
-		if cur[i] == "" {
-			cur[i] = refs.ZeroID
-		}
-		if cur[i] != c.old {
+		if !seen[i] && c.old != refs.ZeroID {
 			c.reason = reasonStale
-			continue
 		}
-		needPack = needPack || !c.isDelete()
+		needPack = needPack || c.reason == "" && !c.isDelete()
 	}
+	byName, seen = nil, nil
 	if s.atomicFail(cmds) {
 		return res, nil
 	}
@@ -604,13 +607,16 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 			n++
 		}
 	}
+	// The batch reads its updates from the commands: no copy of them.
 	batch := make([]*command, 0, n)
-	us := make([]refs.Update, 0, n)
 	for _, c := range cmds {
 		if c.reason == "" {
 			batch = append(batch, c)
-			us = append(us, refs.Update{Name: c.name, Old: c.old, New: c.new})
 		}
+	}
+	update := func(i int) refs.Update {
+		c := batch[i]
+		return refs.Update{Name: c.name, Old: c.old, New: c.new}
 	}
 	// A mirror push's many new refs go straight into packed-refs, peeled
 	// through the repository's objects (the pack is installed by now).
@@ -623,9 +629,11 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 		}
 		return t.String(), nil
 	}
-	res.Updated = make([]gatehouse.RefUpdate, 0, n)
+	errs := refs.ApplyBatchFunc(s.gitDir, len(batch), update, refs.BatchOptions{Atomic: s.atomic, Peel: peel})
+	// Made once the batch's own state is gone.
+	res.Updated = make([]gatehouse.RefUpdate, 0, n-countErrs(errs))
 	var created []string
-	for i, err := range refs.ApplyBatch(s.gitDir, us, refs.BatchOptions{Atomic: s.atomic, Peel: peel}) {
+	for i, err := range errs {
 		c := batch[i]
 		switch {
 		case err == nil:
@@ -647,6 +655,16 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 		res.Head = s.chooseHead(created)
 	}
 	return res, nil
+}
+
+func countErrs(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // chooseHead points a still unborn HEAD at a created branch: main, else

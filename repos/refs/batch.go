@@ -58,18 +58,26 @@ type BatchOptions struct {
 // their errors, the rest get ErrAborted, and nothing changed. The errors
 // are those of Apply, or an I/O error.
 func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
-	errs := make([]error, len(us))
-	order := make([]int, len(us))
+	return ApplyBatchFunc(gitDir, len(us), func(i int) Update { return us[i] }, opts)
+}
+
+// ApplyBatchFunc is ApplyBatch of the n updates update(0) to
+// update(n-1), which it asks for as it needs them, so that a caller
+// holding its updates in another form (a push's commands) need not copy
+// them all into a slice. update(i) must return the same update each time.
+func ApplyBatchFunc(gitDir string, n int, update func(i int) Update, opts BatchOptions) []error {
+	errs := make([]error, n)
+	order := make([]int32, n)
 	creates := 0
-	for i, u := range us {
-		order[i] = i
-		if u.Old == ZeroID && u.New != ZeroID {
+	for i := range n {
+		order[i] = int32(i)
+		if u := update(i); u.Old == ZeroID && u.New != ZeroID {
 			creates++
 		}
 	}
 	// One lock order for every batch, so that two atomic batches over the
 	// same refs cannot each hold a lock the other waits for.
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(us[a].Name, us[b].Name) })
+	slices.SortStableFunc(order, func(a, b int32) int { return strings.Compare(update(int(a)).Name, update(int(b)).Name) })
 	toPacked := opts.Peel != nil && creates >= packedCreates
 
 	snap, err := newSnapshot(gitDir)
@@ -79,10 +87,11 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 		}
 		return errs
 	}
-	held := make([]heldRef, 0, len(us))
+	held := make([]heldRef, 0, n)
+	lockPath := func(h *heldRef) string { return refPath(gitDir, update(int(h.index)).Name) + ".lock" }
 	release := func() {
-		for _, h := range held {
-			os.Remove(h.lockPath(gitDir))
+		for i := range held {
+			os.Remove(lockPath(&held[i]))
 		}
 	}
 	abort := func() []error {
@@ -102,7 +111,7 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 			h := &held[i]
 			if err := fail(h); err != nil {
 				errs[h.index] = err
-				os.Remove(h.lockPath(gitDir))
+				os.Remove(lockPath(h))
 				continue
 			}
 			kept = append(kept, *h)
@@ -116,7 +125,7 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 	}
 
 	for _, i := range order {
-		u := us[i]
+		u := update(int(i))
 		h, err := snap.lock(u, toPacked && u.Old == ZeroID && u.New != ZeroID)
 		if err != nil {
 			errs[i] = err
@@ -137,7 +146,7 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 		}
 	}
 	if drop(func(h *heldRef) error {
-		u := us[h.index]
+		u := update(int(h.index))
 		cur := h.cur
 		if cur == "" {
 			cur = snap.packedID(u.Name)
@@ -150,28 +159,39 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 		return abort()
 	}
 
-	// The new refs of packed-refs, in name order, with their peeled
-	// values; one whose value cannot be peeled is written loose.
-	created := make([]Ref, 0, packedCount(held))
+	// The new refs of packed-refs are peeled first, each distinct value
+	// once; one whose value cannot be peeled is written loose. They are
+	// not gathered into a list: created yields them, in name order, as
+	// packed-refs is written.
 	var deleted []string
 	peeled := make(map[string]string)
+	nCreated := 0
 	for i := range held {
 		h := &held[i]
-		u := us[h.index]
+		u := update(int(h.index))
 		switch {
 		case h.delete:
 			deleted = append(deleted, u.Name)
 		case h.packed:
-			p, ok := peeled[u.New]
-			if !ok {
-				var err error
-				if p, err = opts.Peel(u.New); err != nil {
+			if _, ok := peeled[u.New]; !ok {
+				p, err := opts.Peel(u.New)
+				if err != nil {
 					h.packed = false
 					continue
 				}
 				peeled[u.New] = p
 			}
-			created = append(created, Ref{Name: u.Name, ID: u.New, Peeled: p, KnowsPeeled: true})
+			nCreated++
+		}
+	}
+	created := func(yield func(Ref) bool) {
+		for i := range held {
+			if h := &held[i]; h.packed {
+				u := update(int(h.index))
+				if !yield(Ref{Name: u.Name, ID: u.New, Peeled: peeled[u.New], KnowsPeeled: true}) {
+					return
+				}
+			}
 		}
 	}
 
@@ -179,13 +199,12 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 	// the deleted loose files are gone too, as git keeps it, so that Pack
 	// cannot put a ref being deleted back into it meanwhile.
 	var pl *packedLock
-	if len(deleted)+len(created) > 0 {
+	if len(deleted)+nCreated > 0 {
 		pl, err = lockPacked(gitDir)
 		if err == nil {
 			defer pl.unlock()
 		} else {
 			// The created refs go loose; the deletes cannot be made.
-			created = nil
 			if drop(func(h *heldRef) error {
 				if h.delete {
 					return err
@@ -203,7 +222,7 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 		if h.delete || h.packed || h.written {
 			return nil
 		}
-		if err := writeLock(h.lockPath(gitDir), us[h.index].New); err != nil {
+		if err := writeLock(lockPath(h), update(int(h.index)).New); err != nil {
 			return err
 		}
 		h.written = true
@@ -212,7 +231,7 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 		return abort()
 	}
 
-	if err := syncWritten(gitDir, held); err != nil {
+	if err := syncWritten(gitDir, held, lockPath); err != nil {
 		if drop(func(h *heldRef) error {
 			if h.written {
 				return fmt.Errorf("refs: sync: %w", err)
@@ -236,8 +255,8 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 	}
 
 	for _, h := range held {
-		u := us[h.index]
-		path := h.path(gitDir)
+		u := update(int(h.index))
+		path := refPath(gitDir, u.Name)
 		lock := path + ".lock"
 		switch {
 		case h.delete:
@@ -261,22 +280,20 @@ func ApplyBatch(gitDir string, us []Update, opts BatchOptions) []error {
 	return errs
 }
 
-// heldRef is an update whose lock is taken. Its paths are made when
-// used, not held: a batch can have 100,000 of them.
+// heldRef is an update whose lock is taken. Its name and paths come
+// from the update when used, not held: a batch can have 100,000 of them.
 type heldRef struct {
-	index   int
-	name    string
-	cur     string // the loose ref's value; "" when there is no loose file
+	index   int32 // of the update
 	delete  bool
-	packed  bool // created into packed-refs: the lock file stays empty
-	written bool // the new value is in the lock file
+	packed  bool   // created into packed-refs: the lock file stays empty
+	written bool   // the new value is in the lock file
+	cur     string // the loose ref's value; "" when there is no loose file
 }
 
-func (h *heldRef) path(gitDir string) string {
-	return filepath.Join(gitDir, filepath.FromSlash(h.name))
+// refPath is the loose file of the ref name.
+func refPath(gitDir, name string) string {
+	return filepath.Join(gitDir, filepath.FromSlash(name))
 }
-
-func (h *heldRef) lockPath(gitDir string) string { return h.path(gitDir) + ".lock" }
 
 // snapshot is what a batch knows of the refs: their names when it
 // started, and packed-refs as last read.
@@ -380,8 +397,8 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 	if !isID(u.Old) || !isID(u.New) || (u.Old == ZeroID && u.New == ZeroID) {
 		return heldRef{}, fmt.Errorf("%w: %s: bad old or new id", ErrInvalidName, u.Name)
 	}
-	h := heldRef{name: u.Name, delete: u.New == ZeroID, packed: packed}
-	path := h.path(s.gitDir)
+	h := heldRef{delete: u.New == ZeroID, packed: packed}
+	path := refPath(s.gitDir, u.Name)
 	lockPath := path + ".lock"
 	if u.Old == ZeroID {
 		if other := s.conflict(u.Name); other != "" {
@@ -422,17 +439,6 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 		s.created = append(s.created, u.Name)
 	}
 	return h, nil
-}
-
-// packedCount counts the held updates going to packed-refs.
-func packedCount(hs []heldRef) int {
-	n := 0
-	for _, h := range hs {
-		if h.packed {
-			n++
-		}
-	}
-	return n
 }
 
 // writeLock writes id into an empty lock file already held.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,7 +118,7 @@ func Pack(gitDir string, peel Peeler) (int, error) {
 		all = append(all, r)
 	}
 	all = append(all, loose[i:]...)
-	if err := pl.write(all); err != nil {
+	if err := pl.write(slices.Values(all), !slices.ContainsFunc(all, func(r Ref) bool { return !r.KnowsPeeled })); err != nil {
 		return 0, err
 	}
 	pl.unlock()
@@ -187,11 +188,13 @@ func (l *packedLock) unlock() {
 }
 
 // update rewrites packed-refs without the refs deleted and with created
-// (sorted by name, names not in the file) merged in; it writes nothing
-// when that changes nothing. With peel, the refs already there whose
-// peeled value the file does not vouch for are peeled, so that the file
-// stays fully peeled; one that does not peel is left unknown.
-func (l *packedLock) update(deleted []string, created []Ref, peel Peeler) error {
+// (sorted by name, names not in the file, each knowing its peeled value)
+// merged in; it writes nothing when that changes nothing. created is
+// read as it is written, not held: a mirror's batch creates tens of
+// thousands. With peel, the refs already there whose peeled value the
+// file does not vouch for are peeled, so that the file stays fully
+// peeled; one that does not peel is left unknown.
+func (l *packedLock) update(deleted []string, created iter.Seq[Ref], peel Peeler) error {
 	packed, err := readPackedFile(l.gitDir)
 	if err != nil {
 		return err
@@ -200,45 +203,62 @@ func (l *packedLock) update(deleted []string, created []Ref, peel Peeler) error 
 	for _, n := range deleted {
 		drop[n] = true
 	}
-	all := created // into an empty packed-refs (a mirror), as they are
-	if len(packed) > 0 {
-		all = make([]Ref, 0, len(packed)+len(created))
-		i := 0
-		for _, r := range packed {
-			for i < len(created) && created[i].Name < r.Name {
-				all = append(all, created[i])
-				i++
-			}
-			if drop[r.Name] || i < len(created) && created[i].Name == r.Name {
-				continue
-			}
-			all = append(all, r)
-		}
-		all = append(all, created[i:]...)
+	anyCreated := false
+	for range created {
+		anyCreated = true
+		break
 	}
-	if len(created) == 0 && len(all) == len(packed) {
+	dropped := 0
+	for _, r := range packed {
+		if drop[r.Name] {
+			dropped++
+		}
+	}
+	if !anyCreated && dropped == 0 {
 		return nil
 	}
-	if peel != nil && len(created) > 0 {
-		for j := range all {
-			if all[j].KnowsPeeled {
+	if peel != nil && anyCreated {
+		for j := range packed {
+			if packed[j].KnowsPeeled || drop[packed[j].Name] {
 				continue
 			}
-			if p, err := peel(all[j].ID); err == nil {
-				all[j].Peeled, all[j].KnowsPeeled = p, true
+			if p, err := peel(packed[j].ID); err == nil {
+				packed[j].Peeled, packed[j].KnowsPeeled = p, true
 			}
 		}
 	}
-	if err := l.write(all); err != nil {
+	fullyPeeled := !slices.ContainsFunc(packed, func(r Ref) bool { return !r.KnowsPeeled && !drop[r.Name] })
+	// The file's refs and the created ones, merged in name order; a
+	// created ref replaces a packed one of its name.
+	all := func(yield func(Ref) bool) {
+		i := 0
+		for c := range created {
+			for i < len(packed) && packed[i].Name <= c.Name {
+				if r := packed[i]; r.Name != c.Name && !drop[r.Name] && !yield(r) {
+					return
+				}
+				i++
+			}
+			if !yield(c) {
+				return
+			}
+		}
+		for _, r := range packed[i:] {
+			if !drop[r.Name] && !yield(r) {
+				return
+			}
+		}
+	}
+	if err := l.write(all, fullyPeeled); err != nil {
 		return fmt.Errorf("refs: rewrite packed-refs: %w", err)
 	}
 	return nil
 }
 
-// write replaces packed-refs with rs, which are sorted. The header says
-// the file is fully peeled when every ref knows its peeled value.
-func (l *packedLock) write(rs []Ref) error {
-	fullyPeeled := !slices.ContainsFunc(rs, func(r Ref) bool { return !r.KnowsPeeled })
+// write replaces packed-refs with rs, which come sorted. The header says
+// the file is fully peeled when fullyPeeled: every ref knows its peeled
+// value.
+func (l *packedLock) write(rs iter.Seq[Ref], fullyPeeled bool) error {
 	path := filepath.Join(l.gitDir, "packed-refs")
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -251,7 +271,7 @@ func (l *packedLock) write(rs []Ref) error {
 	} else {
 		w.WriteString(packedHeader + " sorted \n")
 	}
-	for _, r := range rs {
+	for r := range rs {
 		w.WriteString(r.ID)
 		w.WriteByte(' ')
 		w.WriteString(r.Name)

@@ -8,8 +8,8 @@ import "os"
 const syncEach = 16
 
 // syncWritten makes the new values in the lock files of hs durable before
-// they are renamed into place.
-func syncWritten(gitDir string, hs []heldRef) error {
+// they are renamed into place; lockPath names a held update's lock file.
+func syncWritten(gitDir string, hs []heldRef, lockPath func(*heldRef) string) error {
 	n := 0
 	for _, h := range hs {
 		if h.written {
@@ -21,11 +21,11 @@ func syncWritten(gitDir string, hs []heldRef) error {
 			return err
 		}
 	}
-	for _, h := range hs {
-		if !h.written {
+	for i := range hs {
+		if !hs[i].written {
 			continue
 		}
-		if err := syncFile(h.lockPath(gitDir)); err != nil {
+		if err := syncFile(lockPath(&hs[i])); err != nil {
 			return err
 		}
 	}

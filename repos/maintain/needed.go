@@ -24,7 +24,10 @@ type Policy struct {
 	// gc --auto does, from one of the 256 fan-out directories).
 	MaxLoose int
 	// MaxLooseRefs: more loose refs than this (every advertisement
-	// reads each one; a repack packs them).
+	// reads each one; a repack packs them), counting the directories
+	// below refs/heads, refs/tags and the like too: a batch that wrote
+	// its refs into packed-refs leaves theirs empty (refs/pull/N/), every
+	// listing walks them, and a repack removes them.
 	MaxLooseRefs int
 }
 
@@ -40,7 +43,8 @@ func Needed(gitDir string) bool { return DefaultPolicy.Needed(gitDir) }
 
 // Needed reports whether gitDir should be repacked. It reads only the
 // pack directory listing, the first kilobyte of each index and the
-// directories under refs/ until more than MaxLooseRefs refs are seen;
+// directories under refs/ until more than MaxLooseRefs refs and
+// directories are seen;
 // packs already superseded by a repack do not count. Any error answers
 // false.
 func (p Policy) Needed(gitDir string) bool {
@@ -95,16 +99,22 @@ func (p Policy) Needed(gitDir string) bool {
 	return false
 }
 
-// looseRefsOver reports whether gitDir has more than n loose refs,
+// looseRefsOver reports whether gitDir has more than n loose refs and
+// directories below refs/*/ (those refs.Pack removes when empty),
 // reading no directory after the one holding the n+1st.
 func looseRefsOver(gitDir string, n int) bool {
 	seen := 0
 	errEnough := errors.New("enough")
-	err := filepath.WalkDir(filepath.Join(gitDir, "refs"), func(_ string, d fs.DirEntry, err error) error {
+	top := filepath.Join(gitDir, "refs")
+	err := filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // a directory gone meanwhile
 		}
-		if d.Type().IsRegular() && !strings.HasSuffix(d.Name(), ".lock") {
+		count := d.Type().IsRegular() && !strings.HasSuffix(d.Name(), ".lock")
+		if d.IsDir() && path != top && filepath.Dir(path) != top {
+			count = true
+		}
+		if count {
 			if seen++; seen > n {
 				return errEnough
 			}

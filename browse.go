@@ -16,6 +16,7 @@ import (
 const (
 	MaxBrowseRef  = 256
 	MaxBrowsePath = 4096
+	MaxSubjects   = 50
 )
 
 // BrowseRef is a branch or tag.
@@ -119,6 +120,9 @@ type CodeBrowser interface {
 	Tree(ctx context.Context, r *Repo, ref, path string) (*TreeListing, error)
 	File(ctx context.Context, r *Repo, ref, path string) (*FileView, error)
 	Commit(ctx context.Context, r *Repo, ref string) (*CommitDetail, error)
+	// Subjects returns the subject lines of the commits ids names that
+	// are in r (at most MaxSubjects of them), by id.
+	Subjects(ctx context.Context, r *Repo, ids []string) (map[string]string, error)
 	// Raw streams a file whatever its size; the caller closes it.
 	Raw(ctx context.Context, r *Repo, ref, path string) (int64, io.ReadCloser, error)
 }
@@ -152,4 +156,23 @@ func ValidateBrowseRef(ref string) error {
 		}
 	}
 	return nil
+}
+
+// ParsePushDetail reads a push's audit detail, "REF OLD NEW" with
+// " forced" after it when forced, as backend writes it. A deleted ref's
+// New is "" and a created ref's Old is "".
+func ParsePushDetail(detail string) (RefUpdate, bool) {
+	f := strings.Fields(detail)
+	if len(f) < 3 || len(f[1]) != 40 || len(f[2]) != 40 {
+		return RefUpdate{}, false
+	}
+	u := RefUpdate{Name: f[0], Old: f[1], New: f[2], Forced: len(f) > 3 && f[3] == "forced"}
+	const zero = "0000000000000000000000000000000000000000"
+	if u.Old == zero {
+		u.Old = ""
+	}
+	if u.New == zero {
+		u.New = ""
+	}
+	return u, true
 }

@@ -44,6 +44,9 @@ type Backend struct {
 	Git gatehouse.GitService
 	// LFS, when set, serves Git LFS (see lfs.go).
 	LFS gatehouse.LFSService
+	// Browse, when set, reads repositories' contents for the panel
+	// (browse.go).
+	Browse gatehouse.CodeBrowser
 
 	// Events, when set, receives every change after its audit entry is
 	// written.

@@ -76,7 +76,7 @@ func parsePages() map[string]*template.Template {
 		if base == "layout" {
 			continue
 		}
-		m[base] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+		m[base] = template.Must(template.New("layout.html").Funcs(funcs).Funcs(browseFuncs).ParseFS(templateFS, "templates/layout.html", n))
 	}
 	return m
 }
@@ -123,6 +123,7 @@ func (s *Server) panelRoutes(r chi.Router) {
 		r.Get("/hostkeys", s.hostKeysPage)
 		s.orgPanelRoutes(r)
 		s.hookPanelRoutes(r)
+		s.browsePanelRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.panelError(w, r, fmt.Errorf("page %s: %w", r.URL.Path, gatehouse.ErrNotFound))
@@ -330,6 +331,8 @@ func flash(r *http.Request) string {
 type dashboardData struct {
 	Users, Repos, Keys int
 	Pushes             []*gatehouse.AuditEvent
+	// Subjects are the pushed commits' subject lines, by id.
+	Subjects map[string]string
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -354,6 +357,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	if d.Pushes, err = s.Backend.RecentPushes(ctx, 10); err != nil {
 		s.Logger.Error("dashboard audit", logErr, err)
 	}
+	d.Subjects = s.Backend.PushSubjects(ctx, d.Pushes)
 	s.render(w, r, "dashboard", "Dashboard", d, flash(r), "", http.StatusOK)
 }
 
@@ -546,6 +550,9 @@ type repoData struct {
 	NoDeployKeys  bool
 	NoProtection  bool
 	LastPush      *gatehouse.AuditEvent
+	// Overview is the repository's refs and latest commits; nil when
+	// they could not be read.
+	Overview *gatehouse.RepoOverview
 	// Size is the repository's size on disk; -1 when it could not be read.
 	Size int64
 	// LFSSize is the part of it in Git LFS objects; -1 when the server
@@ -571,6 +578,7 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request, fl, errMsg str
 	if d.LastPush, err = s.Backend.LastPush(ctx, owner, name); err != nil {
 		s.Logger.Warn("last push", "repo", repo.FullName(), "err", err)
 	}
+	d.Overview = s.repoOverview(r, repo)
 	if d.Size, err = s.Backend.DiskUsage(ctx, owner, name); err != nil {
 		s.Logger.Warn("repository size", "repo", repo.FullName(), "err", err)
 		d.Size = -1

@@ -8,6 +8,7 @@ import (
 	"gatehouse/keys"
 	"gatehouse/lfs"
 	"gatehouse/repos"
+	"gatehouse/repos/browse"
 	"gatehouse/webhook"
 )
 
@@ -78,6 +79,7 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 		Audit:      s.audit,
 		Logins:     s.logins,
 		Git:        r,
+		Browse:     &browse.Browser{Dir: r.Dir},
 		Webhooks:   s.webhooks,
 		Events:     s.sink,
 		LFS: &lfs.Server{

@@ -496,3 +496,29 @@ func (r *rawStream) Close() error {
 	r.rd.Close()
 	return err
 }
+
+// Subjects returns the subjects of the commits ids names (the first
+// gatehouse.MaxSubjects); ids that are not commits of r are left out.
+func (b *Browser) Subjects(ctx context.Context, r *gatehouse.Repo, ids []string) (map[string]string, error) {
+	s, done, err := b.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out := map[string]string{}
+	for _, hex := range ids[:min(len(ids), gatehouse.MaxSubjects)] {
+		id, err := odb.ParseID(hex)
+		if err != nil {
+			continue
+		}
+		c, err := s.commit(id)
+		if errors.Is(err, errTimeout) {
+			return out, nil
+		}
+		if err != nil {
+			continue
+		}
+		out[hex] = c.summary(id).Subject
+	}
+	return out, nil
+}

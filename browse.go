@@ -53,6 +53,9 @@ type RepoOverview struct {
 	// Head is the default branch's name ("" when the repository is empty).
 	Head string
 	Log  []CommitSummary
+	// Readme is the name of the README at the top of the default
+	// branch ("" for none).
+	Readme string
 	// Truncated: there are more refs than listed.
 	Truncated bool
 }

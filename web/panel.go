@@ -550,9 +550,9 @@ type repoData struct {
 	NoDeployKeys  bool
 	NoProtection  bool
 	LastPush      *gatehouse.AuditEvent
-	// Overview is the repository's refs and latest commits; nil when
-	// they could not be read.
-	Overview *gatehouse.RepoOverview
+	// Code is the repository's refs, latest commits and README; nil
+	// when they could not be read.
+	Code *repoCode
 	// Size is the repository's size on disk; -1 when it could not be read.
 	Size int64
 	// LFSSize is the part of it in Git LFS objects; -1 when the server
@@ -578,7 +578,7 @@ func (s *Server) showRepo(w http.ResponseWriter, r *http.Request, fl, errMsg str
 	if d.LastPush, err = s.Backend.LastPush(ctx, owner, name); err != nil {
 		s.Logger.Warn("last push", "repo", repo.FullName(), "err", err)
 	}
-	d.Overview = s.repoOverview(r, repo)
+	d.Code = s.repoCode(r, repo)
 	if d.Size, err = s.Backend.DiskUsage(ctx, owner, name); err != nil {
 		s.Logger.Warn("repository size", "repo", repo.FullName(), "err", err)
 		d.Size = -1

@@ -204,9 +204,19 @@ func (s *Server) commitPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "commit", fmt.Sprintf("%s · %s", repo.FullName(), c.Short()), browseData{Repo: repo, Ref: ref, Commit: c}, "", "", http.StatusOK)
 }
 
-// repoOverview is the repository page's refs and log, or nil.
-func (s *Server) repoOverview(r *http.Request, repo *gatehouse.Repo) *gatehouse.RepoOverview {
-	o, err := s.Backend.RepoOverview(r.Context(), repo.Owner, repo.Name, repoLogLen)
+// repoCode is what the repository page shows of its contents.
+type repoCode struct {
+	*gatehouse.RepoOverview
+	// Readme is the README rendered from Markdown, or ReadmeText the
+	// README in any other form.
+	Readme     template.HTML
+	ReadmeText string
+}
+
+// repoCode reads the repository page's refs, log and README, or nil.
+func (s *Server) repoCode(r *http.Request, repo *gatehouse.Repo) *repoCode {
+	ctx := r.Context()
+	o, err := s.Backend.RepoOverview(ctx, repo.Owner, repo.Name, repoLogLen)
 	if errors.Is(err, backend.ErrUnavailable) {
 		return nil
 	}
@@ -214,5 +224,24 @@ func (s *Server) repoOverview(r *http.Request, repo *gatehouse.Repo) *gatehouse.
 		s.Logger.Warn("repository overview", "repo", repo.FullName(), logErr, err)
 		return nil
 	}
-	return o
+	c := &repoCode{RepoOverview: o}
+	if o.Readme == "" {
+		return c
+	}
+	f, err := s.Backend.BrowseFile(ctx, repo.Owner, repo.Name, o.Head, o.Readme)
+	if err != nil || f.Content == nil {
+		if err != nil {
+			s.Logger.Warn("README", "repo", repo.FullName(), logErr, err)
+		}
+		return c
+	}
+	ext := strings.ToLower(path.Ext(o.Readme))
+	if (ext == ".md" || ext == ".markdown") && len(f.Content) <= maxMarkdown {
+		if c.Readme, err = renderMarkdown(f.Content, "/repos/"+repo.FullName(), o.Head, o.Readme); err == nil {
+			return c
+		}
+		s.Logger.Warn("README", "repo", repo.FullName(), logErr, err)
+	}
+	c.ReadmeText = strings.ToValidUTF8(string(f.Content), "\uFFFD")
+	return c
 }

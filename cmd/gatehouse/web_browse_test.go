@@ -14,6 +14,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// readme is a README with markup that must stay inert.
+const readme = "# Code\n\nSome *text*. <script>window.pwned = 1</script>\n\n" +
+	"<img src=x onerror=\"window.pwned = 2\">\n\n" +
+	"[click me](javascript:window.pwned=3) [source](src/main.go) [up](../../../etc/passwd)\n\n" +
+	"![logo](docs/logo.png)\n\n```go\nfunc main() {}\n```\n"
+
 // browseFixture pushes alice/code (private): a 500-line file, a PNG, a
 // binary file, a README, two commits and a tag. It returns the work tree.
 func browseFixture(t *testing.T, s *Server) string {
@@ -48,7 +54,7 @@ func browseFixture(t *testing.T, s *Server) string {
 	}
 	write("docs/logo.png", pngData.Bytes())
 	write("data.bin", []byte("\x00\x01\x02binary"))
-	write("README.md", []byte("# Code\n\nSome *text*.\n"))
+	write("README.md", []byte(readme))
 	run(t, work, "git", "add", ".")
 	run(t, work, "git", "commit", "-q", "-m", "first import")
 	lines[10] = "// changed line ten"
@@ -87,6 +93,25 @@ func TestPanelBrowseCode(t *testing.T) {
 	}
 	if got := b.Text("#tags"); got != "v1.0" {
 		t.Errorf("tags %q", got)
+	}
+	// The README: rendered, its links resolved in the repository, its
+	// script and javascript: link inert.
+	if got := b.Text("#readme h1"); got != "Code" {
+		t.Errorf("README heading %q", got)
+	}
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#readme script, #readme [onerror], #readme iframe").length + (window.pwned ? 100 : 0)`)); err != nil || n != 0 {
+		t.Errorf("README markup not inert: %d %v", n, err)
+	}
+	links, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#readme a")).map(a => a.textContent + "=" + a.getAttribute("href"))`))
+	if err != nil || len(links) != 3 || links[0] != "click me=" || links[1] != "source=/repos/alice/code/blob?path=src%2Fmain.go&ref=main" || links[2] != "up=/repos/alice/code/blob?path=etc%2Fpasswd&ref=main" {
+		t.Errorf("README links %q %v", links, err)
+	}
+	b.Do(chromedp.Click(chromedp.CSS(`#readme a`)))
+	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`(document.querySelector("#readme img") || {}).naturalWidth || 0`)); err != nil || w != 40 {
+		t.Errorf("README image width %d %v", w, err)
+	}
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`window.pwned ? 1 : 0`)); err != nil || n != 0 {
+		t.Errorf("clicking the javascript: link ran it: %d %v", n, err)
 	}
 	b.Shot("browse-repo")
 

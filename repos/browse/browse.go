@@ -238,8 +238,41 @@ func (b *Browser) Overview(ctx context.Context, r *gatehouse.Repo, logLen int) (
 	if err != nil {
 		return nil, err
 	}
-	o.Log, err = s.log(id, logLen)
+	if o.Log, err = s.log(id, logLen); err != nil {
+		return nil, err
+	}
+	c, err := s.commit(id)
+	if err != nil {
+		return nil, err
+	}
+	o.Readme, err = s.readme(c.Tree)
 	return o, err
+}
+
+// readmeNames are the READMEs looked for, in order of preference.
+var readmeNames = []string{"readme.md", "readme.markdown", "readme", "readme.txt"}
+
+// readme finds the README file at the top of tree.
+func (s *session) readme(tree plumbing.Hash) (string, error) {
+	data, err := s.read(tree, plumbing.TreeObject)
+	if err != nil {
+		return "", err
+	}
+	best, name := len(readmeNames), ""
+	it := odb.NewTreeIter(data)
+	var e odb.TreeEntry
+	for it.Next(&e) {
+		if e.Mode == odb.ModeDir || e.Mode&modeTypeMask == modeGitlink || len(e.Name) > 16 {
+			continue
+		}
+		for i, n := range readmeNames[:best] {
+			if strings.EqualFold(string(e.Name), n) {
+				best, name = i, string(e.Name)
+				break
+			}
+		}
+	}
+	return name, it.Err()
 }
 
 // log walks history from tip, newest committer time first, as git log

@@ -61,7 +61,7 @@ func TestBrowse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Head != "main" || len(o.Branches) != 1 || len(o.Tags) != 1 || o.Tags[0].Name != "v1.0" {
+	if o.Head != "main" || o.Readme != "README.md" || len(o.Branches) != 1 || len(o.Tags) != 1 || o.Tags[0].Name != "v1.0" {
 		t.Fatalf("overview refs: %+v", o)
 	}
 	if len(o.Log) != 2 || o.Log[0].Subject != "second" || o.Log[1].Subject != "first" || o.Log[0].Author == "" {

@@ -22,7 +22,7 @@ const readme = "# Code\n\nSome *text*. <script>window.pwned = 1</script>\n\n" +
 
 // browseFixture pushes alice/code (private): a 500-line file, a PNG, a
 // binary file, a README, two commits and a tag. It returns the work tree.
-func browseFixture(t *testing.T, s *Server) string {
+func browseFixture(t testing.TB, s *Server) string {
 	t.Helper()
 	alice := s.User("alice")
 	s.MustCLI("repo", "create", "alice/code")

@@ -17,7 +17,7 @@ import (
 
 // fixture makes a bare repository with a few commits by the real git and
 // returns a Browser on it and the work tree.
-func fixture(t *testing.T) (*browse.Browser, *gatehouse.Repo, string) {
+func fixture(t testing.TB) (*browse.Browser, *gatehouse.Repo, string) {
 	t.Helper()
 	root := t.TempDir()
 	work := filepath.Join(root, "work")

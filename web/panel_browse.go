@@ -110,8 +110,10 @@ type browseData struct {
 	Ref  string
 	Tree *gatehouse.TreeListing
 	File *gatehouse.FileView
-	// Lines is the file's text, one line each.
-	Lines []string
+	// Lines is the file's text, one line each; Highlighted the same
+	// lines highlighted, when a lexer knows the file.
+	Lines       []string
+	Highlighted []template.HTML
 	// Image: the file is shown as an image from its raw address.
 	Image  bool
 	Commit *gatehouse.CommitDetail
@@ -157,7 +159,11 @@ func (s *Server) blobPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := browseData{Repo: repo, Ref: ref, File: f, Image: imageTypes[strings.ToLower(path.Ext(p))] != ""}
 	if f.Content != nil && !d.Image {
-		d.Lines = strings.Split(strings.TrimSuffix(strings.ToValidUTF8(string(f.Content), "\uFFFD"), "\n"), "\n")
+		text := strings.ToValidUTF8(string(f.Content), "\uFFFD")
+		d.Lines = strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+		if hl := highlight(p, text); len(hl) == len(d.Lines) {
+			d.Highlighted = hl
+		}
 	}
 	s.render(w, r, "blob", repo.FullName(), d, "", "", http.StatusOK)
 }

@@ -8,8 +8,10 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -107,8 +109,8 @@ func TestPanelBrowseCode(t *testing.T) {
 		t.Errorf("README links %q %v", links, err)
 	}
 	b.Do(chromedp.Click(chromedp.CSS(`#readme a`)))
-	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`(document.querySelector("#readme img") || {}).naturalWidth || 0`)); err != nil || w != 40 {
-		t.Errorf("README image width %d %v", w, err)
+	if w := imageWidth(b, "#readme img"); w != 40 {
+		t.Errorf("README image width %d", w)
 	}
 	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`window.pwned ? 1 : 0`)); err != nil || n != 0 {
 		t.Errorf("clicking the javascript: link ran it: %d %v", n, err)
@@ -132,12 +134,17 @@ func TestPanelBrowseCode(t *testing.T) {
 	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#file b").length`)); err != nil || n != 0 {
 		t.Errorf("file markup became elements: %d %v", n, err)
 	}
+	// Go is highlighted: keywords, numbers and comments have classes.
+	if got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#L2 span")).map(e => e.className + ":" + e.textContent).join(" ")`)); err != nil ||
+		!strings.Contains(got, "hl-k:func") || !strings.Contains(got, "hl-m:1") || !strings.Contains(got, "hl-c:// <b>not bold</b>") {
+		t.Errorf("highlighting of line 2: %q %v", got, err)
+	}
 	b.Shot("browse-file")
 
 	b.Do(chromedp.Navigate(base + "/repos/alice/code/blob?ref=v1.0&path=docs/logo.png"))
 	b.Do(chromedp.WaitVisible(chromedp.CSS("#image")))
-	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelector("#image").complete ? document.querySelector("#image").naturalWidth : -1`)); err != nil || w != 40 {
-		t.Errorf("image width %d %v", w, err)
+	if w := imageWidth(b, "#image"); w != 40 {
+		t.Errorf("image width %d", w)
 	}
 	b.Shot("browse-image")
 	b.Do(chromedp.Navigate(base + "/repos/alice/code/blob?path=data.bin"))
@@ -187,4 +194,16 @@ func TestPanelBrowseCode(t *testing.T) {
 	if got := b.Text("main"); strings.Contains(got, "second change") || strings.Contains(got, head[:10]) {
 		t.Errorf("bob's dashboard shows alice's push: %q", got)
 	}
+}
+
+// imageWidth waits up to 10 seconds for the image css to load and
+// returns its width in pixels, 0 if it did not load.
+func imageWidth(b *Browser, css string) int {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`(function(i){ return i && i.complete ? i.naturalWidth : -1 })(document.querySelector(`+strconv.Quote(css)+`))`))
+		if err == nil && w >= 0 {
+			return w
+		}
+	}
+	return 0
 }

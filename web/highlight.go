@@ -38,11 +38,12 @@ func tokenClass(t chroma.TokenType) string {
 // highlighted tokens; nil when no lexer knows the name or text is too
 // large (the caller shows it plain). Every token's text is escaped.
 func highlight(name, text string) []template.HTML {
-	if len(text) > maxHighlight {
-		return nil
-	}
-	lexer := lexers.Match(path.Base(name))
-	if lexer == nil {
+	return highlightWith(lexers.Match(path.Base(name)), text)
+}
+
+// highlightWith is highlight with the lexer given; nil for none.
+func highlightWith(lexer chroma.Lexer, text string) []template.HTML {
+	if lexer == nil || len(text) > maxHighlight {
 		return nil
 	}
 	it, err := chroma.Coalesce(lexer).Tokenise(nil, text)

@@ -7,10 +7,12 @@ import (
 	"path"
 	"strings"
 
+	"github.com/alecthomas/chroma/v2/lexers"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
 )
@@ -77,11 +79,48 @@ func (l repoLinks) resolve(dest, page string) string {
 	return out
 }
 
+// codeBlocks renders fenced code blocks, highlighted when they name a
+// language chroma knows.
+type codeBlocks struct{}
+
+func (codeBlocks) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
+	reg.Register(ast.KindFencedCodeBlock, renderCodeBlock)
+}
+
+func renderCodeBlock(w util.BufWriter, src []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
+	if !entering {
+		return ast.WalkContinue, nil
+	}
+	b := n.(*ast.FencedCodeBlock)
+	var code strings.Builder
+	for i := 0; i < b.Lines().Len(); i++ {
+		seg := b.Lines().At(i)
+		code.Write(seg.Value(src))
+	}
+	var lines []template.HTML
+	if lang := b.Language(src); len(lang) > 0 {
+		lines = highlightWith(lexers.Get(string(lang)), code.String())
+	}
+	w.WriteString("<pre><code>")
+	if lines == nil {
+		w.WriteString(template.HTMLEscapeString(code.String()))
+	}
+	for i, line := range lines {
+		if i > 0 {
+			w.WriteByte('\n')
+		}
+		w.WriteString(string(line))
+	}
+	w.WriteString("</code></pre>\n")
+	return ast.WalkContinue, nil
+}
+
 // renderMarkdown renders src, a file at ref in the repository whose pages
 // are under base, to safe HTML.
 func renderMarkdown(src []byte, base, ref, file string) (template.HTML, error) {
 	md := goldmark.New(
 		goldmark.WithExtensions(extension.GFM),
+		goldmark.WithRendererOptions(renderer.WithNodeRenderers(util.Prioritized(codeBlocks{}, 100))),
 		goldmark.WithParserOptions(parser.WithAutoHeadingID(),
 			parser.WithASTTransformers(util.Prioritized(repoLinks{base: base, ref: ref, dir: path.Dir(file)}, 1000))),
 	)

@@ -108,6 +108,9 @@ func TestPanelBrowseCode(t *testing.T) {
 	if err != nil || len(links) != 3 || links[0] != "click me=" || links[1] != "source=/repos/alice/code/blob?path=src%2Fmain.go&ref=main" || links[2] != "up=/repos/alice/code/blob?path=etc%2Fpasswd&ref=main" {
 		t.Errorf("README links %q %v", links, err)
 	}
+	if got := b.Text("#readme pre .hl-k"); got != "func" {
+		t.Errorf("README code block not highlighted: %q", got)
+	}
 	b.Do(chromedp.Click(chromedp.CSS(`#readme a`)))
 	if w := imageWidth(b, "#readme img"); w != 40 {
 		t.Errorf("README image width %d", w)

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/chroma/v2"
 	"github.com/alecthomas/chroma/v2/lexers"
@@ -11,9 +12,15 @@ import (
 
 // Files are highlighted with chroma's lexers, picked by file name, into
 // a few CSS classes (style.css; the Content-Security-Policy allows no
-// inline style). The lexers are regular expressions, so only files up to
-// maxHighlight are highlighted; larger ones are shown plain.
-const maxHighlight = 256 << 10
+// inline style). The lexers are backtracking regular expressions (about
+// 1.5 ms per KiB of Go), so only files up to maxHighlight are
+// highlighted, and a file not done within highlightBudget is shown plain
+// (chroma bounds each match to 250 ms, so a page waits at most about the
+// sum of the two).
+const (
+	maxHighlight    = 128 << 10
+	highlightBudget = 500 * time.Millisecond
+)
 
 // tokenClass is the class of a token's kind, "" for plain text.
 func tokenClass(t chroma.TokenType) string {
@@ -61,7 +68,12 @@ func highlightWith(lexer chroma.Lexer, text string) []template.HTML {
 				ok = false
 			}
 		}()
+		deadline := time.Now().Add(highlightBudget)
 		for tok := it(); tok != chroma.EOF; tok = it() {
+			if time.Now().After(deadline) {
+				ok = false
+				return
+			}
 			class := tokenClass(tok.Type)
 			for i, part := range strings.Split(tok.Value, "\n") {
 				if i > 0 {

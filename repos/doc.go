@@ -16,6 +16,7 @@
 //	         filters ◄────── bitmap, commitgraph
 //
 //	archive ─► odb.Reader     receivepack, uploadpack, archive ─► pktline
+//	browse ──► odb.Reader     (the panel's code pages: log, trees, files, diffs)
 //
 // A push (ReceivePack) holds the repository's push lock while it runs.
 // receivepack reads the ref commands and hands the pack to indexpack, which

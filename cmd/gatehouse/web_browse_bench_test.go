@@ -4,7 +4,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -47,14 +46,9 @@ func BenchmarkBrowsePages(b *testing.B) {
 	} else {
 		browseFixture(b, s)
 	}
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar}
-	link := s.LoginLink("alice", base)
-	res, err := client.PostForm(base+"/login", url.Values{"link": {link[strings.LastIndex(link, "/")+1:]}})
-	if err != nil || res.StatusCode != http.StatusOK {
-		b.Fatalf("login: %v %v", err, res)
-	}
-	res.Body.Close()
+	p := newPanelClient(b, base)
+	p.login(s.LoginLink("alice", base))
+	client := p.c
 	pages := []struct{ name, path string }{
 		{"repo", "/repos/alice/code"},
 		{"tree", "/repos/alice/code/tree?ref=main"},

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -170,6 +171,29 @@ func TestPanelBrowseCode(t *testing.T) {
 	b.Do(chromedp.Navigate(base+"/repos/alice/code"), chromedp.WaitVisible(chromedp.CSS("#log")))
 	b.Shot("browse-repo-phone")
 	b.Do(chromedp.EmulateViewport(1200, 900))
+
+	// Raw files: images as themselves, anything else as a download,
+	// never as a page of the site.
+	p := newPanelClient(t, base)
+	p.login(s.LoginLink("alice", base))
+	for _, c := range []struct{ path, typ, disposition, body string }{
+		{"data.bin", "application/octet-stream", `attachment; filename=data.bin`, "\x00\x01\x02binary"},
+		{"README.md", "application/octet-stream", `attachment; filename=README.md`, readme},
+		{"docs/logo.png", "image/png", "", ""},
+	} {
+		res, err := p.c.Get(base + "/repos/alice/code/raw?path=" + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		h := res.Header
+		if res.StatusCode != 200 || h.Get("Content-Type") != c.typ || h.Get("Content-Disposition") != c.disposition ||
+			h.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(h.Get("Content-Security-Policy"), "sandbox") ||
+			c.body != "" && string(body) != c.body {
+			t.Errorf("raw %s: %s %v %q", c.path, res.Status, h, body)
+		}
+	}
 
 	// Bad paths are refused, not followed.
 	b.Do(chromedp.Navigate(base + "/repos/alice/code/tree?path=src/../.."))

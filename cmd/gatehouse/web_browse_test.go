@@ -56,6 +56,7 @@ func browseFixture(t testing.TB, s *Server) string {
 		t.Fatal(err)
 	}
 	write("docs/logo.png", pngData.Bytes())
+	write("hello.go", []byte("package main\n"+lines[1]+"\n"))
 	write("data.bin", []byte("\x00\x01\x02binary"))
 	write("README.md", []byte(readme))
 	run(t, work, "git", "add", ".")
@@ -138,12 +139,15 @@ func TestPanelBrowseCode(t *testing.T) {
 	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#file b").length`)); err != nil || n != 0 {
 		t.Errorf("file markup became elements: %d %v", n, err)
 	}
-	// Go is highlighted: keywords, numbers and comments have classes.
+	b.Shot("browse-file")
+	// Go is highlighted: keywords, numbers and comments have classes (in
+	// a small file, which the time budget of highlighting allows even
+	// under the race detector).
+	b.Do(chromedp.Navigate(base + "/repos/alice/code/blob?path=hello.go"))
 	if got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#L2 span")).map(e => e.className + ":" + e.textContent).join(" ")`)); err != nil ||
 		!strings.Contains(got, "hl-k:func") || !strings.Contains(got, "hl-m:1") || !strings.Contains(got, "hl-c:// <b>not bold</b>") {
 		t.Errorf("highlighting of line 2: %q %v", got, err)
 	}
-	b.Shot("browse-file")
 
 	b.Do(chromedp.Navigate(base + "/repos/alice/code/blob?ref=v1.0&path=docs/logo.png"))
 	b.Do(chromedp.WaitVisible(chromedp.CSS("#image")))

@@ -132,9 +132,82 @@ func (s *session) resolve(ref string) (plumbing.Hash, error) {
 		}
 	}
 	if _, err := odb.ParseID(ref); err == nil {
-		return s.peel(ref)
+		id, err := s.peel(ref)
+		if err != nil {
+			return id, err
+		}
+		return id, s.reachable(id)
 	}
 	return plumbing.ZeroHash, fmt.Errorf("ref %q: %w", ref, gatehouse.ErrNotFound)
+}
+
+// maxReachWalk bounds the commits reachable walks to find a commit named
+// by id; past it the commit is taken for unreachable.
+const maxReachWalk = 1 << 20
+
+// reachable returns ErrNotFound unless a ref (or a detached HEAD) leads
+// to the commit id. Pages name commits by id only while the repository's
+// refs still reach them: history a force push or a deleted branch left
+// behind (a secret pushed by mistake, say) stays in the object store
+// until pruned, and is never shown.
+func (s *session) reachable(id plumbing.Hash) error {
+	notFound := fmt.Errorf("commit %s: %w", id, gatehouse.ErrNotFound)
+	seen := make(map[plumbing.Hash]struct{})
+	var queue []plumbing.Hash
+	add := func(c plumbing.Hash) bool {
+		if c == id {
+			return true
+		}
+		if _, ok := seen[c]; !ok {
+			seen[c] = struct{}{}
+			queue = append(queue, c)
+		}
+		return false
+	}
+	var tips []string
+	if h, err := refs.ReadHead(s.dir); err == nil && h.Target == "" && h.ID != "" {
+		tips = append(tips, h.ID)
+	}
+	for r, err := range refs.Each(s.dir) {
+		if err != nil {
+			return err
+		}
+		tips = append(tips, r.ID)
+	}
+	for _, t := range tips {
+		tip, err := s.peel(t)
+		if err != nil {
+			continue // a ref to a missing object leads nowhere
+		}
+		if add(tip) {
+			return nil
+		}
+	}
+	for len(queue) > 0 {
+		if err := s.alive(); err != nil {
+			return err
+		}
+		if len(seen) > maxReachWalk {
+			return notFound
+		}
+		c := queue[0]
+		queue = queue[1:]
+		_, data, err := s.odb.ReadWhole(c, plumbing.CommitObject, s.buf)
+		if err != nil {
+			continue // a tag of a tree or blob, or damage: nothing to follow
+		}
+		s.buf = data[:0]
+		pc, err := odb.ParseCommit(data)
+		if err != nil {
+			continue
+		}
+		for _, p := range pc.Parents {
+			if add(p) {
+				return nil
+			}
+		}
+	}
+	return notFound
 }
 
 func (s *session) peel(hex string) (plumbing.Hash, error) {

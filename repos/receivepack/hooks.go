@@ -64,14 +64,6 @@ func (s *session) runPostReceive(updated []gatehouse.RefUpdate) {
 	}
 	s.prepareHooks()
 	s.opts.Hooks.PostReceive(s.ctx, updated)
-	s.waitHooks()
-}
-
-// waitHooks returns once no hook output is being written to the client,
-// which must not be written to twice at once. A client that stopped
-// reading holds a hook's last write, not the hook (see hooks.Push.Wait):
-// the push goes on up to here, then waits for it like any write.
-func (s *session) waitHooks() {
 	s.opts.Hooks.Wait()
 }
 

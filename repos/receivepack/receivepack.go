@@ -184,7 +184,11 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 		msg = unpackReason(unpackErr)
 		unpackErr = fmt.Errorf("receive-pack: install: %w", unpackErr)
 	}
-	s.waitHooks()
+	// No hook output may still be written to the client, which must not
+	// be written to twice at once. A client that stopped reading holds a
+	// hook's last write, not the hook (see hooks.Push.Wait): the push goes
+	// on up to here, then waits for it like any write.
+	s.opts.Hooks.Wait()
 	err = s.sendReport(cmds, msg)
 	if err == nil {
 		s.runPostReceive(res.Updated)

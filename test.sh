@@ -36,10 +36,10 @@ fi
 need 'have gcc' gcc
 need 'have git' git
 need 'have git-lfs' git-lfs
-need 'have ssh && have ssh-keygen' openssh-client
+need 'have ssh && have ssh-keygen && have ssh-keyscan' openssh-client
 need 'have ps' procps
 need 'have systemd-analyze' systemd
-need 'have unshare && have mount' util-linux mount
+need 'have unshare && have mount && have umount' util-linux mount
 # Debian's Python modules live in the system Python, which a pyenv or
 # venv python3 on PATH may hide; the tests try both, so does this.
 pyimport() { /usr/bin/python3 -c "import $1" || python3 -c "import $1"; }

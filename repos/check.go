@@ -150,6 +150,8 @@ func (s *Service) Check(ctx context.Context, opt CheckOptions) (*CheckReport, er
 				owner, name, _ := strings.Cut(d.Repo, "/")
 				if _, err := s.RepoStore.FindRepo(ctx, owner, name); err == nil {
 					continue
+				} else if !errors.Is(err, gatehouse.ErrNotFound) {
+					return rep, err // never move a folder the store could not rule on
 				}
 				if err := moveOrphan("repos", d); err != nil {
 					return rep, err

@@ -278,13 +278,7 @@ func (s *Server) repoList(ctx context.Context, se *session) int {
 		return exitOK
 	}
 	for _, r := range rs {
-		desc := strings.Map(func(c rune) rune {
-			if c < 0x20 || c == 0x7f {
-				return ' '
-			}
-			return c
-		}, r.Description)
-		fmt.Fprintf(se, "%s\t%s\t%s\n", r.FullName(), r.Visibility(), desc)
+		fmt.Fprintf(se, "%s\t%s\t%s\n", r.FullName(), r.Visibility(), plain(r.Description))
 	}
 	return exitOK
 }

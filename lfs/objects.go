@@ -105,14 +105,17 @@ func (c *conn) withinQuota(ctx context.Context, adding int64) bool {
 	if q <= 0 {
 		return true
 	}
-	used, err := c.srv.Store.Usage(ctx, c.sess.Repo.Owner, c.sess.Repo.Name)
-	if err != nil {
-		c.log.Error("lfs usage failed", "err", err)
-		c.fail(statusInternal, "internal error")
-		return false
+	if !c.usedKnown {
+		used, err := c.srv.Store.Usage(ctx, c.sess.Repo.Owner, c.sess.Repo.Name)
+		if err != nil {
+			c.log.Error("lfs usage failed", "err", err)
+			c.fail(statusInternal, "internal error")
+			return false
+		}
+		c.used, c.usedKnown = used, true
 	}
-	if used+adding > q {
-		c.fail(statusInsufficient, "over the repository's LFS quota: %d bytes stored, %d more asked for, quota %d bytes", used, adding, q)
+	if c.used+adding > q {
+		c.fail(statusInsufficient, "over the repository's LFS quota: %d bytes stored, %d more asked for, quota %d bytes", c.used, adding, q)
 		return false
 	}
 	return true
@@ -222,6 +225,7 @@ func (c *conn) putObject(ctx context.Context, req *request) error {
 		return nil
 	}
 	c.log.Info("lfs object stored", "oid", oid, "size", size, "duration", time.Since(start))
+	c.used += size
 	c.record(ctx, gatehouse.AuditLFSUpload, fmt.Sprintf("%s %d", oid, size))
 	c.replyLines(statusOK, nil, nil)
 	return nil

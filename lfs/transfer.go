@@ -142,6 +142,10 @@ type conn struct {
 	w       *pktline.Writer
 	log     *slog.Logger
 	version bool // "version 1" was accepted
+	// used is the repository's LFS usage, summed once per session for
+	// the quota and then kept up with the session's own uploads.
+	used      int64
+	usedKnown bool
 }
 
 // request is one command with its arguments. When body is set, a

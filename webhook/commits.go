@@ -1,9 +1,7 @@
 package webhook
 
 import (
-	"bytes"
 	"container/heap"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -200,19 +198,22 @@ func readCommit(r *odb.Reader, id plumbing.Hash) *Commit {
 // parseCommit reads the author, committer and message of a commit that
 // odb.ParseCommit has accepted.
 func parseCommit(id plumbing.Hash, data []byte) Commit {
-	c := Commit{ID: id.String()}
-	hdr, msg, _ := bytes.Cut(data, []byte("\n\n"))
-	for _, line := range strings.Split(string(hdr), "\n") {
-		key, v, _ := strings.Cut(line, " ")
-		switch key {
-		case "author":
-			c.Author, c.Timestamp = parseIdent(v)
-		case "committer":
-			c.Committer, _ = parseIdent(v)
-		}
+	author, committer, msg := odb.CommitText(data)
+	return Commit{
+		ID:        id.String(),
+		Message:   strings.ToValidUTF8(cut(string(msg), maxMessage), string(utf8.RuneError)),
+		Timestamp: author.Time().Format(time.RFC3339),
+		Author:    person(author),
+		Committer: person(committer),
 	}
-	c.Message = strings.ToValidUTF8(cut(string(msg), maxMessage), string(utf8.RuneError))
-	return c
+}
+
+// person is an ident as a payload shows it, bounded.
+func person(id odb.Ident) Person {
+	return Person{
+		Name:  strings.ToValidUTF8(cut(string(id.Name), maxIdent), ""),
+		Email: strings.ToValidUTF8(cut(string(id.Email), maxIdent), ""),
+	}
 }
 
 // cut bounds s to n bytes; a rune cut in two is replaced by the caller.
@@ -221,30 +222,4 @@ func cut(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-// parseIdent reads "Name <email> seconds +zone" into the person and an
-// RFC 3339 time in the author's zone.
-func parseIdent(v string) (Person, string) {
-	name, rest, _ := strings.Cut(v, " <")
-	email, when, _ := strings.Cut(rest, "> ")
-	p := Person{Name: strings.ToValidUTF8(cut(name, maxIdent), ""), Email: strings.ToValidUTF8(cut(email, maxIdent), "")}
-	secs, zone, _ := strings.Cut(when, " ")
-	s, err := strconv.ParseInt(secs, 10, 64)
-	if err != nil {
-		return p, ""
-	}
-	t := time.Unix(s, 0).UTC()
-	if len(zone) == 5 {
-		h, err1 := strconv.Atoi(zone[1:3])
-		m, err2 := strconv.Atoi(zone[3:5])
-		if err1 == nil && err2 == nil {
-			off := h*3600 + m*60
-			if zone[0] == '-' {
-				off = -off
-			}
-			t = t.In(time.FixedZone("", off))
-		}
-	}
-	return p, t.Format(time.RFC3339)
 }

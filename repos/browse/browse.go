@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -242,28 +241,15 @@ func (s *session) commit(id plumbing.Hash) (commit, error) {
 	if c.Commit, err = odb.ParseCommit(data); err != nil {
 		return c, err
 	}
-	hdr, msg, _ := bytes.Cut(data, []byte("\n\n"))
+	author, committer, msg := odb.CommitText(data)
 	c.message = strings.ToValidUTF8(string(msg), "\uFFFD")
-	for line := range bytes.SplitSeq(hdr, []byte("\n")) {
-		k, v, _ := bytes.Cut(line, []byte(" "))
-		switch string(k) {
-		case "author":
-			c.author, c.authorWhen = ident(v)
-		case "committer":
-			c.committer, _ = ident(v)
-		}
-	}
+	c.author, c.authorWhen = validName(author.Name), author.When
+	c.committer = validName(committer.Name)
 	return c, nil
 }
 
-// ident reads "Name <email> seconds zone" (checked by ParseCommit).
-func ident(v []byte) (string, int64) {
-	name, rest, _ := bytes.Cut(v, []byte(" <"))
-	_, date, _ := bytes.Cut(rest, []byte("> "))
-	secs, _, _ := bytes.Cut(date, []byte(" "))
-	n, _ := strconv.ParseInt(string(secs), 10, 64)
-	return strings.ToValidUTF8(string(name), "\uFFFD"), n
-}
+// validName is an ident's name as text.
+func validName(b []byte) string { return strings.ToValidUTF8(string(b), "\uFFFD") }
 
 func (c commit) summary(id plumbing.Hash) gatehouse.CommitSummary {
 	subject, _, _ := strings.Cut(strings.TrimLeft(c.message, "\n"), "\n")

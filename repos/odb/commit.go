@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -50,15 +51,17 @@ func ParseCommit(data []byte) (Commit, error) {
 	if v, ok = lines.next("author"); !ok {
 		return c, corruptf("missing author line")
 	}
-	if _, err := parseIdent(v); err != nil {
+	if _, err := ParseIdent(v); err != nil {
 		return c, corruptf("bad author: %s", err)
 	}
 	if v, ok = lines.next("committer"); !ok {
 		return c, corruptf("missing committer line")
 	}
-	if c.When, err = parseIdent(v); err != nil {
+	committer, err := ParseIdent(v)
+	if err != nil {
 		return c, corruptf("bad committer: %s", err)
 	}
+	c.When = committer.When
 	return c, nil
 }
 
@@ -90,7 +93,7 @@ func ParseTag(data []byte) (plumbing.Hash, plumbing.ObjectType, error) {
 		return target, 0, corruptf("bad tag line")
 	}
 	if v, ok := lines.next("tagger"); ok {
-		if _, err := parseIdent(v); err != nil {
+		if _, err := ParseIdent(v); err != nil {
 			return target, 0, corruptf("bad tagger: %s", err)
 		}
 	}
@@ -125,30 +128,64 @@ func (l *headerLines) count() int {
 	return bytes.Count(l.rest, []byte{'\n'}) + 1
 }
 
-// parseIdent checks "Name <email> seconds zone" and returns the seconds.
-// Names and emails are not judged: old history holds odd ones, and only
-// the date matters to the walks.
-func parseIdent(s []byte) (int64, error) {
+// Ident is a parsed "Name <email> seconds zone" of an author, committer
+// or tagger. Name and Email alias the object's data and are not judged:
+// old history holds odd ones.
+type Ident struct {
+	Name, Email []byte
+	When        int64 // seconds since the epoch
+	Zone        int   // offset from UTC in seconds
+}
+
+// Time is the ident's time in its own zone.
+func (id Ident) Time() time.Time {
+	return time.Unix(id.When, 0).In(time.FixedZone("", id.Zone))
+}
+
+// ParseIdent reads "Name <email> seconds zone". Only the date and zone
+// are checked, since they are what the walks and readers use.
+func ParseIdent(s []byte) (Ident, error) {
 	lt := bytes.IndexByte(s, '<')
 	gt := bytes.LastIndexByte(s, '>')
 	if lt < 0 || gt < lt {
-		return 0, errors.New("no <email>")
+		return Ident{}, errors.New("no <email>")
 	}
+	id := Ident{Name: bytes.TrimSuffix(s[:lt], []byte{' '}), Email: s[lt+1 : gt]}
 	date, zone, ok := bytes.Cut(bytes.TrimPrefix(s[gt+1:], []byte{' '}), []byte{' '})
 	if !ok {
-		return 0, errors.New("no date")
+		return id, errors.New("no date")
 	}
-	when, err := strconv.ParseInt(string(date), 10, 64)
-	if err != nil {
-		return 0, errors.New("bad date")
+	var err error
+	if id.When, err = strconv.ParseInt(string(date), 10, 64); err != nil {
+		return id, errors.New("bad date")
 	}
 	if len(zone) != 5 || (zone[0] != '+' && zone[0] != '-') {
-		return 0, errors.New("bad time zone")
+		return id, errors.New("bad time zone")
 	}
-	if _, err := strconv.Atoi(string(zone[1:])); err != nil {
-		return 0, errors.New("bad time zone")
+	hhmm, err := strconv.Atoi(string(zone[1:]))
+	if err != nil || hhmm < 0 {
+		return id, errors.New("bad time zone")
 	}
-	return when, nil
+	if id.Zone = (hhmm/100)*3600 + (hhmm%100)*60; zone[0] == '-' {
+		id.Zone = -id.Zone
+	}
+	return id, nil
+}
+
+// CommitText returns the author, committer and message of a commit that
+// ParseCommit accepted; they alias data.
+func CommitText(data []byte) (author, committer Ident, message []byte) {
+	hdr, message, _ := bytes.Cut(data, []byte("\n\n"))
+	for line := range bytes.SplitSeq(hdr, []byte{'\n'}) {
+		k, v, _ := bytes.Cut(line, []byte{' '})
+		switch string(k) {
+		case "author":
+			author, _ = ParseIdent(v)
+		case "committer":
+			committer, _ = ParseIdent(v)
+		}
+	}
+	return author, committer, message
 }
 
 // parseID parses an id in an object's header.

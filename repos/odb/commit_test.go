@@ -22,6 +22,14 @@ func TestParseCommit(t *testing.T) {
 	if err != nil || c.Tree != plumbing.NewHash(treeID) || len(c.Parents) != 2 || c.Parents[0] != plumbing.NewHash(parentID) || c.When != 1700000123 {
 		t.Fatalf("ParseCommit = %+v, %v", c, err)
 	}
+	author, committer, msg := odb.CommitText([]byte(good))
+	if string(author.Name) != "A U" || string(author.Email) != "a@x" || author.When != 1700000000 || author.Zone != 3600 ||
+		string(committer.Name) != "C" || committer.Zone != -7*3600 || string(msg) != "msg\n" {
+		t.Errorf("CommitText = %+v, %+v, %q", author, committer, msg)
+	}
+	if got := committer.Time().Format("2006-01-02T15:04:05-07:00"); got != "2023-11-14T15:15:23-07:00" {
+		t.Errorf("committer time %s", got)
+	}
 	for _, bad := range []string{
 		"",
 		"parent " + parentID + "\n",
@@ -31,6 +39,7 @@ func TestParseCommit(t *testing.T) {
 		"tree " + treeID + "\nauthor A <a> 1 +0000\ncommitter C <c> x +0000\n",
 		"tree " + treeID + "\nauthor A <a> 1 +0000\ncommitter C <c> 1 +00\n",
 		"tree " + treeID + "\nauthor A <a> 1 +0000\ncommitter C c 1 +0000\n",
+		"tree " + treeID + "\nauthor A <a> 1 +0000\ncommitter C <c> 1 +-100\n",
 		"tree " + treeID + "\x00\nauthor A <a> 1 +0000\ncommitter C <c> 1 +0000\n",
 	} {
 		if _, err := odb.ParseCommit([]byte(bad)); !errors.Is(err, odb.ErrCorrupt) {

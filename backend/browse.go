@@ -13,68 +13,61 @@ import (
 // whoever may read it. A repository the actor may not read is
 // ErrNotFound, exactly like a missing one (RepoAccess decides).
 
-// RepoOverview returns owner/name's branches, tags and latest commits.
-func (b *Backend) RepoOverview(ctx context.Context, owner, name string, logLen int) (*gatehouse.RepoOverview, error) {
-	r, err := b.browsable(ctx, owner, name)
-	if err != nil {
-		return nil, err
-	}
-	return b.Browse.Overview(ctx, r, logLen)
+// RepoView reads the contents of one repository. BrowseRepo makes it
+// after asking the access decision once, so a page that shows several
+// things of a repository asks once.
+type RepoView struct {
+	Repo *gatehouse.Repo
+	b    *Backend
 }
 
-// BrowseTree lists the directory path of owner/name at ref.
-func (b *Backend) BrowseTree(ctx context.Context, owner, name, ref, path string) (*gatehouse.TreeListing, error) {
-	r, err := b.browsable(ctx, owner, name)
-	if err != nil {
-		return nil, err
-	}
-	if err := validBrowse(ref, path); err != nil {
-		return nil, err
-	}
-	return b.Browse.Tree(ctx, r, ref, path)
-}
-
-// BrowseFile reads the file path of owner/name at ref.
-func (b *Backend) BrowseFile(ctx context.Context, owner, name, ref, path string) (*gatehouse.FileView, error) {
-	r, err := b.browsable(ctx, owner, name)
-	if err != nil {
-		return nil, err
-	}
-	if err := validBrowse(ref, path); err != nil {
-		return nil, err
-	}
-	return b.Browse.File(ctx, r, ref, path)
-}
-
-// BrowseRaw streams the file path of owner/name at ref.
-func (b *Backend) BrowseRaw(ctx context.Context, owner, name, ref, path string) (int64, io.ReadCloser, error) {
-	r, err := b.browsable(ctx, owner, name)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := validBrowse(ref, path); err != nil {
-		return 0, nil, err
-	}
-	return b.Browse.Raw(ctx, r, ref, path)
-}
-
-// BrowseCommit returns the commit ref names in owner/name with its diff.
-func (b *Backend) BrowseCommit(ctx context.Context, owner, name, ref string) (*gatehouse.CommitDetail, error) {
-	r, err := b.browsable(ctx, owner, name)
-	if err != nil {
-		return nil, err
-	}
-	if err := validBrowse(ref, ""); err != nil {
-		return nil, err
-	}
-	return b.Browse.Commit(ctx, r, ref)
-}
-
-func (b *Backend) browsable(ctx context.Context, owner, name string) (*gatehouse.Repo, error) {
+// BrowseRepo returns a view of owner/name for the actor.
+func (b *Backend) BrowseRepo(ctx context.Context, owner, name string) (*RepoView, error) {
 	if b.Browse == nil {
 		return nil, ErrUnavailable
 	}
-	return b.FindRepo(ctx, owner, name)
+	r, err := b.FindRepo(ctx, owner, name)
+	if err != nil {
+		return nil, err
+	}
+	return &RepoView{Repo: r, b: b}, nil
+}
+
+// Overview returns the repository's branches, tags and latest commits.
+func (v *RepoView) Overview(ctx context.Context, logLen int) (*gatehouse.RepoOverview, error) {
+	return v.b.Browse.Overview(ctx, v.Repo, logLen)
+}
+
+// Tree lists the directory path at ref.
+func (v *RepoView) Tree(ctx context.Context, ref, path string) (*gatehouse.TreeListing, error) {
+	if err := validBrowse(ref, path); err != nil {
+		return nil, err
+	}
+	return v.b.Browse.Tree(ctx, v.Repo, ref, path)
+}
+
+// File reads the file path at ref.
+func (v *RepoView) File(ctx context.Context, ref, path string) (*gatehouse.FileView, error) {
+	if err := validBrowse(ref, path); err != nil {
+		return nil, err
+	}
+	return v.b.Browse.File(ctx, v.Repo, ref, path)
+}
+
+// Raw streams the file path at ref.
+func (v *RepoView) Raw(ctx context.Context, ref, path string) (int64, io.ReadCloser, error) {
+	if err := validBrowse(ref, path); err != nil {
+		return 0, nil, err
+	}
+	return v.b.Browse.Raw(ctx, v.Repo, ref, path)
+}
+
+// Commit returns the commit ref names, with its diff.
+func (v *RepoView) Commit(ctx context.Context, ref string) (*gatehouse.CommitDetail, error) {
+	if err := validBrowse(ref, ""); err != nil {
+		return nil, err
+	}
+	return v.b.Browse.Commit(ctx, v.Repo, ref)
 }
 
 func validBrowse(ref, path string) error {

@@ -119,22 +119,22 @@ type browseData struct {
 	Commit *gatehouse.CommitDetail
 }
 
-func (s *Server) browseRepo(w http.ResponseWriter, r *http.Request) (*gatehouse.Repo, bool) {
-	repo, err := s.Backend.FindRepo(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
+func (s *Server) browseRepo(w http.ResponseWriter, r *http.Request) (*backend.RepoView, *gatehouse.Repo, bool) {
+	v, err := s.Backend.BrowseRepo(r.Context(), chi.URLParam(r, "owner"), chi.URLParam(r, "name"))
 	if err != nil {
 		s.panelError(w, r, err)
-		return nil, false
+		return nil, nil, false
 	}
-	return repo, true
+	return v, v.Repo, true
 }
 
 func (s *Server) treePage(w http.ResponseWriter, r *http.Request) {
-	repo, ok := s.browseRepo(w, r)
+	v, repo, ok := s.browseRepo(w, r)
 	if !ok {
 		return
 	}
 	ref, p := browseQuery(r, repo)
-	t, err := s.Backend.BrowseTree(r.Context(), repo.Owner, repo.Name, ref, p)
+	t, err := v.Tree(r.Context(), ref, p)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
@@ -147,12 +147,12 @@ func (s *Server) treePage(w http.ResponseWriter, r *http.Request) {
 var imageTypes = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
 
 func (s *Server) blobPage(w http.ResponseWriter, r *http.Request) {
-	repo, ok := s.browseRepo(w, r)
+	v, repo, ok := s.browseRepo(w, r)
 	if !ok {
 		return
 	}
 	ref, p := browseQuery(r, repo)
-	f, err := s.Backend.BrowseFile(r.Context(), repo.Owner, repo.Name, ref, p)
+	f, err := v.File(r.Context(), ref, p)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
@@ -171,12 +171,12 @@ func (s *Server) blobPage(w http.ResponseWriter, r *http.Request) {
 // rawFile sends a file as it is stored: images as themselves, anything
 // else as a download, never as a page of this site.
 func (s *Server) rawFile(w http.ResponseWriter, r *http.Request) {
-	repo, ok := s.browseRepo(w, r)
+	v, repo, ok := s.browseRepo(w, r)
 	if !ok {
 		return
 	}
 	ref, p := browseQuery(r, repo)
-	size, rc, err := s.Backend.BrowseRaw(r.Context(), repo.Owner, repo.Name, ref, p)
+	size, rc, err := v.Raw(r.Context(), ref, p)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
@@ -197,12 +197,12 @@ func (s *Server) rawFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) commitPage(w http.ResponseWriter, r *http.Request) {
-	repo, ok := s.browseRepo(w, r)
+	v, repo, ok := s.browseRepo(w, r)
 	if !ok {
 		return
 	}
 	ref, _ := browseQuery(r, repo)
-	c, err := s.Backend.BrowseCommit(r.Context(), repo.Owner, repo.Name, ref)
+	c, err := v.Commit(r.Context(), ref)
 	if err != nil {
 		s.panelError(w, r, err)
 		return
@@ -222,9 +222,13 @@ type repoCode struct {
 // repoCode reads the repository page's refs, log and README, or nil.
 func (s *Server) repoCode(r *http.Request, repo *gatehouse.Repo) *repoCode {
 	ctx := r.Context()
-	o, err := s.Backend.RepoOverview(ctx, repo.Owner, repo.Name, repoLogLen)
+	v, err := s.Backend.BrowseRepo(ctx, repo.Owner, repo.Name)
 	if errors.Is(err, backend.ErrUnavailable) {
 		return nil
+	}
+	var o *gatehouse.RepoOverview
+	if err == nil {
+		o, err = v.Overview(ctx, repoLogLen)
 	}
 	if err != nil {
 		s.Logger.Warn("repository overview", "repo", repo.FullName(), logErr, err)
@@ -234,7 +238,7 @@ func (s *Server) repoCode(r *http.Request, repo *gatehouse.Repo) *repoCode {
 	if o.Readme == "" {
 		return c
 	}
-	f, err := s.Backend.BrowseFile(ctx, repo.Owner, repo.Name, o.Head, o.Readme)
+	f, err := v.File(ctx, o.Head, o.Readme)
 	if err != nil || f.Content == nil {
 		if err != nil {
 			s.Logger.Warn("README", "repo", repo.FullName(), logErr, err)

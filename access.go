@@ -111,6 +111,9 @@ type Actor struct {
 	// KeyFingerprint is the SHA256 fingerprint of the SSH key a session
 	// authenticated with ("SHA256:..."); empty for other requests.
 	KeyFingerprint string
+	// Key is what the key policies look at in that key; nil for other
+	// requests, which no key policy concerns.
+	Key *KeyTraits
 
 	// local names the local operator; see LocalActor.
 	local string
@@ -196,6 +199,9 @@ type OrgFacts struct {
 	Role OrgRole
 	// DefaultLevel is what members get: AccessRead or AccessNone.
 	DefaultLevel AccessLevel
+	// KeyPolicy is the organization's key policy: an SSH key that does
+	// not meet it may do nothing with its repositories.
+	KeyPolicy KeyPolicy
 }
 
 // Decision is the outcome of Decide.
@@ -206,12 +212,37 @@ type Decision struct {
 	Allow bool
 	// Create says the repository does not exist and the push may create it.
 	Create bool
+	// KeyRefused, when set, is why the organization's key policy refused
+	// the actor's key (a *KeyPolicyError); Allow and Create are false.
+	// It is left nil for an actor who may not know the repository
+	// exists, who is refused as for any repository they cannot read.
+	KeyRefused error
 }
 
 // Decide is the one access decision: what the actor in f may do, and
 // whether op is allowed. It is pure and fails closed: anything it does not
 // recognise gets AccessNone.
+//
+// The organization's key policy applies on top: a key it refuses may do
+// nothing with the organization's repositories, whatever its level
+// (Decision.KeyRefused says why).
 func Decide(f AccessFacts, op Operation) Decision {
+	d := decideLevel(f, op)
+	if f.Org != nil && f.Actor.Key != nil {
+		rule := KeyPolicyRule{Policy: f.Org.KeyPolicy, Scope: KeyPolicyScope{Kind: ScopeOrg, Name: f.Owner}}
+		if err := CheckKeyPolicy(rule, *f.Actor.Key); err != nil {
+			// Named only to whom the repository is no secret.
+			if d.Allow || d.Create || d.Level >= AccessRead {
+				d.KeyRefused = err
+			}
+			d.Allow, d.Create = false, false
+		}
+	}
+	return d
+}
+
+// decideLevel is Decide without the key policy.
+func decideLevel(f AccessFacts, op Operation) Decision {
 	lvl := level(f)
 	d := Decision{Level: lvl, Allow: lvl >= op.Required()}
 	u := f.Actor.User

@@ -18,6 +18,15 @@ type DeployKey struct {
 	Write       bool       `json:"write"`
 	CreatedAt   time.Time  `json:"created_at"`
 	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
+	// NoTouchRequired, VerifyRequired and Kind are as in PublicKey.
+	NoTouchRequired bool   `json:"no_touch_required"`
+	VerifyRequired  bool   `json:"verify_required"`
+	Kind            string `json:"kind"`
+}
+
+// Traits is what a key policy looks at in k.
+func (k *DeployKey) Traits() KeyTraits {
+	return KeyTraits{Type: k.Type, NoTouchRequired: k.NoTouchRequired, VerifyRequired: k.VerifyRequired}
 }
 
 // DeployKeyService manages deploy keys. Keys are parsed and checked

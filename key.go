@@ -19,6 +19,17 @@ type PublicKey struct {
 	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
 	// ExpiresAt, when set, is when the key stops logging in.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// NoTouchRequired and VerifyRequired are the security key options
+	// the key was registered with (see KeyTraits); Kind shows them as
+	// KeyTraits.KeyKind does.
+	NoTouchRequired bool   `json:"no_touch_required"`
+	VerifyRequired  bool   `json:"verify_required"`
+	Kind            string `json:"kind"`
+}
+
+// Traits is what a key policy looks at in k.
+func (k *PublicKey) Traits() KeyTraits {
+	return KeyTraits{Type: k.Type, NoTouchRequired: k.NoTouchRequired, VerifyRequired: k.VerifyRequired}
 }
 
 // Expired reports whether the key has expired at now.

@@ -38,7 +38,9 @@ var keyBits = map[string]int{
 // ParseAuthorizedKey reads exactly one public key in authorized_keys form,
 // "[options] TYPE BASE64 [comment]", as AddKey does for the CLI and the web
 // API alike. Surrounding whitespace is ignored; options are dropped, since
-// Gatehouse and not the key line decides what a key may do.
+// Gatehouse and not the key line decides what a key may do, except a
+// security key's no-touch-required and verify-required, which the key
+// policies look at (NoTouchRequired, VerifyRequired).
 //
 // The result has Fingerprint ("SHA256:..." as ssh-keygen -l prints it),
 // Type, Bits, Comment and Key ("TYPE BASE64") set; ID, user and times are
@@ -64,7 +66,7 @@ func ParseAuthorizedKey(text string) (*gatehouse.PublicKey, error) {
 	}
 	// The parser's own errors speak of "ignored lines" and blobs; an admin
 	// is better served by the expected form.
-	pub, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(text))
+	pub, comment, options, _, err := ssh.ParseAuthorizedKey([]byte(text))
 	if err != nil {
 		return nil, invalid("public key is malformed; want \"TYPE BASE64 [comment]\" as in a .pub file")
 	}
@@ -95,13 +97,34 @@ func ParseAuthorizedKey(text string) (*gatehouse.PublicKey, error) {
 	if err := checkComment(comment); err != nil {
 		return nil, err
 	}
-	return &gatehouse.PublicKey{
+	k := &gatehouse.PublicKey{
 		Fingerprint: ssh.FingerprintSHA256(pub),
 		Type:        typ,
 		Bits:        bits,
 		Comment:     comment,
 		Key:         strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))),
-	}, nil
+	}
+	k.NoTouchRequired, k.VerifyRequired = skOptions(typ, options)
+	k.Kind = k.Traits().KeyKind()
+	return k, nil
+}
+
+// skOptions reads the two options of a security key's line that the key
+// policies look at (see gatehouse.KeyTraits); other keys have neither.
+// OpenSSH spells options case-insensitively.
+func skOptions(typ string, options []string) (noTouch, verify bool) {
+	if !gatehouse.SecurityKey(typ) {
+		return false, false
+	}
+	for _, o := range options {
+		switch strings.ToLower(o) {
+		case "no-touch-required":
+			noTouch = true
+		case "verify-required":
+			verify = true
+		}
+	}
+	return noTouch, verify
 }
 
 // checkComment refuses comments that would garble a listing: the CLI and

@@ -61,14 +61,13 @@ func (s *DeployKeyService) AddDeployKey(ctx context.Context, owner, name, text s
 	k := &gatehouse.DeployKey{
 		RepoID: r.ID, Repo: r.FullName(), Title: pk.Comment, Fingerprint: pk.Fingerprint,
 		Type: pk.Type, Key: pk.Key, Write: write, CreatedAt: tx.now,
+		NoTouchRequired: pk.NoTouchRequired, VerifyRequired: pk.VerifyRequired, Kind: pk.Kind,
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO deploy_keys (repo_id, fingerprint, key, title, write, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, k.RepoID, k.Fingerprint, k.Key, k.Title, k.Write, formatTime(tx.now))
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO deploy_keys
+		(repo_id, fingerprint, key, title, write, created_at, no_touch_required, verify_required)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, k.RepoID, k.Fingerprint, k.Key, k.Title, k.Write, formatTime(tx.now),
+		k.NoTouchRequired, k.VerifyRequired).Scan(&k.ID); err != nil {
 		return nil, translate(err, "key "+k.Fingerprint)
-	}
-	if k.ID, err = res.LastInsertId(); err != nil {
-		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, translate(err, "key "+k.Fingerprint)
@@ -163,17 +162,19 @@ func (s *DeployKeyService) TouchDeployKey(ctx context.Context, fingerprint strin
 }
 
 // deployKeyColumns needs deploy_keys as d, repos as r and users as u.
-const deployKeyColumns = `d.id, d.repo_id, u.name, r.name, d.title, d.fingerprint, d.key, d.write, d.created_at, d.last_used_at`
+const deployKeyColumns = `d.id, d.repo_id, u.name, r.name, d.title, d.fingerprint, d.key, d.write, d.created_at, d.last_used_at,
+	d.no_touch_required, d.verify_required`
 
 func scanDeployKey(sc scanner) (*gatehouse.DeployKey, error) {
 	var k gatehouse.DeployKey
 	var owner, name string
 	if err := sc.Scan(&k.ID, &k.RepoID, &owner, &name, &k.Title, &k.Fingerprint, &k.Key, &k.Write,
-		timeDest{&k.CreatedAt}, nullTimeDest{&k.LastUsedAt}); err != nil {
+		timeDest{&k.CreatedAt}, nullTimeDest{&k.LastUsedAt}, &k.NoTouchRequired, &k.VerifyRequired); err != nil {
 		return nil, err
 	}
 	k.Repo = owner + "/" + name
 	// The type is the key text's first field; no column repeats it.
 	k.Type, _, _ = strings.Cut(k.Key, " ")
+	k.Kind = k.Traits().KeyKind()
 	return &k, nil
 }

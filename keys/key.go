@@ -125,6 +125,7 @@ func (s *KeyService) FindKeyByFingerprint(ctx context.Context, fingerprint strin
 	}
 	// The key row already carries the user's ID and name.
 	u.ID, u.Name = k.UserID, k.UserName
+	k.Kind = k.Traits().KeyKind()
 	return &k, &u, nil
 }
 
@@ -181,26 +182,25 @@ func createKey(ctx context.Context, tx *Tx, k *gatehouse.PublicKey) error {
 	if n > 0 {
 		return conflict("key %s", k.Fingerprint)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO public_keys
-		(user_id, fingerprint, type, bits, comment, key, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.UserID, k.Fingerprint, k.Type, k.Bits, k.Comment, k.Key, formatTime(tx.now), formatNullTime(k.ExpiresAt))
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO public_keys
+		(user_id, fingerprint, type, bits, comment, key, created_at, expires_at, no_touch_required, verify_required)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		k.UserID, k.Fingerprint, k.Type, k.Bits, k.Comment, k.Key, formatTime(tx.now), formatNullTime(k.ExpiresAt),
+		k.NoTouchRequired, k.VerifyRequired).Scan(&k.ID); err != nil {
 		return translate(err, "key "+k.Fingerprint)
-	}
-	if k.ID, err = res.LastInsertId(); err != nil {
-		return err
 	}
 	k.CreatedAt, k.LastUsedAt = tx.now, nil
 	return nil
 }
 
 // keyColumns and keyDests go together; the query must join users as u.
-const keyColumns = `k.id, k.user_id, u.name, k.fingerprint, k.type, k.bits, k.comment, k.key, k.created_at, k.last_used_at, k.expires_at`
+const keyColumns = `k.id, k.user_id, u.name, k.fingerprint, k.type, k.bits, k.comment, k.key, k.created_at, k.last_used_at, k.expires_at,
+	k.no_touch_required, k.verify_required`
 
 func keyDests(k *gatehouse.PublicKey) []any {
 	return []any{&k.ID, &k.UserID, &k.UserName, &k.Fingerprint, &k.Type, &k.Bits, &k.Comment, &k.Key,
-		timeDest{&k.CreatedAt}, nullTimeDest{&k.LastUsedAt}, nullTimeDest{&k.ExpiresAt}}
+		timeDest{&k.CreatedAt}, nullTimeDest{&k.LastUsedAt}, nullTimeDest{&k.ExpiresAt},
+		&k.NoTouchRequired, &k.VerifyRequired}
 }
 
 func scanKey(sc scanner) (*gatehouse.PublicKey, error) {
@@ -208,5 +208,6 @@ func scanKey(sc scanner) (*gatehouse.PublicKey, error) {
 	if err := sc.Scan(keyDests(&k)...); err != nil {
 		return nil, err
 	}
+	k.Kind = k.Traits().KeyKind()
 	return &k, nil
 }

@@ -28,7 +28,7 @@ func TestKeyService_AddKey(t *testing.T) {
 	}
 	want := gatehouse.PublicKey{
 		ID: k.ID, UserID: alice.ID, UserName: "alice", Fingerprint: fingerprintOf(ed),
-		Type: "ssh-ed25519", Bits: 256, Comment: "alice@laptop", Key: ed, CreatedAt: now,
+		Type: "ssh-ed25519", Bits: 256, Comment: "alice@laptop", Key: ed, CreatedAt: now, Kind: "plain",
 	}
 	if k.ID == 0 || *k != want {
 		t.Fatalf("AddKey = %+v\nwant %+v", k, want)

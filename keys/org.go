@@ -597,15 +597,20 @@ func orgFactsByName(ctx context.Context, tx *Tx, owner string, userID int64) (*g
 	var f gatehouse.OrgFacts
 	var level int
 	var admin sql.NullBool
-	err := tx.QueryRowContext(ctx, `SELECT o.id, o.default_level, m.admin
+	var policy string
+	err := tx.QueryRowContext(ctx, `SELECT o.id, o.default_level, m.admin, u.key_policy
 		FROM orgs o JOIN users u ON u.id = o.id
 		LEFT JOIN org_members m ON m.org_id = o.id AND m.user_id = ?
-		WHERE u.name = ?`, userID, owner).Scan(&f.ID, &level, &admin)
+		WHERE u.name = ?`, userID, owner).Scan(&f.ID, &level, &admin, &policy)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
 	case err != nil:
 		return nil, translate(err, "organization "+quote(owner))
+	}
+	// An unreadable policy fails closed: the caller denies.
+	if f.KeyPolicy, err = gatehouse.ParseKeyPolicy(policy); err != nil {
+		return nil, fmt.Errorf("organization %s: %w", quote(owner), err)
 	}
 	f.DefaultLevel = gatehouse.AccessLevel(level)
 	if admin.Valid {

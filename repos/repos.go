@@ -271,6 +271,8 @@ func (s *Service) authorize(ctx context.Context, actor gatehouse.Actor, owner, n
 		return r, d.Level, nil
 	case d.Allow:
 		return facts.Repo, d.Level, nil
+	case d.KeyRefused != nil:
+		return nil, d.Level, fmt.Errorf("repository %s/%s: %w", owner, name, d.KeyRefused)
 	case d.Level >= gatehouse.AccessRead:
 		return nil, d.Level, fmt.Errorf("repository %s/%s: %w", owner, name, gatehouse.ErrForbidden)
 	}

@@ -64,7 +64,7 @@ const (
 // KeyPolicyScope names where a policy is set: the site (Name empty), an
 // organization or a user.
 type KeyPolicyScope struct {
-	Kind string `json:"scope"` // ScopeSite, ScopeOrg or ScopeUser
+	Kind string `json:"kind"` // ScopeSite, ScopeOrg or ScopeUser
 	Name string `json:"name,omitempty"`
 }
 

@@ -38,6 +38,10 @@ type Backend struct {
 	Protection gatehouse.ProtectionService
 	Audit      gatehouse.AuditService
 	Logins     gatehouse.LoginLinker
+
+	// KeyPolicies keeps the key policies (keypolicy.go); may be nil.
+	KeyPolicies gatehouse.KeyPolicyService
+
 	// Webhooks keeps webhooks and deliveries (webhooks.go); may be nil.
 	Webhooks gatehouse.WebhookService
 	// Git serves the Git protocol (see git.go).

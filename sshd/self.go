@@ -265,7 +265,7 @@ func (s *Server) keysList(ctx context.Context, c *selfCall) error {
 			if k.Fingerprint == c.se.actor.KeyFingerprint {
 				this = "\t(this key)"
 			}
-			fmt.Fprintf(w, "%s\t%s\texpires %s\tlast used %s%s\n", k.Fingerprint, plain(k.Comment), timeOrNever(k.ExpiresAt), timeOrNever(k.LastUsedAt), this)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\texpires %s\tlast used %s%s\n", k.Fingerprint, k.Type, k.Kind, plain(k.Comment), timeOrNever(k.ExpiresAt), timeOrNever(k.LastUsedAt), this)
 		}
 	})
 }

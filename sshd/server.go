@@ -95,6 +95,9 @@ type Server struct {
 	UserCAs     []gossh.PublicKey
 	CertRevoked func(*gossh.Certificate) bool
 	Users       gatehouse.UserService
+	// KeyPolicies, when set, gives the key policy each login must meet
+	// (see checkKeyPolicy).
+	KeyPolicies gatehouse.KeyPolicyService
 	// DeployKeys, when set, lets keys registered on a repository in.
 	DeployKeys gatehouse.DeployKeyService
 	Repos      gatehouse.RepoService
@@ -279,9 +282,15 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 		// this one runs once the signature checks out, so the key recorded
 		// here is the one that authenticated.
 		VerifiedPublicKeyCallback: func(conn gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, algo string) (*gossh.Permissions, error) {
+			if !noTouchMatches(ctx, key, perms) {
+				s.Logger.Info("ssh login refused: no-touch-required was set for another key", logConn, ctx.Value(keyConnID))
+				return nil, errors.New("no-touch-required set for another key")
+			}
 			ctx.SetValue(keyVerified, key)
 			return perms, nil
 		},
+		// Kept to send auth banners on (authBanner).
+		PreAuthConnCallback: func(c gossh.ServerPreAuthConn) { ctx.SetValue(keyPreAuth, c) },
 		// gossh counts every key tried; it refuses the connection past
 		// this many. Negative means no limit there too.
 		MaxAuthTries: s.MaxAuthTries,
@@ -365,6 +374,7 @@ var connSeq counter
 // for keys the client merely offers; who the connection is gets decided
 // from the verified key in the session.
 func (s *Server) checkPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
+	allowNoTouch(ctx, "")
 	fp := gossh.FingerprintSHA256(key)
 	if cert, ok := key.(*gossh.Certificate); ok {
 		// The blocklist names the signed key, which a certificate wraps.
@@ -375,11 +385,12 @@ func (s *Server) checkPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 		return false
 	}
 	if cert, ok := key.(*gossh.Certificate); ok {
-		if _, err := s.checkCert(ctx, cert, ctx.RemoteAddr()); err != nil {
+		u, err := s.checkCert(ctx, cert, ctx.RemoteAddr())
+		if err != nil {
 			s.refuseLogin(ctx, fp, err.Error())
 			return false
 		}
-		return true
+		return s.checkKeyPolicy(ctx, fp, u.Name, certTraits(cert))
 	}
 	k, u, err := s.Keys.FindKeyByFingerprint(ctx, fp)
 	switch {
@@ -387,12 +398,28 @@ func (s *Server) checkPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 		s.refuseLogin(ctx, fp, "key expired")
 		return false
 	case err == nil && !u.Disabled:
+		if !s.checkKeyPolicy(ctx, fp, u.Name, k.Traits()) {
+			return false
+		}
+		if k.NoTouchRequired {
+			allowNoTouch(ctx, fp)
+		}
 		return true
 	case err == nil:
 		s.refuseLogin(ctx, fp, "user disabled")
 		return false
 	case errors.Is(err, gatehouse.ErrNotFound):
-		_, err := s.identifyOther(ctx, key, fp)
+		a, err := s.identifyOther(ctx, key, fp)
+		if err == nil && a.DeployKey != nil {
+			// Machines meet the site's policy; the organization's
+			// applies at the operation.
+			if !s.checkKeyPolicy(ctx, fp, "", a.DeployKey.Traits()) {
+				return false
+			}
+			if a.DeployKey.NoTouchRequired {
+				allowNoTouch(ctx, fp)
+			}
+		}
 		if err == nil {
 			return true
 		}
@@ -463,12 +490,14 @@ func (s *Server) identifyOther(ctx ssh.Context, key gossh.PublicKey, fp string) 
 		if err != nil {
 			return gatehouse.Actor{}, fmt.Errorf("%v: %w", err, gatehouse.ErrNotFound)
 		}
-		return gatehouse.Actor{User: u}, nil
+		t := certTraits(cert)
+		return gatehouse.Actor{User: u, Key: &t}, nil
 	}
 	if s.DeployKeys != nil {
 		dk, err := s.DeployKeys.FindDeployKeyByFingerprint(ctx, fp)
 		if err == nil {
-			return gatehouse.Actor{DeployKey: dk}, nil
+			t := dk.Traits()
+			return gatehouse.Actor{DeployKey: dk, Key: &t}, nil
 		}
 		if !errors.Is(err, gatehouse.ErrNotFound) {
 			return gatehouse.Actor{}, fmt.Errorf("deploy key %s: %w", fp, err)

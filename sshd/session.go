@@ -137,7 +137,8 @@ func (s *Server) identify(ctx context.Context, se *session) error {
 	case err == nil && k.Expired(time.Now()):
 		return fmt.Errorf("key %s expired", fp)
 	case err == nil:
-		se.actor.User = u
+		t := k.Traits()
+		se.actor.User, se.actor.Key = u, &t
 	case errors.Is(err, gatehouse.ErrNotFound):
 		// Not a user's key: a deploy key, or anonymous (see identifyOther).
 		if se.actor, err = s.identifyOther(se.Context(), vk, fp); err != nil {
@@ -357,8 +358,11 @@ func (s *Server) authorizeRepo(ctx context.Context, se *session, op gatehouse.Op
 	if err != nil {
 		reason := "not found or access denied"
 		msg := fmt.Sprintf("ERROR: repository %s not found or access denied", full)
+		var kpe *gatehouse.KeyPolicyError
 		switch {
 		case errors.Is(err, gatehouse.ErrNotFound):
+		case errors.As(err, &kpe):
+			reason, msg = kpe.Error(), "ERROR: "+kpe.Error()
 		case errors.Is(err, gatehouse.ErrLimit):
 			reason = "limit: " + err.Error()
 			msg = "ERROR: " + err.Error()

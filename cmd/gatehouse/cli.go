@@ -42,6 +42,7 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR | --config FILE] [--j
   backup DEST [--archive FILE.tar.zst] [--progress] | backup verify SRC
   restore SRC --data DIR [--progress]     a new data folder from a backup
   hostkeys                                print the host key fingerprints
+  policy keys [--org O | --user U] [any|sk-only|sk-touch|sk-verify]   show or set a key policy
   version
 `
 
@@ -147,6 +148,11 @@ var commands = map[string]command{
 	"restore":       {args: 1, flags: boolFlag("progress", "report each repository on stderr"), run: restoreData, noData: true},
 	// hostkeys reads the data folder only; see cli.run.
 	"hostkeys": {args: 0, run: hostKeys},
+
+	"policy keys": {args: -1, flags: func(fs *flag.FlagSet) {
+		fs.String("org", "", "the organization's policy")
+		fs.String("user", "", "the user's policy")
+	}, run: policyKeys},
 }
 
 func boolFlag(name, help string) func(fs *flag.FlagSet) {

@@ -220,9 +220,9 @@ func deployKeyList(ctx context.Context, c *cli, a []string) error {
 		return err
 	}
 	return c.out(ks, func(w io.Writer) {
-		fmt.Fprintln(w, "FINGERPRINT\tTYPE\tACCESS\tTITLE\tLAST USED")
+		fmt.Fprintln(w, "FINGERPRINT\tTYPE\tKIND\tACCESS\tTITLE\tLAST USED")
 		for _, k := range ks {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.Fingerprint, k.Type, readWrite(k.Write), k.Title, timeOrNever(k.LastUsedAt))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Fingerprint, k.Type, k.Kind, readWrite(k.Write), k.Title, timeOrNever(k.LastUsedAt))
 		}
 	})
 }

@@ -107,9 +107,9 @@ func keyList(ctx context.Context, c *cli, a []string) error {
 		return err
 	}
 	return c.out(ks, func(w io.Writer) {
-		fmt.Fprintln(w, "FINGERPRINT\tTYPE\tBITS\tCOMMENT\tLAST USED")
+		fmt.Fprintln(w, "FINGERPRINT\tTYPE\tBITS\tKIND\tCOMMENT\tLAST USED")
 		for _, k := range ks {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", k.Fingerprint, k.Type, k.Bits, k.Comment, timeOrNever(k.LastUsedAt))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", k.Fingerprint, k.Type, k.Bits, k.Kind, k.Comment, timeOrNever(k.LastUsedAt))
 		}
 	})
 }

@@ -287,6 +287,7 @@ func (m *Main) Run(ctx context.Context) error {
 		UserCAs:     userCAs,
 		CertRevoked: certRevoked,
 		Users:       users,
+		KeyPolicies: svc.keyPolicies,
 		Repos:       m.Repos,
 		Git:         sshGit,
 		LFS:         m.web.metrics.LFS(svc.backend),

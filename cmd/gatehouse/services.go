@@ -26,6 +26,8 @@ type services struct {
 	logins     *keys.LoginService
 	repos      *repos.Service
 	backend    *backend.Backend
+	// keyPolicies is read by sshd at each login too.
+	keyPolicies *keys.KeyPolicyService
 	// webhooks and the sink queueing deliveries: events of the command
 	// line are queued too, and sent by the server's worker.
 	webhooks *keys.WebhookService
@@ -91,6 +93,8 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 		},
 		Logger: logger,
 	}
+	s.keyPolicies = keys.NewKeyPolicyService(db)
+	s.backend.KeyPolicies = s.keyPolicies
 	// A push into a missing repository creates it: raised as the API's
 	// creation is.
 	r.Created = s.backend.RepoCreatedByPush

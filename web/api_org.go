@@ -28,6 +28,7 @@ func (s *Server) orgRoutes(r chi.Router) {
 		r.Put("/teams/{team}/members/{user}", s.apiAddTeamMember)
 		r.Delete("/teams/{team}/members/{user}", s.apiRemoveTeamMember)
 		r.Route("/hooks", s.hookRoutes(orgHooks))
+		s.orgPolicyRoutes(r)
 	})
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -96,6 +97,11 @@ var apiScopes = map[string]gatehouse.TokenScope{
 	"GET /hooks/{id}/deliveries":                      gatehouse.ScopeRead,
 	"GET /hooks/{id}/deliveries/{delivery}":           gatehouse.ScopeRead,
 	"POST /hooks/{id}/deliveries/{delivery}/attempts": gatehouse.ScopeAdmin,
+}
+
+func init() {
+	// The key policies' routes (api_policy.go) keep their scopes there.
+	maps.Copy(apiScopes, keyPolicyScopes)
 }
 
 // requireScope refuses a request whose token's scope is below what its

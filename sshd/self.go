@@ -313,9 +313,13 @@ func repoArg(s string) (owner, name string, err error) {
 // missing and unreadable repositories, and says what a refused reader
 // lacks.
 func repoErr(owner, name string, err error) error {
+	var kpe *gatehouse.KeyPolicyError
 	switch {
 	case errors.Is(err, gatehouse.ErrNotFound):
 		return notFoundRepo{owner + "/" + name}
+	case errors.As(err, &kpe):
+		// Named as it is: the organization's key policy refused the key.
+		return err
 	case errors.Is(err, gatehouse.ErrForbidden):
 		return usagef("you may read %s/%s but this needs admin on it", owner, name)
 	}

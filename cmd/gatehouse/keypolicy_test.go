@@ -176,6 +176,9 @@ func TestKeyPolicySignatureFlags(t *testing.T) {
 			t.Errorf("key list lacks %q:\n%s", want, list)
 		}
 	}
+	if own, _ := gitAs(t, s, plain.Signer(flagUP), "keys list"); !hasField(own, "sk,no-touch-required") || !hasField(own, "sk,verify-required") {
+		t.Errorf("ssh keys list lacks the kinds:\n%s", own)
+	}
 
 	type key struct {
 		name string
@@ -256,6 +259,10 @@ func TestKeyPolicyLevels(t *testing.T) {
 		wantGit(t, s, alice.Signer, api, "ERROR: key policy sk-only (org acme): this key is ssh-ed25519")
 		wantGit(t, s, alice.Signer, own, "")
 		wantGit(t, s, touch.Signer(flagUP), api, "")
+		// Self-service on the organization's repositories too.
+		if _, errOut, code := s.SSH(alice, nil, "repo info acme/api"); code == 0 || !strings.Contains(errOut, "key policy sk-only (org acme)") {
+			t.Errorf("repo info with an ed25519 key: exit %d, %q", code, errOut)
+		}
 		// Who may not read the repository learns nothing of the policy.
 		wantGit(t, s, eve.Signer, api, "ERROR: repository acme/api not found or access denied")
 		// Nor does a push that would create a repository there.

@@ -249,6 +249,10 @@ type StepUpService interface {
 	SetStepUpPolicy(ctx context.Context, org string, p StepUpPolicy) error
 	// FindStepUpPolicy returns the policy of org, or of the site for "".
 	FindStepUpPolicy(ctx context.Context, org string) (StepUpPolicy, error)
+	// FindLoginLinkUser returns the user of the live login link with
+	// secret without using it up, so that the panel can ask an enrolled
+	// user for a code first. ErrNotFound as for RedeemLoginLink.
+	FindLoginLinkUser(ctx context.Context, secret string) (*User, error)
 }
 
 // stepUpHintKey is the context key of a push that must refuse protected

@@ -51,6 +51,11 @@ type Backend struct {
 	// Browse, when set, reads repositories' contents for the panel
 	// (browse.go).
 	Browse gatehouse.CodeBrowser
+	// StepUp, when set, keeps two-factor step-up state (stepup.go);
+	// StepUpWindow is how long a verified code opens a window (0: the
+	// default).
+	StepUp       gatehouse.StepUpService
+	StepUpWindow time.Duration
 
 	// Events, when set, receives every change after its audit entry is
 	// written.

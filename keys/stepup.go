@@ -356,6 +356,32 @@ func (s *StepUpService) FindStepUpPolicy(ctx context.Context, org string) (gateh
 	return p, nil
 }
 
+// FindLoginLinkUser returns the user of a live login link.
+func (s *StepUpService) FindLoginLinkUser(ctx context.Context, secret string) (*gatehouse.User, error) {
+	refused := notFound("login link")
+	if !wellFormed(secret, prefixLink) {
+		return nil, refused
+	}
+	tx, err := s.db.BeginTx(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	hash := digest(secret)
+	var stored string
+	u := &gatehouse.User{}
+	err = tx.QueryRowContext(ctx, `SELECT l.hash, u.id, u.name, u.admin, u.disabled, u.created_at
+		FROM login_links l JOIN users u ON u.id = l.user_id WHERE l.hash = ? AND l.expires_at > ?`, hash, formatTime(tx.now)).
+		Scan(&stored, &u.ID, &u.Name, &u.Admin, &u.Disabled, timeDest{&u.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (!sameDigest(stored, hash) || u.Disabled)) {
+		return nil, refused
+	}
+	if err != nil {
+		return nil, translate(err, "login link")
+	}
+	return u, nil
+}
+
 // sitePolicy reads the site's policy; none stored is off.
 func sitePolicy(ctx context.Context, tx *Tx) (gatehouse.StepUpPolicy, error) {
 	var p gatehouse.StepUpPolicy

@@ -33,6 +33,12 @@ func (s *Service) refChecker(ctx context.Context, r *gatehouse.Repo) func(gateho
 			s.auditRefusal(ctx, facts.Actor, r, u, d.Reason)
 			return errors.New(d.Reason)
 		}
+		// A push under a step-up policy for protected branches only,
+		// without an open window (set by the SSH front end).
+		if hint, ok := gatehouse.StepUpHintFromContext(ctx); ok && gatehouse.StepUpRefNeeded(facts.Protected, u) {
+			s.auditRefusal(ctx, facts.Actor, r, u, hint)
+			return errors.New(hint)
+		}
 		return nil
 	}
 }

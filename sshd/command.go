@@ -75,6 +75,8 @@ func ParseCommand(raw string) (Command, error) {
 			return Command{}, fmt.Errorf("usage: %s OWNER/NAME upload|download", words[0])
 		}
 		return Command{Name: words[0], Path: words[1], Operation: words[2]}, nil
+	case cmdStepUpVerify:
+		return parseStepUpVerify(words)
 	case "whoami", "help", "login":
 		if len(words) != 1 {
 			return Command{}, fmt.Errorf("%s takes no arguments", words[0])

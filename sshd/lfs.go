@@ -30,6 +30,9 @@ func (s *Server) lfsTransfer(ctx context.Context, se *session) int {
 	if !ok {
 		return exitError
 	}
+	if ctx, ok = s.requireStepUp(ctx, se, repo.Owner, repo.FullName(), "Git LFS on "+repo.FullName(), op.Operation()); !ok {
+		return exitError
+	}
 	err = s.LFS.ServeLFS(ctx, gatehouse.LFSSession{Repo: repo, Operation: op, Stdin: se, Stdout: se})
 	if err != nil {
 		if errors.Is(err, gatehouse.ErrForbidden) {

@@ -172,6 +172,9 @@ func (s *Server) selfService(ctx context.Context, se *session) int {
 		fmt.Fprintf(se.Stderr(), "ERROR: %s needs a user's key\n", se.cmd.Name)
 		return exitError
 	}
+	if !s.requireSelfStepUp(ctx, se) {
+		return exitError
+	}
 	cmd, _ := findSelfCommand(se.cmd.Name)
 	args, flags, err := parseSelfArgs(se.cmd.Name, cmd, se.cmd.Args)
 	if err != nil {

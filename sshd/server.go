@@ -114,6 +114,11 @@ type Server struct {
 	// Self, when set, answers the self-service commands (keys, repo,
 	// token; see selfCommands) for the user behind the key.
 	Self SelfService
+	// StepUp, when set, answers `2fa-verify` and checks Git and admin
+	// commands against the step-up policies (see stepup.go); PublicHost
+	// is the host name its hints name (default: the address dialled).
+	StepUp     StepUpService
+	PublicHost string
 	// Observer, when set, is told of every connection, login and limit
 	// refusal as it happens (see Observer).
 	Observer Observer

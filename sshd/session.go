@@ -224,6 +224,8 @@ func (s *Server) parseCommand(next handler) handler {
 			return s.repoList(ctx, se)
 		case "login":
 			return s.loginLink(ctx, se)
+		case cmdStepUpVerify:
+			return s.stepUpVerify(ctx, se)
 		}
 		if _, ok := findSelfCommand(cmd.Name); ok {
 			return s.selfService(ctx, se)
@@ -248,6 +250,7 @@ func help(a gatehouse.Actor) string {
 	line("repo list [--json]", "the repositories you can read")
 	if mayRunSelf(a) {
 		line("login", "a one-time link to the web panel")
+		line(cmdStepUpVerify+" CODE", "verify a second factor (TOTP) for your address")
 		for _, c := range selfCommands {
 			line(c.usage, c.help)
 		}
@@ -309,6 +312,13 @@ func (s *Server) git(ctx context.Context, se *session) int {
 	}
 	repo, ok := s.authorizeRepo(ctx, se, op)
 	if !ok {
+		return exitError
+	}
+	what := "reading " + repo.FullName()
+	if op == gatehouse.OpWrite {
+		what = "pushing to " + repo.FullName()
+	}
+	if ctx, ok = s.requireStepUp(ctx, se, repo.Owner, repo.FullName(), what, op); !ok {
 		return exitError
 	}
 	gs := gatehouse.GitSession{Stdin: se, Stdout: se, Stderr: se.Stderr(), Protocol: gitProtocol(se.Environ())}

@@ -89,6 +89,9 @@ type Config struct {
 	WebhookAllow   []netip.Prefix
 	WebhookBackoff time.Duration
 
+	// StepUpWindow is how long `2fa-verify` opens a window.
+	StepUpWindow time.Duration
+
 	// LogLevel is the least level logged; SIGHUP re-reads it from the
 	// configuration file.
 	LogLevel slog.Level
@@ -136,6 +139,7 @@ func NewMain() *Main {
 
 			Limits:          sshd.DefaultLimits(),
 			MaxReposPerUser: DefaultMaxReposPerUser,
+			StepUpWindow:    gatehouse.DefaultStepUpWindow,
 		},
 		Stdout: os.Stdout,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -214,6 +218,7 @@ func (m *Main) flagSet() (*flag.FlagSet, *string) {
 	fs.Int64Var(&c.LFSQuota, "lfs-quota", c.LFSQuota, "most Git LFS bytes one repository may hold; 0: no quota")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long running operations may finish on SIGTERM")
 	fs.DurationVar(&c.HookTimeout, "hook-timeout", c.HookTimeout, "how long one server hook may run before it is killed (a refusal before the update)")
+	fs.DurationVar(&c.StepUpWindow, "stepup-window", c.StepUpWindow, "how long `ssh HOST 2fa-verify CODE` lets the user's operations from that address pass the step-up policy")
 	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "least level logged: debug, info, warn or error")
 	limitFlags(fs, c)
 	webFlags(fs, c)
@@ -295,6 +300,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Logger:      m.Logger.With("subsystem", "sshd"),
 		Logins:      svc.backend,
 		Self:        svc.backend,
+		StepUp:      svc.backend,
+		PublicHost:  c.PublicHost,
 		PanelURL:    m.web.panelURL,
 		Observer:    m.web.metrics.SSH(),
 	}

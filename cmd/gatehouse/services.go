@@ -95,6 +95,7 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 	}
 	s.keyPolicies = keys.NewKeyPolicyService(db)
 	s.backend.KeyPolicies = s.keyPolicies
+	s.backend.StepUp, s.backend.StepUpWindow = keys.NewStepUpService(db), c.StepUpWindow
 	// A push into a missing repository creates it: raised as the API's
 	// creation is.
 	r.Created = s.backend.RepoCreatedByPush

@@ -69,6 +69,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Route("/hooks", s.hookRoutes(siteHooks))
 	r.Get("/audit", s.apiAudit)
 	s.policyRoutes(r)
+	s.stepUpAPIRoutes(r)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, fmt.Errorf("no such endpoint: %w", gatehouse.ErrNotFound))
 	})

@@ -28,6 +28,7 @@ var statusCodes = []struct {
 	{gatehouse.ErrNotFound, http.StatusNotFound},
 	{gatehouse.ErrConflict, http.StatusConflict},
 	{gatehouse.ErrInvalid, http.StatusUnprocessableEntity},
+	{gatehouse.ErrLimit, http.StatusTooManyRequests},
 	{backend.ErrUnavailable, http.StatusNotImplemented},
 }
 

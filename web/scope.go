@@ -97,6 +97,14 @@ var apiScopes = map[string]gatehouse.TokenScope{
 	"GET /hooks/{id}/deliveries":                      gatehouse.ScopeRead,
 	"GET /hooks/{id}/deliveries/{delivery}":           gatehouse.ScopeRead,
 	"POST /hooks/{id}/deliveries/{delivery}/attempts": gatehouse.ScopeAdmin,
+
+	// Two-factor step-up: policies and an admin's reset are admin.
+	"GET /2fa/policy":            gatehouse.ScopeRead,
+	"PUT /2fa/policy":            gatehouse.ScopeAdmin,
+	"GET /2fa/orgs/{org}/policy": gatehouse.ScopeRead,
+	"PUT /2fa/orgs/{org}/policy": gatehouse.ScopeAdmin,
+	"GET /users/{user}/2fa":      gatehouse.ScopeRead,
+	"DELETE /users/{user}/2fa":   gatehouse.ScopeAdmin,
 }
 
 func init() {

@@ -38,6 +38,7 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR | --config FILE] [--j
   audit [--user U] [--repo OWNER/NAME] [--since TIME|DURATION] [--limit N]
   token create USER [--name N] [--expires 720h] [--scope read|write|admin] | list USER | rm USER ID
   login-link USER [--url BASE]            a one-time web panel login link
+  2fa policy [--org ORG] [off|write|all] [--protected-only] | reset USER | status USER
   check [--repair]                        repositories vs metadata, refs and history, leftovers of killed operations
   backup DEST [--archive FILE.tar.zst] [--progress] | backup verify SRC
   restore SRC --data DIR [--progress]     a new data folder from a backup
@@ -153,6 +154,7 @@ var commands = map[string]command{
 		fs.String("org", "", "the organization's policy")
 		fs.String("user", "", "the user's policy")
 	}, run: policyKeys},
+	"2fa": {args: -1, flags: twoFAFlags, run: twoFA},
 }
 
 func boolFlag(name, help string) func(fs *flag.FlagSet) {

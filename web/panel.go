@@ -124,6 +124,7 @@ func (s *Server) panelRoutes(r chi.Router) {
 		s.orgPanelRoutes(r)
 		s.hookPanelRoutes(r)
 		s.browsePanelRoutes(r)
+		s.stepUpPanelRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.panelError(w, r, fmt.Errorf("page %s: %w", r.URL.Path, gatehouse.ErrNotFound))
@@ -252,6 +253,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := r.ParseForm(); err != nil {
 		s.renderStatus(w, r, http.StatusBadRequest, "error", "Bad request", nil, "The form could not be read.")
+		return
+	}
+	if !s.loginStepUp(w, r, r.PostForm.Get("link")) {
 		return
 	}
 	sess, err := s.Logins.RedeemLoginLink(r.Context(), r.PostForm.Get("link"))

@@ -308,3 +308,51 @@ func BenchmarkPushStepUp(b *testing.B) {
 		})
 	}
 }
+
+// TestStepUpAPI sets policies and resets a user's second factor over
+// the JSON API, with the access each needs.
+func TestStepUpAPI(t *testing.T) {
+	s, base := MustRunWeb(t)
+	s.MustCLI("user", "add", "root", "--admin")
+	s.User("alice")
+	s.Enrol("alice")
+	s.MustCLI("org", "create", "acme")
+	s.MustCLI("org", "member", "add", "acme", "alice", "admin")
+	root, alice := apiClient{t, base, s.Token("root")}, apiClient{t, base, s.Token("alice")}
+
+	var p struct {
+		Level         string
+		ProtectedOnly bool `json:"protected_only"`
+	}
+	if code := root.do("PUT", "/2fa/policy", map[string]any{"level": "write", "protected_only": true}, &p); code != 200 || p.Level != "write" || !p.ProtectedOnly {
+		t.Fatalf("site policy: %d %+v", code, p)
+	}
+	if code := alice.do("PUT", "/2fa/policy", map[string]any{"level": "off"}, nil); code != 403 {
+		t.Fatalf("site policy by a non-admin: %d", code)
+	}
+	if code := alice.do("PUT", "/2fa/orgs/acme/policy", map[string]any{"level": "all"}, &p); code != 200 || p.Level != "all" {
+		t.Fatalf("org policy by its admin: %d %+v", code, p)
+	}
+	if code := alice.do("PUT", "/2fa/policy", map[string]any{"level": "some"}, nil); code != 400 && code != 422 {
+		t.Fatalf("bad level: %d", code)
+	}
+	if code := alice.do("GET", "/2fa/policy", nil, &p); code != 200 || p.Level != "write" {
+		t.Fatalf("site policy read by a user: %d %+v", code, p)
+	}
+	var st struct {
+		Enrolled          bool
+		RecoveryCodesLeft int `json:"recovery_codes_left"`
+	}
+	if code := alice.do("GET", "/users/alice/2fa", nil, &st); code != 200 || !st.Enrolled || st.RecoveryCodesLeft != 10 {
+		t.Fatalf("own status: %d %+v", code, st)
+	}
+	if code := alice.do("DELETE", "/users/alice/2fa", nil, nil); code != 403 {
+		t.Fatalf("reset by a non-admin: %d", code)
+	}
+	if code := root.do("DELETE", "/users/alice/2fa", nil, &st); code != 200 || st.Enrolled {
+		t.Fatalf("reset: %d %+v", code, st)
+	}
+	if a := auditByAction(t, s); len(a["2fa.reset"]) != 1 || !strings.HasPrefix(a["2fa.reset"][0], "root: alice") {
+		t.Errorf("reset audit: %q", a["2fa.reset"])
+	}
+}

@@ -142,3 +142,21 @@ func TestStepUpService_Policy(t *testing.T) {
 		t.Fatalf("facts for a user's namespace: %+v, %v", f, err)
 	}
 }
+
+// BenchmarkStepUpFacts is what the step-up check adds to an SSH
+// operation under a policy: one read transaction.
+func BenchmarkStepUpFacts(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	s := keys.NewStepUpService(db)
+	MustCreateOrg(b, db, "acme")
+	if err := s.SetStepUpPolicy(ctx, "", gatehouse.StepUpPolicy{Level: gatehouse.StepUpWrite}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.StepUpFacts(ctx, 1, "acme", "192.0.2.1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -82,19 +82,11 @@ func (s *StepUpService) PendingSecret(ctx context.Context, user string) ([]byte,
 // ConfirmEnrollment confirms user's pending secret with code and makes
 // the recovery codes.
 func (s *StepUpService) ConfirmEnrollment(ctx context.Context, user, address, code string) ([]string, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, u, subjects, err := s.beginCodeCheck(ctx, user, address)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	u, err := findUserByName(ctx, tx, user)
-	if err != nil {
-		return nil, err
-	}
-	subjects := failureSubjects(u.ID, address)
-	if err := checkLockout(ctx, tx, subjects); err != nil {
-		return nil, err
-	}
 	var secret []byte
 	err = tx.QueryRowContext(ctx, `SELECT secret FROM totp_secrets WHERE user_id = ? AND confirmed = ?`, u.ID, false).Scan(&secret)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -131,21 +123,34 @@ func (s *StepUpService) ConfirmEnrollment(ctx context.Context, user, address, co
 	return codes, nil
 }
 
+// beginCodeCheck starts the write transaction of a code check: user, the
+// subjects a wrong code counts against, and ErrLimit while one of them is
+// locked out. The caller rolls tx back or commits it.
+func (s *StepUpService) beginCodeCheck(ctx context.Context, user, address string) (*Tx, *gatehouse.User, []failureSubject, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := findUserByName(ctx, tx, user)
+	if err != nil {
+		tx.Rollback()
+		return nil, nil, nil, err
+	}
+	subjects := failureSubjects(u.ID, address)
+	if err := checkLockout(ctx, tx, subjects); err != nil {
+		tx.Rollback()
+		return nil, nil, nil, err
+	}
+	return tx, u, subjects, nil
+}
+
 // RedeemCode checks a TOTP or recovery code and opens a window.
 func (s *StepUpService) RedeemCode(ctx context.Context, user, address, code string, window time.Duration) (*gatehouse.StepUpWindow, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, u, subjects, err := s.beginCodeCheck(ctx, user, address)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	u, err := findUserByName(ctx, tx, user)
-	if err != nil {
-		return nil, err
-	}
-	subjects := failureSubjects(u.ID, address)
-	if err := checkLockout(ctx, tx, subjects); err != nil {
-		return nil, err
-	}
 	var (
 		secret []byte
 		last   int64

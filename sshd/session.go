@@ -310,16 +310,23 @@ func (s *Server) git(ctx context.Context, se *session) int {
 	if cmd.Name == CmdReceivePack {
 		op = gatehouse.OpWrite
 	}
+	// A push may create its repository inside Authorize, so its step-up
+	// check comes first; a read's comes after, so that a repository the
+	// actor may not see answers "not found" whatever the policy.
+	var ok bool
+	if op == gatehouse.OpWrite {
+		if ctx, ok = s.gitStepUp(ctx, se, op); !ok {
+			return exitError
+		}
+	}
 	repo, ok := s.authorizeRepo(ctx, se, op)
 	if !ok {
 		return exitError
 	}
-	what := "reading " + repo.FullName()
-	if op == gatehouse.OpWrite {
-		what = "pushing to " + repo.FullName()
-	}
-	if ctx, ok = s.requireStepUp(ctx, se, repo.Owner, repo.FullName(), what, op); !ok {
-		return exitError
+	if op == gatehouse.OpRead {
+		if ctx, ok = s.gitStepUp(ctx, se, op); !ok {
+			return exitError
+		}
 	}
 	gs := gatehouse.GitSession{Stdin: se, Stdout: se, Stderr: se.Stderr(), Protocol: gitProtocol(se.Environ())}
 	if cmd.Name == CmdUploadPack {

@@ -117,6 +117,21 @@ func (s *Server) requireStepUp(ctx context.Context, se *session, owner, repo, wh
 	return ctx, false
 }
 
+// gitStepUp is requireStepUp for the Git command of se on its repository
+// path. A path that does not parse passes here: authorizeRepo refuses it.
+func (s *Server) gitStepUp(ctx context.Context, se *session, op gatehouse.Operation) (context.Context, bool) {
+	owner, name, err := gatehouse.ParseRepoPath(se.cmd.Path)
+	if err != nil {
+		return ctx, true
+	}
+	full := owner + "/" + name
+	what := "reading " + full
+	if op == gatehouse.OpWrite {
+		what = "pushing to " + full
+	}
+	return s.requireStepUp(ctx, se, owner, full, what, op)
+}
+
 // verifyHint is the command that opens a window, as the client reaches
 // this server.
 func (s *Server) verifyHint(se *session) string {

@@ -165,6 +165,13 @@ func TestStepUpPushPolicy(t *testing.T) {
 	if err == nil || !strings.Contains(out, "ERROR: pushing to alice/app needs a second factor: run "+s.verifyHint()) {
 		t.Fatalf("push without a window: %v\n%s", err, out)
 	}
+	// A refused push creates nothing.
+	if out, err := s.Git(alice, work, "push", "-q", s.URL("alice/fresh"), "main"); err == nil || !strings.Contains(out, "needs a second factor") {
+		t.Fatalf("push creating a repository without a window: %v\n%s", err, out)
+	}
+	if out, err := s.CLI("repo", "show", "alice/fresh"); err == nil {
+		t.Fatalf("refused push created alice/fresh: %s", out)
+	}
 	// Reads need no window under write.
 	s.MustGit(alice, t.TempDir(), "clone", "-q", s.URL("alice/app"), "c")
 	// An admin command over SSH needs one too.

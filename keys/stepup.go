@@ -441,7 +441,7 @@ func checkLockout(ctx context.Context, tx *Tx, subjects []failureSubject) error 
 }
 
 func lockedOut(until time.Time) error {
-	return fmt.Errorf("too many wrong codes; try again after %s: %w", until.UTC().Format("15:04 UTC"), gatehouse.ErrLimit)
+	return kindError{msg: "too many wrong codes; try again after " + until.UTC().Format("15:04 UTC"), kind: gatehouse.ErrLimit}
 }
 
 // wrongCode counts a wrong code against every subject and commits the

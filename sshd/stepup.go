@@ -62,7 +62,9 @@ func (s *Server) stepUpVerify(ctx context.Context, se *session) int {
 		switch {
 		case errors.Is(err, gatehouse.ErrInvalid):
 			msg = "wrong, used or expired code"
-		case errors.Is(err, gatehouse.ErrLimit), errors.Is(err, gatehouse.ErrNotFound):
+		case errors.Is(err, gatehouse.ErrNotFound):
+			msg = "you have no second factor enrolled; enrol on the Two-factor page of the web panel" + s.panelHint()
+		case errors.Is(err, gatehouse.ErrLimit):
 		default:
 			logFailure(ctx, se.log, "2fa-verify failed", err)
 			msg = "internal error"

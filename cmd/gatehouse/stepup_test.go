@@ -124,10 +124,10 @@ func TestStepUpVerify(t *testing.T) {
 	}
 	// An admin's reset clears bob's lockout and secret.
 	s.MustCLI("2fa", "reset", "bob")
-	if _, errOut, rc := s.SSH(bob, nil, "2fa-verify "+testTOTP(bobSecret, 0)); rc == 0 || !strings.Contains(errOut, "no second factor enrolled; enrol in the web panel") {
+	if _, errOut, rc := s.SSH(bob, nil, "2fa-verify "+testTOTP(bobSecret, 0)); rc == 0 || !strings.Contains(errOut, "ERROR: you have no second factor enrolled; enrol on the Two-factor page of the web panel\n") {
 		t.Fatalf("after reset: exit %d, %q", rc, errOut)
 	}
-	if _, errOut, rc := s.SSH(carol, nil, "2fa-verify 123456"); rc == 0 || !strings.Contains(errOut, "carol has no second factor enrolled") {
+	if _, errOut, rc := s.SSH(carol, nil, "2fa-verify 123456"); rc == 0 || !strings.Contains(errOut, "you have no second factor enrolled") {
 		t.Fatalf("not enrolled: exit %d, %q", rc, errOut)
 	}
 	if _, errOut, rc := s.SSH(carol, nil, "2fa-verify"); rc == 0 || !strings.Contains(errOut, "usage: 2fa-verify CODE") {

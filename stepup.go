@@ -30,16 +30,25 @@ const (
 	// (serve --stepup-window).
 	DefaultStepUpWindow = 15 * time.Minute
 	// StepUpMaxFailures wrong codes in a row lock a user out of
-	// verifying for StepUpLockout; StepUpMaxAddrFailures do the same to
-	// a source address, whoever tries from it. Six digits are a million
-	// codes, three of which are valid at any time: five guesses per
-	// quarter hour would need about 12 years for even odds.
+	// verifying for StepUpLockout, and each further StepUpMaxFailures
+	// for twice as long as the last time, up to 64 times as long (16
+	// hours), until a right code ends the run; StepUpMaxAddrFailures do
+	// the same to a source address, whoever tries from it. Three of the
+	// million six-digit codes are valid at any time, so even odds take
+	// about 231,000 guesses: with a fixed quarter-hour lockout, 480 a
+	// day, 16 months; with the doubling, under 10 a day once the lockout
+	// reaches 16 hours, some 60 years.
 	StepUpMaxFailures     = 5
 	StepUpMaxAddrFailures = 20
 	StepUpLockout         = 15 * time.Minute
 	// RecoveryCodes is how many recovery codes an enrolment gives.
 	RecoveryCodes = 10
 )
+
+// StepUpLockoutAfter is how long the n-th lockout in a row lasts (n >= 1).
+func StepUpLockoutAfter(n int64) time.Duration {
+	return StepUpLockout << min(max(n-1, 0), 6)
+}
 
 // StepUpLevel is how much of the SSH work a policy puts behind a window.
 type StepUpLevel int

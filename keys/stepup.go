@@ -446,7 +446,9 @@ func lockedOut(until time.Time) error {
 
 // wrongCode counts a wrong code against every subject and commits the
 // count (the caller's transaction changed nothing else yet). It returns
-// ErrInvalid, or ErrLimit when the count reached a subject's bound.
+// ErrInvalid, or ErrLimit when the count reached a multiple of a
+// subject's bound: the count runs on until a right code clears it, so
+// each lockout in a row lasts longer (StepUpLockoutAfter).
 func wrongCode(ctx context.Context, tx *Tx, subjects []failureSubject) error {
 	var locked *time.Time
 	for _, s := range subjects {
@@ -455,9 +457,9 @@ func wrongCode(ctx context.Context, tx *Tx, subjects []failureSubject) error {
 			ON CONFLICT (subject) DO UPDATE SET failures = stepup_failures.failures + 1 RETURNING failures`, s.key).Scan(&n); err != nil {
 			return translate(err, "two-factor failures")
 		}
-		if n >= s.max {
-			until := tx.now.Add(gatehouse.StepUpLockout)
-			if _, err := tx.ExecContext(ctx, `UPDATE stepup_failures SET failures = 0, locked_until = ? WHERE subject = ?`,
+		if n%s.max == 0 {
+			until := tx.now.Add(gatehouse.StepUpLockoutAfter(n / s.max))
+			if _, err := tx.ExecContext(ctx, `UPDATE stepup_failures SET locked_until = ? WHERE subject = ?`,
 				formatTime(until), s.key); err != nil {
 				return translate(err, "two-factor failures")
 			}

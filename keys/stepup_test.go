@@ -95,9 +95,24 @@ func TestStepUpService_Codes(t *testing.T) {
 	if _, err := s.RedeemCode(ctx, "alice", "192.0.2.1", totp.Code(secret, totp.Step(now)+1), time.Minute); !errors.Is(err, gatehouse.ErrLimit) {
 		t.Fatalf("right code while locked out: %v", err)
 	}
+	// The next run of wrong codes locks out for twice as long; a right
+	// code after it ends the run.
+	now = now.Add(gatehouse.StepUpLockout)
+	for i := 1; i <= gatehouse.StepUpMaxFailures; i++ {
+		if _, err := s.RedeemCode(ctx, "alice", "192.0.2.3", "000000", time.Minute); i == gatehouse.StepUpMaxFailures && !errors.Is(err, gatehouse.ErrLimit) {
+			t.Fatalf("wrong code %d of the second run: %v", i, err)
+		}
+	}
+	now = now.Add(gatehouse.StepUpLockout)
+	if _, err := s.RedeemCode(ctx, "alice", "192.0.2.1", totp.Code(secret, totp.Step(now)), time.Minute); !errors.Is(err, gatehouse.ErrLimit) {
+		t.Fatalf("right code one lockout into the second, doubled one: %v", err)
+	}
 	now = now.Add(gatehouse.StepUpLockout)
 	if _, err := s.RedeemCode(ctx, "alice", "192.0.2.1", totp.Code(secret, totp.Step(now)), time.Minute); err != nil {
 		t.Fatalf("after the lockout: %v", err)
+	}
+	if _, err := s.RedeemCode(ctx, "alice", "192.0.2.3", "000000", time.Minute); !errors.Is(err, gatehouse.ErrInvalid) {
+		t.Fatalf("a wrong code after a right one starts a new run: %v", err)
 	}
 
 	if err := s.ResetStepUp(ctx, "alice"); err != nil {

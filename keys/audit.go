@@ -50,7 +50,7 @@ func (s *AuditService) RecordEvents(ctx context.Context, events []*gatehouse.Aud
 	defer tx.Rollback()
 
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_log (time, actor, action, repo, detail, address)
-		VALUES (?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return translate(err, "audit log")
 	}
@@ -64,12 +64,9 @@ func (s *AuditService) RecordEvents(ctx context.Context, events []*gatehouse.Aud
 		if t.IsZero() {
 			t = tx.now
 		}
-		res, err := stmt.ExecContext(ctx, formatTime(t), e.Actor, e.Action, e.Repo, e.Detail, e.Address)
+		err := stmt.QueryRowContext(ctx, formatTime(t), e.Actor, e.Action, e.Repo, e.Detail, e.Address).Scan(&ids[i])
 		if err != nil {
 			return translate(err, "audit event "+quote(e.Action))
-		}
-		if ids[i], err = res.LastInsertId(); err != nil {
-			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {

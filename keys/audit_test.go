@@ -2,10 +2,8 @@ package keys_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,7 @@ import (
 	"gatehouse/keys"
 )
 
-func TestAuditService_RecordEvent(t *testing.T) {
+func testAuditService_RecordEvent(t *testing.T) {
 	db := MustOpenDB(t)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
 	db.Now = func() time.Time { return now }
@@ -43,12 +41,14 @@ func TestAuditService_RecordEvent(t *testing.T) {
 	}
 }
 
+func TestAuditService_RecordEvent(t *testing.T) { eachDB(t, testAuditService_RecordEvent) }
+
 // TestAuditService_RecordEvents: a batch is stored in its order with
 // IDs and times filled, and in one transaction: an insert refused half way
 // leaves no row and no event changed.
-func TestAuditService_RecordEvents(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	db := MustOpenDBPath(t, path)
+func testAuditService_RecordEvents(t *testing.T) {
+	d := freshDB(t)
+	db := d.open(t)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
 	db.Now = func() time.Time { return now }
 	as := keys.NewAuditService(db)
@@ -76,13 +76,14 @@ func TestAuditService_RecordEvents(t *testing.T) {
 	}
 
 	// A trigger refuses one insert in the middle of the batch.
-	raw, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
+	raw := d.raw(t)
+	trigger := `CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW WHEN (NEW.detail = 'refs/heads/b3')
+		BEGIN SELECT RAISE(ABORT, 'refused'); END`
+	if d.postgres() {
+		trigger = `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'refused'; END $$;
+		CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW WHEN (NEW.detail = 'refs/heads/b3') EXECUTE FUNCTION refuse()`
 	}
-	defer raw.Close()
-	if _, err := raw.Exec(`CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.detail = 'refs/heads/b3'
-		BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+	if _, err := raw.Exec(trigger); err != nil {
 		t.Fatal(err)
 	}
 	refused := batch(5)
@@ -97,7 +98,11 @@ func TestAuditService_RecordEvents(t *testing.T) {
 	if events, err := as.FindAuditEvents(ctx, gatehouse.AuditFilter{}); err != nil || len(events) != 0 {
 		t.Fatalf("after a failed batch: %d events, %v", len(events), err)
 	}
-	if _, err := raw.Exec(`DROP TRIGGER refuse`); err != nil {
+	drop := `DROP TRIGGER refuse`
+	if d.postgres() {
+		drop = `DROP TRIGGER refuse ON audit_log`
+	}
+	if _, err := raw.Exec(drop); err != nil {
 		t.Fatal(err)
 	}
 
@@ -130,7 +135,9 @@ func TestAuditService_RecordEvents(t *testing.T) {
 	}
 }
 
-func TestAuditService_FindAuditEvents(t *testing.T) {
+func TestAuditService_RecordEvents(t *testing.T) { eachDB(t, testAuditService_RecordEvents) }
+
+func testAuditService_FindAuditEvents(t *testing.T) {
 	db := MustOpenDB(t)
 	as := keys.NewAuditService(db)
 	ctx := context.Background()
@@ -182,7 +189,9 @@ func TestAuditService_FindAuditEvents(t *testing.T) {
 	}
 }
 
-func TestAuditService_Limits(t *testing.T) {
+func TestAuditService_FindAuditEvents(t *testing.T) { eachDB(t, testAuditService_FindAuditEvents) }
+
+func testAuditService_Limits(t *testing.T) {
 	db := MustOpenDB(t)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	db.Now = func() time.Time { return now }
@@ -220,3 +229,5 @@ func TestAuditService_Limits(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditService_Limits(t *testing.T) { eachDB(t, testAuditService_Limits) }

@@ -16,7 +16,7 @@ import (
 	"gatehouse/keys"
 )
 
-func TestParseAuthorizedKey(t *testing.T) {
+func testParseAuthorizedKey(t *testing.T) {
 	ed := ed25519Line(t)
 	rsa2048 := rsaLine(t, 2048)
 	tests := []struct {
@@ -93,8 +93,10 @@ func TestParseAuthorizedKey(t *testing.T) {
 	}
 }
 
+func TestParseAuthorizedKey(t *testing.T) { eachDB(t, testParseAuthorizedKey) }
+
 // The fingerprint and size are what ssh-keygen -l shows an admin.
-func TestParseAuthorizedKey_SSHKeygen(t *testing.T) {
+func testParseAuthorizedKey_SSHKeygen(t *testing.T) {
 	keygen, err := exec.LookPath("ssh-keygen")
 	if err != nil {
 		t.Fatal("ssh-keygen not installed (.ci/run installs openssh-client)")
@@ -128,3 +130,5 @@ func TestParseAuthorizedKey_SSHKeygen(t *testing.T) {
 		})
 	}
 }
+
+func TestParseAuthorizedKey_SSHKeygen(t *testing.T) { eachDB(t, testParseAuthorizedKey_SSHKeygen) }

@@ -51,7 +51,7 @@ func NewBlocklist(path string, required bool) (*Blocklist, error) {
 
 // defaultBlocklist is the data folder's blocklist for db, never nil.
 func defaultBlocklist(db *DB) *Blocklist {
-	b, _ := NewBlocklist(filepath.Join(filepath.Dir(db.Path), BlocklistFile), false)
+	b, _ := NewBlocklist(filepath.Join(db.Dir, BlocklistFile), false)
 	return b
 }
 

@@ -1,7 +1,10 @@
-// Package keys is the SQLite store behind the root service interfaces:
-// users, their public keys, repository metadata, grants and the audit log.
-// SQL lives here and nowhere else; driver errors are translated here into
-// the root sentinels.
+// Package keys is the SQL store behind the root service interfaces:
+// users, their public keys, repository metadata, grants and the audit log,
+// in SQLite (the default: one file in the data folder) or PostgreSQL (for
+// several nodes sharing one database). SQL lives here and nowhere else, one
+// set of queries for both; the few differences are in the dialect
+// (dialect.go, sqlite.go, postgres.go). Driver errors are translated here
+// into the root sentinels.
 //
 // Times are stored as TEXT, RFC 3339 in UTC with exactly nine fraction
 // digits, so that they compare and sort correctly as strings.
@@ -13,108 +16,99 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/mattn/go-sqlite3"
 
 	"gatehouse/migrations"
 )
 
 // busyTimeout is how long a statement waits for a lock held by another
-// connection, typically the admin CLI and the server sharing one file.
+// connection, typically the admin CLI and the server sharing one file,
+// or another node writing to the same PostgreSQL database.
 const busyTimeout = 5 * time.Second
 
-// DB is an open SQLite database with the schema migrated.
+// DB is an open database with the schema migrated.
 //
-// It holds two pools on the same file. Writes go through one connection
-// whose transactions start with BEGIN IMMEDIATE: SQLite's write lock is
-// taken up front, waiting up to busyTimeout for other processes, instead of
-// failing with SQLITE_BUSY when a transaction that has read tries to write.
-// The single connection also queues this process's writers in Go rather
-// than in SQLite's sleeping busy handler. Read-only transactions use a
-// separate pool of deferred, query-only connections; in WAL mode they never
-// wait for writers.
+// It holds two pools. On SQLite both are on the same file: writes go
+// through one connection whose transactions start with BEGIN IMMEDIATE:
+// SQLite's write lock is taken up front, waiting up to busyTimeout for
+// other processes, instead of failing with SQLITE_BUSY when a transaction
+// that has read tries to write. The single connection also queues this
+// process's writers in Go rather than in SQLite's sleeping busy handler.
+// Read-only transactions use a separate pool of deferred, query-only
+// connections; in WAL mode they never wait for writers. On PostgreSQL
+// the two are one pool, and write transactions are serialised across
+// every process on the database by an advisory lock (see postgres.go),
+// so the store keeps SQLite's one-writer-at-a-time guarantee.
 type DB struct {
 	write *sql.DB
 	read  *sql.DB
+	d     dialect
+	q     *rebound
 
-	// Path is the database file.
+	// Path is the SQLite database file; empty on PostgreSQL.
 	Path string
+	// Dir is the data folder: the key blocklist and the webhook marker
+	// live there, shared by every process on it.
+	Dir string
+	// Name says which database this is, for messages: the file, or the
+	// PostgreSQL URL without its password.
+	Name string
 	// Now returns the current time. Tests replace it; set it before the
 	// DB is shared between goroutines.
 	Now func() time.Time
 
 	// Upgraded lists the migrations Open applied to an existing
-	// database, and Backup the copy it took before (see prepareUpgrade).
+	// database, and Backup the copy it took before (see prepareUpgrade;
+	// SQLite only).
 	Upgraded []string
 	Backup   string
 }
 
-// Open opens (creating if needed) the database file at path and applies
-// any migrations it has not seen yet, after copying an existing database
-// that has some to apply; it refuses one a newer program migrated
-// (migrations.ErrNewer). Other processes may have the same
-// file open; the migration step tolerates them doing the same at once.
+// Open opens (creating if needed) the SQLite database file at path and
+// applies any migrations it has not seen yet, after copying an existing
+// database that has some to apply; it refuses one a newer program
+// migrated (migrations.ErrNewer). Other processes may have the same file
+// open; the migration step tolerates them doing the same at once. The
+// data folder is the file's folder.
 func Open(path string) (*DB, error) {
-	// Each pool would get its own in-memory database, so the two would
-	// not see each other's writes.
-	if path == "" || path == ":memory:" {
-		return nil, errors.New("database path required (an in-memory database is not supported)")
-	}
-	db := &DB{Path: path, Now: time.Now}
-	var err error
-	if db.write, err = sql.Open("sqlite3", dsn(path, false)); err != nil {
-		return nil, err
-	}
-	db.write.SetMaxOpenConns(1)
-	if db.read, err = sql.Open("sqlite3", dsn(path, true)); err != nil {
-		db.write.Close()
-		return nil, err
-	}
-	// The write pool goes first: it creates the file and switches it to
-	// WAL before any query-only connection could be asked to.
-	if err := db.prepareUpgrade(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := db.migrateRetry(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
-	}
-	if err := db.read.Ping(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return db, nil
+	return openSQLite(path)
 }
 
-// dsn builds a go-sqlite3 data source name. The settings go here rather
-// than in a PRAGMA because the pool opens connections on its own and each
-// must get them.
-func dsn(path string, readOnly bool) string {
-	v := url.Values{}
-	v.Set("_journal_mode", "WAL")
-	v.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
-	v.Set("_foreign_keys", "on")
-	if readOnly {
-		v.Set("_query_only", "on")
-		v.Set("_txlock", "deferred")
-	} else {
-		v.Set("_txlock", "immediate")
+// OpenURL opens the database named by url for the data folder dir:
+// empty for the SQLite file dir/gatehouse.db, "sqlite:PATH" for another
+// SQLite file, "postgres://..." or "postgresql://..." for PostgreSQL
+// (any URL or key=value string pgx accepts after that prefix). Like Open,
+// it applies the migrations, on PostgreSQL under a lock so that nodes
+// starting together apply each once.
+func OpenURL(dir, url string) (*DB, error) {
+	switch {
+	case url == "":
+		return openSQLite(filepath.Join(dir, "gatehouse.db"))
+	case strings.HasPrefix(url, "sqlite:"):
+		return openSQLite(strings.TrimPrefix(url, "sqlite:"))
+	case IsPostgresURL(url):
+		return openPostgres(dir, url)
 	}
-	// As a file: URI the path may hold characters that would otherwise
-	// start the query string.
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	return "file:" + esc + "?" + v.Encode()
+	return nil, fmt.Errorf("database %q: want empty (SQLite in the data folder), sqlite:PATH or postgres://...: %w", RedactURL(url), errUnknownDB)
 }
+
+var errUnknownDB = errors.New("unknown kind of database")
+
+// IsPostgresURL reports whether url names a PostgreSQL database.
+func IsPostgresURL(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// Postgres reports whether db is on PostgreSQL.
+func (db *DB) Postgres() bool { return db.d.name() == "postgres" }
 
 // Close closes both pools.
 func (db *DB) Close() error {
 	var errs []error
-	if db.read != nil {
+	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
 	if db.write != nil {
@@ -123,55 +117,34 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Tx is a transaction that knows the time it started, so that every row it
-// touches gets the same timestamp.
-type Tx struct {
-	*sql.Tx
-	now time.Time
-}
-
-// BeginTx starts a transaction: on the read pool when opts.ReadOnly is set,
-// otherwise on the write connection.
+// BeginTx starts a transaction: a read-only one when opts.ReadOnly is
+// set (on SQLite's read pool), otherwise a write transaction, serialised
+// with every other writer on the database.
 func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	ro := opts != nil && opts.ReadOnly
 	pool := db.write
-	if opts != nil && opts.ReadOnly {
+	if ro {
 		pool = db.read
 	}
-	tx, err := pool.BeginTx(ctx, opts)
+	tx, err := db.d.begin(ctx, pool, ro)
 	if err != nil {
 		return nil, translate(err, "begin transaction")
 	}
 	// Round(0) drops the monotonic reading so that the times handed back
 	// equal the ones read from the database later.
-	return &Tx{Tx: tx, now: db.Now().UTC().Round(0)}, nil
+	return &Tx{Tx: tx, now: db.Now().UTC().Round(0), q: db.q}, nil
 }
 
 // readOnly is the option for transactions that only read.
 var readOnly = &sql.TxOptions{ReadOnly: true}
 
-// migrateRetry runs migrate, retrying while the database is busy. On a
-// new file, connections opened by several processes at once race to switch
-// it to WAL, and SQLite reports the loser busy at once instead of waiting
-// out the busy timeout. migrate is safe to repeat.
-func (db *DB) migrateRetry(ctx context.Context) error {
-	deadline := time.Now().Add(busyTimeout)
-	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		err := db.migrate(ctx)
-		var se sqlite3.Error
-		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(wait)
-	}
-}
-
 // migrate applies the embedded migrations in name order, each in its own
 // transaction together with its row in schema_migrations.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := db.write.ExecContext(ctx, db.d.schema(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		name       TEXT PRIMARY KEY,
 		applied_at TEXT NOT NULL
-	)`); err != nil {
+	)`)); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	names, err := fs.Glob(migrations.FS, "*.sql")
@@ -196,7 +169,7 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 
 	// Checked inside the transaction: another process opening the same
 	// file may have applied it while this one waited for the lock.
-	var n int
+	var n int64
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
 		return err
 	}
@@ -207,7 +180,9 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+	// Through sql.Tx, not Tx: a migration has no placeholders to rebind,
+	// and a ? in its text must stay one.
+	if _, err := tx.Tx.ExecContext(ctx, db.d.schema(string(body))); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,

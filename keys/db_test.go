@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -19,15 +20,15 @@ import (
 )
 
 // appliedMigrations reads schema_migrations through a connection of its
-// own, as an operator's sqlite3 shell would.
-func appliedMigrations(t *testing.T, path string) []string {
+// own, as an operator's shell would.
+func appliedMigrations(t *testing.T, d testDB) []string {
 	t.Helper()
-	raw, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	rows, err := raw.Query(`SELECT name FROM schema_migrations ORDER BY name`)
+	return queryStrings(t, d.raw(t), `SELECT name FROM schema_migrations ORDER BY name`)
+}
+
+func queryStrings(t *testing.T, raw *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := raw.Query(query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +47,14 @@ func appliedMigrations(t *testing.T, path string) []string {
 	return names
 }
 
-func TestOpen_Migrations(t *testing.T) {
+func testOpen_Migrations(t *testing.T) {
 	want, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	d := freshDB(t)
 
-	db, err := keys.Open(path)
+	db, err := keys.OpenURL(d.dir, d.url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,19 +62,41 @@ func TestOpen_Migrations(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := appliedMigrations(t, path); !slices.Equal(got, want) {
+	if got := appliedMigrations(t, d); !slices.Equal(got, want) {
 		t.Fatalf("applied %v, want %v", got, want)
 	}
 
 	// Reopening applies nothing twice and keeps the data.
-	db = MustOpenDBPath(t, path)
-	if got := appliedMigrations(t, path); !slices.Equal(got, want) {
+	db = d.open(t)
+	if got := appliedMigrations(t, d); !slices.Equal(got, want) {
 		t.Fatalf("after reopen applied %v, want %v", got, want)
+	}
+	if len(db.Upgraded) != 0 {
+		t.Fatalf("reopen upgraded %v", db.Upgraded)
 	}
 	if n, err := keys.NewUserService(db).CountUsers(context.Background()); err != nil || n != 1 {
 		t.Fatalf("CountUsers = %d, %v; want 1", n, err)
 	}
 }
+
+func TestOpen_Migrations(t *testing.T) { eachDB(t, testOpen_Migrations) }
+
+// A database that records a migration this program does not have was
+// upgraded by a newer one: Open refuses it and changes nothing.
+func testOpen_Newer(t *testing.T) {
+	d := freshDB(t)
+	d.open(t)
+	raw := d.raw(t)
+	if _, err := raw.Exec(d.rebind(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`),
+		"9999_from_the_future.sql", "2030-01-01T00:00:00.000000000Z"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.OpenURL(d.dir, d.url); !errors.Is(err, migrations.ErrNewer) {
+		t.Fatalf("Open of a newer database: %v, want ErrNewer", err)
+	}
+}
+
+func TestOpen_Newer(t *testing.T) { eachDB(t, testOpen_Newer) }
 
 func TestOpen_Errors(t *testing.T) {
 	for _, p := range []string{"", ":memory:"} {
@@ -83,6 +106,27 @@ func TestOpen_Errors(t *testing.T) {
 	}
 	if _, err := keys.Open(filepath.Join(t.TempDir(), "missing", "dir", "x.db")); err == nil {
 		t.Error("Open in a missing directory succeeded")
+	}
+	if _, err := keys.OpenURL(t.TempDir(), "mysql://x"); err == nil {
+		t.Error("OpenURL of an unknown kind succeeded")
+	}
+	// A server that is not there: the message names it without the
+	// password.
+	_, err := keys.OpenURL(t.TempDir(), "postgres://alice:s3cret@127.0.0.1:1/db?connect_timeout=5")
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("OpenURL of a missing server: %v", err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://alice:s3cret@db.example:5432/gh?sslmode=require": "postgres://alice:xxxxx@db.example:5432/gh?sslmode=require",
+		"postgresql://db.example/gh?user=alice&password=s3cret":      "postgresql://db.example/gh?password=xxxxx&user=alice",
+		"postgres://alice@db.example/gh":                             "postgres://alice@db.example/gh",
+	} {
+		if got := keys.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -95,16 +139,17 @@ func TestOpen_OddPath(t *testing.T) {
 	}
 }
 
-// Two servers (or a server and the CLI) starting at once on a new file
-// both migrate it, and each migration is applied once.
-func TestOpen_Concurrent(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
+// Two servers (or a server and the CLI, or several nodes) starting at
+// once on a new database all migrate it, and each migration is applied
+// once.
+func testOpen_Concurrent(t *testing.T) {
+	d := freshDB(t)
 	const n = 4
 	dbs := make([]*keys.DB, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { dbs[i], errs[i] = keys.Open(path) })
+		wg.Go(func() { dbs[i], errs[i] = keys.OpenURL(d.dir, d.url) })
 	}
 	wg.Wait()
 	for i := range n {
@@ -115,16 +160,105 @@ func TestOpen_Concurrent(t *testing.T) {
 		dbs[i].Close()
 	}
 	want, _ := fs.Glob(migrations.FS, "*.sql")
-	if got := appliedMigrations(t, path); !slices.Equal(got, want) {
+	if got := appliedMigrations(t, d); !slices.Equal(got, want) {
 		t.Fatalf("applied %v, want %v", got, want)
+	}
+}
+
+func TestOpen_Concurrent(t *testing.T) { eachDB(t, testOpen_Concurrent) }
+
+// The same migrations make the same tables with the same columns on both
+// databases, and on PostgreSQL generated ids are identity columns except
+// where the id is another table's (orgs.id is a users.id).
+func TestSchema_SameOnBoth(t *testing.T) {
+	lite := freshDB(t) // SQLite: t is not a "postgres" subtest
+	lite.open(t)
+	t.Run("postgres", func(t *testing.T) {
+		pg := freshDB(t)
+		pg.open(t)
+		liteCols := queryStrings(t, lite.raw(t), `SELECT m.name || '.' || c.name FROM sqlite_master m, pragma_table_info(m.name) c
+			WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1`)
+		pgCols := queryStrings(t, pg.raw(t), `SELECT table_name || '.' || column_name FROM information_schema.columns
+			WHERE table_schema = current_schema()`)
+		slices.Sort(liteCols)
+		slices.Sort(pgCols)
+		if !slices.Equal(liteCols, pgCols) {
+			t.Fatalf("columns differ:\nsqlite   %v\npostgres %v", liteCols, pgCols)
+		}
+		ids := queryStrings(t, pg.raw(t), `SELECT table_name FROM information_schema.columns
+			WHERE table_schema = current_schema() AND column_name = 'id' AND is_identity = 'YES' ORDER BY 1`)
+		for _, table := range []string{"users", "repos", "public_keys", "audit_log", "teams", "webhooks", "lfs_locks"} {
+			if !slices.Contains(ids, table) {
+				t.Errorf("%s.id is not an identity column (identity: %v)", table, ids)
+			}
+		}
+		if slices.Contains(ids, "orgs") {
+			t.Error("orgs.id generates its own ids; it must be the user's")
+		}
+		if slices.Contains(ids, "webhook_deliveries") {
+			t.Error("webhook_deliveries.id (a UUID) became an identity column")
+		}
+		// Text compares byte by byte, as in SQLite.
+		colls := queryStrings(t, pg.raw(t), `SELECT DISTINCT COALESCE(collation_name, '') FROM information_schema.columns
+			WHERE table_schema = current_schema() AND data_type = 'text'`)
+		if !slices.Equal(colls, []string{"C"}) {
+			t.Errorf("text columns have collations %v, want only C", colls)
+		}
+	})
+}
+
+// The rewrite of a migration for PostgreSQL, in the style the
+// migrations are written in.
+func TestPostgresSchema(t *testing.T) {
+	in := `-- a comment with ? and INTEGER
+CREATE TABLE things (
+	id       INTEGER PRIMARY KEY,
+	owner_id INTEGER NOT NULL REFERENCES users (id),
+	data     BLOB NOT NULL,
+	name     TEXT NOT NULL DEFAULT '',
+	flag     BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE extras (
+	id INTEGER PRIMARY KEY REFERENCES things (id) ON DELETE CASCADE
+);
+ALTER TABLE things ADD COLUMN n INTEGER NOT NULL DEFAULT 3 CHECK (n BETWEEN 1 AND 3);
+`
+	want := `-- a comment with ? and BIGINT
+CREATE TABLE things (
+	id       BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	owner_id BIGINT NOT NULL REFERENCES users (id),
+	data     BYTEA NOT NULL,
+	name     TEXT COLLATE "C" NOT NULL DEFAULT '',
+	flag     BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE extras (
+	id BIGINT PRIMARY KEY REFERENCES things (id) ON DELETE CASCADE
+);
+ALTER TABLE things ADD COLUMN n BIGINT NOT NULL DEFAULT 3 CHECK (n BETWEEN 1 AND 3);
+`
+	if got := keys.PostgresSchema(in); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestNumberPlaceholders(t *testing.T) {
+	for in, want := range map[string]string{
+		`SELECT 1`: `SELECT 1`,
+		`SELECT a FROM t WHERE b = ? AND c IN (?, ?)`:                      `SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)`,
+		`SELECT '?', "a?" FROM t WHERE x = ? -- why?` + "\n" + `AND y = ?`: `SELECT '?', "a?" FROM t WHERE x = $1 -- why?` + "\n" + `AND y = $2`,
+		`SELECT 'it''s ?' WHERE z = ?`:                                     `SELECT 'it''s ?' WHERE z = $1`,
+	} {
+		if got := keys.NumberPlaceholders(in); got != want {
+			t.Errorf("NumberPlaceholders(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
 // Two handles on one file, one playing the CLI adding users and keys, the
 // other the server logging people in and writing the audit log.
-func TestDB_TwoHandles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	cli, server := MustOpenDBPath(t, path), MustOpenDBPath(t, path)
+func testDB_TwoHandles(t *testing.T) {
+	d := freshDB(t)
+	cli, server := d.open(t), d.open(t)
 	ctx := context.Background()
 
 	const n = 20
@@ -199,17 +333,19 @@ func TestDB_TwoHandles(t *testing.T) {
 	}
 }
 
+func TestDB_TwoHandles(t *testing.T) { eachDB(t, testDB_TwoHandles) }
+
 // helperEnv names the database a child process should write to.
 const helperEnv = "GATEHOUSE_KEYS_TEST_DB"
 
 // TestHelperProcess is the child of TestDB_TwoProcesses; it does nothing
 // when run normally.
 func TestHelperProcess(t *testing.T) {
-	path := os.Getenv(helperEnv)
-	if path == "" {
+	url := os.Getenv(helperEnv)
+	if url == "" {
 		t.Skip("helper process only")
 	}
-	db := MustOpenDBPath(t, path)
+	db := testDB{dir: t.TempDir(), url: url}.open(t)
 	ctx := context.Background()
 	for i := range 50 {
 		if err := keys.NewUserService(db).CreateUser(ctx, &gatehouse.User{Name: fmt.Sprintf("child%d", i)}); err != nil {
@@ -218,18 +354,16 @@ func TestHelperProcess(t *testing.T) {
 	}
 }
 
-// A real second process, as when the admin CLI runs next to the server:
-// SQLite's file locks, not just its in-process ones, are exercised.
-func TestDB_TwoProcesses(t *testing.T) {
-	if os.Getenv(helperEnv) != "" {
-		t.Skip("in helper process")
-	}
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	db := MustOpenDBPath(t, path)
+// A real second process, as when the admin CLI runs next to the server
+// (or a second node): SQLite's file locks, not just its in-process ones,
+// and PostgreSQL's write lock across sessions are exercised.
+func testDB_TwoProcesses(t *testing.T) {
+	d := freshDB(t)
+	db := d.open(t)
 	ctx := context.Background()
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+path)
+	cmd.Env = append(os.Environ(), helperEnv+"="+d.url)
 	out := make(chan error, 1)
 	var output []byte
 	go func() {
@@ -252,4 +386,11 @@ func TestDB_TwoProcesses(t *testing.T) {
 	if n, err := keys.NewUserService(db).CountUsers(ctx); err != nil || n != 100 {
 		t.Fatalf("CountUsers = %d, %v; want 100", n, err)
 	}
+}
+
+func TestDB_TwoProcesses(t *testing.T) {
+	if os.Getenv(helperEnv) != "" {
+		t.Skip("in helper process")
+	}
+	eachDB(t, testDB_TwoProcesses)
 }

@@ -9,7 +9,7 @@ import (
 	"gatehouse/keys"
 )
 
-func TestDeployKeys(t *testing.T) {
+func testDeployKeys(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	MustCreateUser(t, db, "alice")
@@ -79,7 +79,9 @@ func TestDeployKeys(t *testing.T) {
 	})
 }
 
-func TestProtectedBranches(t *testing.T) {
+func TestDeployKeys(t *testing.T) { eachDB(t, testDeployKeys) }
+
+func testProtectedBranches(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	MustCreateUser(t, db, "alice")
@@ -122,3 +124,5 @@ func TestProtectedBranches(t *testing.T) {
 		t.Fatalf("rules outlived their repository: %v, %v", pbs, err)
 	}
 }
+
+func TestProtectedBranches(t *testing.T) { eachDB(t, testProtectedBranches) }

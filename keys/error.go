@@ -4,39 +4,54 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
 
 	"gatehouse"
 )
 
 // translate is the one place driver errors become root sentinels, chosen
-// by SQLite's extended result code (message text changes between SQLite
-// versions). subject names what the statement was about, like `user "bob"`,
-// and starts the one-line message an admin sees. Other SQLite errors are
-// prefixed with subject; errors that are not SQLite's (a cancelled context)
-// pass through unchanged.
+// by the database's error code, never its message text (see
+// translateSQLite and translatePostgres). subject names what the
+// statement was about, like `user "bob"`, and starts the one-line message
+// an admin sees. Other database errors are prefixed with subject; errors
+// that are not the database's (a cancelled context) pass through
+// unchanged.
 func translate(err error, subject string) error {
+	if err == nil {
+		return nil
+	}
 	var se sqlite3.Error
-	if err == nil || !errors.As(err, &se) {
-		return err
+	if errors.As(err, &se) {
+		return translateSQLite(se, err, subject)
 	}
-	switch se.ExtendedCode {
-	case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
-		return fmt.Errorf("%s: %w", subject, gatehouse.ErrConflict)
-	case sqlite3.ErrConstraintForeignKey:
-		// Either a row that still has dependants, or a reference to a row
-		// deleted meanwhile; both mean the caller's view is stale.
-		return fmt.Errorf("%s is still referenced or refers to a missing row: %w", subject, gatehouse.ErrConflict)
-	case sqlite3.ErrConstraintNotNull, sqlite3.ErrConstraintCheck:
-		return fmt.Errorf("%s has a missing or out-of-range field: %w", subject, gatehouse.ErrInvalid)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return translatePostgres(pe, err, subject)
 	}
-	switch se.Code {
-	case sqlite3.ErrBusy, sqlite3.ErrLocked:
-		// Another process held the lock past the busy timeout. Not a
-		// sentinel: the request was fine and may simply be retried.
-		return fmt.Errorf("%s: database is busy, try again: %w", subject, err)
-	}
-	return fmt.Errorf("%s: %w", subject, err)
+	return err
+}
+
+// The kinds of error both databases report, as the store words them.
+
+func errUnique(subject string) error {
+	return fmt.Errorf("%s: %w", subject, gatehouse.ErrConflict)
+}
+
+// errForeignKey is either a row that still has dependants, or a reference
+// to a row deleted meanwhile; both mean the caller's view is stale.
+func errForeignKey(subject string) error {
+	return fmt.Errorf("%s is still referenced or refers to a missing row: %w", subject, gatehouse.ErrConflict)
+}
+
+func errField(subject string) error {
+	return fmt.Errorf("%s has a missing or out-of-range field: %w", subject, gatehouse.ErrInvalid)
+}
+
+// errBusy is another process holding the lock past the busy timeout. Not
+// a sentinel: the request was fine and may simply be retried.
+func errBusy(subject string, err error) error {
+	return fmt.Errorf("%s: database is busy, try again: %w", subject, err)
 }
 
 func notFound(format string, args ...any) error {

@@ -10,7 +10,7 @@ import (
 	"gatehouse/keys"
 )
 
-func TestKeyExpiry(t *testing.T) {
+func testKeyExpiry(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	MustCreateUser(t, db, "alice")
@@ -33,3 +33,5 @@ func TestKeyExpiry(t *testing.T) {
 		t.Fatalf("expiry in the past: %v", err)
 	}
 }
+
+func TestKeyExpiry(t *testing.T) { eachDB(t, testKeyExpiry) }

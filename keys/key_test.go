@@ -2,9 +2,7 @@ package keys_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +10,7 @@ import (
 	"gatehouse/keys"
 )
 
-func TestKeyService_AddKey(t *testing.T) {
+func testKeyService_AddKey(t *testing.T) {
 	db := MustOpenDB(t)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	db.Now = func() time.Time { return now }
@@ -62,22 +60,19 @@ func TestKeyService_AddKey(t *testing.T) {
 	}
 }
 
+func TestKeyService_AddKey(t *testing.T) { eachDB(t, testKeyService_AddKey) }
+
 // A deploy key's fingerprint cannot become a user key. The deploy key
 // table has no service yet, so the row is written directly.
-func TestKeyService_AddKey_DeployKeyConflict(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	db := MustOpenDBPath(t, path)
+func testKeyService_AddKey_DeployKeyConflict(t *testing.T) {
+	d := freshDB(t)
+	db := d.open(t)
 	ctx := context.Background()
 	MustCreateUser(t, db, "alice")
 	r := MustCreateRepo(t, db, "alice", "project", false)
 	line := ed25519Line(t)
 
-	raw, err := sql.Open("sqlite3", path+"?_busy_timeout=5000&_foreign_keys=on")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(`INSERT INTO deploy_keys (repo_id, fingerprint, key, created_at) VALUES (?, ?, ?, ?)`,
+	if _, err := d.raw(t).Exec(d.rebind(`INSERT INTO deploy_keys (repo_id, fingerprint, key, created_at) VALUES (?, ?, ?, ?)`),
 		r.ID, fingerprintOf(line), line, "2025-01-01T00:00:00.000000000Z"); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +81,11 @@ func TestKeyService_AddKey_DeployKeyConflict(t *testing.T) {
 	}
 }
 
-func TestKeyService_FindRemoveTouch(t *testing.T) {
+func TestKeyService_AddKey_DeployKeyConflict(t *testing.T) {
+	eachDB(t, testKeyService_AddKey_DeployKeyConflict)
+}
+
+func testKeyService_FindRemoveTouch(t *testing.T) {
 	db := MustOpenDB(t)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	db.Now = func() time.Time { return now }
@@ -161,3 +160,5 @@ func TestKeyService_FindRemoveTouch(t *testing.T) {
 		t.Fatalf("%d keys left, want 2", len(list))
 	}
 }
+
+func TestKeyService_FindRemoveTouch(t *testing.T) { eachDB(t, testKeyService_FindRemoveTouch) }

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"database/sql"
 	"math/big"
 	"path/filepath"
 	"strings"
@@ -16,21 +17,47 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"gatehouse"
+	"gatehouse/gittest"
 	"gatehouse/keys"
 )
 
-// MustOpenDB opens a fresh database in a temporary directory and closes
-// it when the test ends.
-func MustOpenDB(tb testing.TB) *keys.DB {
-	tb.Helper()
-	return MustOpenDBPath(tb, filepath.Join(tb.TempDir(), "gatehouse.db"))
+// eachDB runs test twice, as the subtests "sqlite" and "postgres": the
+// store's tests are its contract, and both databases must keep it.
+// MustOpenDB and freshDB open the database of the subtest they are given.
+func eachDB(t *testing.T, test func(t *testing.T)) {
+	t.Run("sqlite", test)
+	t.Run("postgres", test)
 }
 
-// MustOpenDBPath opens the database at path and closes it when the test
-// ends; two calls with one path act like the CLI and the server.
-func MustOpenDBPath(tb testing.TB, path string) *keys.DB {
+// onPostgres reports whether tb runs under eachDB's "postgres" subtest.
+func onPostgres(tb testing.TB) bool {
+	return strings.Contains(tb.Name()+"/", "/postgres/")
+}
+
+// testDB is a fresh, empty database of the kind tb runs on: a SQLite file
+// in a temporary directory, or a PostgreSQL database of its own (see
+// gittest.PostgresURL).
+type testDB struct {
+	dir string // the data folder
+	url string // "sqlite:PATH" or a postgres:// URL
+}
+
+func freshDB(tb testing.TB) testDB {
 	tb.Helper()
-	db, err := keys.Open(path)
+	dir := tb.TempDir()
+	if onPostgres(tb) {
+		return testDB{dir: dir, url: gittest.PostgresURL(tb)}
+	}
+	return testDB{dir: dir, url: "sqlite:" + filepath.Join(dir, "gatehouse.db")}
+}
+
+func (d testDB) postgres() bool { return keys.IsPostgresURL(d.url) }
+
+// open opens a handle on the database and closes it when the test ends;
+// two handles act like the CLI and the server (or two nodes).
+func (d testDB) open(tb testing.TB) *keys.DB {
+	tb.Helper()
+	db, err := keys.OpenURL(d.dir, d.url)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -40,6 +67,46 @@ func MustOpenDBPath(tb testing.TB, path string) *keys.DB {
 		}
 	})
 	return db
+}
+
+// raw opens a plain database/sql handle on the database, as an operator's
+// shell would, for writing what the store would not. Queries on it are
+// the database's own SQL: rebind turns ? into $n for PostgreSQL.
+func (d testDB) raw(tb testing.TB) *sql.DB {
+	tb.Helper()
+	var raw *sql.DB
+	var err error
+	if d.postgres() {
+		raw, err = sql.Open("pgx", d.url)
+	} else {
+		raw, err = sql.Open("sqlite3", strings.TrimPrefix(d.url, "sqlite:")+"?_busy_timeout=5000&_foreign_keys=on")
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+func (d testDB) rebind(query string) string {
+	if d.postgres() {
+		return keys.NumberPlaceholders(query)
+	}
+	return query
+}
+
+// MustOpenDB opens a fresh database of the kind tb runs on and closes it
+// when the test ends.
+func MustOpenDB(tb testing.TB) *keys.DB {
+	tb.Helper()
+	return freshDB(tb).open(tb)
+}
+
+// MustOpenDBPath opens the SQLite database at path and closes it when the
+// test ends; two calls with one path act like the CLI and the server.
+func MustOpenDBPath(tb testing.TB, path string) *keys.DB {
+	tb.Helper()
+	return testDB{dir: filepath.Dir(path), url: "sqlite:" + path}.open(tb)
 }
 
 // MustCreateUser creates a user named name.

@@ -49,14 +49,10 @@ func (s *LFSLockStore) CreateLFSLock(ctx context.Context, l *gatehouse.LFSLock) 
 	if len(held) > 0 {
 		return held[0], fmt.Errorf("%s held by %s: %w", subject, held[0].Owner, gatehouse.ErrConflict)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO lfs_locks (repo_id, path, refname, owner, created_at) VALUES (?, ?, ?, ?, ?)`,
-		l.RepoID, l.Path, l.Ref, l.Owner, formatTime(tx.now))
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO lfs_locks (repo_id, path, refname, owner, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		l.RepoID, l.Path, l.Ref, l.Owner, formatTime(tx.now)).Scan(&id); err != nil {
 		return nil, translate(err, subject)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, translate(err, subject)

@@ -9,7 +9,7 @@ import (
 	"gatehouse/keys"
 )
 
-func TestLFSLocks(t *testing.T) {
+func testLFSLocks(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	MustCreateUser(t, db, "alice")
@@ -81,3 +81,5 @@ func TestLFSLocks(t *testing.T) {
 		t.Fatalf("locks of a removed repository: %v, %v", ls, err)
 	}
 }
+
+func TestLFSLocks(t *testing.T) { eachDB(t, testLFSLocks) }

@@ -102,13 +102,9 @@ func (s *LoginService) RedeemLoginLink(ctx context.Context, secret string) (*gat
 	}
 	sessSecret, sessHash := newSecret(prefixSession)
 	sess := &gatehouse.Session{User: u, Secret: sessSecret, CreatedAt: tx.now, ExpiresAt: tx.now.Add(gatehouse.SessionTTL)}
-	res, err := tx.ExecContext(ctx, `INSERT INTO web_sessions (user_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		u.ID, sessHash, formatTime(sess.CreatedAt), formatTime(sess.ExpiresAt))
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO web_sessions (user_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		u.ID, sessHash, formatTime(sess.CreatedAt), formatTime(sess.ExpiresAt)).Scan(&sess.ID); err != nil {
 		return nil, translate(err, "session")
-	}
-	if sess.ID, err = res.LastInsertId(); err != nil {
-		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, translate(err, "session")

@@ -45,14 +45,10 @@ func (s *OrgService) CreateOrg(ctx context.Context, o *gatehouse.Organization) e
 		return err
 	}
 	subject := "organization " + quote(o.Name)
-	res, err := tx.ExecContext(ctx, `INSERT INTO users (name, admin, disabled, created_at) VALUES (?, FALSE, FALSE, ?)`,
-		o.Name, formatTime(tx.now))
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO users (name, admin, disabled, created_at) VALUES (?, FALSE, FALSE, ?) RETURNING id`,
+		o.Name, formatTime(tx.now)).Scan(&id); err != nil {
 		return translate(err, subject)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO orgs (id, default_level) VALUES (?, ?)`, id, int(o.DefaultLevel)); err != nil {
 		return translate(err, subject)
@@ -267,14 +263,10 @@ func (s *OrgService) CreateTeam(ctx context.Context, t *gatehouse.Team) error {
 		return err
 	}
 	subject := "team " + quote(t.FullName())
-	res, err := tx.ExecContext(ctx, `INSERT INTO teams (org_id, name, created_at) VALUES (?, ?, ?)`,
-		o.ID, t.Name, formatTime(tx.now))
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO teams (org_id, name, created_at) VALUES (?, ?, ?) RETURNING id`,
+		o.ID, t.Name, formatTime(tx.now)).Scan(&id); err != nil {
 		return translate(err, subject)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return translate(err, subject)

@@ -22,7 +22,7 @@ func MustCreateOrg(tb testing.TB, db *keys.DB, name string) *gatehouse.Organizat
 }
 
 // One namespace, both directions, with a message that says who has it.
-func TestOrgService_Namespace(t *testing.T) {
+func testOrgService_Namespace(t *testing.T) {
 	db := MustOpenDB(t)
 	ctx := context.Background()
 	orgs, us := keys.NewOrgService(db), keys.NewUserService(db)
@@ -67,7 +67,9 @@ func TestOrgService_Namespace(t *testing.T) {
 	}
 }
 
-func TestOrgService_MembersTeamsGrants(t *testing.T) {
+func TestOrgService_Namespace(t *testing.T) { eachDB(t, testOrgService_Namespace) }
+
+func testOrgService_MembersTeamsGrants(t *testing.T) {
 	db := MustOpenDB(t)
 	ctx := context.Background()
 	orgs, rs := keys.NewOrgService(db), keys.NewRepoStore(db)
@@ -197,9 +199,11 @@ func TestOrgService_MembersTeamsGrants(t *testing.T) {
 	MustCreateUser(t, db, "acme")
 }
 
+func TestOrgService_MembersTeamsGrants(t *testing.T) { eachDB(t, testOrgService_MembersTeamsGrants) }
+
 // Creating in or renaming into an organization's namespace works; an
 // org's missing repository still reports the org for create-on-push.
-func TestRepoStore_OrgOwner(t *testing.T) {
+func testRepoStore_OrgOwner(t *testing.T) {
 	db := MustOpenDB(t)
 	ctx := context.Background()
 	rs := keys.NewRepoStore(db)
@@ -219,3 +223,5 @@ func TestRepoStore_OrgOwner(t *testing.T) {
 		t.Fatalf("facts in a user's namespace: %+v, %v", f, err)
 	}
 }
+
+func TestRepoStore_OrgOwner(t *testing.T) { eachDB(t, testRepoStore_OrgOwner) }

@@ -51,16 +51,12 @@ func (s *RepoStore) CreateRepo(ctx context.Context, r *gatehouse.Repo) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO repos
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO repos
 		(owner_id, name, private, description, default_branch, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		ownerID, r.Name, r.Private, r.Description, r.DefaultBranch, formatTime(tx.now), formatTime(tx.now))
-	if err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		ownerID, r.Name, r.Private, r.Description, r.DefaultBranch, formatTime(tx.now), formatTime(tx.now)).Scan(&id); err != nil {
 		return translate(err, "repository "+quote(r.FullName()))
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return translate(err, "repository "+quote(r.FullName()))

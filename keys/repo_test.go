@@ -11,7 +11,7 @@ import (
 	"gatehouse/keys"
 )
 
-func TestRepoStore_CreateRepo(t *testing.T) {
+func testRepoStore_CreateRepo(t *testing.T) {
 	db := MustOpenDB(t)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	db.Now = func() time.Time { return now }
@@ -65,7 +65,9 @@ func TestRepoStore_CreateRepo(t *testing.T) {
 	}
 }
 
-func TestRepoStore_UpdateRenameDelete(t *testing.T) {
+func TestRepoStore_CreateRepo(t *testing.T) { eachDB(t, testRepoStore_CreateRepo) }
+
+func testRepoStore_UpdateRenameDelete(t *testing.T) {
 	db := MustOpenDB(t)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	db.Now = func() time.Time { return now }
@@ -127,7 +129,9 @@ func TestRepoStore_UpdateRenameDelete(t *testing.T) {
 	}
 }
 
-func TestRepoStore_Collaborators(t *testing.T) {
+func TestRepoStore_UpdateRenameDelete(t *testing.T) { eachDB(t, testRepoStore_UpdateRenameDelete) }
+
+func testRepoStore_Collaborators(t *testing.T) {
 	db := MustOpenDB(t)
 	rs := keys.NewRepoStore(db)
 	ctx := context.Background()
@@ -184,7 +188,9 @@ func TestRepoStore_Collaborators(t *testing.T) {
 	}
 }
 
-func TestRepoStore_AccessFacts(t *testing.T) {
+func TestRepoStore_Collaborators(t *testing.T) { eachDB(t, testRepoStore_Collaborators) }
+
+func testRepoStore_AccessFacts(t *testing.T) {
 	db := MustOpenDB(t)
 	rs := keys.NewRepoStore(db)
 	ctx := context.Background()
@@ -232,7 +238,9 @@ func TestRepoStore_AccessFacts(t *testing.T) {
 	}
 }
 
-func TestRepoStore_FindRepos(t *testing.T) {
+func TestRepoStore_AccessFacts(t *testing.T) { eachDB(t, testRepoStore_AccessFacts) }
+
+func testRepoStore_FindRepos(t *testing.T) {
 	db := MustOpenDB(t)
 	rs := keys.NewRepoStore(db)
 	us := keys.NewUserService(db)
@@ -294,3 +302,5 @@ func TestRepoStore_FindRepos(t *testing.T) {
 		})
 	}
 }
+
+func TestRepoStore_FindRepos(t *testing.T) { eachDB(t, testRepoStore_FindRepos) }

@@ -15,8 +15,15 @@ import (
 // VACUUM INTO counts as writing, and the one write connection would make
 // this process's writers wait for the whole copy.
 //
+// On PostgreSQL the copy is a SQLite file all the same, written table by
+// table from one REPEATABLE READ transaction (CopyTo), so that a backup
+// restores and verifies the same way whichever database it came from.
+//
 // Errors: the path exists or cannot be written (wrapped driver errors).
 func (db *DB) Snapshot(ctx context.Context, path string) error {
+	if db.Postgres() {
+		return db.snapshotPostgres(ctx, path)
+	}
 	conn, err := sql.Open("sqlite3", dsn(db.Path, false))
 	if err != nil {
 		return err

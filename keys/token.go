@@ -53,13 +53,9 @@ func (s *TokenService) CreateToken(ctx context.Context, user, name string, scope
 		e := expiresAt.UTC().Round(0)
 		t.ExpiresAt = &e
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (user_id, hash, name, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.ID, hash, name, int(scope), formatTime(t.CreatedAt), formatNullTime(t.ExpiresAt))
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO api_tokens (user_id, hash, name, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.ID, hash, name, int(scope), formatTime(t.CreatedAt), formatNullTime(t.ExpiresAt)).Scan(&t.ID); err != nil {
 		return nil, "", translate(err, "token for "+quote(user))
-	}
-	if t.ID, err = res.LastInsertId(); err != nil {
-		return nil, "", err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, "", translate(err, "token for "+quote(user))

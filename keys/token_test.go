@@ -2,10 +2,8 @@ package keys_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -15,7 +13,7 @@ import (
 	"gatehouse/migrations"
 )
 
-func TestTokens(t *testing.T) {
+func testTokens(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	MustCreateUser(t, db, "alice")
@@ -70,7 +68,9 @@ func TestTokens(t *testing.T) {
 	}
 }
 
-func TestLoginLinks(t *testing.T) {
+func TestTokens(t *testing.T) { eachDB(t, testTokens) }
+
+func testLoginLinks(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	MustCreateUser(t, db, "alice")
@@ -126,9 +126,11 @@ func TestLoginLinks(t *testing.T) {
 	}
 }
 
+func TestLoginLinks(t *testing.T) { eachDB(t, testLoginLinks) }
+
 // A token keeps the scope it was made with; there is no default here, the
 // callers choose.
-func TestTokens_Scope(t *testing.T) {
+func testTokens_Scope(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	MustCreateUser(t, db, "alice")
@@ -159,10 +161,12 @@ func TestTokens_Scope(t *testing.T) {
 	}
 }
 
+func TestTokens_Scope(t *testing.T) { eachDB(t, testTokens_Scope) }
+
 // Tokens made before tokens had scopes could do everything their user
 // could; the migration makes them admin so that they keep working.
-func TestTokens_MigratedScope(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "gatehouse.db")
+func testTokens_MigratedScope(t *testing.T) {
+	d := freshDB(t)
 	names, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -173,10 +177,7 @@ func TestTokens_MigratedScope(t *testing.T) {
 	}
 	// A database as the release before scopes left it, written the way
 	// the store migrates, with one token in it.
-	raw, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := d.raw(t)
 	if _, err := raw.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
@@ -185,10 +186,13 @@ func TestTokens_MigratedScope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if d.postgres() {
+			body = []byte(keys.PostgresSchema(string(body)))
+		}
 		if _, err := raw.Exec(string(body)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if _, err := raw.Exec(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, '2026-01-01T00:00:00.000000000Z')`, name); err != nil {
+		if _, err := raw.Exec(d.rebind(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, '2026-01-01T00:00:00.000000000Z')`), name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,7 +208,7 @@ func TestTokens_MigratedScope(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db := MustOpenDBPath(t, path)
+	db := d.open(t)
 	list, err := keys.NewTokenService(db).FindTokens(context.Background(), "alice")
 	if err != nil || len(list) != 1 {
 		t.Fatalf("FindTokens = %v, %v", list, err)
@@ -213,3 +217,5 @@ func TestTokens_MigratedScope(t *testing.T) {
 		t.Errorf("migrated token = %+v, want scope admin", list[0])
 	}
 }
+
+func TestTokens_MigratedScope(t *testing.T) { eachDB(t, testTokens_MigratedScope) }

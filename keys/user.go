@@ -159,14 +159,10 @@ func createUser(ctx context.Context, tx *Tx, u *gatehouse.User) error {
 	if err := nameFree(ctx, tx, u.Name, "user"); err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO users (name, admin, disabled, created_at) VALUES (?, ?, ?, ?)`,
-		u.Name, u.Admin, u.Disabled, formatTime(tx.now))
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO users (name, admin, disabled, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		u.Name, u.Admin, u.Disabled, formatTime(tx.now)).Scan(&id); err != nil {
 		return translate(err, "user "+quote(u.Name))
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
 	}
 	u.ID, u.CreatedAt = id, tx.now
 	return nil

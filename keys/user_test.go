@@ -11,7 +11,7 @@ import (
 	"gatehouse/keys"
 )
 
-func TestUserService_CreateUser(t *testing.T) {
+func testUserService_CreateUser(t *testing.T) {
 	db := MustOpenDB(t)
 	now := time.Date(2025, 3, 1, 12, 0, 0, 500, time.UTC)
 	db.Now = func() time.Time { return now }
@@ -56,7 +56,9 @@ func TestUserService_CreateUser(t *testing.T) {
 	}
 }
 
-func TestUserService_Messages(t *testing.T) {
+func TestUserService_CreateUser(t *testing.T) { eachDB(t, testUserService_CreateUser) }
+
+func testUserService_Messages(t *testing.T) {
 	db := MustOpenDB(t)
 	s := keys.NewUserService(db)
 	ctx := context.Background()
@@ -72,7 +74,9 @@ func TestUserService_Messages(t *testing.T) {
 	}
 }
 
-func TestUserService_FindUsers(t *testing.T) {
+func TestUserService_Messages(t *testing.T) { eachDB(t, testUserService_Messages) }
+
+func testUserService_FindUsers(t *testing.T) {
 	db := MustOpenDB(t)
 	ctx := context.Background()
 	for _, n := range []string{"carol", "alice", "bob"} {
@@ -91,7 +95,9 @@ func TestUserService_FindUsers(t *testing.T) {
 	}
 }
 
-func TestUserService_UpdateUser(t *testing.T) {
+func TestUserService_FindUsers(t *testing.T) { eachDB(t, testUserService_FindUsers) }
+
+func testUserService_UpdateUser(t *testing.T) {
 	db := MustOpenDB(t)
 	s := keys.NewUserService(db)
 	ctx := context.Background()
@@ -117,7 +123,9 @@ func TestUserService_UpdateUser(t *testing.T) {
 	}
 }
 
-func TestUserService_DeleteUser(t *testing.T) {
+func TestUserService_UpdateUser(t *testing.T) { eachDB(t, testUserService_UpdateUser) }
+
+func testUserService_DeleteUser(t *testing.T) {
 	db := MustOpenDB(t)
 	s := keys.NewUserService(db)
 	ks := keys.NewKeyService(db)
@@ -167,3 +175,5 @@ func TestUserService_DeleteUser(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestUserService_DeleteUser(t *testing.T) { eachDB(t, testUserService_DeleteUser) }

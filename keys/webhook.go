@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,17 @@ type WebhookService struct {
 
 // NewWebhookService returns a WebhookService backed by db.
 func NewWebhookService(db *DB) *WebhookService {
-	return &WebhookService{db: db, marker: db.Path + "-webhooks"}
+	return &WebhookService{db: db, marker: webhookMarker(db)}
+}
+
+// webhookMarker is the marker file's path: next to the SQLite file, or
+// in the data folder all nodes on one PostgreSQL database share, so that
+// a webhook added through one node is seen by the others.
+func webhookMarker(db *DB) string {
+	if db.Postgres() {
+		return filepath.Join(db.Dir, "webhooks.marker")
+	}
+	return db.Path + "-webhooks"
 }
 
 // SyncMarker brings the marker file in line with the database, which a
@@ -111,14 +122,10 @@ func (s *WebhookService) CreateWebhook(ctx context.Context, h *gatehouse.Webhook
 		}
 		orgID = o.ID
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO webhooks (scope, repo_id, org_id, url, secret, events, insecure, active, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, TRUE, ?)`,
-		string(h.Scope), repoID, orgID, h.URL, h.Secret, strings.Join(h.Events, ","), h.InsecureSkipVerify, formatTime(tx.now))
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO webhooks (scope, repo_id, org_id, url, secret, events, insecure, active, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, TRUE, ?) RETURNING id`,
+		string(h.Scope), repoID, orgID, h.URL, h.Secret, strings.Join(h.Events, ","), h.InsecureSkipVerify, formatTime(tx.now)).Scan(&h.ID); err != nil {
 		return translate(err, "webhook")
-	}
-	if h.ID, err = res.LastInsertId(); err != nil {
-		return err
 	}
 	if err := s.syncMarker(ctx, tx); err != nil {
 		return err
@@ -412,7 +419,7 @@ func (s *WebhookService) FindDeliveries(ctx context.Context, hookID int64, limit
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	ds, err := queryDeliveries(ctx, tx, `WHERE hook_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`, hookID, limit)
+	ds, err := queryDeliveries(ctx, tx, `WHERE hook_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, hookID, limit)
 	if err != nil {
 		return nil, err
 	}

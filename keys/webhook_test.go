@@ -23,11 +23,12 @@ func MustWebhookService(tb testing.TB, db *keys.DB) *keys.WebhookService {
 // Hooks of each scope match their repositories; secrets are kept but not
 // listed; the "any webhooks?" answer follows changes made through another
 // handle on the same file, without a query.
-func TestWebhookService_Hooks(t *testing.T) {
-	db := MustOpenDB(t)
+func testWebhookService_Hooks(t *testing.T) {
+	d := freshDB(t)
+	db := d.open(t)
 	ctx := context.Background()
 	s := MustWebhookService(t, db)
-	other := MustWebhookService(t, MustOpenDBPath(t, db.Path))
+	other := MustWebhookService(t, d.open(t))
 	MustCreateUser(t, db, "alice")
 	MustCreateOrg(t, db, "acme")
 	MustCreateRepo(t, db, "alice", "r", false)
@@ -105,7 +106,7 @@ func TestWebhookService_Hooks(t *testing.T) {
 		t.Fatal("no hook is left")
 	}
 	// A marker left behind (a restore of the database) is put right.
-	os.WriteFile(db.Path+"-webhooks", nil, 0o600)
+	os.WriteFile(keys.WebhookMarker(db), nil, 0o600)
 	if err := s.SyncMarker(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +118,11 @@ func TestWebhookService_Hooks(t *testing.T) {
 	}
 }
 
+func TestWebhookService_Hooks(t *testing.T) { eachDB(t, testWebhookService_Hooks) }
+
 // A claimed delivery has its attempt recorded before it is sent, and is
 // due again after the retry delay unless the attempt finishes it.
-func TestWebhookService_Queue(t *testing.T) {
+func testWebhookService_Queue(t *testing.T) {
 	db := MustOpenDB(t)
 	ctx := context.Background()
 	s := MustWebhookService(t, db)
@@ -170,3 +173,5 @@ func TestWebhookService_Queue(t *testing.T) {
 		t.Fatalf("prune: %d %v", n, err)
 	}
 }
+
+func TestWebhookService_Queue(t *testing.T) { eachDB(t, testWebhookService_Queue) }

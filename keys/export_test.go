@@ -1,0 +1,9 @@
+package keys
+
+// For the external tests: the PostgreSQL rewrites of placeholders and
+// migrations, and the webhook marker's place.
+var (
+	NumberPlaceholders = numberPlaceholders
+	PostgresSchema     = postgresDialect{}.schema
+	WebhookMarker      = webhookMarker
+)

@@ -14,6 +14,12 @@
 # for the service unit, and mount/unshare for a small disk to fill. A test never
 # skips because one is missing; it fails, so check first.
 #
+# The store's tests also run against PostgreSQL (Debian's postgresql): unless
+# GATEHOUSE_TEST_POSTGRES names a server already (a postgres:// URL of a role
+# that may CREATE DATABASE), this starts a throwaway cluster listening only on
+# 127.0.0.1 (trust auth for loopback, data in a temporary folder, stopped at
+# exit) and exports GATEHOUSE_TEST_POSTGRES for the tests.
+#
 # GATEHOUSE_NO_INSTALL=1 only reports what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -47,6 +53,18 @@ need 'pyimport pygit2' python3 python3-pygit2
 need 'pyimport dulwich' python3 python3-dulwich
 need 'have jgit && have java' jgit-cli default-jre-headless
 need 'have ssh-audit' ssh-audit
+# initdb and pg_ctl are on PATH or in Debian's versioned folder.
+pgbin() {
+	local d
+	for d in "$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/x)")" /usr/lib/postgresql/*/bin; do
+		if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+			echo "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+[ -n "${GATEHOUSE_TEST_POSTGRES:-}" ] || need pgbin postgresql
 need 'have chromium || have chromium-browser || have google-chrome || [ -n "${GATEHOUSE_CHROMIUM:-}" ]' \
 	chromium fonts-dejavu-core ca-certificates
 
@@ -70,4 +88,39 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 fi
 
-exec go test -race -count=1 "$@" ./...
+# start_postgres starts the throwaway cluster described at the top. The
+# server refuses to run as root, so as root it runs as the postgres user the
+# package created.
+start_postgres() {
+	local port
+	pg_bin=$(pgbin)
+	pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-pg.XXXXXX")
+	pg_as=()
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres: "$pg_dir"
+		pg_as=(runuser -u postgres --)
+	fi
+	# A free port: bind port 0 and read what the kernel chose.
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -E UTF8 --locale=C \
+		--auth-local=trust --auth-host=trust >"$pg_dir/initdb.log" 2>&1 ||
+		{ cat "$pg_dir/initdb.log" >&2; return 1; }
+	# listen_addresses=127.0.0.1: trust auth is for loopback only; the
+	# socket goes in the temporary folder, not /run/postgresql.
+	"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -s \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start || { cat "$pg_dir/server.log" >&2; return 1; }
+	trap stop_postgres EXIT
+	export GATEHOUSE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	echo "test.sh: PostgreSQL on 127.0.0.1:$port (data in $pg_dir)" >&2
+}
+stop_postgres() {
+	"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -s stop || true
+	rm -rf "$pg_dir"
+}
+if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ]; then
+	start_postgres
+fi
+
+# Not exec: the trap above stops PostgreSQL when the tests end.
+go test -race -count=1 "$@" ./...

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -19,7 +18,7 @@ import (
 	"gatehouse/repos"
 )
 
-const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR | --config FILE] [--json]
+const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--db URL | --config FILE] [--json]
 
   serve                                   run the server (the default)
   user add NAME [--admin] | list | show NAME | disable NAME | enable NAME | rm NAME
@@ -198,7 +197,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // cliConfigKeys are the settings of serve's configuration file an admin
 // command takes (--config), when it has that flag.
-var cliConfigKeys = []string{"data", "max-repos-per-user"}
+var cliConfigKeys = []string{"data", "db", "max-repos-per-user"}
 
 type usageError struct{ msg string }
 
@@ -215,6 +214,7 @@ type cli struct {
 	stderr io.Writer
 	json   bool
 	data   string
+	dbURL  string // --db, as serve's
 
 	fs *flag.FlagSet // the subcommand's parsed flags
 
@@ -243,6 +243,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	}
 	fs := newFlagSet(name)
 	fs.StringVar(&c.data, "data", "./data", "data folder")
+	fs.StringVar(&c.dbURL, "db", "", "database, as serve's --db: empty for SQLite in the data folder")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
 	config := fs.String("config", "", "serve's configuration file, for its data folder")
 	if cmd.flags != nil {
@@ -279,12 +280,12 @@ func (c *cli) run(ctx context.Context, args []string) error {
 // open opens the database and builds the services as serve does, with
 // serve's defaults and the command's own limit flags.
 func (c *cli) open() error {
-	db, err := keys.Open(filepath.Join(c.data, "gatehouse.db"))
+	db, err := keys.OpenURL(c.data, c.dbURL)
 	if err != nil {
 		return err
 	}
 	cfg := NewMain().Config
-	cfg.Data = c.data
+	cfg.Data, cfg.DB = c.data, c.dbURL
 	if c.fs.Lookup("max-repos-per-user") != nil {
 		cfg.MaxReposPerUser = c.flagInt("max-repos-per-user")
 	}

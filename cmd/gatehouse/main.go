@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -47,7 +46,10 @@ func main() {
 
 // Config is what serve is configured with.
 type Config struct {
-	Data          string
+	Data string
+	// DB is the database (--db): empty for SQLite in the data folder, or
+	// a postgres:// URL (see keys.OpenURL).
+	DB            string
 	SSHAddr       string
 	HTTPAddr      string
 	AdminKey      string
@@ -196,6 +198,7 @@ func (m *Main) flagSet() (*flag.FlagSet, *string) {
 	c := &m.Config
 	config := fs.String("config", "", "configuration file: serve's flags as name = value lines")
 	fs.StringVar(&c.Data, "data", c.Data, "data folder (database, repositories, host keys)")
+	fs.StringVar(&c.DB, "db", c.DB, "database: empty for SQLite in the data folder, or postgres://USER:PASSWORD@HOST/DB")
 	fs.StringVar(&c.SSHAddr, "ssh-addr", c.SSHAddr, "SSH listen address")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "admin panel and API listen address; empty disables it")
 	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "public key (text or file) for the first admin, used when no user exists")
@@ -233,7 +236,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	db, err := keys.Open(filepath.Join(c.Data, "gatehouse.db"))
+	db, err := keys.OpenURL(c.Data, c.DB)
 	if errors.Is(err, migrations.ErrNewer) {
 		return fmt.Errorf("gatehouse %s cannot serve this data folder: %w", Version, err)
 	}
@@ -241,7 +244,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.DB = db
-	if len(db.Upgraded) > 0 {
+	m.Logger.Info("database", "db", db.Name) // never with its password
+	switch {
+	case len(db.Upgraded) > 0 && db.Backup == "":
+		m.Logger.Info("database upgraded", "migrations", db.Upgraded)
+		fmt.Fprintf(m.Stdout, "upgraded the database (%s)\n", strings.Join(db.Upgraded, ", "))
+	case len(db.Upgraded) > 0:
 		m.Logger.Info("database upgraded", "migrations", db.Upgraded, "backup", db.Backup)
 		fmt.Fprintf(m.Stdout, "upgraded the database (%s); its previous state is in %s\n", strings.Join(db.Upgraded, ", "), db.Backup)
 	}

@@ -89,7 +89,11 @@ func portOf(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1
 func (s *Server) CLI(args ...string) (string, error) {
 	s.tb.Helper()
 	var out, errb bytes.Buffer
-	code := main.Run(context.Background(), append(args, "--data", s.Data), strings.NewReader(""), &out, &errb)
+	args = append(args, "--data", s.Data)
+	if s.Config.DB != "" {
+		args = append(args, "--db", s.Config.DB)
+	}
+	code := main.Run(context.Background(), args, strings.NewReader(""), &out, &errb)
 	if code != 0 {
 		return out.String() + errb.String(), fmt.Errorf("gatehouse %s: exit %d: %s", strings.Join(args, " "), code, strings.TrimSpace(errb.String()))
 	}

@@ -14,8 +14,8 @@ import (
 
 // TableCount is how many rows of one table a copy moved.
 type TableCount struct {
-	Table string
-	Rows  int64
+	Table string `json:"table"`
+	Rows  int64  `json:"rows"`
 }
 
 // copyBatch bounds the values in one INSERT of a copy, well under both

@@ -41,6 +41,7 @@ const usage = `usage: gatehouse COMMAND [ARGS] [--data DIR] [--db URL | --config
   check [--repair]                        repositories vs metadata, refs and history, leftovers of killed operations
   backup DEST [--archive FILE.tar.zst] [--progress] | backup verify SRC
   restore SRC --data DIR [--progress]     a new data folder from a backup
+  migrate-db --from sqlite:PATH --to postgres://...   copy the metadata into a new PostgreSQL database
   hostkeys                                print the host key fingerprints
   policy keys [--org O | --user U] [any|sk-only|sk-touch|sk-verify]   show or set a key policy
   version
@@ -146,6 +147,10 @@ var commands = map[string]command{
 	}, run: backupTake},
 	"backup verify": {args: 1, flags: boolFlag("progress", "report each repository on stderr"), run: backupVerify, noData: true},
 	"restore":       {args: 1, flags: boolFlag("progress", "report each repository on stderr"), run: restoreData, noData: true},
+	"migrate-db": {args: 0, flags: func(fs *flag.FlagSet) {
+		fs.String("from", "", "the SQLite database to copy, as sqlite:PATH")
+		fs.String("to", "", "the new, empty PostgreSQL database, as postgres://...")
+	}, run: migrateDB, noData: true},
 	// hostkeys reads the data folder only; see cli.run.
 	"hostkeys": {args: 0, run: hostKeys},
 

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,5 +48,58 @@ func TestPostgres_Serve(t *testing.T) {
 	}
 	if strings.Contains(s.Log.String(), "password") {
 		t.Errorf("the log mentions a password:\n%s", s.Log.String())
+	}
+}
+
+// migrate-db copies a running SQLite installation into PostgreSQL: every
+// table, counts checked and printed; serve --db on the same data folder
+// then lets the migrated user clone with the real ssh and git, and new
+// rows get new ids. A second copy into the now non-empty database is
+// refused and changes nothing.
+func TestMigrateDB(t *testing.T) {
+	s := MustRunMain(t)
+	alice := s.User("alice")
+	s.User("bob")
+	s.MustCLI("org", "create", "acme")
+	s.MustCLI("repo", "create", "alice/r")
+	s.MustCLI("collab", "add", "alice/r", "bob", "write")
+	s.MustCLI("webhook", "add", "alice/r", "http://127.0.0.1:1/hook", "--secret", "s3")
+	s.MustCLI("token", "create", "alice", "--name", "ci")
+	work := Work(t, "main", 2)
+	s.MustGit(alice, work, "push", s.URL("alice/r"), "main")
+
+	url := gittest.PostgresURL(t)
+	// The server is still running: the copy is one read transaction.
+	out := s.MustCLI("migrate-db", "--from", "sqlite:"+filepath.Join(s.Data, "gatehouse.db"), "--to", url)
+	for _, want := range []string{`users +4 rows` /* the bootstrap admin, alice, bob, acme */, `public_keys +2 rows`, `repos +1 rows`, `collaborators +1 rows`,
+		`webhooks +1 rows`, `api_tokens +1 rows`, `orgs +1 rows`, `audit_log +[1-9]\d* rows`} {
+		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(out) {
+			t.Errorf("migrate-db output lacks %q:\n%s", want, out)
+		}
+	}
+
+	node := MustRunMain(t, func(c *main.Config) { c.Data, c.DB = s.Data, url })
+	dst := t.TempDir()
+	node.MustGit(alice, dst, "clone", node.URL("alice/r"), "c")
+	if got, want := run(t, filepath.Join(dst, "c"), "git", "rev-parse", "HEAD"), run(t, work, "git", "rev-parse", "HEAD"); got != want {
+		t.Fatalf("clone after the migration: HEAD %s, want %s", got, want)
+	}
+	if list := node.MustCLI("webhook", "list", "alice/r"); !strings.Contains(list, "http://127.0.0.1:1/hook") {
+		t.Errorf("webhook list after the migration:\n%s", list)
+	}
+	// New rows get ids past the copied ones.
+	node.User("carol")
+	node.MustCLI("repo", "create", "carol/new")
+	if log := node.MustCLI("audit", "--user", "alice"); !strings.Contains(log, "push") {
+		t.Errorf("the copied audit log lacks alice's push:\n%s", log)
+	}
+
+	before := node.MustCLI("user", "list")
+	out, err := s.CLI("migrate-db", "--from", "sqlite:"+filepath.Join(s.Data, "gatehouse.db"), "--to", url)
+	if err == nil || !strings.Contains(out, "not empty") {
+		t.Fatalf("a second copy into a non-empty database: %v\n%s", err, out)
+	}
+	if after := node.MustCLI("user", "list"); after != before || !strings.Contains(after, "carol") {
+		t.Fatalf("users after the refused copy:\n%s\nbefore:\n%s", after, before)
 	}
 }

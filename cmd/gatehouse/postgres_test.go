@@ -103,3 +103,41 @@ func TestMigrateDB(t *testing.T) {
 		t.Fatalf("users after the refused copy:\n%s\nbefore:\n%s", after, before)
 	}
 }
+
+// On PostgreSQL, check and backup work with --db: the backup's database
+// is a SQLite file, so backup verify and restore work as they do for
+// SQLite; the restored folder serves on SQLite, and migrate-db loads it
+// into a new PostgreSQL database, which serves it again.
+func TestPostgres_CheckBackupRestore(t *testing.T) {
+	url := gittest.PostgresURL(t)
+	s := MustRunMain(t, func(c *main.Config) { c.DB = url })
+	alice := s.User("alice")
+	s.MustCLI("repo", "create", "alice/r")
+	work := Work(t, "main", 2)
+	s.MustGit(alice, work, "push", s.URL("alice/r"), "main")
+	if out := s.MustCLI("check"); !strings.Contains(out, "no problems found") {
+		t.Fatalf("check on PostgreSQL:\n%s", out)
+	}
+
+	dest := filepath.Join(t.TempDir(), "backup")
+	s.MustCLI("backup", dest)
+	if out := s.MustCLI("backup", "verify", dest); !strings.Contains(out, "1 repositories") {
+		t.Fatalf("verify said:\n%s", out)
+	}
+	restored := filepath.Join(t.TempDir(), "data")
+	if out, code := runCLI(t, "restore", dest, "--data", restored); code != 0 {
+		t.Fatalf("restore: exit %d\n%s", code, out)
+	}
+	lite := MustRunMain(t, func(c *main.Config) { c.Data = restored })
+	head := run(t, work, "git", "rev-parse", "HEAD")
+	if out := lite.MustGit(alice, "", "ls-remote", lite.URL("alice/r")); !strings.Contains(out, head+"\trefs/heads/main") {
+		t.Fatalf("the restored folder on SQLite serves\n%s", out)
+	}
+
+	again := gittest.PostgresURL(t)
+	lite.MustCLI("migrate-db", "--from", "sqlite:"+filepath.Join(restored, "gatehouse.db"), "--to", again)
+	pg := MustRunMain(t, func(c *main.Config) { c.Data, c.DB = restored, again })
+	if out := pg.MustGit(alice, "", "ls-remote", pg.URL("alice/r")); !strings.Contains(out, head+"\trefs/heads/main") {
+		t.Fatalf("the restored folder on PostgreSQL serves\n%s", out)
+	}
+}

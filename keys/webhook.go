@@ -292,15 +292,19 @@ func (s *WebhookService) EnqueueDeliveries(ctx context.Context, ds []*gatehouse.
 	}
 	defer stmt.Close()
 	now := formatTime(tx.now)
-	for _, d := range ds {
+	for i, d := range ds {
 		if d.ID == "" {
 			d.ID = gatehouse.NewDeliveryID()
 		}
-		if _, err := stmt.ExecContext(ctx, d.ID, d.HookID, d.Event, d.Action, d.Repo, d.Payload, now, now); err != nil {
+		// One nanosecond apart, so that a batch lists (and is claimed) in
+		// the order it was queued: ids are random, and neither database
+		// has an insertion order to fall back on that both share.
+		created := tx.now.Add(time.Duration(i))
+		if _, err := stmt.ExecContext(ctx, d.ID, d.HookID, d.Event, d.Action, d.Repo, d.Payload, now, formatTime(created)); err != nil {
 			return translate(err, "webhook delivery")
 		}
 		t := tx.now
-		d.Status, d.NextAt, d.CreatedAt = gatehouse.DeliveryPending, &t, tx.now
+		d.Status, d.NextAt, d.CreatedAt = gatehouse.DeliveryPending, &t, created
 	}
 	return translate(tx.Commit(), "webhook deliveries")
 }

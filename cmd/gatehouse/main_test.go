@@ -90,7 +90,7 @@ func (s *Server) CLI(args ...string) (string, error) {
 	s.tb.Helper()
 	var out, errb bytes.Buffer
 	args = append(args, "--data", s.Data)
-	if s.Config.DB != "" {
+	if s.Main != nil && s.Config.DB != "" {
 		args = append(args, "--db", s.Config.DB)
 	}
 	code := main.Run(context.Background(), args, strings.NewReader(""), &out, &errb)

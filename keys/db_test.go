@@ -394,3 +394,49 @@ func TestDB_TwoProcesses(t *testing.T) {
 	}
 	eachDB(t, testDB_TwoProcesses)
 }
+
+// Write transactions are serialised across handles (processes, nodes),
+// so the store's check-then-insert steps hold: one key raced in as a
+// user key and as a deploy key through two handles at once is stored
+// once, and every other attempt is a conflict, never a second row.
+func testDB_WritesSerialised(t *testing.T) {
+	d := freshDB(t)
+	a, b := d.open(t), d.open(t)
+	ctx := context.Background()
+	MustCreateUser(t, a, "alice")
+	MustCreateRepo(t, a, "alice", "r", false)
+	line := ed25519Line(t)
+
+	const n = 16
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		db := []*keys.DB{a, b}[i%2]
+		wg.Go(func() {
+			if i%4 < 2 {
+				_, errs[i] = keys.NewKeyService(db).AddKey(ctx, "alice", line)
+			} else {
+				_, errs[i] = keys.NewDeployKeyService(db).AddDeployKey(ctx, "alice", "r", line, false)
+			}
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, gatehouse.ErrConflict):
+			t.Errorf("attempt %d: %v, want a conflict", i, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d attempts stored the key, want 1", ok)
+	}
+	var rows int64
+	if err := d.raw(t).QueryRow(`SELECT (SELECT COUNT(*) FROM public_keys) + (SELECT COUNT(*) FROM deploy_keys)`).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("%d key rows, %v; want 1", rows, err)
+	}
+}
+
+func TestDB_WritesSerialised(t *testing.T) { eachDB(t, testDB_WritesSerialised) }

@@ -5,11 +5,15 @@
 // keys.Open). A file is never edited once released: a change to the schema
 // is a new file.
 //
-// The SQL stays close to what SQLite and PostgreSQL both accept, so a
-// PostgreSQL store can start from the same files: times are TEXT in
-// RFC 3339 UTC with nine fraction digits (fixed width, so they sort and
-// compare as text), flags are BOOLEAN, levels are INTEGER. The one
-// SQLite-ism is "INTEGER PRIMARY KEY" for generated ids.
+// The same files create the schema on SQLite and on PostgreSQL, so they
+// are written in SQL both accept: times are TEXT in RFC 3339 UTC with nine
+// fraction digits (fixed width, so they sort and compare as text), flags
+// are BOOLEAN (TRUE/FALSE), levels are INTEGER, bytes BLOB; no
+// AUTOINCREMENT, triggers or SQLite functions; every statement ends with
+// ";". The store rewrites a few types for PostgreSQL (keys/postgres.go):
+// "INTEGER PRIMARY KEY" becomes an identity BIGINT (a plain BIGINT when
+// REFERENCES follows: another table's id), INTEGER BIGINT, BLOB BYTEA,
+// and TEXT compares byte by byte (COLLATE "C").
 //
 // Upgrades: a database that has migrations to apply is copied first
 // (keys.Open); one that records a migration not embedded here was

@@ -26,6 +26,9 @@
 #   SSHD      absolute path of OpenSSH's sshd               (default /usr/sbin/sshd)
 #   GH_PORT, SSHD_PORT   listen ports on 127.0.0.1          (default: free ones)
 #   GATEHOUSE_BIN        a gatehouse binary to use instead of building ./cmd/gatehouse
+#   GATEHOUSE_DB         Gatehouse's database, read by serve and its commands
+#             (--db): empty for SQLite in its data folder (the default), or
+#             the postgres:// URL of a new, empty database (createdb one per run)
 #   VERIFY=0  skip git fsck --full and ref comparisons
 #   KEEP=1    keep bench/out/run (repositories, clones) after the run
 #   CLEAN_SHELL=0  let the OpenSSH login shell read ~/.bashrc (see below)
@@ -141,6 +144,11 @@ export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$RUN/gitconfig GIT_TERMINAL_PROMP
 unset SSH_AUTH_SOCK GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
 
 # ---------------------------------------------------------------- build
+
+# Never the URL itself: it may hold a password.
+GH_DB_KIND="SQLite in its data folder"
+[[ -z ${GATEHOUSE_DB:-} ]] || GH_DB_KIND="PostgreSQL (GATEHOUSE_DB)"
+log "gatehouse database: $GH_DB_KIND"
 
 log "building gatehouse and benchtool"
 if [[ -n ${GATEHOUSE_BIN:-} ]]; then
@@ -771,6 +779,7 @@ mb() { [[ -n ${1:-} ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || e
 	done
 	echo
 	echo "ratio = gatehouse / openssh (below 1: gatehouse faster). '!' = some repetitions failed (median of the rest)."
+	echo "gatehouse database: $GH_DB_KIND"
 	echo "gh RSS = gatehouse server VmHWM over the phase (a fresh server per phase; just started: $(mb "$GH_IDLE_KB") MB);"
 	echo "git RSS = largest process of git-upload-pack/git-receive-pack and children, over the phase (sshd not counted)."
 	for k in "${!NOTES_FAIL[@]}"; do

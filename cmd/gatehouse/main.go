@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -245,6 +246,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.DB = db
 	m.Logger.Info("database", "db", db.Name) // never with its password
+	if db.Postgres() {
+		// Most likely a move to PostgreSQL without migrate-db: the users
+		// and repositories are in that file, not in the database.
+		if _, err := os.Stat(filepath.Join(c.Data, "gatehouse.db")); err == nil {
+			m.Logger.Warn("the data folder has a SQLite database, which --db leaves unused; copy it with gatehouse migrate-db if it is this installation's",
+				"file", filepath.Join(c.Data, "gatehouse.db"))
+		}
+	}
 	switch {
 	case len(db.Upgraded) > 0 && db.Backup == "":
 		m.Logger.Info("database upgraded", "migrations", db.Upgraded)

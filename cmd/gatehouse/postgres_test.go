@@ -84,6 +84,10 @@ func TestMigrateDB(t *testing.T) {
 	if got, want := run(t, filepath.Join(dst, "c"), "git", "rev-parse", "HEAD"), run(t, work, "git", "rev-parse", "HEAD"); got != want {
 		t.Fatalf("clone after the migration: HEAD %s, want %s", got, want)
 	}
+	// The SQLite file left in the data folder is pointed out.
+	if !strings.Contains(node.Log.String(), "leaves unused") {
+		t.Errorf("no warning about the SQLite file in the data folder:\n%s", node.Log.String())
+	}
 	if list := node.MustCLI("webhook", "list", "alice/r"); !strings.Contains(list, "http://127.0.0.1:1/hook") {
 		t.Errorf("webhook list after the migration:\n%s", list)
 	}

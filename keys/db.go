@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse"
 	"gatehouse/migrations"
 )
 
@@ -92,10 +93,8 @@ func OpenURL(dir, url string) (*DB, error) {
 	case IsPostgresURL(url):
 		return openPostgres(dir, url)
 	}
-	return nil, fmt.Errorf("database %q: want empty (SQLite in the data folder), sqlite:PATH or postgres://...: %w", RedactURL(url), errUnknownDB)
+	return nil, fmt.Errorf("database %q: want empty (SQLite in the data folder), sqlite:PATH or postgres://...: %w", RedactURL(url), gatehouse.ErrInvalid)
 }
-
-var errUnknownDB = errors.New("unknown kind of database")
 
 // IsPostgresURL reports whether url names a PostgreSQL database.
 func IsPostgresURL(url string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -25,6 +26,11 @@ func migrateDB(ctx context.Context, c *cli, _ []string) error {
 		return usagef("migrate-db: --to must be a postgres:// URL")
 	}
 	path := strings.TrimPrefix(from, "sqlite:")
+	// keys.Open would make a new, empty database, and the copy of
+	// nothing would succeed.
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("migrate-db: the database to copy: %w", err)
+	}
 	src, err := keys.Open(path)
 	if err != nil {
 		return err

@@ -69,6 +69,9 @@ func TestMigrateDB(t *testing.T) {
 	s.MustGit(alice, work, "push", s.URL("alice/r"), "main")
 
 	url := gittest.PostgresURL(t)
+	if out, err := s.CLI("migrate-db", "--from", "sqlite:"+filepath.Join(s.Data, "missing.db"), "--to", url); err == nil {
+		t.Fatalf("migrate-db from a missing file succeeded:\n%s", out)
+	}
 	// The server is still running: the copy is one read transaction.
 	out := s.MustCLI("migrate-db", "--from", "sqlite:"+filepath.Join(s.Data, "gatehouse.db"), "--to", url)
 	for _, want := range []string{`users +4 rows` /* the bootstrap admin, alice, bob, acme */, `public_keys +2 rows`, `repos +1 rows`, `collaborators +1 rows`,

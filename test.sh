@@ -106,7 +106,8 @@ start_postgres() {
 		--auth-local=trust --auth-host=trust >"$pg_dir/initdb.log" 2>&1 ||
 		{ cat "$pg_dir/initdb.log" >&2; return 1; }
 	# listen_addresses=127.0.0.1: trust auth is for loopback only; the
-	# socket goes in the temporary folder, not /run/postgresql.
+	# socket goes in the temporary folder, not /run/postgresql. Durability
+	# is off: the server and its data last as long as the tests.
 	"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -s \
 		-o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
 		start || { cat "$pg_dir/server.log" >&2; return 1; }

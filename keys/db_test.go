@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gatehouse"
 	"gatehouse/keys"
@@ -440,3 +441,40 @@ func testDB_WritesSerialised(t *testing.T) {
 }
 
 func TestDB_WritesSerialised(t *testing.T) { eachDB(t, testDB_WritesSerialised) }
+
+// A writer waits a bounded time for another one holding the write lock
+// (another process's transaction), then is refused as busy, a message
+// that says to retry and no sentinel; once the lock is free it goes
+// through.
+func testDB_BusyWriter(t *testing.T) {
+	d := freshDB(t)
+	db := d.open(t)
+	ctx := context.Background()
+	conn, err := d.raw(t).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hold := `BEGIN IMMEDIATE`
+	if d.postgres() {
+		hold = fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d)`, keys.PostgresWriteLock)
+	}
+	if _, err := conn.ExecContext(ctx, hold); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = keys.NewUserService(db).CreateUser(ctx, &gatehouse.User{Name: "alice"})
+	waited := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "busy, try again") || errors.Is(err, gatehouse.ErrConflict) || errors.Is(err, gatehouse.ErrInvalid) {
+		t.Fatalf("a write while another holds the lock: %v", err)
+	}
+	if waited < 4*time.Second || waited > 30*time.Second {
+		t.Errorf("refused after %v, want about 5s", waited)
+	}
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	MustCreateUser(t, db, "alice")
+}
+
+func TestDB_BusyWriter(t *testing.T) { eachDB(t, testDB_BusyWriter) }

@@ -7,3 +7,7 @@ var (
 	PostgresSchema     = postgresDialect{}.schema
 	WebhookMarker      = webhookMarker
 )
+
+// PostgresWriteLock is the advisory lock key every write transaction
+// takes on PostgreSQL.
+const PostgresWriteLock = pgWriteLock

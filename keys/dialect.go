@@ -11,9 +11,9 @@ import (
 
 // dialect is what differs between the databases the store runs on. The
 // queries are one set, written for both with ? placeholders; the dialect
-// rebinds them, rewrites the migrations' column types, starts
-// transactions with the locking the store relies on and translates driver
-// errors (see translate).
+// rebinds them, rewrites the migrations' column types and starts
+// transactions with the locking the store relies on. Driver errors are
+// told apart by their type (see translate).
 type dialect interface {
 	// name is "sqlite" or "postgres".
 	name() string

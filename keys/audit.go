@@ -64,7 +64,11 @@ func (s *AuditService) RecordEvents(ctx context.Context, events []*gatehouse.Aud
 		if t.IsZero() {
 			t = tx.now
 		}
-		err := stmt.QueryRowContext(ctx, formatTime(t), e.Actor, e.Action, e.Repo, e.Detail, e.Address).Scan(&ids[i])
+		// Text from the wire (a ref name may be any bytes) is kept as
+		// valid UTF-8, which PostgreSQL requires: the entry is written on
+		// either database, the same way.
+		err := stmt.QueryRowContext(ctx, formatTime(t), validUTF8(e.Actor), validUTF8(e.Action), validUTF8(e.Repo),
+			validUTF8(e.Detail), validUTF8(e.Address)).Scan(&ids[i])
 		if err != nil {
 			return translate(err, "audit event "+quote(e.Action))
 		}
@@ -138,3 +142,6 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f gatehouse.AuditFil
 	slices.Reverse(events)
 	return events, nil
 }
+
+// validUTF8 replaces each run of bytes that is not UTF-8 with U+FFFD.
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

@@ -231,3 +231,22 @@ func testAuditService_Limits(t *testing.T) {
 }
 
 func TestAuditService_Limits(t *testing.T) { eachDB(t, testAuditService_Limits) }
+
+// Text that is not UTF-8 (a ref name from the wire may be any bytes) is
+// recorded on both databases, though PostgreSQL's text must be UTF-8: the
+// bytes that are not become U+FFFD.
+func testAudit_NotUTF8(t *testing.T) {
+	db := MustOpenDB(t)
+	as := keys.NewAuditService(db)
+	ctx := context.Background()
+	e := &gatehouse.AuditEvent{Actor: "alice", Action: gatehouse.AuditPush, Repo: "alice/r", Detail: "refs/heads/a\xff\xfeb"}
+	if err := as.RecordEvent(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := as.FindAuditEvents(ctx, gatehouse.AuditFilter{})
+	if err != nil || len(got) != 1 || got[0].Detail != "refs/heads/a\uFFFDb" {
+		t.Fatalf("recorded %+v, %v", got, err)
+	}
+}
+
+func TestAudit_NotUTF8(t *testing.T) { eachDB(t, testAudit_NotUTF8) }

@@ -160,6 +160,8 @@ func translatePostgres(pe *pgconn.PgError, err error, subject string) error {
 		return errForeignKey(subject)
 	case "23502", "23514": // not_null_violation, check_violation
 		return errField(subject)
+	case "22021", "22P05": // text that is not UTF-8, which SQLite would have stored
+		return errField(subject)
 	case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
 		return errBusy(subject, err)
 	}

@@ -54,11 +54,11 @@ func openSQLite(path string) (*DB, error) {
 	}
 	// The write pool goes first: it creates the file and switches it to
 	// WAL before any query-only connection could be asked to.
-	if err := db.prepareUpgrade(context.Background()); err != nil {
+	if err := retryBusy(func() error { return db.prepareUpgrade(context.Background()) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := db.migrateRetry(context.Background()); err != nil {
+	if err := retryBusy(func() error { return db.migrate(context.Background()) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
@@ -89,14 +89,16 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + esc + "?" + v.Encode()
 }
 
-// migrateRetry runs migrate, retrying while the database is busy. On a
-// new file, connections opened by several processes at once race to switch
-// it to WAL, and SQLite reports the loser busy at once instead of waiting
-// out the busy timeout. migrate is safe to repeat.
-func (db *DB) migrateRetry(ctx context.Context) error {
+// retryBusy runs f, again while SQLite reports the database busy, for up
+// to busyTimeout. On a new file, connections opened by several processes
+// at once race to switch it to WAL, and SQLite reports the loser busy at
+// once instead of waiting out the busy timeout; that can happen at the
+// first statement (prepareUpgrade's) or a later one (migrate's). Both
+// are safe to repeat.
+func retryBusy(f func() error) error {
 	deadline := time.Now().Add(busyTimeout)
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		err := db.migrate(ctx)
+		err := f()
 		var se sqlite3.Error
 		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
 			return err

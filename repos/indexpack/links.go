@@ -37,15 +37,39 @@ type linkSet struct {
 // linkFilter is one goroutine's memory of links it recorded lately, a
 // direct-mapped table: most entries of a tree are the same as in the
 // tree it was a delta against, resolved just before, so most links are
-// found here and never reach the shared, locked set.
-type linkFilter [1 << 16]struct {
+// found here and never reach the shared, locked set. Its slots are a
+// power of two, at most as many as the pack has objects (see
+// newLinkFilter): a push of a few thousand objects does not pay for the
+// table of a large one.
+type linkFilter struct {
+	mask  uint16
+	slots []linkSlot
+}
+
+type linkSlot struct {
 	id plumbing.Hash
 	t  plumbing.ObjectType
 }
 
+// Bounds on a linkFilter's slots: 64 KiB slots take about 1.3 MiB.
+const (
+	minLinkSlots = 1 << 8
+	maxLinkSlots = 1 << 16
+)
+
+// newLinkFilter returns a filter for a pack of n objects: the smallest
+// power of two of slots at least n, within minLinkSlots and maxLinkSlots.
+func newLinkFilter(n int) *linkFilter {
+	size := minLinkSlots
+	for size < n && size < maxLinkSlots {
+		size <<= 1
+	}
+	return &linkFilter{mask: uint16(size - 1), slots: make([]linkSlot, size)}
+}
+
 // add records that id must be an object of type t.
 func (s *linkSet) add(f *linkFilter, id plumbing.Hash, t plumbing.ObjectType) {
-	slot := &f[binary.LittleEndian.Uint16(id[8:])]
+	slot := &f.slots[binary.LittleEndian.Uint16(id[8:])&f.mask]
 	if slot.id == id && slot.t == t {
 		return
 	}

@@ -78,7 +78,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range nw {
-		w := &worker{ctx: ctx, links: new(linkFilter)}
+		w := &worker{ctx: ctx, links: newLinkFilter(n)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -105,7 +105,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 	}
 	// What is left waits on objects outside the pack. Sorted, so the
 	// completed pack does not depend on map order.
-	w := &worker{ctx: ctx, links: new(linkFilter)}
+	w := &worker{ctx: ctx, links: newLinkFilter(len(r.refKids))}
 	for len(r.refKids) > 0 {
 		missing := make([]plumbing.Hash, 0, len(r.refKids))
 		for h := range r.refKids {

@@ -136,7 +136,7 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 
 	var zr io.ReadCloser
 	var body bytes.Buffer
-	filter := new(linkFilter)
+	filter := newLinkFilter(int(min(count, maxLinkSlots)))
 	for i := uint32(0); i < count; i++ {
 		if err := s.sync(); err != nil {
 			return err

@@ -327,7 +327,8 @@ func (in *Incoming) Install() error {
 	return nil
 }
 
-// Abort removes the quarantine and everything in it and releases files.
+// Abort removes the quarantine and everything in it, releases files and
+// drops what it holds in memory; the Incoming is not to be read after.
 // It is safe to call more than once and after Install, whose result it
 // leaves alone.
 func (in *Incoming) Abort() {
@@ -346,6 +347,12 @@ func (in *Incoming) Abort() {
 	// Released once the quarantine is gone: a sweep never sees it unheld.
 	in.tmpLck.Release()
 	in.cache = odb.NewBaseCache[int32](0)
+	// What was learned of the objects goes too: a caller may keep the
+	// Incoming until its push is over, and a mirror's is megabytes.
+	in.objs, in.byHash, in.reach = nil, nil, nil
+	for i := range in.links.shards {
+		in.links.shards[i].m = nil
+	}
 }
 
 // repository returns the reader of the repository's objects, opened on

@@ -7,30 +7,24 @@ import (
 	"gatehouse/repos/pktline"
 )
 
-// Reasons reported for refs the server hooks refused, git's words.
-const (
-	reasonPreReceive = "pre-receive hook declined"
-	reasonUpdateHook = "hook declined"
-)
-
 // runHooks runs the pre-receive and update hooks, as git does, on the
 // commands still standing after the checks, before the repository lock is
 // taken: a hook may be slow, and reads of the repository go on meanwhile.
 // The hooks read the pack's objects from the quarantine. A pre-receive
 // refusal refuses every standing command; an update refusal, its ref (and
 // an atomic push with it).
-func (s *session) runHooks(cmds []*command, inc *indexpack.Incoming) {
+func (s *session) runHooks(cmds *commands, inc *indexpack.Incoming) {
 	h := s.opts.Hooks
 	if !h.Has(hooks.PreReceive) && !h.Has(hooks.Update) {
 		return
 	}
-	var standing []*command
-	for _, c := range cmds {
-		if c.reason == "" {
-			standing = append(standing, c)
+	var stand []int32
+	for i := range cmds.len() {
+		if cmds.ok(i) {
+			stand = append(stand, int32(i))
 		}
 	}
-	if len(standing) == 0 {
+	if len(stand) == 0 {
 		return
 	}
 	s.prepareHooks()
@@ -38,19 +32,19 @@ func (s *session) runHooks(cmds []*command, inc *indexpack.Incoming) {
 	if inc != nil {
 		quarantine = inc.ObjectDir()
 	}
-	us := make([]gatehouse.RefUpdate, len(standing))
-	for i, c := range standing {
-		us[i] = c.update()
+	us := make([]gatehouse.RefUpdate, len(stand))
+	for k, i := range stand {
+		us[k] = cmds.update(int(i))
 	}
 	if err := h.PreReceive(s.ctx, quarantine, us); err != nil {
-		for _, c := range standing {
-			c.reason = reasonPreReceive
+		for _, i := range stand {
+			cmds.refuse(int(i), reasonPreReceive)
 		}
 		return
 	}
-	for i, c := range standing {
-		if err := h.Update(s.ctx, quarantine, us[i]); err != nil {
-			c.reason = reasonUpdateHook
+	for k, i := range stand {
+		if err := h.Update(s.ctx, quarantine, us[k]); err != nil {
+			cmds.refuse(int(i), reasonUpdateHook)
 		}
 	}
 	s.atomicFail(cmds)

@@ -73,34 +73,6 @@ var ErrProtocol = errors.New("receive-pack: protocol error")
 // a name too long). The client was told; nothing was changed.
 var ErrRefused = errors.New("receive-pack: push refused")
 
-// Reasons reported for refused refs, worded like git's where git has one.
-const (
-	reasonFunnyName  = "funny refname"
-	reasonDuplicate  = "duplicate ref update"
-	reasonNoSuchRef  = "no such ref to delete"
-	reasonNonCommit  = "non-commit object to a branch"
-	reasonMissing    = "missing necessary objects"
-	reasonStale      = "stale info"
-	reasonLocked     = "failed to lock"
-	reasonFailed     = "failed to update ref"
-	reasonUnpacker   = "unpacker error"
-	reasonBadCommand = "invalid update"
-	reasonReadRefs   = "failed to read refs"
-	reasonTooLong    = "connectivity check too long"
-	// reasonAtomic is given to the refs of an atomic push that were fine
-	// themselves when another one was refused.
-	reasonAtomic = "atomic transaction failed"
-)
-
-// command is one "old new ref" line and what became of it.
-type command struct {
-	old, new, name string
-	forced         bool
-	reason         string // why it was refused; "" while it stands
-}
-
-func (c *command) isDelete() bool { return c.new == refs.ZeroID }
-
 // session is one push in progress.
 type session struct {
 	ctx    context.Context
@@ -148,7 +120,7 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 	if err == nil && s.refusal != "" {
 		return &gatehouse.PushResult{}, s.refuse(br, pr, withPack)
 	}
-	if err != nil || len(cmds) == 0 {
+	if err != nil || cmds.len() == 0 {
 		// No commands: the client only listed refs or had nothing to push.
 		return &gatehouse.PushResult{}, err
 	}
@@ -160,7 +132,7 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 	}
 
 	var inc *indexpack.Incoming
-	if slices.ContainsFunc(cmds, func(c *command) bool { return !c.isDelete() }) {
+	if slices.ContainsFunc(cmds.new, func(id uint32) bool { return id != 0 }) {
 		var progress io.Writer
 		if s.sideBand && !s.quiet {
 			progress = &flushingWriter{w: pktline.NewBand(s.pw, pktline.BandProgress, pktline.MaxLine), bw: bw}
@@ -178,6 +150,11 @@ func Serve(ctx context.Context, gitDir string, in io.Reader, out io.Writer, opts
 	s.atomicFail(cmds)
 	s.runHooks(cmds, inc)
 	res, unpackErr := s.apply(cmds, inc)
+	// The pack is installed or dropped: its quarantine and what indexpack
+	// holds of it go before the report and post-receive.
+	if inc != nil {
+		inc.Abort()
+	}
 	res.PushOptions = s.options
 	msg := ""
 	if unpackErr != nil {
@@ -254,18 +231,18 @@ func (s *session) advertise() error {
 // client are skipped; its history is then judged by the connectivity
 // check. A client hanging up before any command is not an error.
 //
-// A command holds its line and little more, and names are bounded by
-// refs.MaxNameLen, so the commands of one push take at most about
-// MaxCommands times 1.2 KiB. Past MaxCommands, or at a name over the
+// A command takes its name and 14 bytes, plus its ids when they are new
+// (see commands), and names are bounded by refs.MaxNameLen, so the
+// commands of one push take at most about MaxCommands times 1.1 KiB. Past MaxCommands, or at a name over the
 // bound, the push is refused: s.refusal says why, and the rest of the
 // commands are read only to learn whether a pack follows (pack).
-func (s *session) readCommands(pr *pktline.Reader) (cmds []*command, pack bool, err error) {
+func (s *session) readCommands(pr *pktline.Reader) (_ *commands, pack bool, err error) {
 	shallow := 0
-	ids := newIDTable()
+	cr := newCommandReader()
 	for n := 0; ; n++ {
 		kind, b, err := pr.Read()
 		if err == io.EOF && n == 0 {
-			return nil, false, nil
+			return &commands{}, false, nil
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("%w: reading commands: %v", ErrProtocol, err)
@@ -279,7 +256,7 @@ func (s *session) readCommands(pr *pktline.Reader) (cmds []*command, pack bool, 
 		b = bytes.TrimSuffix(b, []byte("\n"))
 		// The capabilities ride on the first command, after any shallow
 		// lines a shallow clone sends first.
-		if len(cmds) == 0 && s.refusal == "" && !bytes.HasPrefix(b, []byte("shallow ")) {
+		if cr.len() == 0 && s.refusal == "" && !bytes.HasPrefix(b, []byte("shallow ")) {
 			var caps []byte
 			b, caps, _ = bytes.Cut(b, []byte{0})
 			for _, c := range strings.Fields(string(caps)) {
@@ -297,7 +274,7 @@ func (s *session) readCommands(pr *pktline.Reader) (cmds []*command, pack bool, 
 				}
 			}
 		}
-		if id, ok := bytes.CutPrefix(b, []byte("shallow ")); ok && len(cmds) == 0 && s.refusal == "" {
+		if id, ok := bytes.CutPrefix(b, []byte("shallow ")); ok && cr.len() == 0 && s.refusal == "" {
 			if !isID(string(id)) {
 				return nil, false, s.fatal("bad shallow line")
 			}
@@ -316,20 +293,18 @@ func (s *session) readCommands(pr *pktline.Reader) (cmds []*command, pack bool, 
 		case len(b)-82 > refs.MaxNameLen:
 			s.refusal = fmt.Sprintf("ref name of %d bytes, over the limit of %d", len(b)-82, refs.MaxNameLen)
 			continue
-		case len(cmds) == s.opts.MaxCommands:
+		case cr.len() == s.opts.MaxCommands:
 			s.refusal = fmt.Sprintf("push has more than %d ref updates (--max-ref-updates)", s.opts.MaxCommands)
 			continue
 		}
-		c, ok := ids.parseCommand(b)
-		if !ok {
+		if !cr.add(b) {
 			return nil, false, s.fatal(fmt.Sprintf("expected old/new/ref, got %q", truncate(string(b), 100)))
 		}
-		cmds = append(cmds, c)
 	}
 	if s.refusal != "" {
-		cmds = nil
+		return &commands{}, pack, nil
 	}
-	return cmds, pack, nil
+	return cr.done(), pack, nil
 }
 
 // refuse turns down a whole push in order: it reads what the client
@@ -391,49 +366,16 @@ func (s *session) readOptions(pr *pktline.Reader) error {
 
 // atomicFail refuses every command of an atomic push once one of them is
 // refused, so that none is applied.
-func (s *session) atomicFail(cmds []*command) bool {
-	if !s.atomic || !slices.ContainsFunc(cmds, func(c *command) bool { return c.reason != "" }) {
+func (s *session) atomicFail(cmds *commands) bool {
+	if !s.atomic || !cmds.anyRefused() {
 		return false
 	}
-	for _, c := range cmds {
-		if c.reason == "" {
-			c.reason = reasonAtomic
+	for i := range cmds.len() {
+		if cmds.ok(i) {
+			cmds.refuse(i, reasonAtomic)
 		}
 	}
 	return true
-}
-
-// idTable hands out one string per object id for the commands of a
-// push: a mirror's thousands of refs name far fewer commits, and every
-// create's old id is the zero id.
-type idTable map[string]string
-
-// maxInterned bounds the ids an idTable keeps; past it, ids are copied.
-const maxInterned = 4096
-
-func newIDTable() idTable { return idTable{refs.ZeroID: refs.ZeroID} }
-
-func (t idTable) id(b []byte) string {
-	if s, ok := t[string(b)]; ok { // no copy made to look up
-		return s
-	}
-	s := string(b)
-	if len(t) < maxInterned {
-		t[s] = s
-	}
-	return s
-}
-
-// parseCommand parses an "old new ref" line; the ids come from t.
-func (t idTable) parseCommand(line []byte) (*command, bool) {
-	if len(line) < 83 || line[40] != ' ' || line[81] != ' ' {
-		return nil, false
-	}
-	old, new, name := line[:40], line[41:81], line[82:]
-	if !isID(old) || !isID(new) || bytes.ContainsAny(name, "\x00\n") {
-		return nil, false
-	}
-	return &command{old: t.id(old), new: t.id(new), name: string(name)}, true
 }
 
 // fatal tells the client why the push dies, on the error band when it
@@ -451,45 +393,45 @@ func (s *session) fatal(msg string) error {
 // check refuses the commands that cannot be applied whatever the refs
 // hold, and computes Forced for the rest. It runs before the repository
 // lock is taken: it only reads, and CheckRef may be slow.
-func (s *session) check(cmds []*command, inc *indexpack.Incoming) {
+func (s *session) check(cmds *commands, inc *indexpack.Incoming) {
 	// Names given more than once, found in name order rather than with
 	// a map of every name.
-	byName := slices.Clone(cmds)
-	slices.SortFunc(byName, func(a, b *command) int { return strings.Compare(a.name, b.name) })
-	dup := make(map[*command]bool)
-	for i := 1; i < len(byName); i++ {
-		if byName[i].name == byName[i-1].name {
-			dup[byName[i-1]], dup[byName[i]] = true, true
+	byName := cmds.byName(func(int) bool { return true })
+	dup := make([]bool, cmds.len())
+	for k := 1; k < len(byName); k++ {
+		if a, b := int(byName[k-1]), int(byName[k]); cmds.name(a) == cmds.name(b) {
+			dup[a], dup[b] = true, true
 		}
 	}
 	byName = nil
-	for _, c := range cmds {
+	for i := range cmds.len() {
 		if s.ctx.Err() != nil {
-			c.reason = reasonFailed
+			cmds.refuse(i, reasonFailed)
 			continue
 		}
 		switch {
-		case refs.CheckName(c.name) != nil:
-			c.reason = reasonFunnyName
-		case dup[c]:
-			c.reason = reasonDuplicate
-		case c.old == refs.ZeroID && c.isDelete():
-			c.reason = reasonBadCommand
-		case c.isDelete():
-			if _, ok := s.advertised[c.name]; !ok {
-				c.reason = reasonNoSuchRef
+		case refs.CheckName(cmds.name(i)) != nil:
+			cmds.refuse(i, reasonFunnyName)
+		case dup[i]:
+			cmds.refuse(i, reasonDuplicate)
+		case cmds.isCreate(i) && cmds.isDelete(i):
+			cmds.refuse(i, reasonBadCommand)
+		case cmds.isDelete(i):
+			if _, ok := s.advertised[cmds.name(i)]; !ok {
+				cmds.refuse(i, reasonNoSuchRef)
 			}
 		default:
-			c.reason = s.checkNew(c, inc)
+			cmds.refuse(i, s.checkNew(cmds, i, inc))
 		}
-		if c.reason != "" || s.opts.CheckRef == nil {
+		if !cmds.ok(i) || s.opts.CheckRef == nil {
 			continue
 		}
-		if err := s.opts.CheckRef(c.update()); err != nil {
-			c.reason = truncate(oneLine(err.Error()), 200)
-			if c.reason == "" {
-				c.reason = "refused"
+		if err := s.opts.CheckRef(cmds.update(i)); err != nil {
+			words := truncate(oneLine(err.Error()), 200)
+			if words == "" {
+				words = "refused"
 			}
+			cmds.refuseSaying(i, words)
 		}
 	}
 }
@@ -497,15 +439,16 @@ func (s *session) check(cmds []*command, inc *indexpack.Incoming) {
 // checkNew checks an update's new object: it exists, it is a commit when
 // the ref is a branch, and it and all it reaches are present. It also
 // sets Forced.
-func (s *session) checkNew(c *command, inc *indexpack.Incoming) string {
-	typ, err := inc.Type(c.new)
+func (s *session) checkNew(cmds *commands, i int, inc *indexpack.Incoming) reason {
+	name, old, new := cmds.name(i), cmds.oldID(i), cmds.newID(i)
+	typ, err := inc.Type(new)
 	if err != nil {
 		return reasonMissing
 	}
-	if strings.HasPrefix(c.name, "refs/heads/") && typ != plumbing.CommitObject {
+	if strings.HasPrefix(name, "refs/heads/") && typ != plumbing.CommitObject {
 		return reasonNonCommit
 	}
-	if err := inc.CheckConnected(s.ctx, []string{c.new}); err != nil {
+	if err := inc.CheckConnected(s.ctx, []string{new}); err != nil {
 		switch {
 		case errors.Is(err, indexpack.ErrTooLarge):
 			return reasonTooLong
@@ -514,21 +457,17 @@ func (s *session) checkNew(c *command, inc *indexpack.Incoming) string {
 		}
 		return reasonFailed
 	}
-	if c.old != refs.ZeroID && c.old != c.new {
+	if !cmds.isCreate(i) && old != new {
 		// Forced unless new descends from old; a non-commit on either
 		// side (a moved tag) can only be replaced, never descended.
-		c.forced = true
-		if oldType, err := inc.Type(c.old); err == nil && oldType == plumbing.CommitObject && typ == plumbing.CommitObject {
-			if ok, err := inc.IsAncestor(s.ctx, c.old, c.new); err == nil && ok {
-				c.forced = false
+		cmds.forced[i] = true
+		if oldType, err := inc.Type(old); err == nil && oldType == plumbing.CommitObject && typ == plumbing.CommitObject {
+			if ok, err := inc.IsAncestor(s.ctx, old, new); err == nil && ok {
+				cmds.forced[i] = false
 			}
 		}
 	}
-	return ""
-}
-
-func (c *command) update() gatehouse.RefUpdate {
-	return gatehouse.RefUpdate{Name: c.name, Old: c.old, New: c.new, Forced: c.forced}
+	return standing
 }
 
 // apply moves the refs that passed, under the repository's lock so that
@@ -538,9 +477,9 @@ func (c *command) update() gatehouse.RefUpdate {
 // (which also guards against other processes). A first push into an
 // empty repository also points HEAD at a branch it created. The returned
 // error is an install failure, after which nothing changed.
-func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.PushResult, error) {
+func (s *session) apply(cmds *commands, inc *indexpack.Incoming) (*gatehouse.PushResult, error) {
 	res := &gatehouse.PushResult{}
-	if !slices.ContainsFunc(cmds, func(c *command) bool { return c.reason == "" }) {
+	if !slices.Contains(cmds.reasons, standing) {
 		return res, nil
 	}
 	unlock := refs.Lock(s.gitDir)
@@ -548,43 +487,37 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 
 	// The refs are read as they stream, against the commands in name
 	// order: no copy of all the repository's refs is held.
-	byName := make([]*command, 0, len(cmds))
-	for _, c := range cmds {
-		if c.reason == "" {
-			byName = append(byName, c)
-		}
-	}
-	slices.SortFunc(byName, func(a, b *command) int { return strings.Compare(a.name, b.name) })
+	byName := cmds.byName(cmds.ok)
 	// Each command is checked against its ref as the ref streams by
 	// (the names are distinct: duplicates were refused); seen marks
 	// those whose ref exists.
 	seen := make([]bool, len(byName))
-	i := 0
+	k := 0
 	for r, err := range refs.Each(s.gitDir) {
 		if err != nil {
-			for _, c := range cmds {
-				if c.reason == "" {
-					c.reason = reasonReadRefs
+			for i := range cmds.len() {
+				if cmds.ok(i) {
+					cmds.refuse(i, reasonReadRefs)
 				}
 			}
 			return res, nil
 		}
-		for i < len(byName) && byName[i].name < r.Name {
-			i++
+		for k < len(byName) && cmds.name(int(byName[k])) < r.Name {
+			k++
 		}
-		if i < len(byName) && byName[i].name == r.Name {
-			seen[i] = true
-			if c := byName[i]; r.ID != c.old {
-				c.reason = reasonStale
+		if k < len(byName) && cmds.name(int(byName[k])) == r.Name {
+			seen[k] = true
+			if i := int(byName[k]); r.ID != cmds.oldID(i) {
+				cmds.refuse(i, reasonStale)
 			}
 		}
 	}
 	needPack := false
-	for i, c := range byName {
-		if !seen[i] && c.old != refs.ZeroID {
-			c.reason = reasonStale
+	for k, i := range byName {
+		if !seen[k] && !cmds.isCreate(int(i)) {
+			cmds.refuse(int(i), reasonStale)
 		}
-		needPack = needPack || c.reason == "" && !c.isDelete()
+		needPack = needPack || cmds.ok(int(i)) && !cmds.isDelete(int(i))
 	}
 	byName, seen = nil, nil
 	if s.atomicFail(cmds) {
@@ -604,23 +537,17 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 	}
 	// One batch: the refs are read once and, for an atomic push, every
 	// lock is taken before any ref moves, so a failure leaves all as they
-	// were.
-	n := 0
-	for _, c := range cmds {
-		if c.reason == "" {
-			n++
+	// were. The batch reads its updates from the commands: no copy of
+	// them.
+	batch := make([]int32, 0, cmds.count())
+	for i := range cmds.len() {
+		if cmds.ok(i) {
+			batch = append(batch, int32(i))
 		}
 	}
-	// The batch reads its updates from the commands: no copy of them.
-	batch := make([]*command, 0, n)
-	for _, c := range cmds {
-		if c.reason == "" {
-			batch = append(batch, c)
-		}
-	}
-	update := func(i int) refs.Update {
-		c := batch[i]
-		return refs.Update{Name: c.name, Old: c.old, New: c.new}
+	update := func(k int) refs.Update {
+		i := int(batch[k])
+		return refs.Update{Name: cmds.name(i), Old: cmds.oldID(i), New: cmds.newID(i)}
 	}
 	// A mirror push's many new refs go straight into packed-refs, peeled
 	// through the repository's objects (the pack is installed by now).
@@ -635,24 +562,24 @@ func (s *session) apply(cmds []*command, inc *indexpack.Incoming) (*gatehouse.Pu
 	}
 	errs := refs.ApplyBatchFunc(s.gitDir, len(batch), update, refs.BatchOptions{Atomic: s.atomic, Peel: peel})
 	// Made once the batch's own state is gone.
-	res.Updated = make([]gatehouse.RefUpdate, 0, n-countErrs(errs))
+	res.Updated = make([]gatehouse.RefUpdate, 0, len(batch)-countErrs(errs))
 	var created []string
-	for i, err := range errs {
-		c := batch[i]
+	for k, err := range errs {
+		i := int(batch[k])
 		switch {
 		case err == nil:
-			res.Updated = append(res.Updated, c.update())
-			if c.old == refs.ZeroID && strings.HasPrefix(c.name, "refs/heads/") {
-				created = append(created, c.name)
+			res.Updated = append(res.Updated, cmds.update(i))
+			if name := cmds.name(i); cmds.isCreate(i) && strings.HasPrefix(name, "refs/heads/") {
+				created = append(created, name)
 			}
 		case errors.Is(err, refs.ErrAborted):
-			c.reason = reasonAtomic
+			cmds.refuse(i, reasonAtomic)
 		case errors.Is(err, refs.ErrStale):
-			c.reason = reasonStale
+			cmds.refuse(i, reasonStale)
 		case errors.Is(err, refs.ErrLocked):
-			c.reason = reasonLocked
+			cmds.refuse(i, reasonLocked)
 		default:
-			c.reason = reasonFailed
+			cmds.refuse(i, reasonFailed)
 		}
 	}
 	if s.headUnborn && len(created) > 0 {
@@ -693,9 +620,9 @@ func (s *session) chooseHead(created []string) string {
 }
 
 // failAll marks every command as failed for want of the pack.
-func (s *session) failAll(cmds []*command) {
-	for _, c := range cmds {
-		c.reason = reasonUnpacker
+func (s *session) failAll(cmds *commands) {
+	for i := range cmds.len() {
+		cmds.refuse(i, reasonUnpacker)
 	}
 }
 
@@ -703,7 +630,7 @@ func (s *session) failAll(cmds []*command) {
 // "unpack <reason>", then "ok <ref>" or "ng <ref> <reason>" per command,
 // then a flush; all inside side-band channel 1 when negotiated, followed
 // by the final flush that ends the side-band stream.
-func (s *session) report(cmds []*command, unpackFailure string) error {
+func (s *session) report(cmds *commands, unpackFailure string) error {
 	if err := s.sendReport(cmds, unpackFailure); err != nil {
 		return err
 	}
@@ -712,7 +639,7 @@ func (s *session) report(cmds []*command, unpackFailure string) error {
 
 // sendReport sends report-status, as report describes, without ending
 // the side-band stream: post-receive's output may follow, as in git.
-func (s *session) sendReport(cmds []*command, unpackFailure string) error {
+func (s *session) sendReport(cmds *commands, unpackFailure string) error {
 	if s.reportStatus {
 		// Written as it is made, one line per command: inside side-band,
 		// in data packets as each fills.
@@ -728,11 +655,11 @@ func (s *session) sendReport(cmds []*command, unpackFailure string) error {
 		} else {
 			rw.Linef("unpack %s", unpackFailure)
 		}
-		for _, c := range cmds {
-			if c.reason == "" {
-				rw.Linef("ok %s", c.name)
+		for i := range cmds.len() {
+			if cmds.ok(i) {
+				rw.Linef("ok %s", cmds.name(i))
 			} else {
-				rw.Linef("ng %s %s", c.name, c.reason)
+				rw.Linef("ng %s %s", cmds.name(i), cmds.why(i))
 			}
 		}
 		rw.Flush()

@@ -225,8 +225,9 @@ func (r *resolver) descend(w *worker, root int32) error {
 			continue
 		}
 		if data == nil {
-			// A blob streamed through the hasher turned out to be a
-			// REF_DELTA base too: build it once more, kept this time.
+			// A blob streamed through the hasher, or a tree or tag
+			// parsed in w's buffer, turned out to be a REF_DELTA base
+			// too: build it once more, kept this time.
 			if data, err = r.apply(w, k, top.i, top.data, true); err != nil {
 				return err
 			}
@@ -299,7 +300,7 @@ func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte,
 	if bo.depth >= maxDeltaDepth {
 		return nil, fmt.Errorf("%w: delta at %d: chain of deltas deeper than %d", ErrCorrupt, o.offset, maxDeltaDepth)
 	}
-	delta, err := in.inflateAt(w, o)
+	delta, err := in.inflateDelta(w, o)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +314,17 @@ func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte,
 	if first {
 		h = plumbing.NewHasher(bo.typ, d.Size())
 	}
+	// A tree or tag nothing builds on is only parsed: it goes into w's
+	// own buffer and is not returned (descend builds it again, kept, in
+	// the rare case a REF_DELTA turns out to wait on it).
+	scratch := first && !keep && (bo.typ == plumbing.TreeObject || bo.typ == plumbing.TagObject)
 	switch {
+	case scratch:
+		buf = reuse(&w.result, d.Size())
+		err = w.readDelta(d, buf, o.offset)
+		if err == nil {
+			h.Write(buf)
+		}
 	case keep || bo.typ != plumbing.BlobObject:
 		buf = make([]byte, d.Size())
 		err = w.readDelta(d, buf, o.offset)
@@ -344,7 +355,7 @@ func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte,
 	r.mu.Lock()
 	err = in.addHash(o.hash, k)
 	r.mu.Unlock()
-	if err != nil {
+	if err != nil || scratch {
 		return nil, err
 	}
 	return buf, nil
@@ -424,6 +435,9 @@ type worker struct {
 	delta   odb.DeltaReader
 	src     bytes.Reader // of delta
 	scratch []byte       // for a delta's result passed on unheld
+	// deltaBuf and result are reused for a delta's data and for a tree
+	// or tag result that is not kept (see reuse).
+	deltaBuf, result []byte
 }
 
 // addExternal takes a thin pack's base from the repository.
@@ -476,7 +490,7 @@ func (in *Incoming) content(i int32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	delta, err := in.inflateAt(in.main, o)
+	delta, err := in.inflateDelta(in.main, o)
 	if err != nil {
 		return nil, err
 	}
@@ -543,6 +557,55 @@ func (in *Incoming) inflateAt(w *worker, o *object) ([]byte, error) {
 		return nil, inflateErr(err, o.offset)
 	}
 	data := make([]byte, o.size)
+	if err := readExactly(w.ctx, w.zr, data, o.offset); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// maxReused bounds the buffers a worker keeps from one object to the
+// next (a delta's data, a tree nothing builds on); larger ones are made
+// for their object and dropped.
+const maxReused = 256 << 10
+
+// reuse returns a buffer of n bytes from *buf, growing it within
+// maxReused, or a new one past that.
+func reuse(buf *[]byte, n int64) []byte {
+	if n > maxReused {
+		return make([]byte, n)
+	}
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, min(max(n, 2*int64(cap(*buf))), maxReused))
+	}
+	return (*buf)[:n]
+}
+
+// inflateDelta is inflateAt for a delta's data, which is read once and
+// dropped: into w's own buffer, valid until w inflates again.
+func (in *Incoming) inflateDelta(w *worker, o *object) ([]byte, error) {
+	if o.size > maxReused {
+		return in.inflateAt(w, o)
+	}
+	if in.pack == nil {
+		return nil, errors.New("pack: already closed")
+	}
+	sr := io.NewSectionReader(in.pack, o.dataOff, in.packSize-o.dataOff)
+	if w.br == nil {
+		w.br = bufio.NewReaderSize(sr, 16<<10)
+	} else {
+		w.br.Reset(sr)
+	}
+	var err error
+	if w.zr == nil {
+		w.zr, err = zlib.NewReader(w.br)
+	} else {
+		err = w.zr.(zlib.Resetter).Reset(w.br, nil)
+	}
+	if err != nil {
+		w.zr = nil
+		return nil, inflateErr(err, o.offset)
+	}
+	data := reuse(&w.deltaBuf, o.size)
 	if err := readExactly(w.ctx, w.zr, data, o.offset); err != nil {
 		return nil, err
 	}

@@ -412,7 +412,8 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 		content = append([]byte(u.New), '\n')
 		h.written = true
 	}
-	if err := newLock(lockPath, content); err != nil {
+	made, err := newLock(lockPath, content)
+	if err != nil {
 		if u.Old == ZeroID && !errors.Is(err, ErrLocked) {
 			// A file where a directory of the name must be.
 			return heldRef{}, fmt.Errorf("%w: %s: %v", ErrStale, u.Name, err)
@@ -423,7 +424,12 @@ func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
 		os.Remove(lockPath)
 		return heldRef{}, err
 	}
-	cur, ok, isDir, err := readLooseFile(path)
+	var cur string
+	var ok, isDir bool
+	if !made {
+		// A directory just made for the lock holds no ref file.
+		cur, ok, isDir, err = readLooseFile(path)
+	}
 	if isDir && u.Old == ZeroID && os.Remove(path) == nil {
 		isDir = false // an empty directory in the way, as a packed batch leaves them
 	}

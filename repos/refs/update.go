@@ -81,7 +81,7 @@ func createLock(path string) (*os.File, error) {
 // emptied and removed by a delete or by Pack) is made again.
 func createLockWait(path string, wait time.Duration) (*os.File, error) {
 	var f *os.File
-	err := retryLock(path, wait, func() (err error) {
+	_, err := retryLock(path, wait, func() (err error) {
 		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		return err
 	})
@@ -90,36 +90,58 @@ func createLockWait(path string, wait time.Duration) (*os.File, error) {
 
 // newLock creates a lock file exclusively holding content, as createLock
 // does, and closes it: for the many locks of a batch, with fewer system
-// calls than an *os.File takes.
-func newLock(path string, content []byte) error {
+// calls than an *os.File takes. made says the lock's directory did not
+// exist and was made for it: nothing else is in it.
+func newLock(path string, content []byte) (made bool, err error) {
 	return retryLock(path, 100*time.Millisecond, func() error { return createExcl(path, content) })
 }
 
 // retryLock runs create, which creates the lock file at path exclusively,
 // until it succeeds, making the directory if missing (up to three times)
-// and trying again for up to wait while the file exists.
-func retryLock(path string, wait time.Duration, create func() error) error {
+// and trying again for up to wait while the file exists. made says the
+// directory was made by this call, on the first try: it was empty then.
+func retryLock(path string, wait time.Duration, create func() error) (made bool, err error) {
 	deadline := time.Now().Add(wait)
-	for made := 0; ; {
+	for tries := 0; ; {
 		err := create()
 		if err == nil {
-			return nil
+			return made, nil
 		}
-		if errors.Is(err, fs.ErrNotExist) && made < 3 {
-			made++
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return fmt.Errorf("refs: lock: %w", err)
+		if errors.Is(err, fs.ErrNotExist) && tries < 3 {
+			tries++
+			m, err := makeDir(filepath.Dir(path))
+			if err != nil {
+				return false, fmt.Errorf("refs: lock: %w", err)
 			}
+			made = m && tries == 1
 			continue
 		}
+		made = false
 		if !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("refs: lock: %w", err)
+			return false, fmt.Errorf("refs: lock: %w", err)
 		}
 		if time.Now().After(deadline) {
-			return ErrLocked
+			return false, ErrLocked
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// makeDir makes dir, and its parents when they are missing too. made says
+// dir itself was made here with one mkdir (the usual case of a new ref
+// directory, such as refs/pull/N/, costs no more); when parents had to be
+// made, made is false.
+func makeDir(dir string) (made bool, err error) {
+	err = os.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, os.MkdirAll(dir, 0o755)
+	}
+	return false, err
 }
 
 // pruneDirs removes directories emptied by a delete, up to refs/x.

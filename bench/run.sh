@@ -481,7 +481,8 @@ phase() { # OP SIZE
 	local op=$1 size=$2 r srv t logf dir name fails src want kind args
 	log "$op ($size) x$N"
 	gh_start "$size-$op"
-	[[ -n $GH_IDLE_KB ]] || GH_IDLE_KB=$(gh_rss_kb)
+	RSS["$op|$size|gh0"]=$(gh_rss_kb)
+	[[ -n $GH_IDLE_KB ]] || GH_IDLE_KB=${RSS["$op|$size|gh0"]}
 	if [[ $op == clone-again ]]; then # one untimed clone each: the tips have been cloned before
 		for srv in gh ossh; do
 			srv_args "$srv" upload "warm"
@@ -760,7 +761,7 @@ mb() { [[ -n ${1:-} ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || e
 		((REFS_OPS == 0)) || echo "$size-refs: $(cat "$CACHE/$size-refs.ready") refs (mirror, ls-remote-refs, noop-fetch-refs)"
 	done
 	echo
-	printf '%-15s %-7s %12s %12s %7s %11s %11s\n' operation size "gatehouse s" "openssh s" ratio "gh RSS MB" "git RSS MB"
+	printf '%-15s %-7s %12s %12s %7s %11s %8s %11s\n' operation size "gatehouse s" "openssh s" ratio "gh RSS MB" "gh +MB" "git RSS MB"
 	for size in $SIZES; do
 		for op in $OPS; do
 			[[ $op != concurrent || $size == small ]] || continue
@@ -773,14 +774,19 @@ mb() { [[ -n ${1:-} ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || e
 			[[ $fo == 0 || $o == FAIL ]] || o="$o!"
 			og=$(mb "${RSS["$op|$size|ossh"]:-}")
 			[[ $op == ssh ]] && og="-"
-			printf '%-15s %-7s %12s %12s %7s %11s %11s\n' "$op" "$size" "$g" "$o" "$ratio" \
-				"$(mb "${RSS["$op|$size|gh"]:-}")" "$og"
+			grow=-
+			if [[ -n ${RSS["$op|$size|gh"]:-} && -n ${RSS["$op|$size|gh0"]:-} ]]; then
+				grow=$(mb $((${RSS["$op|$size|gh"]} - ${RSS["$op|$size|gh0"]})))
+			fi
+			printf '%-15s %-7s %12s %12s %7s %11s %8s %11s\n' "$op" "$size" "$g" "$o" "$ratio" \
+				"$(mb "${RSS["$op|$size|gh"]:-}")" "$grow" "$og"
 		done
 	done
 	echo
 	echo "ratio = gatehouse / openssh (below 1: gatehouse faster). '!' = some repetitions failed (median of the rest)."
 	echo "gatehouse database: $GH_DB_KIND"
 	echo "gh RSS = gatehouse server VmHWM over the phase (a fresh server per phase; just started: $(mb "$GH_IDLE_KB") MB);"
+	echo "gh +MB = that VmHWM less the VmRSS of the phase's server just after it started: what the operation added;"
 	echo "git RSS = largest process of git-upload-pack/git-receive-pack and children, over the phase (sshd not counted)."
 	for k in "${!NOTES_FAIL[@]}"; do
 		IFS='|' read -r op size srv <<<"$k"

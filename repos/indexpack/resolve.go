@@ -537,30 +537,7 @@ func (in *Incoming) load(w *worker, i int32) ([]byte, error) {
 // buffer of exactly its size, with w's inflater (ReadAt on the file is
 // safe from several workers).
 func (in *Incoming) inflateAt(w *worker, o *object) ([]byte, error) {
-	if in.pack == nil {
-		return nil, errors.New("pack: already closed")
-	}
-	sr := io.NewSectionReader(in.pack, o.dataOff, in.packSize-o.dataOff)
-	if w.br == nil {
-		w.br = bufio.NewReaderSize(sr, 16<<10)
-	} else {
-		w.br.Reset(sr)
-	}
-	var err error
-	if w.zr == nil {
-		w.zr, err = zlib.NewReader(w.br)
-	} else {
-		err = w.zr.(zlib.Resetter).Reset(w.br, nil)
-	}
-	if err != nil {
-		w.zr = nil
-		return nil, inflateErr(err, o.offset)
-	}
-	data := make([]byte, o.size)
-	if err := readExactly(w.ctx, w.zr, data, o.offset); err != nil {
-		return nil, err
-	}
-	return data, nil
+	return in.inflate(w, o, nil)
 }
 
 // maxReused bounds the buffers a worker keeps from one object to the
@@ -583,9 +560,12 @@ func reuse(buf *[]byte, n int64) []byte {
 // inflateDelta is inflateAt for a delta's data, which is read once and
 // dropped: into w's own buffer, valid until w inflates again.
 func (in *Incoming) inflateDelta(w *worker, o *object) ([]byte, error) {
-	if o.size > maxReused {
-		return in.inflateAt(w, o)
-	}
+	return in.inflate(w, o, &w.deltaBuf)
+}
+
+// inflate is inflateAt into a buffer from reuse(reused), or a new one
+// when reused is nil.
+func (in *Incoming) inflate(w *worker, o *object, reused *[]byte) ([]byte, error) {
 	if in.pack == nil {
 		return nil, errors.New("pack: already closed")
 	}
@@ -605,7 +585,12 @@ func (in *Incoming) inflateDelta(w *worker, o *object) ([]byte, error) {
 		w.zr = nil
 		return nil, inflateErr(err, o.offset)
 	}
-	data := reuse(&w.deltaBuf, o.size)
+	var data []byte
+	if reused != nil {
+		data = reuse(reused, o.size)
+	} else {
+		data = make([]byte, o.size)
+	}
 	if err := readExactly(w.ctx, w.zr, data, o.offset); err != nil {
 		return nil, err
 	}

@@ -1,11 +1,14 @@
 package sshd
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
+
+	"gatehouse"
 )
 
 // Limits bound what one client, one connection and everyone together may
@@ -101,6 +104,10 @@ type limiter struct {
 	maxConns    int
 	maxSessions int // all actors together
 	maxPerActor int
+	// shared, when set, counts failures and bans for every node
+	// together (Server.AuthFailures); the counts here are kept too, so
+	// that a database that cannot be reached leaves this node's limit.
+	shared gatehouse.AuthFailures
 
 	mu       sync.Mutex // guards the fields below
 	addrs    map[netip.Addr]*addrState
@@ -170,8 +177,24 @@ func (l *limiter) prune() {
 	}
 }
 
+// sharedTimeout bounds one question to the shared failure counts.
+const sharedTimeout = 2 * time.Second
+
 // banned reports whether ip is refused for now, and until when.
 func (l *limiter) banned(ip netip.Addr) (bool, time.Time) {
+	if b, until := l.bannedHere(ip); b || l.shared == nil {
+		return b, until
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	until, err := l.shared.Banned(ctx, ip)
+	if err != nil || !l.now().Before(until) {
+		return false, time.Time{}
+	}
+	return true, until
+}
+
+func (l *limiter) bannedHere(ip netip.Addr) (bool, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.addrs[ip]
@@ -181,10 +204,24 @@ func (l *limiter) banned(ip netip.Addr) (bool, time.Time) {
 	return true, st.bannedUntil
 }
 
-// fail records a failed authentication from ip. It returns how many
-// failures ip has in the current window and whether this one started a
-// ban.
+// fail records a failed authentication from ip, here and in the shared
+// counts. It returns how many failures ip has in the current window (the
+// larger count) and whether this one started a ban.
 func (l *limiter) fail(ip netip.Addr) (failures int, banStarted bool) {
+	failures, banStarted = l.failHere(ip)
+	if l.shared == nil || banStarted {
+		return failures, banStarted
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	n, b, err := l.shared.AddFailure(ctx, ip, l.now(), failWindow, l.maxFailures, l.ban)
+	if err != nil {
+		return failures, banStarted
+	}
+	return max(n, failures), b
+}
+
+func (l *limiter) failHere(ip netip.Addr) (failures int, banStarted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()

@@ -107,6 +107,11 @@ type Server struct {
 	Audit  gatehouse.AuditService
 	Logger *slog.Logger
 
+	// AuthFailures, when set, shares failed-login counts and bans with
+	// the other nodes (see gatehouse.AuthFailures); the other limits
+	// stay per node.
+	AuthFailures gatehouse.AuthFailures
+
 	// Logins, when set, answers the `login` command with a one-time link
 	// to the web panel at PanelURL (like "http://127.0.0.1:8080").
 	Logins   gatehouse.LoginLinker
@@ -146,6 +151,7 @@ func (s *Server) Open() error {
 	s.Limits = s.Limits.withDefaults()
 	s.handler = s.sessionHandler()
 	s.limits = newLimiter(s.MaxAuthFailures, s.AuthBan, s.MaxConnsPerAddr, s.MaxSessions, s.MaxSessionsPerUser)
+	s.limits.shared = s.AuthFailures
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("sshd: listen: %w", err)

@@ -32,6 +32,8 @@ type services struct {
 	// line are queued too, and sent by the server's worker.
 	webhooks *keys.WebhookService
 	sink     *webhook.Sink
+	// authFailures shares failed-login counts with the other nodes.
+	authFailures *keys.AuthFailureService
 }
 
 // newServices builds the services on db for the data folder and limits
@@ -43,6 +45,8 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 		deployKeys: keys.NewDeployKeyService(db),
 		audit:      keys.NewAuditService(db),
 		logins:     keys.NewLoginService(db),
+
+		authFailures: keys.NewAuthFailureService(db),
 	}
 	if c.KeyBlocklist != "" {
 		bl, err := keys.NewBlocklist(c.KeyBlocklist, true)

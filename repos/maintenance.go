@@ -76,10 +76,14 @@ func (s *Service) maybeRepack(r *gatehouse.Repo, dir string) {
 		}
 		defer func() { <-m.slots }()
 		log := s.Logger.With("repo", r.FullName())
-		st, err := maintain.Repack(m.ctx, dir)
+		st, err := s.repack(m.ctx, r.ID, dir, true)
 		switch {
+		case errors.Is(err, errNotNeeded):
+			log.Info("repack skipped: done meanwhile")
 		case errors.Is(err, maintain.ErrBusy):
 			log.Info("repack skipped: already running")
+		case errors.Is(err, gatehouse.ErrBusy):
+			log.Info("repack skipped: another node is maintaining the repository")
 		case err != nil && !exists(dir):
 			log.Info("repack abandoned: the repository was removed", "err", err)
 		case err != nil && m.ctx.Err() != nil:
@@ -100,7 +104,8 @@ func (s *Service) maybeRepack(r *gatehouse.Repo, dir string) {
 // on disk, maintain.ErrBusy when a repack of it is already running (in
 // any process), and maintain.Repack's.
 func (s *Service) Repack(ctx context.Context, owner, name string) (maintain.Stats, error) {
-	if _, err := s.RepoStore.FindRepo(ctx, owner, name); err != nil {
+	r, err := s.RepoStore.FindRepo(ctx, owner, name)
+	if err != nil {
 		return maintain.Stats{}, err
 	}
 	dir, err := s.Dir(owner, name)
@@ -110,11 +115,38 @@ func (s *Service) Repack(ctx context.Context, owner, name string) (maintain.Stat
 	if _, err := os.Stat(dir); err != nil {
 		return maintain.Stats{}, fmt.Errorf("repository %s/%s on disk: %w", owner, name, gatehouse.ErrNotFound)
 	}
-	st, err := maintain.Repack(ctx, dir)
-	if errors.Is(err, maintain.ErrBusy) {
+	st, err := s.repack(ctx, r.ID, dir, false)
+	if errors.Is(err, maintain.ErrBusy) || errors.Is(err, gatehouse.ErrBusy) {
 		return st, fmt.Errorf("repack of %s/%s is busy: %w", owner, name, err)
 	}
 	return st, err
+}
+
+// errNotNeeded: a background repack found, once it held the lock, that
+// the repository no longer needs one (another node's repack ran while
+// it waited for its turn).
+var errNotNeeded = errors.New("repack no longer needed")
+
+// repack runs maintain.Repack on the repository with id at dir, holding
+// its write lock across the nodes (Locker) without waiting for it: a
+// node that cannot take it at once leaves the repository to the one
+// that holds it. With recheck, the policy is asked again once the lock
+// is held, so that repacks asked for on two nodes at once run once.
+//
+// Errors: gatehouse.ErrBusy when another node holds the lock,
+// errNotNeeded, and maintain.Repack's.
+func (s *Service) repack(ctx context.Context, id int64, dir string, recheck bool) (maintain.Stats, error) {
+	if s.Locker != nil {
+		unlock, err := s.Locker.LockRepo(ctx, id, 0)
+		if err != nil {
+			return maintain.Stats{}, fmt.Errorf("maintain: %w", err)
+		}
+		defer unlock()
+	}
+	if recheck && !s.Maintenance.Needed(dir) {
+		return maintain.Stats{}, errNotNeeded
+	}
+	return maintain.Repack(ctx, dir)
 }
 
 // SweepInBackground sweeps every repository on disk (maintain.Sweep: what

@@ -84,6 +84,13 @@ type Service struct {
 	// audited and webhooks hear it.
 	Created func(ctx context.Context, actor gatehouse.Actor, r *gatehouse.Repo)
 
+	// Locker, when set, serialises writes to one repository across the
+	// nodes sharing the data folder: a push's ref transaction waits for
+	// it at most LockWait, maintenance skips a repository another node
+	// holds. Unset (one node), the in-process lock and the lock files do.
+	Locker   gatehouse.RepoLocker
+	LockWait time.Duration
+
 	maint maintenance
 	hooks hooks.Group // the pushes' hooks, killed by Close
 }
@@ -357,6 +364,9 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 		return nil, err
 	}
 	opts := receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, MaxObjectSize: s.MaxObjectSize, MaxCommands: s.MaxRefUpdates, CheckRef: s.refChecker(ctx, r)}
+	if s.Locker != nil {
+		opts.LockRepo = func() (func(), error) { return s.Locker.LockRepo(ctx, r.ID, s.LockWait) }
+	}
 	if opts.Hooks, err = s.pushHooks(ctx, r, dir); err != nil {
 		push.Release()
 		return nil, err

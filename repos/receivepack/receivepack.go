@@ -63,6 +63,11 @@ type Options struct {
 	// progress band, runs pre-receive and update after the checks and
 	// before any ref moves, and post-receive after the refs moved.
 	Hooks *hooks.Push
+	// LockRepo, when set, takes the repository's write lock shared with
+	// the other nodes (gatehouse.RepoLocker) around the ref transaction,
+	// after the in-process one. When it fails every update is refused
+	// with its error's text (ErrBusy: "busy, retry") and nothing moves.
+	LockRepo func() (unlock func(), err error)
 }
 
 // ErrProtocol: the client broke the protocol. Serve has told the client
@@ -484,6 +489,18 @@ func (s *session) apply(cmds *commands, inc *indexpack.Incoming) (*gatehouse.Pus
 	}
 	unlock := refs.Lock(s.gitDir)
 	defer unlock()
+	if s.opts.LockRepo != nil {
+		unlockRepo, err := s.opts.LockRepo()
+		if err != nil {
+			for i := range cmds.len() {
+				if cmds.ok(i) {
+					cmds.refuseSaying(i, err.Error())
+				}
+			}
+			return res, nil
+		}
+		defer unlockRepo()
+	}
 
 	// The refs are read as they stream, against the commands in name
 	// order: no copy of all the repository's refs is held.

@@ -65,6 +65,7 @@ pgbin() {
 	return 1
 }
 [ -n "${GATEHOUSE_TEST_POSTGRES:-}" ] || need pgbin postgresql
+need 'have haproxy || [ -x /usr/sbin/haproxy ]' haproxy
 need 'have chromium || have chromium-browser || have google-chrome || [ -n "${GATEHOUSE_CHROMIUM:-}" ]' \
 	chromium fonts-dejavu-core ca-certificates
 

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -77,9 +79,65 @@ type Server struct {
 	// Listener, when set, is used instead of listening on Addr: the
 	// caller may need the address before the server is built.
 	Listener net.Listener
+	// Node names this node in /healthz (several nodes may serve one
+	// data folder behind a load balancer).
+	Node string
+	// Ping, when set, checks the database for /healthz; its error makes
+	// /healthz and /readyz answer 503.
+	Ping func(ctx context.Context) error
 
-	ln  net.Listener
-	srv *http.Server
+	ln       net.Listener
+	srv      *http.Server
+	draining atomic.Bool // set by Drain: /readyz answers 503
+}
+
+// pingTimeout bounds the database check of one health request, so that a
+// hung database fails the check instead of hanging the balancer's probe.
+const pingTimeout = 2 * time.Second
+
+// Drain makes /readyz answer 503 from now on, so that a load balancer
+// stops sending this node work while it finishes what it runs; the rest
+// keeps serving until Close.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// health answers /healthz: 200 with the node and its database's state, or
+// 503 when the database does not answer. A client asking for JSON
+// (Accept: application/json) gets {"status", "node", "database"}; others
+// get one line of text, "ok" when healthy.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	status, db := http.StatusOK, "ok"
+	if s.Ping != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+		err := s.Ping(ctx)
+		cancel()
+		if err != nil {
+			s.Logger.Warn("health check: database", logErr, err)
+			status, db = http.StatusServiceUnavailable, "unreachable"
+		}
+	}
+	text := "ok"
+	if status != http.StatusOK {
+		text = "database " + db
+	}
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		writeJSON(w, status, map[string]string{"status": text, "node": s.Node, "database": db})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, text)
+}
+
+// ready answers /readyz: 503 while the node drains (Drain) or its
+// database does not answer, 200 otherwise.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "draining")
+		return
+	}
+	s.health(w, r)
 }
 
 // Handler returns the routes.
@@ -97,10 +155,8 @@ func (s *Server) Handler() http.Handler {
 		r.Use(func(next http.Handler) http.Handler { return s.Instrument(next, routePattern) })
 	}
 	r.Use(middleware.Recoverer, securityHeaders)
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
+	r.Get("/healthz", s.health)
+	r.Get("/readyz", s.ready)
 	if s.Metrics != nil {
 		r.Handle("/metrics", s.Metrics)
 	}

@@ -98,6 +98,12 @@ type Config struct {
 	// LogLevel is the least level logged; SIGHUP re-reads it from the
 	// configuration file.
 	LogLevel slog.Level
+
+	// NodeName names this node in /healthz; LockWait bounds
+	// a push's wait for its repository's lock held by another node (see
+	// cluster.go).
+	NodeName string
+	LockWait time.Duration
 }
 
 // Main is the running server: its configuration and its parts.
@@ -143,6 +149,9 @@ func NewMain() *Main {
 			Limits:          sshd.DefaultLimits(),
 			MaxReposPerUser: DefaultMaxReposPerUser,
 			StepUpWindow:    gatehouse.DefaultStepUpWindow,
+
+			NodeName: defaultNodeName(),
+			LockWait: DefaultLockWait,
 		},
 		Stdout: os.Stdout,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
@@ -190,6 +199,9 @@ func (m *Main) ParseFlags(args []string) error {
 	if err := checkLimits(c); err != nil {
 		return err
 	}
+	if c.LockWait < 0 {
+		return fmt.Errorf("--lock-wait must not be negative")
+	}
 	return nil
 }
 
@@ -227,6 +239,7 @@ func (m *Main) flagSet() (*flag.FlagSet, *string) {
 	limitFlags(fs, c)
 	webFlags(fs, c)
 	webhookFlags(fs, c)
+	clusterFlags(fs, c)
 	return fs, config
 }
 
@@ -321,6 +334,8 @@ func (m *Main) Run(ctx context.Context) error {
 		PublicHost:  c.PublicHost,
 		PanelURL:    m.web.panelURL,
 		Observer:    m.web.metrics.SSH(),
+
+		AuthFailures: svc.authFailures,
 	}
 	if err := m.SSH.Open(); err != nil {
 		return err
@@ -392,8 +407,12 @@ func (m *Main) Close() error {
 }
 
 // Shutdown stops accepting and lets running operations finish within the
-// grace period, then closes everything.
+// grace period, then closes everything. From its start /readyz answers
+// 503, so that a load balancer sends new work to the other nodes.
 func (m *Main) Shutdown() error {
+	if m.HTTP != nil {
+		m.HTTP.Drain()
+	}
 	if m.SSH != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
 		defer cancel()

@@ -79,6 +79,8 @@ func (m *Main) openWeb(ctx context.Context, svc *services, hostKeys []gossh.Sign
 		SSHAddr:    sshAddr,
 		Metrics:    m.web.metrics.Handler(),
 		Instrument: m.web.metrics.HTTP,
+		Node:       m.Config.NodeName,
+		Ping:       m.DB.Ping,
 	}
 	if err := m.HTTP.Open(); err != nil {
 		return err

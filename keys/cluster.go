@@ -3,8 +3,11 @@ package keys
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"gatehouse"
@@ -118,4 +121,83 @@ func (db *DB) Ping(ctx context.Context) error {
 		return translate(err, "ping")
 	}
 	return nil
+}
+
+var _ gatehouse.RepoLocker = (*RepoLockService)(nil)
+
+// pgRepoLockClass is the first key of the two-key advisory locks that
+// stand for repositories (the second is the repository's id). Two-key
+// locks are a key space apart from the store's single-key ones
+// (pgWriteLock...), so the two never collide.
+const pgRepoLockClass int32 = 0x47415446
+
+// lockPoll bounds the pause between two tries of a busy repository lock.
+const lockPoll = 200 * time.Millisecond
+
+// RepoLockService serialises writes to one repository across the nodes
+// sharing a PostgreSQL database, with a session advisory lock held on a
+// connection of its own for as long as the lock is: should the node die,
+// PostgreSQL ends the session and the lock goes with it.
+type RepoLockService struct {
+	db *DB
+}
+
+// NewRepoLockService returns the repository lock on db, or nil when db is
+// SQLite: a single node (or nodes on one machine, whose lock files hold)
+// needs none.
+func NewRepoLockService(db *DB) *RepoLockService {
+	if !db.Postgres() {
+		return nil
+	}
+	return &RepoLockService{db: db}
+}
+
+// LockRepo takes the lock of the repository with id, trying again until
+// wait has passed (pg_try_advisory_lock polled, so that ctx and wait are
+// both honoured without a server-side timeout to reset).
+//
+// Errors: gatehouse.ErrBusy past wait; ctx's error; the database's.
+func (s *RepoLockService) LockRepo(ctx context.Context, id int64, wait time.Duration) (func(), error) {
+	conn, err := s.db.write.Conn(ctx)
+	if err != nil {
+		return nil, translate(err, "repository lock")
+	}
+	deadline := time.Now().Add(wait)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, lockPoll) {
+		var ok bool
+		err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, $2)`, pgRepoLockClass, int32(id)).Scan(&ok)
+		if err != nil {
+			conn.Close()
+			return nil, translate(err, "repository lock")
+		}
+		if ok {
+			break
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			conn.Close()
+			return nil, fmt.Errorf("repository %d: %w", id, gatehouse.ErrBusy)
+		}
+		select {
+		case <-time.After(min(pause, left)):
+		case <-ctx.Done():
+			conn.Close()
+			return nil, ctx.Err()
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var released bool
+			err := conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1, $2)`, pgRepoLockClass, int32(id)).Scan(&released)
+			if err != nil || !released {
+				// The session may still hold it: end the session, which
+				// releases every lock it holds, rather than pool it.
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+			conn.Close()
+		})
+	}, nil
 }

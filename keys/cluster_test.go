@@ -2,20 +2,24 @@ package keys_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"gatehouse"
 	"gatehouse/keys"
 )
 
 // Failures from one address counted through two handles on one database
 // (two nodes) add up: the fifth of four allowed starts a ban both see.
-func TestAuthFailuresShared(t *testing.T) {
+func TestAuthFailuresShared(t *testing.T) { eachDB(t, testAuthFailuresShared) }
+
+func testAuthFailuresShared(t *testing.T) {
 	ctx := context.Background()
-	path := t.TempDir() + "/g.db"
-	nodes := []*keys.AuthFailureService{keys.NewAuthFailureService(MustOpenDBPath(t, path)), keys.NewAuthFailureService(MustOpenDBPath(t, path))}
+	d := freshDB(t)
+	nodes := []*keys.AuthFailureService{keys.NewAuthFailureService(d.open(t)), keys.NewAuthFailureService(d.open(t))}
 	addr, other := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("192.0.2.8")
 	now := time.Now()
 	for i := 1; i <= 4; i++ {
@@ -58,4 +62,55 @@ func TestAuthFailuresShared(t *testing.T) {
 	if n, _, _ := nodes[0].AddFailure(ctx, other, now.Add(2*time.Minute), time.Minute, 100, time.Hour); n != 1 {
 		t.Fatalf("count after the window: %d, want 1", n)
 	}
+}
+
+// A repository's lock taken through one handle (node) keeps the other
+// out until released, or the wait runs out; other repositories are not
+// held up. SQLite has none: its nodes share one machine's lock files.
+func TestRepoLock(t *testing.T) {
+	if keys.NewRepoLockService(MustOpenDB(t)) != nil {
+		t.Fatal("a repository lock on SQLite")
+	}
+	t.Run("postgres", func(t *testing.T) {
+		ctx := context.Background()
+		d := freshDB(t)
+		a, b := keys.NewRepoLockService(d.open(t)), keys.NewRepoLockService(d.open(t))
+		unlock, err := a.LockRepo(ctx, 7, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := b.LockRepo(ctx, 7, 300*time.Millisecond); !errors.Is(err, gatehouse.ErrBusy) {
+			t.Fatalf("second holder: %v, want ErrBusy", err)
+		}
+		if waited := time.Since(start); waited < 300*time.Millisecond || waited > 5*time.Second {
+			t.Fatalf("waited %v for a held lock, want about 300ms", waited)
+		}
+		other, err := b.LockRepo(ctx, 8, 0)
+		if err != nil {
+			t.Fatalf("another repository: %v", err)
+		}
+		other()
+		got := make(chan error, 1)
+		go func() {
+			unlock, err := b.LockRepo(ctx, 7, 10*time.Second)
+			if err == nil {
+				unlock()
+			}
+			got <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+		unlock()
+		unlock() // a second release does nothing
+		if err := <-got; err != nil {
+			t.Fatalf("waiting for a released lock: %v", err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		hold, _ := a.LockRepo(ctx, 9, 0)
+		defer hold()
+		go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+		if _, err := b.LockRepo(cctx, 9, time.Minute); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled wait: %v", err)
+		}
+	})
 }

@@ -336,7 +336,13 @@ func (s *WebhookService) ClaimDeliveries(ctx context.Context, now time.Time, lim
 		return nil, err
 	}
 	defer tx.Rollback()
-	ds, err := queryDeliveries(ctx, tx, `WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, created_at LIMIT ?`, formatTime(now), limit)
+	q := `WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, created_at LIMIT ?`
+	if s.db.Postgres() {
+		// Row by row: a delivery another node is claiming is skipped,
+		// never sent twice (SQLite's single writer needs no such thing).
+		q += ` FOR UPDATE SKIP LOCKED`
+	}
+	ds, err := queryDeliveries(ctx, tx, q, formatTime(now), limit)
 	if err != nil {
 		return nil, err
 	}

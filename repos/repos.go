@@ -365,7 +365,7 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 	}
 	opts := receivepack.Options{Agent: s.Agent, MaxPackSize: s.MaxPushSize, MaxObjectSize: s.MaxObjectSize, MaxCommands: s.MaxRefUpdates, CheckRef: s.refChecker(ctx, r)}
 	if s.Locker != nil {
-		opts.LockRepo = func() (func(), error) { return s.Locker.LockRepo(ctx, r.ID, s.LockWait) }
+		opts.LockRepo = func() (func(), error) { return s.lockRepo(ctx, r) }
 	}
 	if opts.Hooks, err = s.pushHooks(ctx, r, dir); err != nil {
 		push.Release()
@@ -383,6 +383,22 @@ func (s *Service) ReceivePack(ctx context.Context, r *gatehouse.Repo, gs gatehou
 		s.maybeRepack(r, dir)
 	}
 	return res, err
+}
+
+// lockRepo takes r's write lock across the nodes for a push, waiting at
+// most LockWait. Its error's text is what the client is shown: "repository
+// busy, retry" past the wait; the database's errors are only logged.
+func (s *Service) lockRepo(ctx context.Context, r *gatehouse.Repo) (func(), error) {
+	unlock, err := s.Locker.LockRepo(ctx, r.ID, s.LockWait)
+	switch {
+	case errors.Is(err, gatehouse.ErrBusy):
+		s.Logger.Warn("push refused: repository busy", "repo", r.FullName(), "wait", s.LockWait)
+		return nil, fmt.Errorf("repository %w", gatehouse.ErrBusy)
+	case err != nil:
+		s.Logger.Error("push refused: repository lock", "repo", r.FullName(), "err", err)
+		return nil, errors.New("repository lock failed")
+	}
+	return unlock, nil
 }
 
 // pushHooks finds the hooks of a push to r (nil when there are none, the

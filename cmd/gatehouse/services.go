@@ -68,6 +68,9 @@ func newServices(db *keys.DB, c *Config, logger *slog.Logger) (*services, error)
 	r.Protection = protection
 	r.Audit = s.audit
 	r.Logger = logger.With("subsystem", "repos")
+	if l := keys.NewRepoLockService(db); l != nil { // nodes on PostgreSQL
+		r.Locker, r.LockWait = l, c.LockWait
+	}
 	s.repos = r
 	s.webhooks = keys.NewWebhookService(db)
 	s.sink = &webhook.Sink{Hooks: s.webhooks, Repos: r, GitDir: r.Dir, Logger: logger.With("subsystem", "webhook")}

@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gatehouse/gittest"
+	"gatehouse/keys"
 )
 
 // Two real `gatehouse serve` processes on one data folder and one
@@ -250,7 +253,7 @@ func (c *cluster) login(n *clusterNode, k *Key, bind string) (bool, string) {
 }
 
 func TestCluster(t *testing.T) {
-	c := startCluster(t, "--max-auth-failures", "4", "--auth-fail-delay", "1ms")
+	c := startCluster(t, "--max-auth-failures", "4", "--auth-fail-delay", "1ms", "--lock-wait", "1s")
 	a, b := c.nodes["a"], c.nodes["b"]
 	admin := c.admin
 	work := Work(t, "main", 1)
@@ -309,6 +312,40 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		run(t, filepath.Join(c.data, "repos", "admin", "r.git"), "git", "fsck", "--full", "--strict")
+	})
+
+	// A push waits for the repository's lock another node holds, at
+	// most --lock-wait, then is refused "busy, retry" with nothing changed.
+	t.Run("repository busy", func(t *testing.T) {
+		var repo struct{ ID int64 }
+		if err := json.Unmarshal([]byte(c.cli("repo", "show", "admin/r", "--json")), &repo); err != nil || repo.ID == 0 {
+			t.Fatalf("repo show: %v %+v", err, repo)
+		}
+		db, err := keys.OpenURL(c.data, c.db[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		unlock, err := keys.NewRepoLockService(db).LockRepo(context.Background(), repo.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unlock()
+		clone := filepath.Join(t.TempDir(), "c")
+		c.mustGit(admin, "", "clone", "-q", c.url(c.front, "admin/r"), clone)
+		Commits(t, clone, "busy", 1)
+		before := run(t, filepath.Join(c.data, "repos", "admin", "r.git"), "git", "rev-parse", "main")
+		out, err := c.git(sshArgs(admin, ""), clone, "push", c.url(a.ssh, "admin/r"), "main")
+		if err == nil || !strings.Contains(out, "repository busy, retry") {
+			t.Fatalf("push while another node holds the lock: %v\n%s", err, out)
+		}
+		if after := run(t, filepath.Join(c.data, "repos", "admin", "r.git"), "git", "rev-parse", "main"); after != before {
+			t.Fatalf("main moved from %s to %s on a refused push", before, after)
+		}
+		unlock()
+		if out, err := c.git(sshArgs(admin, ""), clone, "push", c.url(a.ssh, "admin/r"), "main"); err != nil {
+			t.Fatalf("push once the lock is free: %v\n%s", err, out)
+		}
 	})
 
 	// What node a's API changes holds on node b's next connection.
@@ -539,5 +576,6 @@ func holds(pid int, dir string) bool {
 	return false
 }
 
-// clusterDB is the nodes' --db: both share the data folder's SQLite file.
-func clusterDB(t *testing.T) []string { return nil }
+// clusterDB is the nodes' --db: a fresh PostgreSQL database on the
+// server ./test.sh starts (the test fails without one).
+func clusterDB(t *testing.T) []string { return []string{"--db", gittest.PostgresURL(t)} }

@@ -228,8 +228,10 @@ func sweepRoot(root string, remove bool) ([]maintain.Leftover, error) {
 			switch {
 			case !n.IsDir():
 			case strings.HasPrefix(n.Name(), initPrefix) && lockfile.Supported:
-				if names, err := os.ReadDir(path); !remove && err == nil && len(names) == 0 {
-					continue // holds nothing, and may be a creator's not locked yet
+				if names, err := os.ReadDir(path); err == nil && len(names) == 0 && (!remove || young(n)) {
+					// Holds nothing, and may be a creator's not locked yet:
+					// one on another node sharing the folder, too.
+					continue
 				}
 				l, err := lockfile.TryLockDir(path)
 				if err != nil {
@@ -254,6 +256,12 @@ func sweepRoot(root string, remove bool) ([]maintain.Leftover, error) {
 		}
 	}
 	return out, nil
+}
+
+// young reports whether a directory entry changed in the last minute.
+func young(e fs.DirEntry) bool {
+	fi, err := e.Info()
+	return err == nil && time.Since(fi.ModTime()) < time.Minute
 }
 
 // onDisk lists the repository directories under Root (OWNER/NAME.git),

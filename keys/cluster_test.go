@@ -3,6 +3,7 @@ package keys_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -113,4 +114,60 @@ func TestRepoLock(t *testing.T) {
 			t.Fatalf("cancelled wait: %v", err)
 		}
 	})
+}
+
+// Two nodes claiming the queue at once each take a delivery at most once
+// between them: none is sent twice, none is left.
+func TestClaimDeliveriesTwoNodes(t *testing.T) { eachDB(t, testClaimDeliveriesTwoNodes) }
+
+func testClaimDeliveriesTwoNodes(t *testing.T) {
+	ctx := context.Background()
+	d := freshDB(t)
+	nodes := []*keys.WebhookService{keys.NewWebhookService(d.open(t)), keys.NewWebhookService(d.open(t))}
+	h := &gatehouse.Webhook{Scope: gatehouse.HookSite, URL: "http://example.com"}
+	if err := nodes[0].CreateWebhook(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	var ds []*gatehouse.Delivery
+	for i := range 40 {
+		ds = append(ds, &gatehouse.Delivery{HookID: h.ID, Event: "push", Payload: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	if err := nodes[0].EnqueueDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	retry := func(int) (time.Duration, bool) { return time.Hour, true }
+	now := time.Now()
+	var mu sync.Mutex
+	claimed := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				got, err := nodes[i%2].ClaimDeliveries(ctx, now, 3, retry)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range got {
+					claimed[d.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(claimed) != len(ds) {
+		t.Fatalf("%d deliveries claimed, want %d", len(claimed), len(ds))
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Fatalf("delivery %s claimed %d times", id, n)
+		}
+	}
 }

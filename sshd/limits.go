@@ -191,6 +191,13 @@ func (l *limiter) banned(ip netip.Addr) (bool, time.Time) {
 	if err != nil || !l.now().Before(until) {
 		return false, time.Time{}
 	}
+	// Remembered here, so that the rest of a banned flood costs the
+	// database nothing.
+	l.mu.Lock()
+	if st := l.state(ip); until.After(st.bannedUntil) {
+		st.bannedUntil = until
+	}
+	l.mu.Unlock()
 	return true, until
 }
 

@@ -81,6 +81,10 @@ type cluster struct {
 	extra  []string // more serve flags, for every start
 }
 
+// orphanKill kills a node or HAProxy when the test process dies without
+// its cleanups (a timeout's panic), instead of leaving it listening.
+var orphanKill = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+
 // freePort returns a loopback port nothing listens on now.
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -126,6 +130,7 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 	var hlog syncBuffer
 	hp := exec.Command(haproxy, "-db", "-f", cfgFile)
 	hp.Stdout, hp.Stderr = &hlog, &hlog
+	hp.SysProcAttr = orphanKill
 	if err := hp.Start(); err != nil {
 		t.Fatalf("haproxy (test.sh installs it): %v", err)
 	}
@@ -156,6 +161,7 @@ func (c *cluster) start(n *clusterNode) {
 		"--admin-key", c.keyPub, "--node-name", n.name, "--proxy-from", "127.0.0.3/32", "--shutdown-grace", "30s"}, c.db...)
 	n.cmd = exec.Command(c.bin, append(args, c.extra...)...)
 	n.cmd.Stdout, n.cmd.Stderr = io.Discard, n.log
+	n.cmd.SysProcAttr = orphanKill
 	if err := n.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}

@@ -3,7 +3,10 @@ package backend
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"gatehouse"
 )
@@ -111,6 +114,10 @@ func (b *Backend) AddExpiringKey(ctx context.Context, user, text string, expires
 	if err != nil {
 		return nil, err
 	}
+	if !siteAdmin(a) && claimsVerifyRequired(text) {
+		return nil, fmt.Errorf("only a site admin may register a security key with verify-required: "+
+			"the server cannot see the PIN flag of each signature, so the option is an admin's word that the key asks for one: %w", gatehouse.ErrForbidden)
+	}
 	var k *gatehouse.PublicKey
 	if expiresAt == nil {
 		k, err = b.Keys.AddKey(ctx, user, text)
@@ -128,6 +135,25 @@ func (b *Backend) AddExpiringKey(ctx context.Context, user, text string, expires
 	}
 	b.publish(ctx, a, gatehouse.AuditKeyAdd, "", detail)
 	return k, nil
+}
+
+// claimsVerifyRequired reports whether text is a security key's line
+// with OpenSSH's verify-required option. The sk-verify key policy takes
+// that option on trust (x/crypto does not hand over the signature's
+// user-verification flag), so a user who could set it on their own key
+// would pass a site's sk-verify policy with a key that never asks for a
+// PIN. A line that does not parse is left to the store to refuse.
+func claimsVerifyRequired(text string) bool {
+	pub, _, options, _, err := ssh.ParseAuthorizedKey([]byte(strings.TrimSpace(text)))
+	if err != nil || !gatehouse.SecurityKey(pub.Type()) {
+		return false
+	}
+	for _, o := range options {
+		if strings.EqualFold(o, "verify-required") {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Backend) RemoveKey(ctx context.Context, user, fingerprint string) error {

@@ -203,6 +203,9 @@ func (b *Backend) AddDeployKey(ctx context.Context, owner, name, text string, wr
 	if b.DeployKeys == nil {
 		return nil, ErrUnavailable
 	}
+	if !siteAdmin(a) && claimsVerifyRequired(text) {
+		return nil, fmt.Errorf("only a site admin may register a deploy key with verify-required (see AddExpiringKey): %w", gatehouse.ErrForbidden)
+	}
 	k, err := b.DeployKeys.AddDeployKey(ctx, owner, name, text, write)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,8 @@ import (
 // option. A user who could set that option on their own key would pass a
 // site's sk-verify with a key that never asks for a PIN, that is, lower
 // the site's policy for themselves. Only a site admin may register it;
-// the same key without the option is the user's to add.
+// the same key without the option is the user's to add. Deploy keys
+// alike.
 func TestKeyPolicyVerifyRequiredIsAnAdminsWord(t *testing.T) {
 	s, base := MustRunWeb(t)
 	s.MustCLI("user", "add", "root", "--admin")
@@ -33,6 +34,12 @@ func TestKeyPolicyVerifyRequiredIsAnAdminsWord(t *testing.T) {
 			t.Errorf("a refused key was stored:\n%s", list)
 		}
 	}
+
+	// The same for deploy keys: a repository's admin is not the site's.
+	s.MustCLI("repo", "create", "alice/app")
+	deploy := newSKKey(t)
+	aliceAPI.want(http.StatusForbidden, "POST", "/repos/alice/app/deploy-keys", map[string]any{"key": "verify-required " + deploy.Line}, nil)
+	root.want(http.StatusCreated, "POST", "/repos/alice/app/deploy-keys", map[string]any{"key": "verify-required " + deploy.Line}, nil)
 
 	s.MustCLI("policy", "keys", "sk-verify")
 	wantLogin(t, s, "self-labelled key", overSSH.Signer(flagUP), false)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	main "gatehouse/cmd/gatehouse"
+	"gatehouse/gittest"
 	"gatehouse/keys"
 )
 
@@ -250,5 +252,69 @@ func TestPanelLoginStepUpAndCSRF(t *testing.T) {
 	}
 	if out := s.MustCLI("2fa", "status", "carol"); !strings.Contains(out, "carol: enrolment waiting for its first code") {
 		t.Fatalf("enrolment confirmed without a valid code: %q", out)
+	}
+}
+
+// TestPostgres_StepUpAcrossNodes: two nodes on one PostgreSQL database
+// share the two-factor state: one code raced through both opens one
+// window, a window opened on one node holds on the other (from the same
+// address only), a recovery code spent on one is spent on both, and
+// wrong codes spread over the nodes add up to one lockout.
+func TestPostgres_StepUpAcrossNodes(t *testing.T) {
+	dbURL := gittest.PostgresURL(t)
+	a := MustRunMain(t, func(c *main.Config) { c.DB = dbURL })
+	b := MustRunMain(t, func(c *main.Config) { c.Data, c.DB = a.Data, dbURL })
+	alice, bob := a.User("alice"), a.User("bob")
+	ctx := context.Background()
+	st := keys.NewStepUpService(a.DB)
+	secret := []byte("a-secret-of-twenty-b")
+	if err := st.BeginEnrollment(ctx, "alice", secret); err != nil {
+		t.Fatal(err)
+	}
+	recovery, err := st.ConfirmEnrollment(ctx, "alice", "", testTOTP(secret, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobSecret := a.Enrol("bob")
+	a.MustCLI("repo", "create", "alice/app")
+	a.MustCLI("2fa", "policy", "write")
+	admin := "repo set alice/app --description x"
+
+	code := testTOTP(secret, 0)
+	var wg sync.WaitGroup
+	rcs := make([]int, 2)
+	for i, n := range []*Server{a, b} {
+		wg.Go(func() { _, _, rcs[i] = n.SSH(alice, nil, "2fa-verify "+code) })
+	}
+	wg.Wait()
+	if (rcs[0] == 0) == (rcs[1] == 0) {
+		t.Fatalf("one code raced through two nodes: exits %v, want exactly one success", rcs)
+	}
+	for _, n := range []*Server{a, b} {
+		if _, errOut, rc := n.SSH(alice, nil, admin); rc != 0 {
+			t.Fatalf("window on the other node: %q", errOut)
+		}
+		if _, errOut, rc := sshFrom(n, alice, "127.0.0.2", admin); rc == 0 || !strings.Contains(errOut, "needs a second factor") {
+			t.Fatalf("window used from another address: exit %d, %q", rc, errOut)
+		}
+	}
+
+	if _, errOut, rc := a.SSH(alice, nil, "2fa-verify "+recovery[0]); rc != 0 {
+		t.Fatalf("recovery code on node a: %q", errOut)
+	}
+	if _, errOut, rc := b.SSH(alice, nil, "2fa-verify "+recovery[0]); rc == 0 || !strings.Contains(errOut, "wrong, used or expired") {
+		t.Fatalf("recovery code again on node b: exit %d, %q", rc, errOut)
+	}
+
+	for i := range 5 {
+		n := []*Server{a, b}[i%2]
+		if _, errOut, rc := n.SSH(bob, nil, "2fa-verify "+wrongTOTP(bobSecret)); rc == 0 || (i == 4) != strings.Contains(errOut, "too many wrong codes") {
+			t.Fatalf("bob's wrong code %d: exit %d, %q", i+1, rc, errOut)
+		}
+	}
+	for _, n := range []*Server{a, b} {
+		if _, errOut, rc := n.SSH(bob, nil, "2fa-verify "+testTOTP(bobSecret, 0)); rc == 0 || !strings.Contains(errOut, "too many wrong codes") {
+			t.Fatalf("bob's right code while locked out: exit %d, %q", rc, errOut)
+		}
 	}
 }

@@ -266,7 +266,13 @@ Git LFS 3.x uses git-lfs-transfer (LFS over SSH only, with locks).
 
 func (s *Server) repoList(ctx context.Context, se *session) int {
 	actor := se.actor
+	if mayRunSelf(actor) && !s.requireSelfStepUp(ctx, se) {
+		return exitError
+	}
 	rs, err := s.Repos.FindRepos(ctx, gatehouse.RepoFilter{ReadableBy: &actor})
+	if err == nil {
+		rs, err = s.stepUpReadable(ctx, rs)
+	}
 	if err != nil {
 		logFailure(ctx, se.log, "repo list failed", err)
 		fmt.Fprintln(se.Stderr(), "ERROR: internal error")

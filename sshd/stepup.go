@@ -180,3 +180,30 @@ func (s *Server) requireSelfStepUp(ctx context.Context, se *session) bool {
 	_, ok := s.requireStepUp(ctx, se, owner, "", what, op)
 	return ok
 }
+
+// stepUpReadable leaves out of a listing the repositories whose owner's
+// policy asks the actor for a window to read them (an organization under
+// all): `repo info` and a clone of them are refused, so the listing must
+// not show their names and descriptions either. One check per owner.
+func (s *Server) stepUpReadable(ctx context.Context, rs []*gatehouse.Repo) ([]*gatehouse.Repo, error) {
+	if s.StepUp == nil {
+		return rs, nil
+	}
+	needs := map[string]bool{}
+	out := rs[:0]
+	for _, r := range rs {
+		need, seen := needs[r.Owner]
+		if !seen {
+			c, err := s.StepUp.CheckStepUp(ctx, r.Owner, gatehouse.OpRead)
+			if err != nil {
+				return nil, err
+			}
+			need = c.Demand != gatehouse.StepUpNone
+			needs[r.Owner] = need
+		}
+		if !need {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

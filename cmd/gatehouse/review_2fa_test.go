@@ -318,3 +318,43 @@ func TestPostgres_StepUpAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestStepUpRepoListUnderAll: under a policy that puts reads behind a
+// window, `repo list` shows no more than `repo info` and a clone would:
+// refused outright under the site's, and without the organization's
+// repositories under an organization's, until a code opens the window.
+func TestStepUpRepoListUnderAll(t *testing.T) {
+	s := MustRunMain(t)
+	carol := s.User("carol")
+	secret := s.Enrol("carol")
+	s.MustCLI("org", "create", "acme")
+	s.MustCLI("org", "member", "add", "acme", "carol", "member")
+	s.MustCLI("repo", "create", "acme/plans", "--description", "the-secret-plan")
+	s.MustCLI("repo", "create", "carol/own")
+
+	s.MustCLI("2fa", "policy", "--org", "acme", "all")
+	out, errOut, rc := s.SSH(carol, nil, "repo list")
+	if rc != 0 || !strings.Contains(out, "carol/own") || strings.Contains(out, "acme/plans") || strings.Contains(out, "the-secret-plan") {
+		t.Fatalf("repo list under the organization's all, no window: exit %d, %q %q", rc, out, errOut)
+	}
+	if out, _, _ := s.SSH(carol, nil, "repo list --json"); strings.Contains(out, "acme") {
+		t.Fatalf("repo list --json under the organization's all, no window: %q", out)
+	}
+	if _, errOut, rc := s.SSH(carol, nil, "repo info acme/plans"); rc == 0 || !strings.Contains(errOut, "needs a second factor") {
+		t.Fatalf("repo info under the organization's all: exit %d, %q", rc, errOut)
+	}
+
+	s.MustCLI("2fa", "policy", "--org", "acme", "off")
+	s.MustCLI("2fa", "policy", "all")
+	if out, errOut, rc := s.SSH(carol, nil, "repo list"); rc == 0 || out != "" || !strings.Contains(errOut, "`repo list` needs a second factor") {
+		t.Fatalf("repo list under the site's all, no window: exit %d, %q %q", rc, out, errOut)
+	}
+
+	if _, errOut, rc := s.SSH(carol, nil, "2fa-verify "+testTOTP(secret, 0)); rc != 0 {
+		t.Fatalf("verify: %q", errOut)
+	}
+	s.MustCLI("2fa", "policy", "--org", "acme", "all")
+	if out, errOut, rc := s.SSH(carol, nil, "repo list"); rc != 0 || !strings.Contains(out, "acme/plans") || !strings.Contains(out, "carol/own") {
+		t.Fatalf("repo list with a window: exit %d, %q %q", rc, out, errOut)
+	}
+}

@@ -93,6 +93,22 @@ func TestPolicyEndpointsLeastPrivilege(t *testing.T) {
 	}
 }
 
+// enrolWithRecovery is Enrol that also returns the recovery codes.
+func (s *Server) enrolWithRecovery(user string) ([]byte, []string) {
+	s.tb.Helper()
+	ctx := context.Background()
+	st := keys.NewStepUpService(s.DB)
+	secret := []byte("recovery-" + user + "-0123456789")[:20]
+	if err := st.BeginEnrollment(ctx, user, secret); err != nil {
+		s.tb.Fatal(err)
+	}
+	recovery, err := st.ConfirmEnrollment(ctx, user, "", testTOTP(secret, -1))
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return secret, recovery
+}
+
 // sshFrom runs the real ssh client from source address from (any
 // 127.0.0.0/8 address reaches the loopback server).
 func sshFrom(s *Server, k *Key, from, command string) (string, string, int) {
@@ -106,16 +122,7 @@ func sshFrom(s *Server, k *Key, from, command string) (string, string, int) {
 func TestStepUpCodesAndAddresses(t *testing.T) {
 	s := MustRunMain(t)
 	alice := s.User("alice")
-	ctx := context.Background()
-	st := keys.NewStepUpService(s.DB)
-	secret := []byte("a-secret-of-twenty-b")
-	if err := st.BeginEnrollment(ctx, "alice", secret); err != nil {
-		t.Fatal(err)
-	}
-	recovery, err := st.ConfirmEnrollment(ctx, "alice", "", testTOTP(secret, -1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	secret, recovery := s.enrolWithRecovery("alice")
 	s.MustCLI("repo", "create", "alice/app")
 	s.MustCLI("2fa", "policy", "write")
 	admin := "repo set alice/app --description x"
@@ -265,16 +272,7 @@ func TestPostgres_StepUpAcrossNodes(t *testing.T) {
 	a := MustRunMain(t, func(c *main.Config) { c.DB = dbURL })
 	b := MustRunMain(t, func(c *main.Config) { c.Data, c.DB = a.Data, dbURL })
 	alice, bob := a.User("alice"), a.User("bob")
-	ctx := context.Background()
-	st := keys.NewStepUpService(a.DB)
-	secret := []byte("a-secret-of-twenty-b")
-	if err := st.BeginEnrollment(ctx, "alice", secret); err != nil {
-		t.Fatal(err)
-	}
-	recovery, err := st.ConfirmEnrollment(ctx, "alice", "", testTOTP(secret, -1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	secret, recovery := a.enrolWithRecovery("alice")
 	bobSecret := a.Enrol("bob")
 	a.MustCLI("repo", "create", "alice/app")
 	a.MustCLI("2fa", "policy", "write")

@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -411,9 +412,25 @@ func scanPolicy(row *sql.Row, p *gatehouse.StepUpPolicy) error {
 func failureSubjects(userID int64, address string) []failureSubject {
 	s := []failureSubject{{userSubject(userID), gatehouse.StepUpMaxFailures}}
 	if address != "" {
-		s = append(s, failureSubject{"addr:" + address, gatehouse.StepUpMaxAddrFailures})
+		s = append(s, failureSubject{"addr:" + addrBucket(address), gatehouse.StepUpMaxAddrFailures})
 	}
 	return s
+}
+
+// addrBucket is what wrong codes from address are counted under: an IPv4
+// address itself, and the /64 of an IPv6 one, which one host commonly
+// holds whole (the SSH login bans count the same way). Counted per IPv6
+// address, a guesser would take a fresh address every few tries.
+func addrBucket(address string) string {
+	ip, err := netip.ParseAddr(address)
+	if err != nil {
+		return address
+	}
+	if ip = ip.Unmap(); ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 type failureSubject struct {

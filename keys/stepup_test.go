@@ -3,6 +3,7 @@ package keys_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -178,4 +179,39 @@ func BenchmarkStepUpFacts(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Wrong codes from one IPv6 /64 count as from one address: a guesser
+// spreading tries over five users (under each user's bound) and a fresh
+// address of the /64 for each try is still stopped at the address bound,
+// and so is a right code from that /64 afterwards; another /64 is not.
+func TestStepUpService_AddressBoundIPv6(t *testing.T) {
+	eachDB(t, func(t *testing.T) {
+		ctx := context.Background()
+		db := MustOpenDB(t)
+		s := keys.NewStepUpService(db)
+		var secrets [][]byte
+		for _, n := range []string{"u0", "u1", "u2", "u3", "u4", "u5"} {
+			secret, _ := enrolled(t, db, s, n)
+			secrets = append(secrets, secret)
+		}
+		for i := 1; i <= gatehouse.StepUpMaxAddrFailures; i++ {
+			user := []string{"u0", "u1", "u2", "u3", "u4"}[i%5]
+			_, err := s.RedeemCode(ctx, user, fmt.Sprintf("2001:db8:1:2::%x", i), "000000", time.Minute)
+			want := gatehouse.ErrInvalid
+			if i == gatehouse.StepUpMaxAddrFailures {
+				want = gatehouse.ErrLimit
+			}
+			if !errors.Is(err, want) {
+				t.Fatalf("wrong code %d: %v", i, err)
+			}
+		}
+		code := totp.Code(secrets[5], totp.Step(db.Now()))
+		if _, err := s.RedeemCode(ctx, "u5", "2001:db8:1:2:ffff::1", code, time.Minute); !errors.Is(err, gatehouse.ErrLimit) {
+			t.Fatalf("right code from the locked /64: %v", err)
+		}
+		if _, err := s.RedeemCode(ctx, "u5", "2001:db8:1:3::1", code, time.Minute); err != nil {
+			t.Fatalf("right code from another /64: %v", err)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -29,6 +30,13 @@ type maintenance struct {
 // maxRepacks bounds the repacks running at once: each reads and writes a
 // whole repository, and clones and pushes go first.
 const maxRepacks = 1
+
+// repackDelay is how long a repack asked for by a push waits before it
+// starts: the push's session (its transport, audit entries and events)
+// ends and its memory is collected first, so the two peaks do not add
+// up, and the pushes of a burst (CI pushing tags one by one) share one
+// repack.
+const repackDelay = time.Second
 
 func (m *maintenance) init() {
 	m.once.Do(func() {
@@ -69,15 +77,27 @@ func (s *Service) maybeRepack(r *gatehouse.Repo, dir string) {
 			delete(m.queued, dir)
 			m.mu.Unlock()
 		}()
+		wait := time.NewTimer(repackDelay)
+		defer wait.Stop()
+		select {
+		case <-wait.C:
+		case <-m.ctx.Done():
+			return
+		}
 		select {
 		case m.slots <- struct{}{}:
 		case <-m.ctx.Done():
 			return
 		}
 		defer func() { <-m.slots }()
+		// What the push left is garbage by now: collected, its pages
+		// are what the repack allocates into.
+		runtime.GC()
 		log := s.Logger.With("repo", r.FullName())
 		st, err := s.repack(m.ctx, r.ID, dir, true)
 		switch {
+		case errors.Is(err, errNotNeeded) && !exists(dir):
+			log.Info("repack abandoned: the repository was removed")
 		case errors.Is(err, errNotNeeded):
 			log.Info("repack skipped: done meanwhile")
 		case errors.Is(err, maintain.ErrBusy):

@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 )
@@ -109,9 +110,58 @@ type RefUpdate struct {
 	Forced bool   `json:"forced,omitempty"`
 }
 
+// RefUpdates are the refs a push moved, in order. A push of tens of
+// thousands of refs keeps them in its own compact form and makes each
+// RefUpdate when asked for it, so that its readers (audit, events,
+// hooks) can take them a chunk at a time. The zero value is empty.
+type RefUpdates struct {
+	n  int
+	at func(i int) RefUpdate
+}
+
+// NewRefUpdates returns the n updates at(0) .. at(n-1); at must stay
+// valid as long as the result is used.
+func NewRefUpdates(n int, at func(i int) RefUpdate) RefUpdates {
+	return RefUpdates{n: n, at: at}
+}
+
+// RefUpdatesOf returns RefUpdates holding us.
+func RefUpdatesOf(us ...RefUpdate) RefUpdates {
+	return RefUpdates{n: len(us), at: func(i int) RefUpdate { return us[i] }}
+}
+
+// Len is the number of updates.
+func (u RefUpdates) Len() int { return u.n }
+
+// At returns the ith update, 0 <= i < Len().
+func (u RefUpdates) At(i int) RefUpdate { return u.at(i) }
+
+// List returns every update in a new slice: for a few of them (tests,
+// a hook's input).
+func (u RefUpdates) List() []RefUpdate {
+	l := make([]RefUpdate, u.n)
+	for i := range l {
+		l[i] = u.at(i)
+	}
+	return l
+}
+
+// MarshalJSON writes the updates as a JSON array.
+func (u RefUpdates) MarshalJSON() ([]byte, error) { return json.Marshal(u.List()) }
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (u *RefUpdates) UnmarshalJSON(b []byte) error {
+	var l []RefUpdate
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*u = RefUpdatesOf(l...)
+	return nil
+}
+
 // PushResult says what a push changed.
 type PushResult struct {
-	Updated []RefUpdate
+	Updated RefUpdates
 	// Head is set when the push set HEAD (the first push to an empty
 	// repository chooses the default branch), as a branch name.
 	Head string

@@ -334,8 +334,8 @@ func TestPushRaisesEvents(t *testing.T) {
 	if err != nil {
 		t.Fatalf("push: %v\n%s", err, out.String())
 	}
-	if len(res.Updated) != 2 {
-		t.Fatalf("push moved %d refs, want 2:\n%s", len(res.Updated), out.String())
+	if res.Updated.Len() != 2 {
+		t.Fatalf("push moved %d refs, want 2:\n%s", res.Updated.Len(), out.String())
 	}
 	f.events.mu.Lock()
 	got := f.events.es[before:]

@@ -39,7 +39,8 @@ const pushEventChunk = 1000
 // ReceivePack serves a push to repo and raises an AuditPush event for
 // every ref it moved, even when it then fails (an update that happened
 // is recorded whatever came after it). The audit entries of one push are
-// written together, up to pushEventChunk in one go.
+// written together, up to pushEventChunk in one go, each chunk's made
+// from the push's own record of its refs when its turn comes.
 func (b *Backend) ReceivePack(ctx context.Context, repo *gatehouse.Repo, s gatehouse.GitSession) (*gatehouse.PushResult, error) {
 	if b.Git == nil {
 		return nil, ErrUnavailable
@@ -49,18 +50,19 @@ func (b *Backend) ReceivePack(ctx context.Context, repo *gatehouse.Repo, s gateh
 		return nil, fmt.Errorf("no actor behind this push: %w", gatehouse.ErrForbidden)
 	}
 	res, err := b.Git.ReceivePack(ctx, repo, s)
-	if res == nil || len(res.Updated) == 0 {
+	if res == nil || res.Updated.Len() == 0 {
 		return res, err
 	}
-	now, name := time.Now(), repo.FullName()
-	events := make([]gatehouse.Event, 0, min(len(res.Updated), pushEventChunk))
-	for i, u := range res.Updated {
+	now, name, n := time.Now(), repo.FullName(), res.Updated.Len()
+	events := make([]gatehouse.Event, 0, min(n, pushEventChunk))
+	for i := range n {
+		u := res.Updated.At(i)
 		detail := fmt.Sprintf("%s %s %s", u.Name, u.Old, u.New)
 		if u.Forced {
 			detail += " forced"
 		}
 		events = append(events, gatehouse.Event{Kind: gatehouse.AuditPush, Actor: a, Repo: name, Detail: detail, Time: now, Ref: &u})
-		if len(events) == pushEventChunk || i == len(res.Updated)-1 {
+		if len(events) == pushEventChunk || i == n-1 {
 			b.publishAll(ctx, events)
 			clear(events)
 			events = events[:0]

@@ -32,7 +32,7 @@ func TestAtomicPush(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
 	}
-	if hr.Result == nil || len(hr.Result.Updated) != 0 {
+	if hr.Result == nil || len(hr.Result.Updated.List()) != 0 {
 		t.Errorf("Updated = %+v", hr.Result)
 	}
 	w.fsck()
@@ -116,7 +116,7 @@ func TestAtomicRollback(t *testing.T) {
 	if !strings.Contains(out, "zzz (failed to lock)") || !strings.Contains(out, "main (atomic transaction failed)") {
 		t.Errorf("output:\n%s", out)
 	}
-	if hr.Result == nil || len(hr.Result.Updated) != 0 {
+	if hr.Result == nil || len(hr.Result.Updated.List()) != 0 {
 		t.Errorf("Updated = %+v", hr.Result)
 	}
 	w.fsck()

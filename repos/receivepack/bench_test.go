@@ -33,8 +33,8 @@ func BenchmarkMirrorPush(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(res.Updated) != 20000+1 {
-			b.Fatalf("%d refs updated, want %d", len(res.Updated), 20000+1)
+		if res.Updated.Len() != 20000+1 {
+			b.Fatalf("%d refs updated, want %d", res.Updated.Len(), 20000+1)
 		}
 	}
 }

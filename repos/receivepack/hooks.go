@@ -52,12 +52,12 @@ func (s *session) runHooks(cmds *commands, inc *indexpack.Incoming) {
 
 // runPostReceive runs the post-receive hooks on the refs that moved,
 // after the report, as git does; their output still reaches the client.
-func (s *session) runPostReceive(updated []gatehouse.RefUpdate) {
-	if len(updated) == 0 || !s.opts.Hooks.Has(hooks.PostReceive) {
+func (s *session) runPostReceive(updated gatehouse.RefUpdates) {
+	if updated.Len() == 0 || !s.opts.Hooks.Has(hooks.PostReceive) {
 		return
 	}
 	s.prepareHooks()
-	s.opts.Hooks.PostReceive(s.ctx, updated)
+	s.opts.Hooks.PostReceive(s.ctx, updated.List())
 	s.opts.Hooks.Wait()
 }
 

@@ -579,13 +579,15 @@ func (s *session) apply(cmds *commands, inc *indexpack.Incoming) (*gatehouse.Pus
 	}
 	errs := refs.ApplyBatchFunc(s.gitDir, len(batch), update, refs.BatchOptions{Atomic: s.atomic, Peel: peel})
 	// Made once the batch's own state is gone.
-	res.Updated = make([]gatehouse.RefUpdate, 0, len(batch)-countErrs(errs))
+	// Indexes into cmds, which makes each RefUpdate when asked: a
+	// mirror push's are not all held as RefUpdate values at once.
+	moved := make([]int32, 0, len(batch)-countErrs(errs))
 	var created []string
 	for k, err := range errs {
 		i := int(batch[k])
 		switch {
 		case err == nil:
-			res.Updated = append(res.Updated, cmds.update(i))
+			moved = append(moved, int32(i))
 			if name := cmds.name(i); cmds.isCreate(i) && strings.HasPrefix(name, "refs/heads/") {
 				created = append(created, name)
 			}
@@ -599,6 +601,7 @@ func (s *session) apply(cmds *commands, inc *indexpack.Incoming) (*gatehouse.Pus
 			cmds.refuse(i, reasonFailed)
 		}
 	}
+	res.Updated = gatehouse.NewRefUpdates(len(moved), func(k int) gatehouse.RefUpdate { return cmds.update(int(moved[k])) })
 	if s.headUnborn && len(created) > 0 {
 		res.Head = s.chooseHead(created)
 	}

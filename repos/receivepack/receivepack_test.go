@@ -54,10 +54,10 @@ func TestFirstPushSetsHead(t *testing.T) {
 			if hr.Result.Head != tt.reported {
 				t.Errorf("PushResult.Head = %q, want %q", hr.Result.Head, tt.reported)
 			}
-			if len(hr.Result.Updated) != len(tt.branches) {
-				t.Errorf("Updated = %+v", hr.Result.Updated)
+			if len(hr.Result.Updated.List()) != len(tt.branches) {
+				t.Errorf("Updated = %+v", hr.Result.Updated.List())
 			}
-			for _, u := range hr.Result.Updated {
+			for _, u := range hr.Result.Updated.List() {
 				if u.Old != zero || u.New != c || u.Forced {
 					t.Errorf("update %+v", u)
 				}
@@ -73,8 +73,8 @@ func TestPushFastForwardForceDelete(t *testing.T) {
 	w.mustPush("main")
 	c2 := w.commit("second", "a", "2\n")
 	hr := w.mustPush("main")
-	if want := (gatehouse.RefUpdate{Name: "refs/heads/main", Old: c1, New: c2}); len(hr.Result.Updated) != 1 || hr.Result.Updated[0] != want {
-		t.Errorf("ff: Updated = %+v, want %+v", hr.Result.Updated, want)
+	if want := (gatehouse.RefUpdate{Name: "refs/heads/main", Old: c1, New: c2}); len(hr.Result.Updated.List()) != 1 || hr.Result.Updated.List()[0] != want {
+		t.Errorf("ff: Updated = %+v, want %+v", hr.Result.Updated.List(), want)
 	}
 
 	// Rewrite the last commit: without --force git refuses on its side.
@@ -87,15 +87,15 @@ func TestPushFastForwardForceDelete(t *testing.T) {
 		t.Fatalf("main = %s after refused push, want %s", got, c2)
 	}
 	hr = w.mustPush("--force", "main")
-	if want := (gatehouse.RefUpdate{Name: "refs/heads/main", Old: c2, New: c3, Forced: true}); len(hr.Result.Updated) != 1 || hr.Result.Updated[0] != want {
-		t.Errorf("force: Updated = %+v, want %+v", hr.Result.Updated, want)
+	if want := (gatehouse.RefUpdate{Name: "refs/heads/main", Old: c2, New: c3, Forced: true}); len(hr.Result.Updated.List()) != 1 || hr.Result.Updated.List()[0] != want {
+		t.Errorf("force: Updated = %+v, want %+v", hr.Result.Updated.List(), want)
 	}
 
 	// A second branch, then a push that only deletes it: no pack follows.
 	w.mustPush("main:refs/heads/topic")
 	hr = w.mustPush(":topic")
-	if want := (gatehouse.RefUpdate{Name: "refs/heads/topic", Old: c3, New: zero}); len(hr.Result.Updated) != 1 || hr.Result.Updated[0] != want {
-		t.Errorf("delete: Updated = %+v, want %+v", hr.Result.Updated, want)
+	if want := (gatehouse.RefUpdate{Name: "refs/heads/topic", Old: c3, New: zero}); len(hr.Result.Updated.List()) != 1 || hr.Result.Updated.List()[0] != want {
+		t.Errorf("delete: Updated = %+v, want %+v", hr.Result.Updated.List(), want)
 	}
 	if got := w.ref("refs/heads/topic"); got != "" {
 		t.Errorf("topic still at %s", got)
@@ -111,8 +111,8 @@ func TestPushTags(t *testing.T) {
 	w.git(w.work, "tag", "-a", "-m", "annotated", "heavy")
 	tagID := w.git(w.work, "rev-parse", "refs/tags/heavy")
 	hr := w.mustPush("--tags")
-	if len(hr.Result.Updated) != 2 {
-		t.Errorf("Updated = %+v", hr.Result.Updated)
+	if len(hr.Result.Updated.List()) != 2 {
+		t.Errorf("Updated = %+v", hr.Result.Updated.List())
 	}
 	if got := w.ref("refs/tags/light"); got != c {
 		t.Errorf("light = %s, want %s", got, c)
@@ -130,11 +130,11 @@ func TestPushTags(t *testing.T) {
 	w.git(w.work, "tag", "-f", "-a", "-m", "moved", "heavy")
 	hr = w.mustPush("--force", "main", "refs/tags/light", "refs/tags/heavy")
 	forced := map[string]bool{}
-	for _, u := range hr.Result.Updated {
+	for _, u := range hr.Result.Updated.List() {
 		forced[u.Name] = u.Forced
 	}
 	if len(forced) != 3 || forced["refs/heads/main"] || forced["refs/tags/light"] || !forced["refs/tags/heavy"] {
-		t.Errorf("Updated = %+v", hr.Result.Updated)
+		t.Errorf("Updated = %+v", hr.Result.Updated.List())
 	}
 	if got := w.ref("refs/tags/light"); got != c2 {
 		t.Errorf("light = %s, want %s", got, c2)
@@ -179,7 +179,7 @@ func TestPushUpToDate(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Everything up-to-date") {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
-	if hr.Err != "" || hr.Result == nil || len(hr.Result.Updated) != 0 {
+	if hr.Err != "" || hr.Result == nil || len(hr.Result.Updated.List()) != 0 {
 		t.Errorf("result = %+v", hr)
 	}
 	if after := w.objects(); strings.Join(after, " ") != strings.Join(before, " ") {
@@ -202,7 +202,7 @@ func TestPushStale(t *testing.T) {
 	if got := w.ref("refs/heads/main"); got != c1 {
 		t.Errorf("main = %s, want %s (the concurrent update)", got, c1)
 	}
-	if hr.Result == nil || len(hr.Result.Updated) != 0 {
+	if hr.Result == nil || len(hr.Result.Updated.List()) != 0 {
 		t.Errorf("result = %+v", hr)
 	}
 	// No ref took the pack, so it was not kept.
@@ -234,8 +234,8 @@ func TestPushDenied(t *testing.T) {
 	if err == nil || !strings.Contains(out, "* [new branch]      side -> side") {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
-	if len(hr.Result.Updated) != 1 || hr.Result.Updated[0].Name != "refs/heads/side" {
-		t.Errorf("Updated = %+v", hr.Result.Updated)
+	if len(hr.Result.Updated.List()) != 1 || hr.Result.Updated.List()[0].Name != "refs/heads/side" {
+		t.Errorf("Updated = %+v", hr.Result.Updated.List())
 	}
 	w.fsck()
 }

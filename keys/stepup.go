@@ -417,20 +417,19 @@ func failureSubjects(userID int64, address string) []failureSubject {
 	return s
 }
 
-// addrBucket is what wrong codes from address are counted under: an IPv4
-// address itself, and the /64 of an IPv6 one, which one host commonly
-// holds whole (the SSH login bans count the same way). Counted per IPv6
-// address, a guesser would take a fresh address every few tries.
+// addrBucket is what wrong codes from address are counted under, as the
+// SSH login limits count (gatehouse.AddrBucket): an IPv4 address itself,
+// the /64 of an IPv6 one.
 func addrBucket(address string) string {
 	ip, err := netip.ParseAddr(address)
 	if err != nil {
 		return address
 	}
-	if ip = ip.Unmap(); ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
+	b := gatehouse.AddrBucket(ip)
+	if b.Is6() {
+		return netip.PrefixFrom(b, 64).String()
 	}
-	return ip.String()
+	return b.String()
 }
 
 type failureSubject struct {

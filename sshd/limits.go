@@ -140,12 +140,7 @@ func addrKey(a net.Addr) netip.Addr {
 		// Not TCP (a test pipe): one shared bucket.
 		return netip.Addr{}
 	}
-	ip := ap.Addr().Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.Addr()
-	}
-	return ip
+	return gatehouse.AddrBucket(ap.Addr())
 }
 
 // state returns the entry for ip, creating it; l.mu must be held.

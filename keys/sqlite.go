@@ -69,6 +69,9 @@ func openSQLite(path string) (*DB, error) {
 	return db, nil
 }
 
+// sqliteCacheKiB bounds each connection's page cache.
+const sqliteCacheKiB = 512
+
 // dsn builds a go-sqlite3 data source name. The settings go here rather
 // than in a PRAGMA because the pool opens connections on its own and each
 // must get them.
@@ -77,6 +80,11 @@ func dsn(path string, readOnly bool) string {
 	v.Set("_journal_mode", "WAL")
 	v.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
 	v.Set("_foreign_keys", "on")
+	// SQLite's page cache is 2 MiB per connection by default, kept until
+	// the connection closes; a push of 20,000 refs writes as many audit
+	// entries and fills it. The database is small and the kernel caches
+	// its file anyway, so a quarter of that is plenty.
+	v.Set("_cache_size", fmt.Sprint(-sqliteCacheKiB))
 	if readOnly {
 		v.Set("_query_only", "on")
 		v.Set("_txlock", "deferred")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -624,4 +625,50 @@ func TestCheckConnectedLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReceiveTakesWhatIsSent: what the client sends is taken off the
+// connection as it comes, past the pack's end too, rather than as the
+// parser gets to it (the pack waits on disk, not in the connection's
+// buffers); bytes after the pack are dropped, the pack is kept exactly,
+// and a pack that fits MaxSize is not refused for what follows it.
+func TestReceiveTakesWhatIsSent(t *testing.T) {
+	f := newFixture(t)
+	data := f.packOf(t, "main\n", "--revs")
+	repo := bareRepo(t, "", "")
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	sent := make(chan error, 1)
+	go func() {
+		_, err := pw.Write(append(slices.Clip(data), bytes.Repeat([]byte("junk"), 1000)...))
+		sent <- err
+	}()
+	in, err := indexpack.Receive(context.Background(), repo, pr, indexpack.Options{MaxSize: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Abort()
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the bytes after the pack were never read")
+	}
+	if err := in.Install(); err != nil {
+		t.Fatal(err)
+	}
+	packs := installedPacks(t, repo)
+	if len(packs) != 1 {
+		t.Fatalf("packs: %v", packs)
+	}
+	st, err := os.Stat(strings.TrimSuffix(packs[0], ".idx") + ".pack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() != int64(len(data)) {
+		t.Fatalf("installed pack is %d bytes, sent %d", st.Size(), len(data))
+	}
+	gittest.Run(t, repo, "verify-pack", packs[0])
 }

@@ -1,7 +1,6 @@
 package indexpack
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"compress/flate"
@@ -21,10 +20,10 @@ import (
 	"gatehouse/repos/odb"
 )
 
-// streamReader is the pack as it arrives. It hands bytes to the parser
-// one at a time or in runs (it is a flate.Reader, so zlib never reads past
-// a stream's end) and, lazily and in batches, feeds what was consumed to
-// the pack checksum, the current entry's CRC-32 and the quarantine file.
+// streamReader is the pack as it arrives (from the spool). It hands bytes
+// to the parser one at a time or in runs (it is a flate.Reader, so zlib
+// never reads past a stream's end) and, lazily and in batches, feeds what
+// was consumed to the pack checksum and the current entry's CRC-32.
 type streamReader struct {
 	ctx  context.Context
 	src  io.Reader
@@ -33,30 +32,19 @@ type streamReader struct {
 	end  int   // end of valid data in buf
 	mark int   // start of consumed bytes not yet passed to the sinks
 	off  int64 // pack offset of buf[pos]
-	read int64 // bytes taken from src
-	max  int64
 	sum  hash.Hash
 	crc  hash.Hash32
-	out  *bufio.Writer
 }
 
-// fill passes what was consumed to the sinks and refills the buffer. It
-// asks src only when a byte is needed, so it never blocks on data beyond
-// the pack.
+// fill passes what was consumed to the sinks and refills the buffer.
 func (s *streamReader) fill() error {
-	if err := s.sync(); err != nil {
-		return err
-	}
+	s.sync()
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
 	for {
 		n, err := s.src.Read(s.buf)
 		if n > 0 {
-			s.read += int64(n)
-			if s.max > 0 && s.read > s.max {
-				return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.max)
-			}
 			s.pos, s.end, s.mark = 0, n, 0
 			return nil
 		}
@@ -69,16 +57,12 @@ func (s *streamReader) fill() error {
 	}
 }
 
-// sync passes consumed bytes to the checksum, the CRC and the file.
-func (s *streamReader) sync() error {
+// sync passes consumed bytes to the checksum and the CRC.
+func (s *streamReader) sync() {
 	b := s.buf[s.mark:s.pos]
 	s.mark = s.pos
 	s.sum.Write(b)
 	s.crc.Write(b)
-	if _, err := s.out.Write(b); err != nil {
-		return fmt.Errorf("pack: write quarantine: %w", err)
-	}
-	return nil
 }
 
 func (s *streamReader) ReadByte() (byte, error) {
@@ -108,14 +92,16 @@ func (s *streamReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// scan is the first pass: it copies the pack to the quarantine file while
-// walking its entries, which is the only way to know where the pack ends.
-// Whole objects are hashed on the way; deltas are only measured here.
+// scan is the first pass: it walks the pack's entries as the spool
+// copies them to the quarantine file, which is the only way to know where
+// the pack ends. Whole objects are hashed on the way; deltas are only
+// measured here.
 func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
-	out := bufio.NewWriterSize(in.pack, 64<<10)
+	sp := startSpool(in.pack, r, in.opts.MaxSize)
+	defer sp.stop()
 	s := &streamReader{
-		ctx: ctx, src: r, buf: make([]byte, 64<<10), max: in.opts.MaxSize,
-		sum: sha1.New(), crc: crc32.NewIEEE(), out: out,
+		ctx: ctx, src: &spoolReader{ctx: ctx, s: sp}, buf: make([]byte, 64<<10),
+		sum: sha1.New(), crc: crc32.NewIEEE(),
 	}
 	var hdr [12]byte
 	if _, err := io.ReadFull(s, hdr[:]); err != nil {
@@ -138,9 +124,7 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 	var body bytes.Buffer
 	filter := newLinkFilter(int(min(count, maxLinkSlots)))
 	for i := uint32(0); i < count; i++ {
-		if err := s.sync(); err != nil {
-			return err
-		}
+		s.sync()
 		s.crc.Reset()
 		o := object{offset: s.off, base: -1}
 		h, err := odb.ReadEntryHeader(s)
@@ -209,9 +193,7 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 		if err := inflateExactly(sink, zr, size, o.offset); err != nil {
 			return err
 		}
-		if err := s.sync(); err != nil {
-			return err
-		}
+		s.sync()
 		o.crc = s.crc.Sum32()
 		if !o.isDelta() {
 			o.hash = hasher.Sum()
@@ -226,9 +208,7 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 		}
 		in.objs = append(in.objs, o)
 	}
-	if err := s.sync(); err != nil {
-		return err
-	}
+	s.sync()
 	want := s.sum.Sum(nil)
 	var got plumbing.Hash
 	if _, err := io.ReadFull(s, got[:]); err != nil {
@@ -237,11 +217,11 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 	if !bytes.Equal(want, got[:]) {
 		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
-	if err := s.sync(); err != nil {
-		return err
-	}
-	if err := out.Flush(); err != nil {
-		return fmt.Errorf("pack: write quarantine: %w", err)
+	if wrote := sp.stop(); wrote > s.off {
+		// Bytes after the pack are not the pack's, and not kept.
+		if err := in.pack.Truncate(s.off); err != nil {
+			return fmt.Errorf("pack: write quarantine: %w", err)
+		}
 	}
 	in.checksum = got
 	in.packSize = s.off

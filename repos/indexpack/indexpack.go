@@ -112,22 +112,31 @@ var (
 )
 
 // object is what is remembered of one pack entry; it is kept small
-// because there is one per object.
+// because there is one per object (56 bytes).
 type object struct {
-	offset  int64         // entry start in the pack
-	dataOff int64         // start of the zlib stream
-	size    int64         // inflated size of the entry's data (delta data for deltas)
-	hash    plumbing.Hash // the object's id, once resolved
-	ref     plumbing.Hash // REF_DELTA base id
-	base    int32         // index of the delta base once known; -1 otherwise
-	crc     uint32        // CRC-32 of the raw entry, for the index
-	kind    plumbing.ObjectType
-	typ     plumbing.ObjectType // resolved type; 0 while unresolved
-	depth   uint16
+	offset int64         // entry start in the pack
+	size   int64         // inflated size of the entry's data (delta data for deltas)
+	hash   plumbing.Hash // the object's id, once resolved
+	base   int32         // index of the delta base once known; -1 otherwise
+	crc    uint32        // CRC-32 of the raw entry, for the index
+	depth  uint16
+	kind   plumbing.ObjectType
+	typ    plumbing.ObjectType // resolved type; 0 while unresolved
+	hdrLen uint8               // the entry header's length: its zlib stream starts after
 	// external marks a thin pack's base, taken from the repository;
 	// appended says it has since been written at the end of the pack.
 	external, appended bool
 }
+
+// refBase is a REF_DELTA entry's base, kept apart from object: a push's
+// pack names bases by offset (OFS_DELTA) but for a thin pack's few.
+type refBase struct {
+	obj int32
+	id  plumbing.Hash
+}
+
+// dataOff is where the entry's zlib stream starts.
+func (o *object) dataOff() int64 { return o.offset + int64(o.hdrLen) }
 
 func (o *object) isDelta() bool {
 	return o.kind == plumbing.OFSDeltaObject || o.kind == plumbing.REFDeltaObject
@@ -145,6 +154,7 @@ type Incoming struct {
 	pack     *os.File // the quarantined pack, open for reading and fixing
 	packSize int64
 	objs     []object
+	refBases []refBase // the REF_DELTA entries' bases
 	byHash   map[plumbing.Hash]int32
 	checksum plumbing.Hash
 	ndeltas  int
@@ -167,16 +177,18 @@ type Incoming struct {
 }
 
 // Receive reads one pack from r into quarantine inside the repository at
-// gitDir and indexes it. It asks r for more only while the pack needs
-// more bytes, so it never waits for data beyond the pack's end (the client
-// waits for our answer there); r may be the protocol's buffered reader.
+// gitDir and indexes it. It returns once the pack is complete, without
+// waiting for data beyond its end (the client waits for our answer
+// there). r is read in the background as fast as it delivers, up to its
+// end (see spool): the caller must not read r again, and bytes after the
+// pack are dropped.
 //
 // Errors: ErrTooLarge, ErrObjectTooLarge, ErrCorrupt (including a stream
 // cut short or a delta chain deeper than git writes), ErrMissingObject (a
 // thin pack's base the repository lacks), ctx's error, or an I/O error.
 // On error nothing is left in the repository.
 //
-// Cancelling ctx is noticed between reads of r and, once the pack is in,
+// Cancelling ctx is noticed as the pack is read and, once it is in,
 // within about a megabyte of work by every resolving goroutine; a caller
 // that must unblock a stalled read closes the underlying connection.
 func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *Incoming, err error) {
@@ -349,7 +361,7 @@ func (in *Incoming) Abort() {
 	in.cache = odb.NewBaseCache[int32](0)
 	// What was learned of the objects goes too: a caller may keep the
 	// Incoming until its push is over, and a mirror's is megabytes.
-	in.objs, in.byHash, in.reach = nil, nil, nil
+	in.objs, in.refBases, in.byHash, in.reach = nil, nil, nil, nil
 	for i := range in.links.shards {
 		in.links.shards[i].m = nil
 	}

@@ -55,10 +55,13 @@ func (in *Incoming) resolve(ctx context.Context) error {
 		case plumbing.OFSDeltaObject:
 			r.ofsStart[o.base+1]++
 		case plumbing.REFDeltaObject:
-			r.refKids[o.ref] = append(r.refKids[o.ref], int32(i))
+			// Waits on its base by id: refKids, from in.refBases below.
 		default:
 			roots = append(roots, int32(i))
 		}
+	}
+	for _, rb := range in.refBases {
+		r.refKids[rb.id] = append(r.refKids[rb.id], rb.obj)
 	}
 	for i := 1; i <= n; i++ {
 		r.ofsStart[i] += r.ofsStart[i-1]
@@ -569,7 +572,7 @@ func (in *Incoming) inflate(w *worker, o *object, reused *[]byte) ([]byte, error
 	if in.pack == nil {
 		return nil, errors.New("pack: already closed")
 	}
-	sr := io.NewSectionReader(in.pack, o.dataOff, in.packSize-o.dataOff)
+	sr := io.NewSectionReader(in.pack, o.dataOff(), in.packSize-o.dataOff())
 	if w.br == nil {
 		w.br = bufio.NewReaderSize(sr, 16<<10)
 	} else {
@@ -669,7 +672,7 @@ func (in *Incoming) completeThin() error {
 		if _, err := cw.Write(hdr[:odb.PutEntryHeader(hdr[:], o.typ, uint64(len(data)))]); err != nil {
 			return err
 		}
-		o.dataOff = cw.off
+		o.hdrLen = uint8(cw.off - o.offset)
 		zw.Reset(cw)
 		if _, err := zw.Write(data); err != nil {
 			return err

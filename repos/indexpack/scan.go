@@ -148,7 +148,7 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 			o.base = bi
 			in.ndeltas++
 		case plumbing.REFDeltaObject:
-			o.ref = h.BaseID
+			in.refBases = append(in.refBases, refBase{obj: int32(len(in.objs)), id: h.BaseID})
 			in.ndeltas++
 		default:
 			o.typ = typ
@@ -161,7 +161,7 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 			}
 			return fmt.Errorf("%w: %s at offset %d is %s, over the %s limit", ErrObjectTooLarge, what, o.offset, sizeText(size), sizeText(limit))
 		}
-		o.dataOff = s.off
+		o.hdrLen = uint8(s.off - o.offset) // at most odb.MaxEntryHeader
 
 		// Whole objects are hashed as they inflate, never held; commits,
 		// trees and tags, whose bounds are small, are also kept long

@@ -155,7 +155,7 @@ type Incoming struct {
 	packSize int64
 	objs     []object
 	refBases []refBase // the REF_DELTA entries' bases
-	byHash   map[plumbing.Hash]int32
+	byHash   hashIndex
 	checksum plumbing.Hash
 	ndeltas  int
 	local    int // thin-pack bases completed from the repository
@@ -214,7 +214,7 @@ func Receive(ctx context.Context, gitDir string, r io.Reader, opts Options) (_ *
 		tmpDir: tmp,
 		tmpLck: tmpLck,
 		opts:   opts,
-		byHash: make(map[plumbing.Hash]int32),
+		byHash: newHashIndex(),
 		cache:  odb.NewBaseCache[int32](commitCacheSize),
 	}
 	defer func() {
@@ -361,7 +361,7 @@ func (in *Incoming) Abort() {
 	in.cache = odb.NewBaseCache[int32](0)
 	// What was learned of the objects goes too: a caller may keep the
 	// Incoming until its push is over, and a mirror's is megabytes.
-	in.objs, in.refBases, in.byHash, in.reach = nil, nil, nil, nil
+	in.objs, in.refBases, in.byHash, in.reach = nil, nil, hashIndex{}, nil
 	for i := range in.links.shards {
 		in.links.shards[i].m = nil
 	}

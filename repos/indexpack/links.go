@@ -170,7 +170,7 @@ func (in *Incoming) checkLinksOnce(ctx context.Context) error {
 					return err
 				}
 			}
-			if j, ok := in.byHash[id]; ok {
+			if j, ok := in.lookup(id); ok {
 				if got := in.objs[j].typ; got != want {
 					return fmt.Errorf("%w: %s is a %s where a %s is expected", ErrCorrupt, id, got, want)
 				}
@@ -277,7 +277,7 @@ func (in *Incoming) connectTrees(ctx context.Context, trees map[plumbing.Hash]st
 			if err != nil {
 				return err
 			}
-			ours, err := in.content(in.byHash[pr.ours])
+			ours, err := in.content(in.index(pr.ours))
 			if err != nil {
 				return err
 			}
@@ -317,7 +317,7 @@ func (in *Incoming) treeEntries(id plumbing.Hash) (subdirs, error) {
 	var data []byte
 	var err error
 	if in.inPack(id) {
-		data, err = in.content(in.byHash[id])
+		data, err = in.content(in.index(id))
 	} else {
 		data, err = in.readRepo(plumbing.TreeObject, id)
 		if errors.Is(err, ErrMissingObject) || errors.Is(err, ErrCorrupt) {

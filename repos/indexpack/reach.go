@@ -119,7 +119,7 @@ func (r *reach) resetWalk() {
 // inPack says whether the client sent h; a thin pack's bases, copied
 // from the repository, do not count.
 func (in *Incoming) inPack(h plumbing.Hash) bool {
-	i, ok := in.byHash[h]
+	i, ok := in.lookup(h)
 	return ok && !in.objs[i].external
 }
 
@@ -398,7 +398,7 @@ func (in *Incoming) checkTree(ctx context.Context, id plumbing.Hash) (usesPack b
 		h := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if in.inPack(h) {
-			if t := in.objs[in.byHash[h]].typ; t != plumbing.TreeObject {
+			if t := in.objs[in.index(h)].typ; t != plumbing.TreeObject {
 				return false, fmt.Errorf("%w: %s is a %s where a tree is expected", ErrCorrupt, h, t)
 			}
 			usesPack = true

@@ -119,7 +119,7 @@ func (in *Incoming) resolve(ctx context.Context) error {
 			if _, ok := r.refKids[h]; !ok {
 				continue
 			}
-			if _, ok := in.byHash[h]; ok {
+			if _, ok := in.lookup(h); ok {
 				// Would mean an object resolved without its waiters; a bug.
 				return fmt.Errorf("pack: internal error: unresolved deltas on %s", h)
 			}
@@ -356,7 +356,7 @@ func (r *resolver) apply(w *worker, k, b int32, base []byte, keep bool) ([]byte,
 		in.cache.Put(k, o.typ, buf)
 	}
 	r.mu.Lock()
-	err = in.addHash(o.hash, k)
+	err = in.addHash(k)
 	r.mu.Unlock()
 	if err != nil || scratch {
 		return nil, err
@@ -463,7 +463,7 @@ func (in *Incoming) addExternal(h plumbing.Hash) (int32, error) {
 		offset: -1, base: -1, size: size, hash: h,
 		kind: typ, typ: typ, external: true,
 	})
-	in.byHash[h] = i
+	in.byHash.add(in.objs, i) // not there: h was looked for first
 	in.local++
 	return i, nil
 }

@@ -202,11 +202,13 @@ func (in *Incoming) scan(ctx context.Context, r io.Reader) error {
 					return fmt.Errorf("%w: %s %s: %v", ErrCorrupt, typ, o.hash, err)
 				}
 			}
-			if err := in.addHash(o.hash, int32(len(in.objs))); err != nil {
+		}
+		in.objs = append(in.objs, o)
+		if !o.isDelta() {
+			if err := in.addHash(int32(len(in.objs) - 1)); err != nil {
 				return err
 			}
 		}
-		in.objs = append(in.objs, o)
 	}
 	s.sync()
 	want := s.sum.Sum(nil)
@@ -264,14 +266,24 @@ func (in *Incoming) atOffset(off int64) (int32, bool) {
 	return int32(i), ok
 }
 
-// addHash records where an object lives. A pack holding one object twice
-// is refused: its index could not name both.
-func (in *Incoming) addHash(h plumbing.Hash, i int32) error {
-	if _, dup := in.byHash[h]; dup {
-		return fmt.Errorf("%w: object %s appears twice", ErrCorrupt, h)
+// addHash records where entry i's object lives. A pack holding one
+// object twice is refused: its index could not name both.
+func (in *Incoming) addHash(i int32) error {
+	if !in.byHash.add(in.objs, i) {
+		return fmt.Errorf("%w: object %s appears twice", ErrCorrupt, in.objs[i].hash)
 	}
-	in.byHash[h] = i
 	return nil
+}
+
+// lookup returns the entry of the object h, if the pack has it.
+func (in *Incoming) lookup(h plumbing.Hash) (int32, bool) {
+	return in.byHash.get(in.objs, h)
+}
+
+// index returns the entry of h, which the pack has (see inPack).
+func (in *Incoming) index(h plumbing.Hash) int32 {
+	i, _ := in.lookup(h)
+	return i
 }
 
 // inflateExactly copies zr to w and insists on exactly size bytes and a

@@ -19,7 +19,7 @@ func (in *Incoming) Type(id string) (plumbing.ObjectType, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pack: %q: %w", id, err)
 	}
-	if i, ok := in.byHash[h]; ok {
+	if i, ok := in.lookup(h); ok {
 		return in.objs[i].typ, nil
 	}
 	t, _, err := in.repository().Header(h)
@@ -143,7 +143,7 @@ func (in *Incoming) IsAncestor(ctx context.Context, ancestor, descendant string)
 // commit reads a commit from the pack or the repository.
 func (in *Incoming) commit(h plumbing.Hash) (odb.Commit, error) {
 	var data []byte
-	if i, ok := in.byHash[h]; ok {
+	if i, ok := in.lookup(h); ok {
 		if in.objs[i].typ != plumbing.CommitObject {
 			return odb.Commit{}, fmt.Errorf("%w: %s is a %s, not a commit", ErrCorrupt, h, in.objs[i].typ)
 		}

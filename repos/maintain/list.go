@@ -11,18 +11,26 @@ import (
 	"gatehouse/repos/refs"
 )
 
-// readTips returns the ids the refs and HEAD point at.
+// readTips returns the distinct ids the refs and HEAD point at, in the
+// order first met. The refs are read one at a time, not listed: a
+// mirror's 20,000 refs name a few thousand objects.
 func readTips(gitDir string) ([]plumbing.Hash, error) {
-	rs, err := refs.List(gitDir)
-	if err != nil {
-		return nil, fmt.Errorf("maintain: refs: %w", err)
-	}
 	var tips []plumbing.Hash
-	for _, ref := range rs {
-		tips = append(tips, plumbing.NewHash(ref.ID))
+	seen := make(map[plumbing.Hash]bool)
+	add := func(id string) {
+		if h := plumbing.NewHash(id); !seen[h] {
+			seen[h] = true
+			tips = append(tips, h)
+		}
+	}
+	for ref, err := range refs.Each(gitDir) {
+		if err != nil {
+			return nil, fmt.Errorf("maintain: refs: %w", err)
+		}
+		add(ref.ID)
 	}
 	if h, err := refs.ReadHead(gitDir); err == nil && h.ID != "" {
-		tips = append(tips, plumbing.NewHash(h.ID))
+		add(h.ID)
 	}
 	return tips, nil
 }

@@ -75,7 +75,7 @@ func scanPack(path string, placed []packobjects.Placed) ([]bitmap.PackObject, []
 	}
 	objs := make([]bitmap.PackObject, len(placed))
 	crcs := make([]uint32, len(placed))
-	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, int64(size-20)), 1<<20)
+	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, int64(size-20)), 64<<10)
 	var hdr [12]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return nil, nil, sum, err

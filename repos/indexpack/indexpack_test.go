@@ -274,13 +274,20 @@ func TestReceiveStopsAtPackEnd(t *testing.T) {
 		}
 		done <- err
 	}()
+	await(t, done, "Receive waited for data beyond the pack")
+}
+
+// await fails t unless ch gives nil within 20 seconds; stuck says what
+// did not happen otherwise.
+func await(t *testing.T, ch <-chan error, stuck string) {
+	t.Helper()
 	select {
-	case err := <-done:
+	case err := <-ch:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("Receive waited for data beyond the pack")
+		t.Fatal(stuck)
 	}
 }
 
@@ -648,14 +655,7 @@ func TestReceiveTakesWhatIsSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Abort()
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the bytes after the pack were never read")
-	}
+	await(t, sent, "the bytes after the pack were never read")
 	if err := in.Install(); err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,13 @@ func ApplyBatchFunc(gitDir string, n int, update func(i int) Update, opts BatchO
 		}
 		return errs
 	}
+	if toPacked && creates == n && len(snap.names) == 0 && len(snap.packed) == 0 {
+		if initialBatch(gitDir, order, update, snap, opts, errs) {
+			return errs
+		}
+		clear(errs)
+		snap.created = nil
+	}
 	held := make([]heldRef, 0, n)
 	lockPath := func(h *heldRef) string { return refPath(gitDir, update(int(h.index)).Name) + ".lock" }
 	release := func() {
@@ -387,24 +394,33 @@ func (s *snapshot) conflict(name string) string {
 	return ""
 }
 
+// check makes the checks of u that take no lock: its name, its ids, and
+// for a create, no ref in the way of the name.
+func (s *snapshot) check(u Update) error {
+	if err := CheckName(u.Name); err != nil {
+		return err
+	}
+	if !isID(u.Old) || !isID(u.New) || (u.Old == ZeroID && u.New == ZeroID) {
+		return fmt.Errorf("%w: %s: bad old or new id", ErrInvalidName, u.Name)
+	}
+	if u.Old == ZeroID {
+		if other := s.conflict(u.Name); other != "" {
+			return fmt.Errorf("%w: %s conflicts with existing %s", ErrStale, u.Name, other)
+		}
+	}
+	return nil
+}
+
 // lock takes u's lock, holding u.New unless u deletes or goes to
 // packed-refs, and reads u's loose file. On error the lock is
 // released and nothing changed.
 func (s *snapshot) lock(u Update, packed bool) (heldRef, error) {
-	if err := CheckName(u.Name); err != nil {
+	if err := s.check(u); err != nil {
 		return heldRef{}, err
-	}
-	if !isID(u.Old) || !isID(u.New) || (u.Old == ZeroID && u.New == ZeroID) {
-		return heldRef{}, fmt.Errorf("%w: %s: bad old or new id", ErrInvalidName, u.Name)
 	}
 	h := heldRef{delete: u.New == ZeroID, packed: packed}
 	path := refPath(s.gitDir, u.Name)
 	lockPath := path + ".lock"
-	if u.Old == ZeroID {
-		if other := s.conflict(u.Name); other != "" {
-			return heldRef{}, fmt.Errorf("%w: %s conflicts with existing %s", ErrStale, u.Name, other)
-		}
-	}
 	// The new value goes into the lock as it is made, unless it will not
 	// be renamed into place.
 	var content []byte
@@ -461,4 +477,108 @@ func writeLock(path, id string) error {
 		return fmt.Errorf("refs: %w", err)
 	}
 	return nil
+}
+
+// initialBatch makes a batch that only creates refs, in a repository
+// with no ref at all, as git makes a clone's refs: straight into
+// packed-refs, holding packed-refs.lock alone, with no lock file per ref.
+// A mirror pushed into a new repository is such a batch, and making and
+// removing a lock file for each of tens of thousands of refs would cost
+// it more than everything else. No other update can be under way: every
+// update by this package or by git holds a lock file under refs/, and
+// with packed-refs locked the refs tree is checked to hold no file at
+// all; pushes to one repository take turns anyway (see Lock).
+//
+// It reports false, having changed nothing, when the batch must go the
+// usual way: packed-refs stays locked, the refs tree is not empty, or a
+// value cannot be peeled. Otherwise errs holds the outcome (see
+// ApplyBatchFunc).
+func initialBatch(gitDir string, order []int32, update func(int) Update, snap *snapshot, opts BatchOptions, errs []error) bool {
+	// The checks lock makes; a name given twice is locked by its first.
+	ok := make([]int32, 0, len(order))
+	for _, i := range order {
+		u := update(int(i))
+		err := snap.check(u)
+		if err == nil && len(ok) > 0 && update(int(ok[len(ok)-1])).Name == u.Name {
+			err = fmt.Errorf("%s: %w", u.Name, ErrLocked)
+		}
+		if err != nil {
+			errs[i] = err
+			if opts.Atomic {
+				for j := range errs {
+					if errs[j] == nil {
+						errs[j] = ErrAborted
+					}
+				}
+				return true
+			}
+			continue
+		}
+		snap.created = append(snap.created, u.Name)
+		ok = append(ok, i)
+	}
+	if len(ok) == 0 {
+		return true
+	}
+	peeled := make(map[string]string)
+	for _, i := range ok {
+		id := update(int(i)).New
+		if _, done := peeled[id]; !done {
+			p, err := opts.Peel(id)
+			if err != nil {
+				return false
+			}
+			peeled[id] = p
+		}
+	}
+	pl, err := lockPacked(gitDir)
+	if err != nil {
+		return false
+	}
+	defer pl.unlock()
+	if empty, err := refsTreeEmpty(gitDir); err != nil || !empty {
+		return false
+	}
+	if err := snap.refreshPacked(); err != nil || len(snap.packed) > 0 {
+		return false
+	}
+	created := func(yield func(Ref) bool) {
+		for _, i := range ok {
+			u := update(int(i))
+			if !yield(Ref{Name: u.Name, ID: u.New, Peeled: peeled[u.New], KnowsPeeled: true}) {
+				return
+			}
+		}
+	}
+	if err := pl.update(nil, created, opts.Peel); err != nil {
+		for _, i := range ok {
+			errs[i] = err
+		}
+	}
+	return true
+}
+
+// refsTreeEmpty says whether refs/ holds nothing but directories: no
+// loose ref, and no lock of an update under way.
+func refsTreeEmpty(gitDir string) (bool, error) {
+	var walk func(dir string) (bool, error)
+	walk = func(dir string) (bool, error) {
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				return false, nil
+			}
+			if empty, err := walk(filepath.Join(dir, e.Name())); err != nil || !empty {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	return walk(filepath.Join(gitDir, "refs"))
 }

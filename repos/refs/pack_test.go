@@ -401,3 +401,98 @@ func TestApplyBatchPacked(t *testing.T) {
 		t.Fatalf("show-ref -d after Pack:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestApplyBatchInitial: creates into a repository with no ref go
+// straight into packed-refs with no lock file per ref, as git's clone
+// writes them, and git reads the result as its own. A lock someone holds
+// under refs/ sends the batch the usual way, where that ref fails; a
+// name given twice fails the second time; atomic, a bad name leaves
+// everything as it was.
+func TestApplyBatchInitial(t *testing.T) {
+	z := refs.ZeroID
+	dir, c1, c2 := mustRepo(t)
+	v1 := gittest.Run(t, dir, "rev-parse", "refs/tags/v1")
+	for _, name := range strings.Fields(gittest.Run(t, dir, "for-each-ref", "--format=%(refname)")) {
+		gittest.Run(t, dir, "update-ref", "-d", name)
+	}
+	empty := copyRepo(t, dir)
+	batch := func(n int) []refs.Update {
+		var us []refs.Update
+		for i := range n {
+			us = append(us, refs.Update{Name: fmt.Sprintf("refs/pull/%d/head", i), Old: z, New: []string{c1, c2}[i%2]})
+			us = append(us, refs.Update{Name: fmt.Sprintf("refs/tags/r%d", i), Old: z, New: []string{c1, v1}[i%2]})
+		}
+		return us
+	}
+	stdin := func(us []refs.Update) string {
+		var b strings.Builder
+		for _, u := range us {
+			fmt.Fprintf(&b, "create %s %s\n", u.Name, u.New)
+		}
+		return b.String()
+	}
+
+	us := batch(60)
+	for i, err := range refs.ApplyBatch(dir, us, refs.BatchOptions{Peel: peeler(t, dir)}) {
+		if err != nil {
+			t.Fatalf("%s: %v", us[i].Name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "refs", "pull")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("refs/pull was made (%v): the refs were locked one by one", err)
+	}
+	gitCopy := copyRepo(t, empty)
+	gittest.Cmd{Dir: gitCopy, Stdin: stdin(us)}.Run(t, "update-ref", "--stdin")
+	if got, want := gittest.Run(t, dir, "show-ref", "-d"), gittest.Run(t, gitCopy, "show-ref", "-d"); got != want {
+		t.Fatalf("show-ref -d:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := listString(t, dir), forEachRef(t, gitCopy); got != want {
+		t.Fatalf("List:\n%s\nwant:\n%s", got, want)
+	}
+	gittest.Run(t, dir, "fsck", "--full", "--strict")
+
+	// Someone holds refs/tags/r7's lock: the usual way, where only that
+	// ref fails and the lock stays.
+	dir2 := copyRepo(t, empty)
+	held := filepath.Join(dir2, "refs", "tags", "r7.lock")
+	if err := os.WriteFile(held, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errs := refs.ApplyBatch(dir2, us, refs.BatchOptions{Peel: peeler(t, dir2)})
+	for i, err := range errs {
+		if (us[i].Name == "refs/tags/r7") != (err != nil) {
+			t.Fatalf("%s: %v", us[i].Name, err)
+		}
+	}
+	if !errors.Is(errs[15], refs.ErrLocked) {
+		t.Fatalf("refs/tags/r7: %v, want ErrLocked", errs[15])
+	}
+	if _, err := os.Stat(held); err != nil {
+		t.Fatal("someone else's lock was removed")
+	}
+	if _, err := os.Stat(filepath.Join(dir2, "refs", "pull")); err != nil {
+		t.Fatal("the usual way made no lock directories")
+	}
+
+	// A name twice: the second fails, the first is made.
+	dir3 := copyRepo(t, empty)
+	us3 := append(batch(60), refs.Update{Name: "refs/tags/r3", Old: z, New: c2})
+	errs = refs.ApplyBatch(dir3, us3, refs.BatchOptions{Peel: peeler(t, dir3)})
+	if !errors.Is(errs[len(us3)-1], refs.ErrLocked) || errs[7] != nil {
+		t.Fatalf("duplicate: first %v, second %v", errs[7], errs[len(us3)-1])
+	}
+	if got := gittest.Run(t, dir3, "rev-parse", "refs/tags/r3"); got != us3[7].New {
+		t.Fatalf("refs/tags/r3 is %s, want the first update's %s", got, us3[7].New)
+	}
+
+	// Atomic, one bad name: nothing is written.
+	dir4 := copyRepo(t, empty)
+	us4 := append(batch(60), refs.Update{Name: "refs/heads/bad..name", Old: z, New: c1})
+	errs = refs.ApplyBatch(dir4, us4, refs.BatchOptions{Atomic: true, Peel: peeler(t, dir4)})
+	if !errors.Is(errs[0], refs.ErrAborted) || errs[len(us4)-1] == nil || errors.Is(errs[len(us4)-1], refs.ErrAborted) {
+		t.Fatalf("atomic errs: %v ... %v", errs[0], errs[len(us4)-1])
+	}
+	if got := forEachRef(t, dir4); got != "" {
+		t.Fatalf("an aborted batch made refs:\n%s", got)
+	}
+}

@@ -49,6 +49,10 @@ type BatchOptions struct {
 // this package or by git) either sees it or fails. If packed-refs stays
 // locked longer than git would wait, they are written loose instead.
 //
+// In a repository with no ref at all, a batch that only creates refs
+// and would write them into packed-refs takes no lock per ref (see
+// initialBatch).
+//
 // The refs are listed and packed-refs read once per batch, so a batch of
 // n updates costs O(n log n), not a listing per update.
 //

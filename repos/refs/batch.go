@@ -175,7 +175,7 @@ func ApplyBatchFunc(gitDir string, n int, update func(i int) Update, opts BatchO
 	// not gathered into a list: created yields them, in name order, as
 	// packed-refs is written.
 	var deleted []string
-	peeled := make(map[string]string)
+	peeled := newPeelCache(opts.Peel)
 	nCreated := 0
 	for i := range held {
 		h := &held[i]
@@ -184,13 +184,9 @@ func ApplyBatchFunc(gitDir string, n int, update func(i int) Update, opts BatchO
 		case h.delete:
 			deleted = append(deleted, u.Name)
 		case h.packed:
-			if _, ok := peeled[u.New]; !ok {
-				p, err := opts.Peel(u.New)
-				if err != nil {
-					h.packed = false
-					continue
-				}
-				peeled[u.New] = p
+			if peeled.add(u.New) != nil {
+				h.packed = false
+				continue
 			}
 			nCreated++
 		}
@@ -198,8 +194,7 @@ func ApplyBatchFunc(gitDir string, n int, update func(i int) Update, opts BatchO
 	created := func(yield func(Ref) bool) {
 		for i := range held {
 			if h := &held[i]; h.packed {
-				u := update(int(h.index))
-				if !yield(Ref{Name: u.Name, ID: u.New, Peeled: peeled[u.New], KnowsPeeled: true}) {
+				if !yield(peeled.ref(update(int(h.index)))) {
 					return
 				}
 			}
@@ -289,6 +284,35 @@ func ApplyBatchFunc(gitDir string, n int, update func(i int) Update, opts BatchO
 		}
 	}
 	return errs
+}
+
+// peelCache peels each distinct new value of a batch's packed creates
+// once: a mirror's refs name far fewer objects than there are refs.
+type peelCache struct {
+	peel Peeler
+	ids  map[string]string
+}
+
+func newPeelCache(peel Peeler) *peelCache {
+	return &peelCache{peel: peel, ids: make(map[string]string)}
+}
+
+// add peels id, unless it was already.
+func (c *peelCache) add(id string) error {
+	if _, ok := c.ids[id]; ok {
+		return nil
+	}
+	p, err := c.peel(id)
+	if err != nil {
+		return err
+	}
+	c.ids[id] = p
+	return nil
+}
+
+// ref is u's entry in packed-refs; its new value was added.
+func (c *peelCache) ref(u Update) Ref {
+	return Ref{Name: u.Name, ID: u.New, Peeled: c.ids[u.New], KnowsPeeled: true}
 }
 
 // heldRef is an update whose lock is taken. Its name and paths come
@@ -524,15 +548,10 @@ func initialBatch(gitDir string, order []int32, update func(int) Update, snap *s
 	if len(ok) == 0 {
 		return true
 	}
-	peeled := make(map[string]string)
+	peeled := newPeelCache(opts.Peel)
 	for _, i := range ok {
-		id := update(int(i)).New
-		if _, done := peeled[id]; !done {
-			p, err := opts.Peel(id)
-			if err != nil {
-				return false
-			}
-			peeled[id] = p
+		if peeled.add(update(int(i)).New) != nil {
+			return false
 		}
 	}
 	pl, err := lockPacked(gitDir)
@@ -548,8 +567,7 @@ func initialBatch(gitDir string, order []int32, update func(int) Update, snap *s
 	}
 	created := func(yield func(Ref) bool) {
 		for _, i := range ok {
-			u := update(int(i))
-			if !yield(Ref{Name: u.Name, ID: u.New, Peeled: peeled[u.New], KnowsPeeled: true}) {
+			if !yield(peeled.ref(update(int(i)))) {
 				return
 			}
 		}
